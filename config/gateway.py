@@ -1,0 +1,74 @@
+"""Gateway settings: defaults and the environment variables that override them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config import DEMO_MARKER
+
+DEFAULTS: dict[str, Any] = {
+    "APP_ENV": "development",
+    "SECRET_KEY": DEMO_MARKER + "gateway-secret-key",
+    "DATABASE_URL": "sqlite:///instance/gateway.db",
+    # Public base URL of the gateway, used in links sent by mail.
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    # Mail: SMTP when SMTP_HOST is set, otherwise the local outbox (developer mailbox page).
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": False,
+    "MAIL_FROM": "Unified Login <no-reply@unified-login.local>",
+    # Cookies.
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_NAME": "gw_session",
+    # Seconds of inactivity after which a server-side session expires.
+    "SESSION_IDLE_TIMEOUT": 8 * 3600,
+    # Absolute lifetime of a session whatever the activity.
+    "SESSION_MAX_AGE": 7 * 24 * 3600,
+    # Seconds a session check may be cached per process (bounds how late a revocation bites).
+    "SESSION_CACHE_SECONDS": 2,
+    # Freshness window for sensitive changes (password, 2FA, email).
+    "REAUTH_WINDOW_SECONDS": 300,
+    # Email verification and email-change links.
+    "EMAIL_TOKEN_MAX_AGE": 24 * 3600,
+    # Login throttling.
+    "LOGIN_MAX_FAILURES": 10,
+    "LOGIN_LOCKOUT_SECONDS": 900,
+    "IP_MAX_ATTEMPTS": 30,
+    "IP_WINDOW_SECONDS": 300,
+    # Request limits.
+    "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+    # Number of trusted reverse proxies in front of the gateway (X-Forwarded-* honoured from them).
+    "TRUSTED_PROXY_HOPS": 0,
+    # Products behind the gateway; upstream URLs, SCIM tokens and assertion keys per product.
+    "SEGMENT_PREFIX": "/segment",
+    "SEGMENT_UPSTREAM": "http://127.0.0.1:5001",
+    "SEGMENT_SCIM_TOKEN": DEMO_MARKER + "segment-scim-token",
+    "SEGMENT_ASSERTION_KEYS": [DEMO_MARKER + "segment-assertion-key"],
+    "SENDGRID_PREFIX": "/sendgrid",
+    "SENDGRID_UPSTREAM": "http://127.0.0.1:5002",
+    "SENDGRID_SCIM_TOKEN": DEMO_MARKER + "sendgrid-scim-token",
+    "SENDGRID_ASSERTION_KEYS": [DEMO_MARKER + "sendgrid-assertion-key"],
+    # Lifetime of an identity assertion, in seconds.
+    "ASSERTION_MAX_AGE": 30,
+    # Upstream timeouts (connect, read) in seconds.
+    "UPSTREAM_CONNECT_TIMEOUT": 3,
+    "UPSTREAM_READ_TIMEOUT": 30,
+}
+
+#: Setting -> environment variable. Names are the plain, 12-factor ones operators expect.
+ENV_NAMES: dict[str, str] = {key: key for key in DEFAULTS} | {
+    "SESSION_COOKIE_SECURE": "COOKIE_SECURE",
+}
+
+#: Settings that must be real secrets in production.
+SECRETS = [
+    "SECRET_KEY",
+    "SEGMENT_SCIM_TOKEN",
+    "SEGMENT_ASSERTION_KEYS",
+    "SENDGRID_SCIM_TOKEN",
+    "SENDGRID_ASSERTION_KEYS",
+]
+
+PRODUCTS = ("segment", "sendgrid")

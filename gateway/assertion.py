@@ -1,0 +1,164 @@
+"""The identity assertion: what the gateway signs and what a product verifies.
+
+This is the one module a product team vendors (copy the file; it needs only itsdangerous).
+The gateway signs one short-lived assertion per proxied request with that product's own key
+list; the product verifies it and trusts nothing else about who the user is.
+
+Keys are ordered oldest to newest. itsdangerous signs with the last key and verifies with any,
+so rotation is: append a new key on the product (it now accepts both), then on the gateway (it
+now signs with the new one), then drop the old key from both.
+
+Backend example (Flask)::
+
+    from gateway.assertion import AssertionVerifier, InvalidAssertion
+
+    verifier = AssertionVerifier(audience="segment", keys=os.environ["SEGMENT_ASSERTION_KEYS"].split(","))
+
+    @app.before_request
+    def identify():
+        header = request.headers.get("X-Identity-Assertion")
+        try:
+            g.identity = verifier.verify(header, method=request.method, path=request.path)
+        except InvalidAssertion:
+            g.identity = None  # answer 401 on protected pages; never fall back to anything else
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+HEADER = "X-Identity-Assertion"
+ISSUER = "unified-login-gateway"
+#: Salts separate purposes; they are public. The keys are what separate products.
+SALT = "unified-login.identity-assertion.v1"
+DEFAULT_MAX_AGE = 30
+#: Tolerated clock difference between gateway and product, in seconds.
+DEFAULT_SKEW = 5
+
+
+class InvalidAssertion(Exception):
+    """The assertion is missing, forged, expired, for another product or another request."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the gateway says is making this request."""
+
+    console_user_id: str
+    email: str
+    product: str
+    product_user_id: str
+    session_id: str
+    auth_methods: tuple[str, ...]
+    issued_at: int
+    assertion_id: str
+
+
+def _serializer(keys: Sequence[str]) -> URLSafeTimedSerializer:
+    if not keys or not all(keys):
+        raise ValueError("an assertion key list needs at least one non-empty key")
+    return URLSafeTimedSerializer(list(keys), salt=SALT)
+
+
+def sign_assertion(
+    keys: Sequence[str],
+    *,
+    product: str,
+    console_user_id: str,
+    email: str,
+    product_user_id: str,
+    session_id: str,
+    auth_methods: Sequence[str],
+    method: str,
+    path: str,
+) -> str:
+    """Return the header value for one upstream request (signed with the newest key)."""
+    payload = {
+        "iss": ISSUER,
+        "aud": product,
+        "sub": console_user_id,
+        "email": email,
+        "puid": product_user_id,
+        "sid": session_id,
+        "amr": list(auth_methods),
+        "iat": int(time.time()),
+        "jti": uuid.uuid4().hex,
+        "htm": method.upper(),
+        "htp": path,
+    }
+    return _serializer(keys).dumps(payload)
+
+
+class AssertionVerifier:
+    """Verifies assertions for one product; thread-safe, keeps a per-process replay cache."""
+
+    def __init__(
+        self,
+        audience: str,
+        keys: Sequence[str],
+        max_age: int = DEFAULT_MAX_AGE,
+        skew: int = DEFAULT_SKEW,
+    ) -> None:
+        self.audience = audience
+        self.max_age = max_age
+        self.skew = skew
+        self._serializer = _serializer(keys)
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, token: str | None, *, method: str, path: str) -> Identity:
+        """Return the identity in ``token`` or raise :class:`InvalidAssertion`.
+
+        ``method`` and ``path`` are those of the request the product received; an assertion
+        captured on one route cannot be replayed on another, nor twice on the same one.
+        """
+        if not token:
+            raise InvalidAssertion("missing assertion")
+        if len(token) > 8192:
+            raise InvalidAssertion("assertion too large")
+        try:
+            payload, signed_at = self._serializer.loads(token, return_timestamp=True)
+        except (BadSignature, ValueError, TypeError) as exc:
+            raise InvalidAssertion("bad signature") from exc
+        age = time.time() - signed_at.timestamp()
+        if age < -self.skew or age > self.max_age + self.skew:
+            raise InvalidAssertion("expired assertion")
+        if not isinstance(payload, dict):
+            raise InvalidAssertion("malformed assertion")
+        if payload.get("iss") != ISSUER or payload.get("aud") != self.audience:
+            raise InvalidAssertion("assertion for another issuer or product")
+        if payload.get("htm") != method.upper() or payload.get("htp") != path:
+            raise InvalidAssertion("assertion for another request")
+        try:
+            identity = Identity(
+                console_user_id=str(payload["sub"]),
+                email=str(payload["email"]),
+                product=str(payload["aud"]),
+                product_user_id=str(payload["puid"]),
+                session_id=str(payload["sid"]),
+                auth_methods=tuple(str(m) for m in payload["amr"]),
+                issued_at=int(payload["iat"]),
+                assertion_id=str(payload["jti"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidAssertion("malformed assertion") from exc
+        self._remember(identity.assertion_id)
+        return identity
+
+    def _remember(self, assertion_id: str) -> None:
+        """Refuse a second use of one assertion id within its lifetime (in this process)."""
+        now = time.monotonic()
+        horizon = self.max_age + 2 * self.skew
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {k: t for k, t in self._seen.items() if now - t < horizon}
+            seen_at = self._seen.get(assertion_id)
+            if seen_at is not None and now - seen_at < horizon:
+                raise InvalidAssertion("assertion replayed")
+            self._seen[assertion_id] = now

@@ -1,0 +1,32 @@
+"""Who is on the other end: the client address, after trusted proxies only."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from flask import request
+
+
+def client_ip() -> str:
+    """The client address as a canonical IP string.
+
+    ``ProxyFix`` (configured with ``TRUSTED_PROXY_HOPS``) has already replaced ``remote_addr``
+    with the address the trusted proxies saw. A value that does not parse as an IP (a forged or
+    broken ``X-Forwarded-For``) falls back to the socket peer, so it can neither dodge throttling
+    nor pollute logs.
+    """
+    for candidate in (request.remote_addr, _socket_peer()):
+        try:
+            return str(ipaddress.ip_address((candidate or "").strip()))
+        except ValueError:
+            continue
+    return "unknown"
+
+
+def _socket_peer() -> str | None:
+    original = request.environ.get("werkzeug.proxy_fix.orig", {})
+    return original.get("REMOTE_ADDR") or request.environ.get("REMOTE_ADDR")
+
+
+def user_agent() -> str:
+    return (request.headers.get("User-Agent") or "")[:256]

@@ -1,0 +1,73 @@
+"""Error pages: every error is a short readable page (or JSON), never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
+
+log = logging.getLogger("gateway.errors")
+
+MESSAGES = {
+    400: "The request could not be understood. Reload the page and try again.",
+    401: "Sign in to continue.",
+    403: "You do not have access to this page.",
+    404: "There is nothing here.",
+    405: "That action is not allowed here.",
+    413: "That was too large.",
+    429: "Too many attempts. Wait a little and try again.",
+    431: "The request headers were too large.",
+    500: "Something went wrong on our side. Try again in a moment.",
+    502: "The product did not answer. Try again in a moment.",
+    503: "The service is briefly unavailable. Try again in a moment.",
+    504: "The product took too long to answer. Try again in a moment.",
+}
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.accept_mimetypes["text/html"] >= 1
+
+
+def error_response(status: int, message: str | None = None) -> Response:
+    message = message or MESSAGES.get(status, "Something went wrong.")
+    if wants_json():
+        response = jsonify(error=message, status=status)
+    else:
+        response = Response(render_template("error.html", status=status, message=message))
+        response.mimetype = "text/html"
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(_error: CSRFError) -> Response:
+        return error_response(400, "The form expired or was not sent from this site. "
+                              "Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        status = error.code or 500
+        response = error_response(status)
+        for header in ("Retry-After", "Allow", "WWW-Authenticate", "Location"):
+            original = error.get_response().headers.get(header)
+            if original:
+                response.headers[header] = original
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _database_down(error: OperationalError) -> Response:
+        log.error("database unavailable: %s", error.__class__.__name__)
+        response = error_response(503, "The service is briefly unavailable. Try again shortly.")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def _internal(error: InternalServerError) -> Response:
+        log.error("unhandled error", exc_info=error.original_exception)
+        return error_response(500)

@@ -1,0 +1,171 @@
+"""The gateway's tables: Console users, their sessions, 2FA, links to products, audit.
+
+Uniqueness is enforced by the database (case-insensitive email is stored normalised), and
+every time is a timezone-aware UTC datetime.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from gateway.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware UTC datetimes; SQLite hands back naive ones, so re-attach UTC on load."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # TOTP: the secret is set at enrolment; 2FA is on only once totp_enabled_at is set.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Last accepted RFC 6238 time step, so an accepted code cannot be replayed.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    plan: Mapped[str] = mapped_column(String(16), default="trial")
+
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def has_2fa(self) -> bool:
+        return self.totp_enabled_at is not None
+
+
+class RecoveryCode(Base):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
+class LoginSession(Base):
+    """Server-side record of a signed-in browser; the cookie holds only its random token.
+
+    ``id`` is the SHA-256 of the token, so a database leak does not hand out live sessions.
+    ``public_id`` is what pages, logs and assertions show.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Last time the person proved who they are (login or re-authentication).
+    authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    auth_methods: Mapped[str] = mapped_column(String(64), default="pwd")
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(256), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class ProductLink(Base):
+    """One Console user <-> one product user, per product, both ways unique."""
+
+    __tablename__ = "product_links"
+    __table_args__ = (
+        UniqueConstraint("user_id", "product", name="uq_product_links_user_product"),
+        UniqueConstraint("product", "product_user_id", name="uq_product_links_product_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(32))
+    product_user_id: Mapped[str] = mapped_column(String(64))
+    # "linked" (an existing product user proved) or "created" (made from the Console).
+    origin: Mapped[str] = mapped_column(String(16), default="linked")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class UsedToken(Base):
+    """Ids of single-use links already spent (verification, email change)."""
+
+    __tablename__ = "used_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ThrottleBucket(Base):
+    """Shared throttling counter (works across gateway processes on one database).
+
+    ``key`` is e.g. ``acct:<email>`` (consecutive failures) or ``ip:<address>`` (window).
+    """
+
+    __tablename__ = "throttle_buckets"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """Mail kept locally when no SMTP server is configured (developer mailbox page)."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,87 @@
+"""Login throttling shared by every gateway process (counters live in the database).
+
+Two counters guard each login: consecutive failures per account (``LOGIN_MAX_FAILURES``, then a
+``LOGIN_LOCKOUT_SECONDS`` cool-down) and failures per client address in a fixed window
+(``IP_MAX_ATTEMPTS`` per ``IP_WINDOW_SECONDS``). The database was chosen over Redis so the
+one-command SQLite demo and a PostgreSQL cluster behave the same with nothing else to run.
+Keys for accounts are the canonical email, so unknown emails are throttled exactly like known
+ones (no enumeration through 429s).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from gateway.db import db
+from gateway.models import ThrottleBucket, utcnow
+
+
+@dataclass(frozen=True)
+class Blocked:
+    retry_after: int
+
+
+def _bucket(key: str) -> ThrottleBucket:
+    """The bucket row for ``key``, locked for update, created when missing."""
+    session = db()
+    key = key[:300]
+    query = select(ThrottleBucket).where(ThrottleBucket.key == key).with_for_update()
+    bucket = session.scalars(query).first()
+    if bucket is not None:
+        return bucket
+    try:
+        with session.begin_nested():
+            bucket = ThrottleBucket(key=key, count=0, window_start=utcnow())
+            session.add(bucket)
+    except IntegrityError:  # another process created it first
+        bucket = session.scalars(query).one()
+    return bucket
+
+
+def _blocked(bucket: ThrottleBucket | None) -> Blocked | None:
+    if bucket is None or bucket.blocked_until is None:
+        return None
+    remaining = (bucket.blocked_until - utcnow()).total_seconds()
+    return Blocked(max(1, math.ceil(remaining))) if remaining > 0 else None
+
+
+def check(account: str, ip: str) -> Blocked | None:
+    """Is either the account or the address cooling down right now?"""
+    session = db()
+    for key in (f"acct:{account}", f"ip:{ip}"):
+        blocked = _blocked(session.get(ThrottleBucket, key[:300]))
+        if blocked:
+            return blocked
+    return None
+
+
+def record_failure(account: str, ip: str) -> bool:
+    """Count a failure against both keys; True when the account just got locked."""
+    config = current_app.config
+    now = utcnow()
+    account_bucket = _bucket(f"acct:{account}")
+    account_bucket.count += 1
+    locked = False
+    if account_bucket.count >= config["LOGIN_MAX_FAILURES"]:
+        account_bucket.blocked_until = now + timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"])
+        account_bucket.count = 0
+        locked = True
+    ip_bucket = _bucket(f"ip:{ip}")
+    window = timedelta(seconds=config["IP_WINDOW_SECONDS"])
+    if now - ip_bucket.window_start > window:
+        ip_bucket.window_start, ip_bucket.count = now, 0
+    ip_bucket.count += 1
+    if ip_bucket.count >= config["IP_MAX_ATTEMPTS"]:
+        ip_bucket.blocked_until = ip_bucket.window_start + window
+    return locked
+
+
+def record_success(account: str) -> None:
+    """A correct login clears the consecutive-failure count of that account."""
+    db().execute(delete(ThrottleBucket).where(ThrottleBucket.key == f"acct:{account}"[:300]))
