@@ -1,0 +1,71 @@
+"""Product (Segment, SendGrid) settings: defaults and the environment variables that set them.
+
+Each product reads its own ``<PRODUCT>_*`` variables; ``APP_ENV`` and ``GATEWAY_PUBLIC_URL`` are
+shared with the gateway. Demo secrets are the same values ``config.gateway`` uses, so the demo
+stack works without configuration and production refuses them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config import DEMO_MARKER, load, refuse_demo_secrets
+
+PORTS = {"segment": 5001, "sendgrid": 5002}
+
+#: Settings that must be real secrets in production.
+SECRETS = ["SECRET_KEY", "SCIM_TOKEN", "ASSERTION_KEYS"]
+
+
+def product_defaults(name: str) -> dict[str, Any]:
+    """Default settings of product ``name`` (``segment`` or ``sendgrid``)."""
+    return {
+        "APP_ENV": "development",
+        "SECRET_KEY": DEMO_MARKER + f"{name}-secret-key",
+        "DATABASE_URL": f"sqlite:///instance/{name}.db",
+        # Bearer token of the SCIM API and the internal linking endpoints.
+        "SCIM_TOKEN": DEMO_MARKER + f"{name}-scim-token",
+        # Assertion keys, oldest to newest (the gateway signs with the newest).
+        "ASSERTION_KEYS": [DEMO_MARKER + f"{name}-assertion-key"],
+        "ASSERTION_MAX_AGE": 30,
+        "ASSERTION_SKEW": 5,
+        "GATEWAY_PUBLIC_URL": "http://127.0.0.1:5000",
+        # Public path prefix under which the gateway serves this product.
+        "PUBLIC_PREFIX": f"/{name}",
+        "SESSION_COOKIE_NAME": f"{name}_session",
+        "SESSION_COOKIE_SECURE": False,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # Seconds a product session lasts.
+        "PRODUCT_SESSION_MAX_AGE": 8 * 3600,
+        # Throttling of the own login page (per client address and per email).
+        "LOGIN_IP_MAX_ATTEMPTS": 30,
+        "LOGIN_EMAIL_MAX_FAILURES": 10,
+        "LOGIN_WINDOW_SECONDS": 900,
+        "MAX_CONTENT_LENGTH": 256 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        # Cheap argon2 parameters; honoured only when APP_ENV == "test".
+        "PASSWORD_HASH_FAST": False,
+        "INVITATION_DAYS": 7,
+    }
+
+
+def product_env_names(name: str) -> dict[str, str]:
+    """Setting -> environment variable for product ``name``."""
+    prefix = name.upper() + "_"
+    names = {key: prefix + key for key in product_defaults(name)}
+    names["APP_ENV"] = "APP_ENV"
+    names["GATEWAY_PUBLIC_URL"] = "GATEWAY_PUBLIC_URL"
+    names["SESSION_COOKIE_SECURE"] = "COOKIE_SECURE"
+    return names
+
+
+def load_product(name: str, test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Layered settings of one product; refuses demo secrets in production."""
+    settings = load(product_defaults(name), product_env_names(name), test_config)
+    refuse_demo_secrets(settings, SECRETS)
+    if settings["APP_ENV"] != "test":
+        settings["PASSWORD_HASH_FAST"] = False
+    settings["PUBLIC_PREFIX"] = "/" + str(settings["PUBLIC_PREFIX"]).strip("/")
+    settings["GATEWAY_PUBLIC_URL"] = str(settings["GATEWAY_PUBLIC_URL"]).rstrip("/")
+    return settings

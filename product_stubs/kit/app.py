@@ -1,0 +1,82 @@
+"""Build one product app from its profile (the Segment and SendGrid factories call this)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config.products import load_product
+from gateway.assertion import AssertionVerifier
+from product_stubs.kit import auth, internal, scim, settings, teams
+from product_stubs.kit.db import init_db
+from product_stubs.kit.identity import load_identity
+from product_stubs.kit.passwords import Passwords
+from product_stubs.kit.profile import ProductProfile
+from product_stubs.kit.throttle import Throttle
+
+csrf = CSRFProtect()
+
+
+def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | None) -> Flask:
+    app = Flask(profile.name, template_folder=profile.template_folder)
+    app.config.from_mapping(load_product(profile.name, test_config))
+    # The gateway strips the public prefix and sends X-Forwarded-For/Proto/Host/Prefix.
+    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1
+    )
+    app.extensions["product_profile"] = profile
+    app.extensions["product_verifier"] = AssertionVerifier(
+        profile.name,
+        app.config["ASSERTION_KEYS"],
+        max_age=app.config["ASSERTION_MAX_AGE"],
+        skew=app.config["ASSERTION_SKEW"],
+    )
+    app.extensions["product_passwords"] = Passwords(fast=app.config["PASSWORD_HASH_FAST"])
+    app.extensions["product_throttle"] = Throttle()
+    init_db(app)
+
+    csrf.init_app(app)
+    csrf.exempt(scim.bp)
+    csrf.exempt(internal.bp)
+    csrf.exempt(internal.test_bp)
+    app.before_request(load_identity)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(teams.build(profile))
+    app.register_blueprint(settings.bp)
+    app.register_blueprint(scim.bp)
+    internal.register(app)
+
+    @app.context_processor
+    def _product() -> dict[str, Any]:
+        return {"product": profile, "gateway_url": app.config["GATEWAY_PUBLIC_URL"]}
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify(status="ok", product=profile.name)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return error_response(exc)
+
+    return app
+
+
+def error_response(exc: HTTPException) -> Response:
+    """SCIM errors under /scim, JSON under /internal, a readable page elsewhere."""
+    status = exc.code or 500
+    if request.path.startswith("/scim/"):
+        return scim.error_response(status, exc.description or exc.name)
+    if request.path.startswith("/internal/"):
+        response = jsonify(error=exc.name.lower().replace(" ", "_"))
+        response.status_code = status
+        return response
+    message = exc.description if isinstance(exc, CSRFError) or status < 500 else exc.name
+    body = render_template("kit/error.html", code=status, message=message)
+    headers = dict(exc.get_response().headers)
+    headers.pop("Content-Type", None)
+    headers.pop("Content-Length", None)
+    return Response(body, status=status, headers=headers, mimetype="text/html")

@@ -1,0 +1,174 @@
+"""Fixtures for the product apps: every test runs against Segment and SendGrid."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from werkzeug.test import TestResponse
+
+from gateway.assertion import sign_assertion
+from product_stubs.kit.db import session_factory
+from product_stubs.kit.models import User
+
+PRODUCTS = ["segment", "sendgrid"]
+PASSWORDS = {
+    "segment": {"alice@example.com": "segment-alice-pass", "bob@example.com": "segment-bob-pass"},
+    "sendgrid": {
+        "dave@example.com": "sendgrid-dave-pass",
+        "erin@sendgrid.example": "sendgrid-erin-pass",
+    },
+}
+_sessions = itertools.count()
+
+
+def _database_url(product: str, tmp_path: Any) -> str:
+    """SQLite by default; a fresh PostgreSQL database when TEST_DATABASE_URL is set."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path}/{product}.db"
+    name = f"test_{product}_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=PRODUCTS)
+def product(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def module(product: str) -> ModuleType:
+    return importlib.import_module(f"product_stubs.{product}")
+
+
+def make_app(module: ModuleType, product: str, tmp_path: Any, **extra: Any) -> Flask:
+    config = {
+        "APP_ENV": "test",
+        "DATABASE_URL": _database_url(product, tmp_path),
+        "PASSWORD_HASH_FAST": True,
+        "WTF_CSRF_ENABLED": False,
+    }
+    config.update(extra)
+    app: Flask = module.create_app(config)
+    module.seed_demo_data(app)
+    return app
+
+
+@pytest.fixture
+def app(module: ModuleType, product: str, tmp_path: Any) -> Flask:
+    return make_app(module, product, tmp_path)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class Helper:
+    """Small actions against one product app."""
+
+    def __init__(self, app: Flask, client: FlaskClient, product: str) -> None:
+        self.app = app
+        self.client = client
+        self.product = product
+        self.token = app.config["SCIM_TOKEN"]
+
+    # users --------------------------------------------------------------------------------
+    @property
+    def password_user(self) -> tuple[str, str]:
+        return next(iter(PASSWORDS[self.product].items()))
+
+    def user(self, email: str) -> User:
+        with session_factory(self.app)() as db:
+            user = db.query(User).filter_by(email=email).one()
+            db.expunge(user)
+            return user
+
+    def login(self, email: str, password: str, client: FlaskClient | None = None) -> TestResponse:
+        return (client or self.client).post(
+            "/login", data={"step": "password", "email": email, "password": password}
+        )
+
+    # API ----------------------------------------------------------------------------------
+    def bearer(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    def scim(self, method: str, path: str, json: Any = None, **headers: str) -> TestResponse:
+        return self.client.open(
+            "/scim/v2" + path,
+            method=method,
+            json=json,
+            headers=self.bearer() | headers,
+        )
+
+    def create_scim_user(self, email: str, external_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": email,
+        }
+        if external_id:
+            body["externalId"] = external_id
+        response = self.scim("POST", "/Users", body)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        data: dict[str, Any] = response.get_json(force=True)
+        return data
+
+    def link(self, user_id: str, console_user_id: str, by: str = "x@example.com") -> TestResponse:
+        return self.client.post(
+            "/internal/link",
+            json={
+                "product_user_id": user_id,
+                "console_user_id": console_user_id,
+                "linked_by_email": by,
+            },
+            headers=self.bearer(),
+        )
+
+    def linked_user(self, email: str = "linked@example.com") -> tuple[str, str]:
+        """A linked product user; returns (product user id, console user id)."""
+        console_id = "console-" + uuid.uuid4().hex[:8]
+        return self.create_scim_user(email, console_id)["id"], console_id
+
+    # assertions ---------------------------------------------------------------------------
+    def assertion(
+        self,
+        user_id: str,
+        console_id: str,
+        path: str = "/",
+        method: str = "GET",
+        *,
+        product: str | None = None,
+        keys: list[str] | None = None,
+        session_id: str | None = None,
+        email: str = "linked@example.com",
+    ) -> dict[str, str]:
+        token = sign_assertion(
+            keys or self.app.config["ASSERTION_KEYS"],
+            product=product or self.product,
+            console_user_id=console_id,
+            email=email,
+            product_user_id=user_id,
+            session_id=session_id or f"gw-session-{next(_sessions)}",
+            auth_methods=["pwd", "otp"],
+            method=method,
+            path=path,
+        )
+        return {"X-Identity-Assertion": token}
+
+
+@pytest.fixture
+def h(app: Flask, client: FlaskClient, product: str) -> Iterator[Helper]:
+    yield Helper(app, client, product)
