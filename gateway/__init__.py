@@ -52,9 +52,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gateway import auth, cli, console, errors, health, mailbox, settings_views, twofactor
+    from gateway import (
+        auth,
+        cli,
+        console,
+        errors,
+        health,
+        mailbox,
+        proxy,
+        settings_views,
+        twofactor,
+    )
 
-    for module in (auth, console, settings_views, twofactor, health, mailbox):
+    for module in (auth, console, settings_views, twofactor, health, mailbox, proxy):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     cli.init_app(app)

@@ -25,10 +25,11 @@ Backend example (Flask)::
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -95,22 +96,103 @@ def sign_assertion(
     return _serializer(keys).dumps(payload)
 
 
+class KeyFile:
+    """A product's key list kept in a file, re-read when the file changes (zero-downtime rotation).
+
+    One key per line, oldest first; ``#`` starts a comment. A line ``+<key>`` is a *staged* key:
+    verifiers accept it, the gateway does not sign with it yet. Rotation is: stage a new key,
+    wait until every process re-read the file, promote it (the gateway now signs with it), wait
+    one assertion lifetime, retire the older keys. Without the file, ``fallback`` (the
+    configured list) is used. Pass ``keys=KeyFile(...)`` to :class:`AssertionVerifier`.
+    """
+
+    def __init__(self, path: str, fallback: Sequence[str] = (), interval: float = 1.0) -> None:
+        self.path = path
+        self.fallback = list(fallback)
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._checked = float("-inf")
+        self._stamp: tuple[int, int] | None = None
+        self._keys: tuple[list[str], list[str]] = (self.fallback, self.fallback)
+
+    def __call__(self) -> list[str]:
+        return self.accepted()
+
+    def accepted(self) -> list[str]:
+        """Every key a verifier accepts, staged ones included, oldest to newest."""
+        return self._load()[0]
+
+    def signing(self) -> list[str]:
+        """The keys without staged ones: the last is the one to sign with."""
+        return self._load()[1]
+
+    def _load(self) -> tuple[list[str], list[str]]:
+        now = time.monotonic()
+        if now - self._checked < self.interval:
+            return self._keys
+        with self._lock:
+            self._checked = now
+            try:
+                stat = os.stat(self.path)
+            except OSError:
+                self._stamp, self._keys = None, (self.fallback, self.fallback)
+                return self._keys
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp != self._stamp:
+                with open(self.path, encoding="utf-8") as handle:
+                    accepted, active = parse_key_lines(handle.read().splitlines())
+                if active:
+                    self._stamp, self._keys = stamp, (accepted, active)
+            return self._keys
+
+
+def parse_key_lines(lines: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(accepted keys, signing keys) from key-file lines, each oldest to newest."""
+    accepted: list[str] = []
+    active: list[str] = []
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key = line.removeprefix("+").strip()
+        if not key:
+            continue
+        if not line.startswith("+"):
+            active.append(key)
+        accepted.append(key)
+    # A staged key is accepted but never the signing one: move staged keys before active ones
+    # so itsdangerous (which signs with the last key) could never pick them.
+    return [k for k in accepted if k not in active] + active, active
+
+
 class AssertionVerifier:
-    """Verifies assertions for one product; thread-safe, keeps a per-process replay cache."""
+    """Verifies assertions for one product; thread-safe, keeps a per-process replay cache.
+
+    ``keys`` is a list, or a callable returning one (a :class:`KeyFile`) for live rotation.
+    """
 
     def __init__(
         self,
         audience: str,
-        keys: Sequence[str],
+        keys: Sequence[str] | Callable[[], Sequence[str]],
         max_age: int = DEFAULT_MAX_AGE,
         skew: int = DEFAULT_SKEW,
     ) -> None:
         self.audience = audience
         self.max_age = max_age
         self.skew = skew
-        self._serializer = _serializer(keys)
+        self._key_source = keys if callable(keys) else None
+        self._keys = tuple(keys() if callable(keys) else keys)
+        self._serializer = _serializer(self._keys)
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def _current_serializer(self) -> URLSafeTimedSerializer:
+        if self._key_source is not None:
+            keys = tuple(self._key_source())
+            if keys != self._keys:
+                self._keys, self._serializer = keys, _serializer(keys)
+        return self._serializer
 
     def verify(self, token: str | None, *, method: str, path: str) -> Identity:
         """Return the identity in ``token`` or raise :class:`InvalidAssertion`.
@@ -123,7 +205,7 @@ class AssertionVerifier:
         if len(token) > 8192:
             raise InvalidAssertion("assertion too large")
         try:
-            payload, signed_at = self._serializer.loads(token, return_timestamp=True)
+            payload, signed_at = self._current_serializer().loads(token, return_timestamp=True)
         except (BadSignature, ValueError, TypeError) as exc:
             raise InvalidAssertion("bad signature") from exc
         age = time.time() - signed_at.timestamp()

@@ -1,0 +1,358 @@
+"""The reverse proxy: ``/<prefix>/...`` streamed to the product with a signed identity assertion.
+
+Runs as a ``before_app_request`` hook rather than a URL rule, so it sees every path *after*
+normalisation: ``/SEGMENT/x``, ``//segment/./x`` or ``/%73egment/x`` are routed (or refused) like
+``/segment/x``, and nothing that normalises into an internal product path gets through.
+
+Per proxied request: one SELECT (session + user + product link), or none when the session check
+is cached (``SESSION_CACHE_SECONDS``, default 2 s: a revoked session stops working within that
+time). Bodies are streamed both ways in 64 KiB chunks and never buffered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy import and_, select
+from sqlalchemy.orm import contains_eager
+from urllib3.exceptions import HTTPError as Urllib3Error
+from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.wrappers import Response
+
+from config.gateway import PRODUCTS
+from gateway import headers as hdr
+from gateway.assertion import HEADER as ASSERTION_HEADER
+from gateway.client import client_ip
+from gateway.db import db
+from gateway.extensions import csrf
+from gateway.models import LoginSession, ProductLink, User, utcnow
+from gateway.products import BadPath, Product, ProductTable, Route, build_table, normalise_path
+from gateway.return_paths import safe_return_path
+from gateway.signing import assertion_for
+
+log = logging.getLogger("gateway.proxy")
+
+bp = Blueprint("proxy", __name__)
+csrf.exempt(bp)
+
+CHUNK = 64 * 1024
+_EXT = "gateway.products"
+_CACHE = "gateway.proxy.principal_cache"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """What the assertion needs about the signed-in person for one product."""
+
+    user_id: str
+    email: str
+    session_public_id: str
+    auth_methods: tuple[str, ...]
+    product_user_id: str | None
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    app = state.app
+    key_dir = app.config.get("ASSERTION_KEY_DIR") or "instance/keys"
+    table = build_table(app.config, PRODUCTS, key_dir)
+    app.extensions[_EXT] = table
+    app.extensions[_CACHE] = _PrincipalCache(float(app.config.get("SESSION_CACHE_SECONDS", 0)))
+    app.extensions.setdefault("gateway.upstream_health", lambda: upstream_health(table))
+
+
+def products(app: Flask | None = None) -> ProductTable:
+    table: ProductTable = (app or current_app).extensions[_EXT]
+    return table
+
+
+def upstream_health(table: ProductTable) -> dict[str, str]:
+    """For ``/readyz``: each product's ``/healthz`` answers 200 within a second."""
+    checks = {}
+    for product in table:
+        try:
+            with product.session.get(product.upstream + "/healthz", timeout=1) as answer:
+                checks[product.name] = "ok" if answer.status_code == 200 else "unavailable"
+        except requests.RequestException:
+            checks[product.name] = "unavailable"
+    return checks
+
+
+@bp.before_app_request
+def dispatch() -> Response | None:
+    """``before_request``: answer every path under a product prefix; others fall through."""
+    try:
+        path = normalise_path(request.path)
+    except BadPath:
+        if _could_be_product(request.path):
+            raise BadRequest() from None
+        return None
+    route = products().route(path)
+    if route is None:
+        return None
+    return _proxy(route)
+
+
+def _could_be_product(raw: str) -> bool:
+    lowered = raw.lower()
+    return any(p.prefix.lower().strip("/") in lowered for p in products())
+
+
+def _proxy(route: Route) -> Response:
+    product = route.product
+    if product.is_internal(route.path):
+        raise NotFound()
+    public_path = product.prefix + (route.path if not route.bare else "/")
+    query = request.query_string.decode("latin-1")
+    if route.bare:
+        return redirect(public_path + ("?" + query if query else ""), 308)
+    request_id = hdr.request_id(request.headers.get("X-Request-ID"))
+    principal = None
+    if not product.is_public(route.path):
+        principal = load_principal(product)
+        original = safe_return_path(
+            public_path + ("?" + query if query else ""), default=product.prefix + "/"
+        )
+        if principal is None:
+            return _not_signed_in(original)
+        if principal.product_user_id is None:
+            return redirect("/link/" + product.name + "?" + urlencode({"next": original}), 302)
+    return _forward(product, route.path, principal, request_id)
+
+
+def _not_signed_in(next_path: str) -> Response:
+    if "text/html" in request.headers.get("Accept", ""):
+        return redirect("/login?" + urlencode({"next": next_path}), 302)
+    response = jsonify(error="not_authenticated", login="/login")
+    response.status_code = 401
+    return response
+
+
+# --- who is asking ---------------------------------------------------------------------------
+
+
+class _PrincipalCache:
+    """Per-process cache of session checks; bounds how late a revocation bites to ``ttl``."""
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._data: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Principal | None:
+        if self.ttl <= 0:
+            return None
+        hit = self._data.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: tuple[str, str], principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._data) >= self.size:
+                self._data = {k: v for k, v in self._data.items() if v[0] >= now}
+                if len(self._data) >= self.size:
+                    self._data.clear()
+            self._data[key] = (now + self.ttl, principal)
+
+
+def load_principal(product: Product) -> Principal | None:
+    """The signed-in person and their link to ``product``: one SELECT, or a cache hit."""
+    token = session.get("sid")
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    cache: _PrincipalCache = current_app.extensions[_CACHE]
+    cached = cache.get((digest, product.name))
+    if cached is not None:
+        return cached
+    query = (
+        select(LoginSession, ProductLink.product_user_id)
+        .join(LoginSession.user)
+        .outerjoin(
+            ProductLink,
+            and_(ProductLink.user_id == User.id, ProductLink.product == product.name),
+        )
+        .options(contains_eager(LoginSession.user))
+        .where(LoginSession.id == digest, LoginSession.revoked_at.is_(None))
+    )
+    row = db().execute(query).first()
+    if row is None:
+        return None
+    record, product_user_id = row
+    if not _alive(record) or not record.user.is_verified:
+        return None
+    principal = Principal(
+        user_id=record.user.id,
+        email=record.user.email,
+        session_public_id=record.public_id,
+        auth_methods=tuple(m for m in record.auth_methods.split(",") if m),
+        product_user_id=product_user_id,
+    )
+    cache.put((digest, product.name), principal)
+    return principal
+
+
+def _alive(record: LoginSession) -> bool:
+    """Same expiry rules as ``gateway.sessions``; refreshes ``last_seen_at`` once a minute."""
+    from gateway.sessions import _TOUCH_INTERVAL
+
+    config = current_app.config
+    now = utcnow()
+    if (now - record.created_at).total_seconds() > config["SESSION_MAX_AGE"]:
+        return False
+    idle = (now - record.last_seen_at).total_seconds()
+    if idle > config["SESSION_IDLE_TIMEOUT"]:
+        return False
+    if idle > _TOUCH_INTERVAL.total_seconds():
+        record.last_seen_at = now
+        db().commit()
+    return True
+
+
+# --- the upstream request --------------------------------------------------------------------
+
+
+class _LengthBody:
+    """The request body as a file of known length: requests sends it with Content-Length."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self.stream = stream
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, size: int = CHUNK) -> bytes:
+        data: bytes = self.stream.read(size if size and size > 0 else CHUNK)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(CHUNK):
+            yield chunk
+
+
+def _chunked_body(stream: Any) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK):
+        yield chunk
+
+
+def _request_body() -> Any:
+    length = request.content_length
+    if length:
+        return _LengthBody(request.stream, length)
+    if request.environ.get("wsgi.input_terminated"):
+        return _chunked_body(request.stream)
+    return None
+
+
+def _gateway_cookies() -> tuple[str, ...]:
+    config = current_app.config
+    return (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+
+
+def _forward(
+    product: Product, path: str, principal: Principal | None, request_id: str
+) -> Response:
+    config = current_app.config
+    out = hdr.upstream_request_headers(request.headers.items(), drop_cookies=_gateway_cookies())
+    out += hdr.forwarded_headers(
+        client_ip=client_ip(),
+        scheme=request.scheme,
+        host=request.host,
+        prefix=product.prefix,
+        request_id=request_id,
+    )
+    if principal is not None:
+        out.append((ASSERTION_HEADER, assertion_for(product, principal, request.method, path)))
+    prepared = requests.Request(
+        request.method,
+        product.upstream_url(path, request.query_string),
+        headers=dict(out),
+        data=_request_body(),
+    ).prepare()
+    if "Content-Length" in prepared.headers:
+        prepared.headers.pop("Transfer-Encoding", None)
+    timeout = (config["UPSTREAM_CONNECT_TIMEOUT"], config["UPSTREAM_READ_TIMEOUT"])
+    started = time.perf_counter()
+    try:
+        upstream = product.session.send(
+            prepared, stream=True, timeout=timeout, allow_redirects=False
+        )
+    except requests.Timeout:
+        return _upstream_error(504, product, path, request_id, "timeout")
+    except (requests.RequestException, Urllib3Error, OSError) as exc:
+        return _upstream_error(502, product, path, request_id, exc.__class__.__name__)
+    log.info(
+        "proxy %s %s%s -> %d %.1fms request_id=%s user=%s",
+        request.method,
+        product.prefix,
+        path,
+        upstream.status_code,
+        (time.perf_counter() - started) * 1000,
+        request_id,
+        principal.user_id if principal else "-",
+    )
+    response_headers = hdr.downstream_response_headers(
+        upstream.raw.headers.items(),
+        prefix=product.prefix,
+        upstream_origin=product.origin,
+        reserved_cookies=_gateway_cookies(),
+    )
+    response = Response(
+        _relay(upstream, request_id),
+        status=upstream.status_code,
+        headers=response_headers,
+        direct_passthrough=True,
+    )
+    if not any(hdr.canonical(k) == "content-type" for k, _ in response_headers):
+        del response.headers["Content-Type"]
+    response.headers["X-Request-ID"] = request_id
+    response.call_on_close(upstream.close)
+    return response
+
+
+def _relay(upstream: requests.Response, request_id: str) -> Iterator[bytes]:
+    """Yield the upstream body as it arrives, still encoded (gzip passes through untouched)."""
+    try:
+        yield from upstream.raw.stream(CHUNK, decode_content=False)
+    except (Urllib3Error, OSError) as exc:
+        # Headers are gone already: abort the connection so the client sees a truncated body.
+        log.warning("upstream body failed request_id=%s: %s", request_id, exc.__class__.__name__)
+        raise
+    finally:
+        upstream.close()
+
+
+def _upstream_error(
+    status: int, product: Product, path: str, request_id: str, reason: str
+) -> Response:
+    log.warning(
+        "proxy %s %s%s -> %d (%s) request_id=%s",
+        request.method,
+        product.prefix,
+        path,
+        status,
+        reason,
+        request_id,
+    )
+    from gateway.errors import error_response
+
+    response = error_response(status)
+    response.headers["X-Request-ID"] = request_id
+    response.headers["Cache-Control"] = "no-store"
+    return response
