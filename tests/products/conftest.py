@@ -91,6 +91,9 @@ class Helper:
     def password_user(self) -> tuple[str, str]:
         return next(iter(PASSWORDS[self.product].items()))
 
+    def password_user_emails(self) -> list[str]:
+        return list(PASSWORDS[self.product])
+
     def user(self, email: str) -> User:
         with session_factory(self.app)() as db:
             user = db.query(User).filter_by(email=email).one()
