@@ -153,13 +153,15 @@ def _link_problem(message: str) -> tuple[str, int]:
 @bp.route("/verify-email/resend", methods=["POST"])
 def resend_verification() -> Response | str:
     form = EmailForm()
-    if not form.validate_on_submit():
-        abort(400)
-    user = find_user(canonical_email(form.email.data))
+    email = canonical_email(form.email.data) if form.validate_on_submit() else None
+    if email is None:
+        form.email.errors = ["Enter a valid email address, like name@example.com."]
+        return render_template("auth/link_problem.html", message="", form=form), 400
+    user = find_user(email)
     if user is not None and not user.is_verified:
         send_verification(user)
         db().commit()
-    return render_template("auth/check_inbox.html", email=form.email.data)
+    return render_template("auth/check_inbox.html", email=email)
 
 
 @bp.route("/login", methods=["GET", "POST"])

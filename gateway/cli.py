@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from gateway import migrate
@@ -20,6 +20,7 @@ sessions_cli = AppGroup("sessions", help="List and revoke Console sessions.")
 
 
 @click.command("db-upgrade")
+@with_appcontext
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema to the latest revision."""
@@ -28,6 +29,7 @@ def db_upgrade(revision: str) -> None:
 
 
 @click.command("db-revision")
+@with_appcontext
 @click.argument("message")
 def db_revision(message: str) -> None:
     """Write a new migration from the models (developers)."""
@@ -35,6 +37,7 @@ def db_revision(message: str) -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.password_option(help="Prompted for when not given.")
 @click.option("--unverified", is_flag=True, help="Leave the email unverified.")
@@ -98,6 +101,7 @@ def revoke_sessions(public_id: str | None, email: str | None) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Create the demo Console users (idempotent) and print them."""
     from gateway.demo import seed_demo_users
