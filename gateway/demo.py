@@ -31,8 +31,13 @@ def seed_demo_users() -> list[str]:
     return lines
 
 
-def record_demo_link(email: str, product: str, product_user_id: str) -> str:
-    """Record a gateway-side link for a demo user; returns the Console user id."""
+def console_user_id(email: str) -> str:
+    with new_session() as session:
+        return session.scalars(select(User.id).where(User.email == email)).one()
+
+
+def record_demo_link(email: str, product: str, product_user_id: str) -> None:
+    """Record the gateway side of a demo link (the product side is already linked)."""
     with new_session() as session:
         user = session.scalars(select(User).where(User.email == email)).one()
         exists = session.scalars(
@@ -42,4 +47,3 @@ def record_demo_link(email: str, product: str, product_user_id: str) -> str:
             session.add(ProductLink(user_id=user.id, product=product,
                                     product_user_id=product_user_id, origin="linked"))
             session.commit()
-        return user.id
