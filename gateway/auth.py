@@ -15,6 +15,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -78,7 +79,7 @@ def send_verification(user: User) -> None:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-def signup() -> Response | str:
+def signup() -> ResponseReturnValue:
     form = SignupForm()
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
@@ -119,7 +120,7 @@ def _create_user(email: str, password: str) -> bool:
 
 
 @bp.route("/verify-email", methods=["GET", "POST"])
-def verify_email() -> Response | str:
+def verify_email() -> ResponseReturnValue:
     """GET shows a confirm button (mail scanners prefetch links); POST spends the link."""
     token = request.values.get("token", "")
     form = ActionForm()
@@ -146,12 +147,12 @@ def verify_email() -> Response | str:
     return render_template("auth/verified.html", email=user.email)
 
 
-def _link_problem(message: str) -> tuple[str, int]:
+def _link_problem(message: str) -> ResponseReturnValue:
     return render_template("auth/link_problem.html", message=message, form=EmailForm()), 400
 
 
 @bp.route("/verify-email/resend", methods=["POST"])
-def resend_verification() -> Response | str:
+def resend_verification() -> ResponseReturnValue:
     form = EmailForm()
     email = canonical_email(form.email.data) if form.validate_on_submit() else None
     if email is None:
@@ -165,7 +166,7 @@ def resend_verification() -> Response | str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> ResponseReturnValue:
     form = LoginForm()
     next_path = _next_path()
     if request.method == "GET":
@@ -225,7 +226,7 @@ def _pending_user() -> tuple[User, str] | None:
 
 
 @bp.route("/login/2fa", methods=["GET", "POST"])
-def login_2fa() -> Response | str | tuple[str, int]:
+def login_2fa() -> ResponseReturnValue:
     pending = _pending_user()
     if pending is None:
         return redirect(url_for("auth.login"))

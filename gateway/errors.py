@@ -35,6 +35,7 @@ def wants_json() -> bool:
 
 def error_response(status: int, message: str | None = None) -> Response:
     message = message or MESSAGES.get(status, "Something went wrong.")
+    response: Response
     if wants_json():
         response = jsonify(error=message, status=status)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -90,7 +91,7 @@ def revoke_all_sessions() -> Response:
 
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
-def reauthenticate() -> Response | str | tuple[str, int]:
+def reauthenticate() -> ResponseReturnValue:
     """Confirm the password (and a 2FA code when 2FA is on) to open the freshness window."""
     user = current_user.user
     form = ReauthForm()
@@ -126,7 +127,7 @@ def reauthenticate() -> Response | str | tuple[str, int]:
 
 @bp.route("/password", methods=["GET", "POST"])
 @fresh_login_required
-def change_password() -> Response | str | tuple[str, int]:
+def change_password() -> ResponseReturnValue:
     user = current_user.user
     form = NewPasswordForm()
     if request.method == "GET" or not form.validate_on_submit():

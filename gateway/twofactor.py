@@ -7,9 +7,9 @@ and needs a fresh re-authentication.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from werkzeug.wrappers import Response
 
 from gateway import audit
 from gateway.db import db
@@ -29,7 +29,7 @@ def _signed_in() -> None:
     """Every 2FA page needs a live session."""
 
 
-def _enrol_page(form: CodeForm, status: int = 200, error: str | None = None) -> tuple[str, int]:
+def _enrol_page(form: CodeForm, status: int = 200, error: str | None = None) -> ResponseReturnValue:
     user = current_user.user
     uri = provisioning_uri(user, user.totp_secret)
     return render_template(
@@ -43,7 +43,7 @@ def _enrol_page(form: CodeForm, status: int = 200, error: str | None = None) -> 
 
 @bp.route("/enable", methods=["GET", "POST"])
 @fresh_login_required
-def enable() -> Response | str | tuple[str, int]:
+def enable() -> ResponseReturnValue:
     user = current_user.user
     if user.has_2fa:
         flash("Two-factor authentication is already on.")
@@ -71,7 +71,7 @@ def enable() -> Response | str | tuple[str, int]:
 
 @bp.route("/disable", methods=["GET", "POST"])
 @fresh_login_required
-def disable() -> Response | str:
+def disable() -> ResponseReturnValue:
     user = current_user.user
     form = ActionForm()
     if request.method == "GET":

@@ -85,9 +85,10 @@ def test_sign_out_everywhere(actions: Actions, app: Flask) -> None:
 
 def test_sessions_page_lists_and_revokes_one(actions: Actions, app: Flask) -> None:
     actions.create_user()
-    phone = Actions(app, app.test_client())
-    phone.client.environ_base["HTTP_USER_AGENT"] = "PhoneBrowser/1.0"
-    phone.login()
+    phone_actions = Actions(app, app.test_client())
+    phone_client = phone_actions.client
+    phone_client.environ_base["HTTP_USER_AGENT"] = "PhoneBrowser/1.0"
+    phone_actions.login()
     actions.login()
     page = actions.client.get("/settings/sessions").get_data(as_text=True)
     assert "PhoneBrowser/1.0" in page and "(this browser)" in page
@@ -101,9 +102,10 @@ def test_sessions_page_lists_and_revokes_one(actions: Actions, app: Flask) -> No
         from gateway.models import LoginSession
 
         with new_session() as s:
-            phone_id = s.query(LoginSession).filter_by(user_agent="PhoneBrowser/1.0").one().public_id
+            phone = s.query(LoginSession).filter_by(user_agent="PhoneBrowser/1.0").one()
+            phone_id = phone.public_id
     actions.post(f"/settings/sessions/{phone_id}/revoke", form_path="/settings/sessions")
-    assert phone.client.get("/").status_code == 302
+    assert phone_client.get("/").status_code == 302
     assert actions.client.get("/").status_code == 200
 
 
