@@ -313,8 +313,12 @@ def _forward(
         upstream_origin=product.origin,
         reserved_cookies=_gateway_cookies(),
     )
+    bodyless = request.method == "HEAD" or upstream.status_code in (204, 304)
+    if bodyless:
+        _ = upstream.content  # nothing to read: hand the connection back to the pool now
+        upstream.close()
     response = Response(
-        _relay(upstream, request_id),
+        () if bodyless else _relay(upstream, request_id),
         status=upstream.status_code,
         headers=response_headers,
         direct_passthrough=True,

@@ -1,0 +1,238 @@
+"""Fixtures for the proxy: a real echo upstream on a loopback port and a signed-in gateway client.
+
+The echo upstream reports exactly what the product would see (method, path, headers, body hash,
+and whether the assertion verifies), so tests assert on the far side of the proxy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask, Response, jsonify, request
+from flask.testing import FlaskClient
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from gateway.assertion import AssertionVerifier, InvalidAssertion, KeyFile
+from gateway.db import new_session
+from gateway.models import LoginSession, ProductLink, User, utcnow
+from tests.conftest import make_app
+
+SEGMENT_KEYS = ["segment-key-one-0123456789abcdef0123456789"]
+SENDGRID_KEYS = ["sendgrid-key-one-0123456789abcdef0123456789"]
+MB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def echo_app(product: str, keys: Any) -> Flask:
+    """A stand-in product: echoes what reached it and checks the assertion like a product."""
+    app = Flask(f"echo_{product}", static_folder=None)
+    verifier = AssertionVerifier(product, keys)
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE", "HEAD"])
+    @app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"])
+    def echo(path: str) -> Response:
+        digest = hashlib.sha256()
+        size = 0
+        while chunk := request.stream.read(64 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+        token = request.headers.get("X-Identity-Assertion")
+        try:
+            identity = verifier.verify(token, method=request.method, path=request.path)
+            who: Any = {
+                "sub": identity.console_user_id,
+                "email": identity.email,
+                "puid": identity.product_user_id,
+                "sid": identity.session_id,
+                "amr": list(identity.auth_methods),
+            }
+        except InvalidAssertion as exc:
+            who = {"error": str(exc)}
+        response = jsonify(
+            product=product,
+            method=request.method,
+            path=request.path,
+            query=request.query_string.decode(),
+            headers=[[k, v] for k, v in request.headers.items()],
+            environ_keys=sorted(k for k in request.environ if k.startswith("HTTP_")),
+            body_size=size,
+            body_sha256=digest.hexdigest(),
+            identity=who,
+        )
+        response.headers["X-Upstream"] = product
+        return response
+
+    @app.get("/download/<int:size>")
+    def download(size: int) -> Response:
+        def chunks() -> Iterator[bytes]:
+            block = b"x" * (64 * 1024)
+            left = size
+            while left > 0:
+                piece = block[: min(left, len(block))]
+                left -= len(piece)
+                yield piece
+
+        return Response(chunks(), mimetype="application/octet-stream")
+
+    @app.get("/slow")
+    def slow() -> str:
+        time.sleep(float(request.args.get("s", "3")))
+        return "late"
+
+    @app.get("/redirect")
+    def redirect_to() -> Response:
+        response = Response(status=302)
+        response.headers["Location"] = request.args["to"]
+        return response
+
+    @app.get("/cookies")
+    def cookies() -> Response:
+        response = Response("ok")
+        response.headers.add("Set-Cookie", "a=1; Path=/; Domain=127.0.0.1; HttpOnly")
+        response.headers.add("Set-Cookie", "b=2; Path=/settings; Secure")
+        response.headers.add("Set-Cookie", "c=3")
+        response.headers.add("Set-Cookie", "gw_session=evil; Path=/")
+        return response
+
+    @app.get("/hop")
+    def hop() -> Response:
+        response = Response("ok")
+        response.headers["Connection"] = "X-Secret, close"
+        response.headers["X-Secret"] = "hidden"
+        response.headers["Keep-Alive"] = "timeout=5"
+        response.headers["Trailer"] = "X-Checksum"
+        response.headers["X-Kept"] = "yes"
+        return response
+
+    @app.get("/repeated")
+    def repeated() -> Response:
+        response = Response("ok")
+        response.headers.add("X-Multi", "one")
+        response.headers.add("X-Multi", "two")
+        return response
+
+    @app.get("/gzip")
+    def gzipped() -> Response:
+        import gzip
+
+        response = Response(gzip.compress(b"hello " * 1000), mimetype="text/plain")
+        response.headers["Content-Encoding"] = "gzip"
+        return response
+
+    return app
+
+
+@dataclass
+class Upstream:
+    product: str
+    url: str
+    server: BaseWSGIServer
+
+
+def _serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture(scope="session")
+def upstreams() -> Iterator[dict[str, Upstream]]:
+    started = {}
+    for product, keys in (("segment", SEGMENT_KEYS), ("sendgrid", SENDGRID_KEYS)):
+        server, _thread = _serve(echo_app(product, list(keys)))
+        started[product] = Upstream(product, f"http://127.0.0.1:{server.server_port}", server)
+    yield started
+    for upstream in started.values():
+        upstream.server.shutdown()
+        upstream.server.server_close()
+
+
+def gateway_settings(upstreams: dict[str, Upstream], tmp_path: Any, **extra: Any) -> dict:
+    settings = {
+        "SEGMENT_UPSTREAM": upstreams["segment"].url,
+        "SENDGRID_UPSTREAM": upstreams["sendgrid"].url,
+        "SEGMENT_ASSERTION_KEYS": list(SEGMENT_KEYS),
+        "SENDGRID_ASSERTION_KEYS": list(SENDGRID_KEYS),
+        "UPSTREAM_CONNECT_TIMEOUT": 1,
+        "UPSTREAM_READ_TIMEOUT": 1,
+        "SESSION_CACHE_SECONDS": 0,
+        "ASSERTION_KEY_DIR": str(tmp_path / "keys"),
+    }
+    settings.update(extra)
+    return settings
+
+
+@pytest.fixture
+def gateway(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any) -> Iterator[Flask]:
+    app = make_app(database_url, **gateway_settings(upstreams, tmp_path))
+    yield app
+    app.extensions["gateway.products"].close()
+    app.extensions["gateway.engine"].dispose()
+
+
+@dataclass
+class SignedIn:
+    client: FlaskClient
+    user_id: str
+    email: str
+    session_public_id: str
+    token: str
+
+
+def sign_in(
+    app: Flask,
+    client: FlaskClient,
+    email: str = "pat@example.com",
+    links: dict[str, str] | None = None,
+    methods: str = "pwd,otp",
+) -> SignedIn:
+    """A verified Console user with a live server-side session, cookie set on ``client``."""
+    links = {"segment": "seg-user-1", "sendgrid": "sg-user-1"} if links is None else links
+    token = secrets.token_urlsafe(32)
+    with app.app_context(), new_session() as db:
+        user = User(email=email, password_hash="x", email_verified_at=utcnow())
+        db.add(user)
+        db.flush()
+        record = LoginSession(
+            id=hashlib.sha256(token.encode()).hexdigest(), user_id=user.id, auth_methods=methods
+        )
+        db.add(record)
+        for product, product_user_id in links.items():
+            db.add(ProductLink(user_id=user.id, product=product, product_user_id=product_user_id))
+        db.commit()
+        user_id, public_id = user.id, record.public_id
+    with client.session_transaction() as flask_session:
+        flask_session["sid"] = token
+    return SignedIn(client, user_id, email, public_id, token)
+
+
+@pytest.fixture
+def signed_in(gateway: Flask) -> SignedIn:
+    return sign_in(gateway, gateway.test_client())
+
+
+def echoed(response: Any) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return dict(json.loads(response.get_data(as_text=True)))
+
+
+def header_names(echo: dict) -> set[str]:
+    return {name.lower() for name, _ in echo["headers"]}
+
+
+__all__ = ["KeyFile", "MB", "echoed", "free_port", "header_names", "sign_in"]

@@ -1,0 +1,185 @@
+"""Prefix routing, sign-in handling, path normalisation and internal paths."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+
+from gateway.products import BadPath, normalise_path
+from tests.proxy.conftest import SignedIn, echoed, sign_in
+
+JSON = {"Accept": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("public", "product", "upstream_path"),
+    [
+        ("/segment/", "segment", "/"),
+        ("/segment/workspaces/1", "segment", "/workspaces/1"),
+        ("/sendgrid/settings", "sendgrid", "/settings"),
+        ("/SEGMENT/Settings", "segment", "/Settings"),
+        ("/segment//a///b", "segment", "/a/b"),
+        ("/segment/./a/../b/", "segment", "/b/"),
+        ("/%73egment/x", "segment", "/x"),
+        ("/console/../sendgrid/x", "sendgrid", "/x"),
+        ("/segment/caf%C3%A9/%E2%9C%93", "segment", "/café/✓"),
+        ("/segment/a%20b", "segment", "/a b"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_prefix_routing(
+    signed_in: SignedIn, public: str, product: str, upstream_path: str
+) -> None:
+    echo = echoed(signed_in.client.get(public))
+    assert echo["product"] == product
+    assert echo["path"] == upstream_path
+    # The product verified the assertion for exactly the path it received.
+    assert echo["identity"]["email"] == signed_in.email
+
+
+def test_query_string_and_methods(signed_in: SignedIn) -> None:
+    echo = echoed(signed_in.client.get("/segment/search?q=a%20b&q=c&x=%2F"))
+    assert echo["query"] == "q=a%20b&q=c&x=%2F"
+    for method in ("post", "put", "delete", "patch"):
+        echo = echoed(getattr(signed_in.client, method)("/segment/thing", data=b"payload"))
+        assert echo["method"] == method.upper()
+        assert echo["body_size"] == 7
+        assert echo["identity"]["puid"] == "seg-user-1"
+
+
+def test_head_request_has_no_body(signed_in: SignedIn) -> None:
+    response = signed_in.client.head("/segment/anything")
+    assert response.status_code == 200
+    assert response.data == b""
+    assert response.headers["X-Upstream"] == "segment"
+
+
+def test_bare_prefix_redirects_to_slash(signed_in: SignedIn) -> None:
+    response = signed_in.client.get("/segment?a=1")
+    assert response.status_code == 308
+    assert response.headers["Location"] == "/segment/?a=1"
+
+
+def test_gateway_paths_are_not_proxied(gateway: Flask) -> None:
+    assert gateway.test_client().get("/segmentation").status_code == 404
+    assert gateway.test_client().get("/healthz").get_json()["status"] == "ok"
+
+
+def test_not_signed_in_browser_redirects_to_login(gateway: Flask) -> None:
+    response = gateway.test_client().get(
+        "/segment/settings?tab=2", headers={"Accept": "text/html,application/xhtml+xml"}
+    )
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login"
+    assert parse_qs(location.query)["next"] == ["/segment/settings?tab=2"]
+
+
+def test_not_signed_in_api_client_gets_401(gateway: Flask) -> None:
+    for accept in ("application/json", "*/*", ""):
+        response = gateway.test_client().get("/sendgrid/api/x", headers={"Accept": accept})
+        assert response.status_code == 401
+        assert response.get_json()["error"] == "not_authenticated"
+
+
+def test_revoked_or_unknown_session_is_not_signed_in(gateway: Flask, signed_in: SignedIn) -> None:
+    from gateway.db import new_session
+    from gateway.models import LoginSession, utcnow
+
+    with gateway.app_context(), new_session() as db:
+        record = db.query(LoginSession).filter_by(public_id=signed_in.session_public_id).one()
+        record.revoked_at = utcnow()
+        db.commit()
+    assert signed_in.client.get("/segment/x", headers=JSON).status_code == 401
+    with signed_in.client.session_transaction() as flask_session:
+        flask_session["sid"] = "x" * 43
+    assert signed_in.client.get("/segment/x", headers=JSON).status_code == 401
+
+
+def test_unlinked_product_redirects_to_link_page(gateway: Flask) -> None:
+    person = sign_in(gateway, gateway.test_client(), links={"segment": "seg-9"})
+    response = person.client.get("/sendgrid/stats?d=1", headers={"Accept": "text/html"})
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/link/sendgrid"
+    assert parse_qs(location.query)["next"] == ["/sendgrid/stats?d=1"]
+    assert echoed(person.client.get("/segment/"))["identity"]["puid"] == "seg-9"
+
+
+@pytest.mark.parametrize("path", ["/segment/login", "/segment/signup", "/segment/static/app.css"])
+def test_public_product_pages_need_no_session_and_carry_no_assertion(
+    gateway: Flask, path: str
+) -> None:
+    echo = echoed(gateway.test_client().get(path))
+    assert echo["identity"] == {"error": "missing assertion"}
+    assert "x-identity-assertion" not in {k.lower() for k, _ in echo["headers"]}
+
+
+def test_public_page_strips_a_client_assertion(gateway: Flask) -> None:
+    echo = echoed(gateway.test_client().get("/segment/login", headers={
+        "X-Identity-Assertion": "forged"}))
+    assert echo["identity"] == {"error": "missing assertion"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/segment/scim/v2/Users",
+        "/segment/SCIM/v2/Users",
+        "/segment/scim./v2/Users",
+        "/segment/scim;x=1/v2/Users",
+        "/segment//scim/v2/Users",
+        "/segment/x/../scim/v2/Users",
+        "/segment/x/%2e%2e/scim/v2/Users",
+        "/segment/x%2f..%2fscim/v2/Users",
+        "/segment/x%5c..%5cscim/v2/Users",
+        "/segment/%252e%252e/scim/v2/Users",
+        "/segment/%2573cim/v2/Users",
+        "/SEGMENT/%73cim/v2/Users",
+        "/segment/.../scim/v2/Users",
+        "/segment/\uff53\uff43\uff49\uff4d/v2/Users",
+        "/segment/internal/verify-credentials",
+        "/segment/Internal/link",
+        "/segment/healthz",
+        "/sendgrid/readyz",
+        "/segment/static/../scim/v2/Users",
+        "/segment/login/../internal/x",
+    ],
+)
+def test_internal_paths_are_never_reachable(gateway: Flask, path: str) -> None:
+    person = sign_in(gateway, gateway.test_client())
+    for client in (gateway.test_client(), person.client):
+        response = client.get(path, headers={"Accept": "application/json"})
+        assert response.status_code == 404, path
+        assert response.headers.get("X-Upstream") is None
+
+
+@pytest.mark.parametrize(
+    "path", ["/segment/%00x", "/segment/a%0d%0aSet-Cookie:x", "/segment/%25252525252e"]
+)
+def test_hostile_paths_get_400(signed_in: SignedIn, path: str) -> None:
+    response = signed_in.client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        ("/", "/"),
+        ("/a/b/", "/a/b/"),
+        ("/a/./b/..", "/a/"),
+        ("/../../a", "/a"),
+        ("/a\\b", "/a/b"),
+        ("/a%2F%2e%2E/b", "/b"),
+        ("/a/%252e%252e/b", "/b"),
+    ],
+)
+def test_normalise_path(raw: str, normal: str) -> None:
+    assert normalise_path(raw) == normal
+
+
+def test_normalise_path_refuses_control_characters() -> None:
+    with pytest.raises(BadPath):
+        normalise_path("/a%00b")
