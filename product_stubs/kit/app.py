@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -53,6 +54,12 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
     @app.context_processor
     def _product() -> dict[str, Any]:
         return {"product": profile, "gateway_url": app.config["GATEWAY_PUBLIC_URL"]}
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Create the demo users, workspaces/accounts and roles (idempotent)."""
+        importlib.import_module(f"product_stubs.{profile.name}").seed_demo_data(app)
+        print(f"{profile.title}: demo data ready in {app.config['DATABASE_URL']}")
 
     @app.get("/healthz")
     def healthz() -> Response:

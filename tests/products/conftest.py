@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -54,16 +57,39 @@ def module(product: str) -> ModuleType:
     return importlib.import_module(f"product_stubs.{product}")
 
 
+_templates: dict[str, Path] = {}
+
+
+def _seeded_copy(module: ModuleType, product: str, tmp_path: Path) -> str:
+    """A copy of a once-per-run seeded SQLite file: most tests skip schema and seed work."""
+    if product not in _templates:
+        folder = Path(tempfile.mkdtemp(prefix=f"{product}-template-"))
+        template = folder / f"{product}.db"
+        app = module.create_app(
+            {"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{template}", "PASSWORD_HASH_FAST": True}
+        )
+        module.seed_demo_data(app)
+        _templates[product] = template
+    target = tmp_path / f"{product}.db"
+    shutil.copyfile(_templates[product], target)
+    return f"sqlite:///{target}"
+
+
 def make_app(module: ModuleType, product: str, tmp_path: Any, **extra: Any) -> Flask:
+    if os.environ.get("TEST_DATABASE_URL"):
+        url, seeded = _database_url(product, tmp_path), False
+    else:
+        url, seeded = _seeded_copy(module, product, Path(tmp_path)), True
     config = {
         "APP_ENV": "test",
-        "DATABASE_URL": _database_url(product, tmp_path),
+        "DATABASE_URL": url,
         "PASSWORD_HASH_FAST": True,
         "WTF_CSRF_ENABLED": False,
     }
     config.update(extra)
     app: Flask = module.create_app(config)
-    module.seed_demo_data(app)
+    if not seeded or not config["PASSWORD_HASH_FAST"]:
+        module.seed_demo_data(app)
     return app
 
 
