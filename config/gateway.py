@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LOCKOUT_SECONDS": 900,
     "IP_MAX_ATTEMPTS": 30,
     "IP_WINDOW_SECONDS": 300,
+    # Cheap argon2 parameters for test suites; honoured only when APP_ENV == "test".
+    "PASSWORD_HASH_FAST": False,
     # Request limits.
     "MAX_FORM_MEMORY_SIZE": 64 * 1024,
     # Number of trusted reverse proxies in front of the gateway (X-Forwarded-* honoured from them).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from gateway import audit, throttle, tokens
+from gateway import audit, linking, throttle, tokens
 from gateway.client import client_ip
 from gateway.db import db
 from gateway.emails import canonical_email
@@ -48,8 +49,10 @@ def find_user(email: str | None) -> User | None:
 
 
 def _account_key(raw: str) -> str:
-    """Throttle key: the canonical email, or the cleaned raw text when it is not an address."""
-    return canonical_email(raw) or " ".join(raw.split()).lower()[:254]
+    """Throttle key: the canonical email, or a digest of text that is not an address (which
+    may hold anything, NUL bytes included, that a database column would refuse)."""
+    digest = hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
+    return canonical_email(raw) or "raw:" + digest
 
 
 def _next_path() -> str:
@@ -170,6 +173,7 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     next_path = _next_path()
     if request.method == "GET":
+        linking.note_product_login_redirect(request.args.get("login_hint"), next_path)
         if current_user.is_authenticated:
             return redirect(next_path)
         form.email.data = canonical_email(request.args.get("login_hint")) or ""

@@ -29,4 +29,6 @@ def _socket_peer() -> str | None:
 
 
 def user_agent() -> str:
-    return (request.headers.get("User-Agent") or "")[:256]
+    """The User-Agent, printable characters only, bounded (it is stored and shown)."""
+    raw = request.headers.get("User-Agent") or ""
+    return "".join(ch for ch in raw if ch.isprintable())[:256]

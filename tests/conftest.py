@@ -61,6 +61,17 @@ def database_url(tmp_path: Any, postgres_url: str | None) -> Iterator[str]:
     yield url
 
 
+_APPS: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    """Close the connection pools of every app a test built (no leaked connections)."""
+    yield
+    while _APPS:
+        _APPS.pop().extensions["gateway.engine"].dispose()
+
+
 def make_app(database_url: str, **overrides: Any) -> Flask:
     settings = {
         "APP_ENV": "test",
@@ -69,14 +80,14 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "SECRET_KEY": "test-secret-key-not-a-demo-value-0123456789",
     }
     settings.update(overrides)
-    return create_app(settings)
+    application = create_app(settings)
+    _APPS.append(application)
+    return application
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    application = make_app(database_url)
-    yield application
-    application.extensions["gateway.engine"].dispose()
+def app(database_url: str) -> Flask:
+    return make_app(database_url)
 
 
 @pytest.fixture

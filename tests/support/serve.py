@@ -1,0 +1,42 @@
+"""Serve one app of the stack on a loopback port (used by end-to-end tests as a subprocess).
+
+    python -m tests.support.serve gateway|segment|sendgrid PORT
+
+Configuration comes from the environment, exactly as in a deployment. The gateway's schema is
+created with its Alembic migrations; products create theirs at start-up.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from werkzeug.serving import make_server
+
+
+def build(name: str):  # type: ignore[no-untyped-def]
+    if name == "gateway":
+        from gateway import create_app, migrate
+
+        app = create_app()
+        migrate.upgrade(app.config["DATABASE_URL"])
+        return app
+    if name == "segment":
+        from product_stubs.segment import create_app as create_segment
+
+        return create_segment()
+    if name == "sendgrid":
+        from product_stubs.sendgrid import create_app as create_sendgrid
+
+        return create_sendgrid()
+    raise SystemExit(f"unknown app {name}")
+
+
+def main() -> None:
+    name, port = sys.argv[1], int(sys.argv[2])
+    server = make_server("127.0.0.1", port, build(name), threaded=True)
+    print(f"serving {name} on {port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
