@@ -58,13 +58,17 @@ def _register_blueprints(app: Flask) -> None:
         console,
         errors,
         health,
+        linking,
         mailbox,
+        plan,
         proxy,
         settings_views,
         twofactor,
     )
 
-    for module in (auth, console, settings_views, twofactor, health, mailbox, proxy):
+    for module in (
+        auth, console, settings_views, twofactor, plan, health, mailbox, linking, proxy
+    ):
         app.register_blueprint(module.bp)
     errors.init_app(app)
     cli.init_app(app)

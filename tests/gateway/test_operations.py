@@ -78,3 +78,17 @@ def test_readyz_reports_database_down() -> None:
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"] == "unavailable"
+
+
+def test_plan_shown_and_upgrade_needs_confirmation(actions: Actions) -> None:
+    actions.create_user()
+    actions.login()
+    assert 'data-testid="console-plan">trial<' in actions.client.get("/").get_data(as_text=True)
+    page = actions.client.get("/upgrade").get_data(as_text=True)
+    assert "Confirm upgrade" in page
+    assert actions.client.post("/upgrade").status_code == 400  # no CSRF token: nothing changes
+    assert actions.user("user@example.com").plan == "trial"
+    assert actions.post("/upgrade").status_code == 302
+    assert actions.user("user@example.com").plan == "upgraded"
+    activity = actions.client.get("/settings/activity").get_data(as_text=True)
+    assert 'data-event="plan_upgraded"' in activity
