@@ -12,7 +12,9 @@ Backend example (Flask)::
 
     from gateway.assertion import AssertionVerifier, InvalidAssertion
 
-    verifier = AssertionVerifier(audience="segment", keys=os.environ["SEGMENT_ASSERTION_KEYS"].split(","))
+    keys = os.environ["SEGMENT_ASSERTION_KEYS"].split(",")
+    verifier = AssertionVerifier(audience="segment", keys=keys)
+    # or, for rotation without restarts: keys=KeyFile("instance/keys/segment.keys", keys)
 
     @app.before_request
     def identify():
@@ -29,8 +31,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -59,6 +61,8 @@ class Identity:
     auth_methods: tuple[str, ...]
     issued_at: int
     assertion_id: str
+    #: Product name -> linked, for the Product Switcher; None when the gateway sent no claim.
+    links: Mapping[str, bool] | None = field(default=None, compare=False)
 
 
 def _serializer(keys: Sequence[str]) -> URLSafeTimedSerializer:
@@ -78,9 +82,15 @@ def sign_assertion(
     auth_methods: Sequence[str],
     method: str,
     path: str,
+    links: Mapping[str, bool] | None = None,
 ) -> str:
-    """Return the header value for one upstream request (signed with the newest key)."""
-    payload = {
+    """Return the header value for one upstream request (signed with the newest key).
+
+    ``links`` (optional ``lnk`` claim) tells the product which products this person is linked
+    to, so the product renders the Product Switcher itself: the gateway never rewrites the
+    HTML it streams, and the state arrives signed with the request it belongs to.
+    """
+    payload: dict[str, object] = {
         "iss": ISSUER,
         "aud": product,
         "sub": console_user_id,
@@ -93,6 +103,8 @@ def sign_assertion(
         "htm": method.upper(),
         "htp": path,
     }
+    if links is not None:
+        payload["lnk"] = {str(name): bool(linked) for name, linked in links.items()}
     return _serializer(keys).dumps(payload)
 
 
@@ -227,6 +239,7 @@ class AssertionVerifier:
                 auth_methods=tuple(str(m) for m in payload["amr"]),
                 issued_at=int(payload["iat"]),
                 assertion_id=str(payload["jti"]),
+                links=_links(payload.get("lnk")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidAssertion("malformed assertion") from exc
@@ -244,3 +257,14 @@ class AssertionVerifier:
             if seen_at is not None and now - seen_at < horizon:
                 raise InvalidAssertion("assertion replayed")
             self._seen[assertion_id] = now
+
+
+def _links(value: object) -> dict[str, bool] | None:
+    """The optional ``lnk`` claim; absent (older gateways) is None, malformed is refused."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, bool) for k, v in value.items()
+    ):
+        raise ValueError("malformed links claim")
+    return dict(value)

@@ -76,3 +76,24 @@ class NewPasswordForm(FlaskForm):
 
 class EmailForm(FlaskForm):
     email = StringField("Email", [DataRequired(), Length(max=320)], render_kw=_EMAIL)
+
+
+class LinkExistingForm(FlaskForm):
+    """Link an existing product user: its own email and password, checked by the product."""
+
+    email = StringField(
+        "Product email", [DataRequired(), Length(max=320)],
+        render_kw=_EMAIL | {"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Product password",
+        [DataRequired(), Length(max=PASSWORD_MAX * 4)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+
+
+class CreateProductUserForm(FlaskForm):
+    """Create a new product user from the Console: only the CSRF token and the return path."""
+
+    next = HiddenField()

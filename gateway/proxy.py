@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import requests
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session
 from flask.blueprints import BlueprintSetupState
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 from urllib3.exceptions import HTTPError as Urllib3Error
 from werkzeug.exceptions import BadRequest, NotFound
@@ -59,6 +59,8 @@ class Principal:
     session_public_id: str
     auth_methods: tuple[str, ...]
     product_user_id: str | None
+    #: Every product this person is linked to (the Product Switcher's state, in the assertion).
+    linked: frozenset[str] = frozenset()
 
 
 @bp.record_once
@@ -69,6 +71,9 @@ def _setup(state: BlueprintSetupState) -> None:
     app.extensions[_EXT] = table
     app.extensions[_CACHE] = _PrincipalCache(float(app.config.get("SESSION_CACHE_SECONDS", 0)))
     app.extensions.setdefault("gateway.upstream_health", lambda: upstream_health(table))
+    from gateway.keys import keys_cli
+
+    app.cli.add_command(keys_cli)
 
 
 def products(app: Flask | None = None) -> ProductTable:
@@ -180,20 +185,20 @@ def load_principal(product: Product) -> Principal | None:
     cached = cache.get((digest, product.name))
     if cached is not None:
         return cached
+    # One row per linked product (a few at most): this product's link and the switcher state.
     query = (
-        select(LoginSession, ProductLink.product_user_id)
+        select(LoginSession, ProductLink.product, ProductLink.product_user_id)
         .join(LoginSession.user)
-        .outerjoin(
-            ProductLink,
-            and_(ProductLink.user_id == User.id, ProductLink.product == product.name),
-        )
+        .outerjoin(ProductLink, ProductLink.user_id == User.id)
         .options(contains_eager(LoginSession.user))
         .where(LoginSession.id == digest, LoginSession.revoked_at.is_(None))
     )
-    row = db().execute(query).first()
-    if row is None:
+    rows = db().execute(query).all()
+    if not rows:
         return None
-    record, product_user_id = row
+    record = rows[0][0]
+    links = {name: puid for _, name, puid in rows if name is not None}
+    product_user_id = links.get(product.name)
     if not _alive(record) or not record.user.is_verified:
         return None
     principal = Principal(
@@ -202,8 +207,10 @@ def load_principal(product: Product) -> Principal | None:
         session_public_id=record.public_id,
         auth_methods=tuple(m for m in record.auth_methods.split(",") if m),
         product_user_id=product_user_id,
+        linked=frozenset(links),
     )
-    cache.put((digest, product.name), principal)
+    if product_user_id is not None:  # an unlinked person is about to link: never cache that
+        cache.put((digest, product.name), principal)
     return principal
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from config.gateway import PRODUCTS
 from gateway.assertion import sign_assertion
 
 if TYPE_CHECKING:
@@ -25,4 +26,5 @@ def assertion_for(product: Product, principal: Principal, method: str, path: str
         auth_methods=principal.auth_methods,
         method=method,
         path=path,
+        links={name: name in principal.linked for name in PRODUCTS},
     )

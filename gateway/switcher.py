@@ -1,18 +1,23 @@
 """The Product Switcher: Console, Segment, SendGrid, each marked linked or not linked.
 
-Rendered by the gateway on Console pages (templates/_switcher.html) from the signed-in user's
-product links.
+On Console pages the gateway renders it (templates/_switcher.html) from the user's
+``ProductLink`` rows. On product pages reached through the gateway the *product* renders it
+(``product_stubs/kit/templates/kit/_switcher.html``) from the ``lnk`` claim of the signed
+assertion (``gateway.assertion.sign_assertion``): the gateway streams product HTML untouched
+(no buffering, no rewriting of bodies it cannot parse safely), and the product gets the state
+signed, bound to the very request, from the one database query the proxy already makes.
+A product link leads to the product's prefix; the proxy sends an unlinked person on to
+``/link/<product>``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from config.gateway import PRODUCTS
 from gateway.db import db
 from gateway.models import ProductLink
 
@@ -34,17 +39,22 @@ def linked_products(user_id: str) -> set[str]:
 
 
 def switcher_items() -> list[SwitcherItem]:
+    from gateway.proxy import products
+
     linked = linked_products(current_user.user.id) if current_user.is_authenticated else set()
-    items = [SwitcherItem("console", "Console", url_for("console.home"), True, True)]
-    for product in PRODUCTS:
-        prefix = current_app.config[f"{product.upper()}_PREFIX"].rstrip("/")
+    on_link_page = request.blueprint == "linking"
+    items = [
+        SwitcherItem("console", "Console", url_for("console.home"), True, not on_link_page)
+    ]
+    for product in products():
+        current = on_link_page and (request.view_args or {}).get("name") == product.name
         items.append(
             SwitcherItem(
-                product,
-                PRODUCT_NAMES[product],
-                prefix + "/",
-                product in linked,
-                request.path.startswith(prefix + "/"),
+                product.name,
+                PRODUCT_NAMES.get(product.name, product.name.title()),
+                product.prefix + "/",
+                product.name in linked,
+                current,
             )
         )
     return items
