@@ -58,6 +58,24 @@ def module(product: str) -> ModuleType:
 
 
 _templates: dict[str, Path] = {}
+#: Apps made by the current test (with their PostgreSQL URL) to dispose of afterwards.
+_created: list[tuple[Flask, str | None]] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_apps() -> Iterator[None]:
+    """Close every engine a test opened; drop its PostgreSQL database when there is one."""
+    yield
+    while _created:
+        app, pg_url = _created.pop()
+        session_factory(app).kw["bind"].dispose()
+        if pg_url:
+            base = os.environ["TEST_DATABASE_URL"]
+            engine = create_engine(base, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                name = pg_url.rsplit("/", 1)[1]
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            engine.dispose()
 
 
 def _seeded_copy(module: ModuleType, product: str, tmp_path: Path) -> str:
@@ -88,6 +106,7 @@ def make_app(module: ModuleType, product: str, tmp_path: Any, **extra: Any) -> F
     }
     config.update(extra)
     app: Flask = module.create_app(config)
+    _created.append((app, None if seeded else url))
     if not seeded or not config["PASSWORD_HASH_FAST"]:
         module.seed_demo_data(app)
     return app
