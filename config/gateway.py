@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "IP_WINDOW_SECONDS": 300,
     # Cheap argon2 parameters for test suites; honoured only when APP_ENV == "test".
     "PASSWORD_HASH_FAST": False,
+    # Networks allowed to read /metrics (Prometheus scrapes over loopback or a private net).
+    "METRICS_ALLOW": ["127.0.0.1/32", "::1/128"],
     # Request limits.
     "MAX_FORM_MEMORY_SIZE": 64 * 1024,
     # Number of trusted reverse proxies in front of the gateway (X-Forwarded-* honoured from them).

@@ -29,6 +29,7 @@ from gateway.emails import canonical_email
 from gateway.forms import ActionForm, CodeForm, EmailForm, LoginForm, SignupForm
 from gateway.mail import send_mail
 from gateway.models import User, utcnow
+from gateway.observability import LOGINS, THROTTLED
 from gateway.passwords import hash_password, needs_rehash, policy_problem, verify_password
 from gateway.return_paths import safe_return_path
 from gateway.sessions import current_record, end_browser_session, revoke, start_session
@@ -60,6 +61,7 @@ def _next_path() -> str:
 
 
 def _throttled(template: str, blocked: throttle.Blocked, **context: Any) -> Response:
+    THROTTLED.labels(request.endpoint or "login").inc()
     minutes = max(1, round(blocked.retry_after / 60))
     message = f"Too many attempts. Try again in about {minutes} minute{'s' * (minutes != 1)}."
     page = render_template(template, error=message, **context)
@@ -189,6 +191,7 @@ def login() -> ResponseReturnValue:
     password = form.password.data or ""
     if not verify_password(user.password_hash if user else None, password) or user is None:
         locked = throttle.record_failure(account, ip)
+        LOGINS.labels("failure").inc()
         audit.record("login_failed", user.id if user else None, stage="password")
         if locked:
             audit.record("lockout", user.id if user else None)
@@ -211,6 +214,7 @@ def login() -> ResponseReturnValue:
 
 def finish_login(user: User, methods: list[str], next_path: str) -> Response:
     start_session(user, methods)
+    LOGINS.labels("success").inc()
     audit.record("login", user.id, methods=methods)
     db().commit()
     return redirect(next_path)
@@ -252,6 +256,7 @@ def login_2fa() -> ResponseReturnValue:
         audit.record("recovery_code_used", user.id)
     else:
         locked = throttle.record_failure(user.email, ip)
+        LOGINS.labels("failure").inc()
         audit.record("login_failed", user.id, stage="2fa")
         if locked:
             audit.record("lockout", user.id)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask import Flask, abort, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
-from gateway import switcher, templating
+from gateway import observability, security_headers, switcher, templating
 from gateway.sessions import login_manager
 
 csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:
+    observability.init_app(app)
+    security_headers.init_app(app)
     app.before_request(_refuse_oversized_forms)
     csrf.init_app(app)
     login_manager.init_app(app)
