@@ -110,6 +110,21 @@ def choose(name: str) -> ResponseReturnValue:
     return _page(product, next_path)
 
 
+def _before_change(
+    product: Any, next_path: str, form: Any, link_form: LinkExistingForm | None = None
+) -> ResponseReturnValue | None:
+    """Checks shared by link and create: a valid form (CSRF), not linked yet (then linking
+    again is a no-op that goes on to ``next``), and a verified Console email."""
+    user: User = current_user.user
+    if not form.validate_on_submit():
+        return _page(product, next_path, 400, link_form=link_form)
+    if existing_link(user.id, product.name) is not None:
+        return Response(status=302, headers={"Location": next_path})
+    if not user.is_verified:
+        return _page(product, next_path, 403, error=UNVERIFIED.format(title=_title(product.name)))
+    return None
+
+
 @bp.route("/link/<name>/existing", methods=["POST"])
 @login_required
 def link_existing(name: str) -> ResponseReturnValue:
@@ -118,12 +133,9 @@ def link_existing(name: str) -> ResponseReturnValue:
     form = LinkExistingForm()
     next_path = _next(product)
     user: User = current_user.user
-    if not form.validate_on_submit():
-        return _page(product, next_path, 400, link_form=form)
-    if existing_link(user.id, product.name) is not None:
-        return Response(status=302, headers={"Location": next_path})  # relinking: nothing to do
-    if not user.is_verified:
-        return _page(product, next_path, 403, error=UNVERIFIED.format(title=title))
+    refused = _before_change(product, next_path, form, link_form=form)
+    if refused is not None:
+        return refused
     email = canonical_email(form.email.data) or ""
     account = f"link:{product.name}:{email or user.id}"
     ip = client_ip()
@@ -177,15 +189,11 @@ def link_existing(name: str) -> ResponseReturnValue:
 def create_new(name: str) -> ResponseReturnValue:
     product = _product(name)
     title = _title(product.name)
-    form = CreateProductUserForm()
     next_path = _next(product)
     user: User = current_user.user
-    if not form.validate_on_submit():
-        return _page(product, next_path, 400)
-    if existing_link(user.id, product.name) is not None:
-        return Response(status=302, headers={"Location": next_path})
-    if not user.is_verified:
-        return _page(product, next_path, 403, error=UNVERIFIED.format(title=title))
+    refused = _before_change(product, next_path, CreateProductUserForm())
+    if refused is not None:
+        return refused
     client = product_api.client_for(product.name)
     origin = "created"
     try:

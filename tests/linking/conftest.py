@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -34,6 +35,7 @@ GATEWAY_URL = "http://gateway.test"
 SEGMENT_ALICE = ("alice@example.com", "segment-alice-pass")
 SENDGRID_DAVE = ("dave@example.com", "sendgrid-dave-pass")
 SENDGRID_ALICE = ("alice@example.com", "sendgrid-alice-pass")
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SWITCH = re.compile(r'data-product="(\w+)"[^>]*>.*?class="link-state ([\w-]+)"', re.S)
 
 
@@ -141,11 +143,10 @@ class Person(Actions):
     def link(
         self, product: str, email: str, password: str, next: str = ""
     ) -> TestResponse:
-        page = f"/link/{product}" + (f"?next={next}" if next else "")
         return self.client.post(
             f"/link/{product}/existing",
             data={
-                "csrf_token": csrf_token(self.client, page),
+                "csrf_token": csrf_token(self.client, "/"),
                 "email": email,
                 "password": password,
                 "next": next,
@@ -153,10 +154,9 @@ class Person(Actions):
         )
 
     def create(self, product: str, next: str = "") -> TestResponse:
-        page = f"/link/{product}" + (f"?next={next}" if next else "")
         return self.client.post(
             f"/link/{product}/new",
-            data={"csrf_token": csrf_token(self.client, page), "next": next},
+            data={"csrf_token": csrf_token(self.client, "/"), "next": next},
         )
 
     def links(self) -> list[tuple[str, str, str]]:
@@ -183,3 +183,26 @@ def switcher_state(html: str) -> dict[str, str]:
 
 def page(response: TestResponse) -> str:
     return response.get_data(as_text=True)
+
+
+def product_browser() -> requests.Session:
+    browser = requests.Session()
+    browser.trust_env = False
+    browser.headers["Accept"] = "text/html"
+    return browser
+
+
+def product_login(
+    browser: requests.Session, base: str, email: str, password: str | None = None
+) -> requests.Response:
+    """The product's own identifier-first login page, directly on its port (CSRF included).
+
+    Without ``password`` only the email step is sent (what decides a redirect to the gateway).
+    """
+    form = browser.get(base + "/login", timeout=5).text
+    token = _CSRF_FIELD.search(form)
+    assert token, "no CSRF token on the product login page"
+    data = {"csrf_token": token.group(1), "email": email, "step": "email"}
+    if password is not None:
+        data |= {"step": "password", "password": password}
+    return browser.post(base + "/login", data=data, allow_redirects=False, timeout=5)
