@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
@@ -71,9 +71,27 @@ def _setup(state: BlueprintSetupState) -> None:
     app.extensions[_EXT] = table
     app.extensions[_CACHE] = _PrincipalCache(float(app.config.get("SESSION_CACHE_SECONDS", 0)))
     app.extensions.setdefault("gateway.upstream_health", lambda: upstream_health(table))
+    # URL rules for the canonical prefixes, so ``request.blueprint == "proxy"`` (CSRF exemption,
+    # form-size limit, security headers); the ``dispatch`` hook answers before they dispatch.
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    for product in table:
+        for rule in (product.prefix, product.prefix + "/", product.prefix + "/<path:rest>"):
+            state.add_url_rule(
+                rule,
+                f"forward_{product.name}",
+                _unrouted,
+                methods=methods,
+                provide_automatic_options=False,
+                strict_slashes=False,
+            )
     from gateway.keys import keys_cli
 
     app.cli.add_command(keys_cli)
+
+
+def _unrouted(**_kwargs: str) -> Response:
+    """Reached only if ``dispatch`` declined the path (it never does for a product prefix)."""
+    raise NotFound()
 
 
 def products(app: Flask | None = None) -> ProductTable:
@@ -121,7 +139,7 @@ def _proxy(route: Route) -> Response:
     query = request.query_string.decode("latin-1")
     if route.bare:
         return redirect(public_path + ("?" + query if query else ""), 308)
-    request_id = hdr.request_id(request.headers.get("X-Request-ID"))
+    request_id = g.get("request_id") or hdr.request_id(request.headers.get("X-Request-ID"))
     principal = None
     if not product.is_public(route.path):
         principal = load_principal(product)
