@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "REAUTH_WINDOW_SECONDS": 300,
     # Email verification and email-change links.
     "EMAIL_TOKEN_MAX_AGE": 24 * 3600,
+    # An email change untouched this long while applying is rolled back by the repair.
+    "EMAIL_CHANGE_STALE_SECONDS": 60,
+    # Tests only (APP_ENV=test): crash the process right after this product was changed.
+    "EMAIL_CHANGE_CRASH_AFTER": "",
     # Login throttling.
     "LOGIN_MAX_FAILURES": 10,
     "LOGIN_LOCKOUT_SECONDS": 900,
@@ -54,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "SENDGRID_UPSTREAM": "http://127.0.0.1:5002",
     "SENDGRID_SCIM_TOKEN": DEMO_MARKER + "sendgrid-scim-token",
     "SENDGRID_ASSERTION_KEYS": [DEMO_MARKER + "sendgrid-assertion-key"],
+    # Folder of the per-product key files (<product>.keys, rotation by CLI); without a file,
+    # the <PRODUCT>_ASSERTION_KEYS list is used. Every gateway instance must see the same files.
+    "ASSERTION_KEY_DIR": "instance/keys",
     # Lifetime of an identity assertion, in seconds.
     "ASSERTION_MAX_AGE": 30,
     # Upstream timeouts (connect, read) in seconds.

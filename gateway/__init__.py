@@ -56,6 +56,8 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         cli,
         console,
+        email_change,
+        email_settings,
         errors,
         health,
         linking,
@@ -66,9 +68,9 @@ def _register_blueprints(app: Flask) -> None:
         twofactor,
     )
 
-    for module in (
-        auth, console, settings_views, twofactor, plan, health, mailbox, linking, proxy
-    ):
+    blueprints = (auth, console, settings_views, email_settings, twofactor, plan, linking, proxy)
+    for module in (*blueprints, health, mailbox):
         app.register_blueprint(module.bp)
     errors.init_app(app)
+    email_change.init_app(app)
     cli.init_app(app)

@@ -17,6 +17,7 @@ from gateway.models import LoginSession, User, utcnow
 from gateway.passwords import hash_password, policy_problem
 
 sessions_cli = AppGroup("sessions", help="List and revoke Console sessions.")
+email_change_cli = AppGroup("email-change", help="Repair interrupted email changes.")
 
 
 @click.command("db-upgrade")
@@ -100,6 +101,18 @@ def revoke_sessions(public_id: str | None, email: str | None) -> None:
     click.echo(f"revoked {len(records)} session(s)")
 
 
+@email_change_cli.command("repair")
+@click.option("--stale-seconds", type=int, default=None,
+              help="Only changes idle this long (default EMAIL_CHANGE_STALE_SECONDS).")
+def repair_email_changes(stale_seconds: int | None) -> None:
+    """Roll back email changes a crash or an outage left midway; expire old pending ones."""
+    from gateway import email_change
+
+    settled = email_change.repair(stale_seconds)
+    expired = email_change.expire_pending()
+    click.echo(f"rolled back {settled} interrupted change(s), expired {expired} pending")
+
+
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo() -> None:
@@ -114,3 +127,4 @@ def init_app(app: Flask) -> None:
     for command in (db_upgrade, db_revision, create_user, seed_demo):
         app.cli.add_command(command)
     app.cli.add_command(sessions_cli)
+    app.cli.add_command(email_change_cli)

@@ -41,7 +41,9 @@ def record_demo_link(email: str, product: str, product_user_id: str) -> None:
     with new_session() as session:
         user = session.scalars(select(User).where(User.email == email)).one()
         exists = session.scalars(
-            select(ProductLink).where(ProductLink.user_id == user.id, ProductLink.product == product)
+            select(ProductLink).where(
+                ProductLink.user_id == user.id, ProductLink.product == product
+            )
         ).first()
         if exists is None:
             session.add(ProductLink(user_id=user.id, product=product,

@@ -169,3 +169,54 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class EmailChange(Base):
+    """One email change, run as a small saga across the Console and every linked product.
+
+    States (see README, "Email change"):
+    ``pending`` (requested, link mailed) -> ``applying`` (confirmed; products being changed)
+    -> ``applied`` (every product and the Console hold the new email), or on a conflict or a
+    product failure -> ``compensating`` (changed products being put back) -> ``failed``
+    (everything holds the old email). ``expired`` and ``cancelled`` end a pending request.
+    ``claim`` holds the new email while ``applying``/``compensating``: its unique constraint
+    lets exactly one change claim an address at a time.
+    """
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    old_email: Mapped[str] = mapped_column(String(254))
+    new_email: Mapped[str] = mapped_column(String(254))
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    claim: Mapped[str | None] = mapped_column(String(254), unique=True)
+    error: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    steps: Mapped[list[EmailChangeStep]] = relationship(
+        back_populates="change", cascade="all, delete-orphan", order_by="EmailChangeStep.id"
+    )
+
+
+class EmailChangeStep(Base):
+    """The change in one product: ``pending`` -> ``applying`` -> ``applied`` -> ``reverted``.
+
+    ``applying`` is written before the product is called, so after a crash the repair knows the
+    product may hold the new email and puts the old one back (a PATCH to the old value is
+    harmless when the first never landed).
+    """
+
+    __tablename__ = "email_change_steps"
+    __table_args__ = (
+        UniqueConstraint("change_id", "product", name="uq_email_change_steps_product"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    change_id: Mapped[str] = mapped_column(ForeignKey("email_changes.id", ondelete="CASCADE"))
+    product: Mapped[str] = mapped_column(String(32))
+    product_user_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+
+    change: Mapped[EmailChange] = relationship(back_populates="steps")

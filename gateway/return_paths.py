@@ -1,8 +1,9 @@
 """The one validation routine for every ``next`` / return value in the system.
 
 A return path is accepted only if it is a relative path on the gateway (product prefixes such
-as ``/segment/`` are gateway paths too). Everything else (absolute URLs, ``//host``, ``/\\host``, schemes such
-as ``javascript:``, control characters, encoded variants of those) falls back to a default.
+as ``/segment/`` are gateway paths too). Everything else (absolute URLs, ``//host``,
+``/\\host``, schemes such as ``javascript:``, control characters, encoded variants of those)
+falls back to a default.
 """
 
 from __future__ import annotations
