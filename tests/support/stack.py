@@ -1,21 +1,27 @@
 """The whole stack as real processes on loopback ports, for end-to-end and fault tests.
 
 ``Stack`` starts the gateway and both products as separate processes (each its own database),
-waits until they answer, and can stop and restart a product mid-test. When TEST_DATABASE_URL is
+waits until they answer, and can stop and restart any of them mid-test. When TEST_DATABASE_URL is
 set, the gateway gets a fresh PostgreSQL database of its own for the stack's lifetime.
+
+``server="gunicorn"`` serves the gateway as deployed (``config/gunicorn_gateway.py``, schema
+migrated first with the operator's ``flask --app gateway db-upgrade``); ``gateways=2`` starts
+several gateway instances ("gateway", "gateway2", ...) on one shared DATABASE_URL, as behind a
+load balancer.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import requests
@@ -60,11 +66,26 @@ def postgres_database(base_url: str) -> Iterator[str]:
 
 
 class Stack:
-    def __init__(self, workdir: str, gateway_database_url: str, **env: str) -> None:
+    def __init__(
+        self,
+        workdir: str,
+        gateway_database_url: str,
+        *,
+        server: str = "werkzeug",
+        gateways: int = 1,
+        **env: str,
+    ) -> None:
+        if server not in ("werkzeug", "gunicorn"):
+            raise ValueError("server is werkzeug or gunicorn")
         self.workdir = workdir
-        self.ports = {name: free_port() for name in APPS}
+        self.server = server
+        #: Gateway instance names: "gateway", then "gateway2", "gateway3", ...
+        self.gateways = ["gateway"] + [f"gateway{i}" for i in range(2, gateways + 1)]
+        self.ports = {name: free_port() for name in (*APPS, *self.gateways[1:])}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._starts = 0
         self.gateway_url = f"http://127.0.0.1:{self.ports['gateway']}"
+        self.gateway_urls = [self.url(name) for name in self.gateways]
         self.tokens = {p: "test-" + secrets.token_urlsafe(16) for p in ("segment", "sendgrid")}
         self.keys = {p: "test-" + secrets.token_urlsafe(24) for p in ("segment", "sendgrid")}
         self.database_urls = {
@@ -82,6 +103,11 @@ class Stack:
             "GATEWAY_PUBLIC_URL": self.gateway_url,
             "PASSWORD_HASH_FAST": "1",
             "UPSTREAM_READ_TIMEOUT": "3",
+            # Never the demo's instance/keys: the keys are the ones given below.
+            "ASSERTION_KEY_DIR": os.path.join(workdir, "keys"),
+            # gunicorn (server="gunicorn"): small, but several workers per instance.
+            "WEB_CONCURRENCY": "2",
+            "GATEWAY_THREADS": "8",
         }
         for product in ("segment", "sendgrid"):
             upper = product.upper()
@@ -98,27 +124,74 @@ class Stack:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
-    def start(self, name: str) -> None:
+    def is_gateway(self, name: str) -> bool:
+        return name in self.gateways
+
+    def _command(self, name: str) -> list[str]:
+        if self.is_gateway(name) and self.server == "gunicorn":
+            return [
+                sys.executable, "-m", "gunicorn", "-c", "config/gunicorn_gateway.py",
+                "--bind", f"127.0.0.1:{self.ports[name]}", "gateway:create_app()",
+            ]
+        app = "gateway" if self.is_gateway(name) else name
+        return [sys.executable, "-m", "tests.support.serve", app, str(self.ports[name])]
+
+    def start(self, name: str, wait: bool = True) -> None:
+        """Start one app (a gateway instance, "segment" or "sendgrid") and wait for /healthz."""
+        env = dict(self.env)
+        if self.is_gateway(name) and self.server == "gunicorn":
+            self._starts += 1
+            metrics_dir = os.path.join(self.workdir, f"prometheus-{name}-{self._starts}")
+            os.makedirs(metrics_dir)
+            env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         log = open(os.path.join(self.workdir, f"{name}.log"), "ab")  # noqa: SIM115
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.serve", name, str(self.ports[name])],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            self._command(name), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: gunicorn workers die with it
         )
         log.close()
-        wait_until_up(self.url(name) + "/healthz")
+        if wait:
+            try:
+                wait_until_up(self.url(name) + "/healthz")
+            except RuntimeError:
+                self.stop(name)
+                raise RuntimeError(f"{name} did not come up:\n{self.log(name)[-3000:]}") from None
 
     def stop(self, name: str) -> None:
+        """SIGTERM (gunicorn: graceful shutdown of every worker), SIGKILL after 10 s."""
         process = self.processes.pop(name, None)
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        try:  # a worker left behind by a killed master
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def migrate(self) -> None:
+        """Create or upgrade the gateway schema with the operator's command."""
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "gateway", "db-upgrade"],
+            cwd=ROOT, env=self.env, check=True, capture_output=True, timeout=120,
+        )
 
     def start_all(self) -> None:
-        for name in ("segment", "sendgrid", "gateway"):
+        for name in ("segment", "sendgrid"):
+            self.start(name)
+        if self.server == "gunicorn":
+            self.migrate()
+        for name in self.gateways:
+            self.start(name)
+
+    def restart_all(self) -> None:
+        """Stop every process, then start them all again (same ports, same databases)."""
+        self.stop_all()
+        for name in ("segment", "sendgrid", *self.gateways):
             self.start(name)
 
     def stop_all(self) -> None:
@@ -155,21 +228,31 @@ class Stack:
 
 
 @contextmanager
-def running_stack(workdir: str, **env: str) -> Iterator[Stack]:
-    """Start the stack (gateway on PostgreSQL when TEST_DATABASE_URL is set) and stop it after."""
+def running_stack(
+    workdir: str,
+    *,
+    server: str = "werkzeug",
+    gateways: int = 1,
+    prepare: Callable[[Stack], None] | None = None,
+    **env: str,
+) -> Iterator[Stack]:
+    """Start the stack (gateway on PostgreSQL when TEST_DATABASE_URL is set) and stop it after.
+
+    ``prepare(stack)`` runs before anything starts (e.g. to put a faulty port in front of a
+    product by changing ``stack.env``).
+    """
     base = os.environ.get("TEST_DATABASE_URL")
-    if base:
-        with postgres_database(base) as url:
-            stack = Stack(workdir, url, **env)
-            try:
-                stack.start_all()
-                yield stack
-            finally:
-                stack.stop_all()
-        return
-    stack = Stack(workdir, f"sqlite:///{workdir}/gateway.db", **env)
-    try:
-        stack.start_all()
-        yield stack
-    finally:
-        stack.stop_all()
+    with ExitStack() as cleanup:
+        url = (
+            cleanup.enter_context(postgres_database(base))
+            if base
+            else f"sqlite:///{workdir}/gateway.db"
+        )
+        stack = Stack(workdir, url, server=server, gateways=gateways, **env)
+        try:
+            if prepare is not None:
+                prepare(stack)
+            stack.start_all()
+            yield stack
+        finally:
+            stack.stop_all()

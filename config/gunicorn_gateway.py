@@ -1,0 +1,61 @@
+"""gunicorn settings for the gateway (production serving).
+
+    gunicorn -c config/gunicorn_gateway.py 'gateway:create_app()'
+
+Worker class: ``gthread``. The gateway is a streaming proxy: a thread is busy for as long as a
+product takes to answer and the body to flow through, so each worker needs many concurrent
+requests without an event loop that monkey-patches requests, SQLAlchemy or psycopg. A few
+processes (crash isolation, several cores) times a bounded number of threads keeps one worker's
+database pool (5 + 10 overflow) and upstream pool (64) large enough for its threads.
+
+Environment: ``GATEWAY_BIND`` (default ``127.0.0.1:5000``), ``WEB_CONCURRENCY`` (workers,
+default 2 per CPU up to 8), ``GATEWAY_THREADS`` (default 16), ``GATEWAY_TIMEOUT`` (seconds of
+worker silence before it is restarted, default 60, above ``UPSTREAM_READ_TIMEOUT``).
+``PROMETHEUS_MULTIPROC_DIR`` (an empty directory) makes ``/metrics`` sum every worker.
+The app is built in each worker (no ``preload_app``), so no database connection or upstream
+pool is ever shared across a fork.
+"""
+
+from __future__ import annotations
+
+import os
+
+bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:5000")
+workers = int(os.environ.get("WEB_CONCURRENCY", min(8, 2 * (os.cpu_count() or 1))))
+worker_class = "gthread"
+threads = int(os.environ.get("GATEWAY_THREADS", "16"))
+timeout = int(os.environ.get("GATEWAY_TIMEOUT", "60"))
+graceful_timeout = 20
+keepalive = 5
+# Limits on the request line and headers (431/400 beyond them).
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+# The app writes one JSON access-log line per request (gateway.observability); gunicorn's own
+# access log would duplicate it.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(message)s"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"},
+    },
+    # gunicorn merges this over its defaults shallowly: its root logger names a "console"
+    # handler that no longer exists, so the root logger is configured here.
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {
+        "gateway": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+    },
+}
+
+
+def child_exit(_server, worker) -> None:  # type: ignore[no-untyped-def]
+    """Drop a dead worker's live gauges from the shared Prometheus directory."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
