@@ -27,6 +27,7 @@ from gateway.db import db
 from gateway.emails import canonical_email
 from gateway.forms import CreateProductUserForm, LinkExistingForm
 from gateway.models import ProductLink, User
+from gateway.proxy import forget_cached_principal, products
 from gateway.return_paths import safe_return_path
 from gateway.switcher import PRODUCT_NAMES
 
@@ -46,8 +47,6 @@ EMAIL_TAKEN = "A {title} user with this email already exists; link it instead."
 
 
 def _product(name: str) -> Any:
-    from gateway.proxy import products
-
     product = products().get(name)
     if product is None:
         abort(404)
@@ -246,6 +245,7 @@ def _record_link(user: User, product: str, product_user_id: str, origin: str) ->
     event = "product_created" if origin == "created" else "product_linked"
     audit.record(event, user.id, product=product, product_user_id=product_user_id)
     db().commit()
+    forget_cached_principal()  # the switcher of other products shows the new link at once
     return True
 
 
@@ -269,8 +269,6 @@ def note_product_login_redirect(login_hint: str | None, next_path: str) -> None:
     One indexed lookup and one insert; the page shown is the same whoever the hint names, so
     this is no enumeration oracle.
     """
-    from gateway.proxy import products
-
     product = next(
         (p for p in products() if next_path.lower().startswith(p.prefix.lower() + "/")), None
     )

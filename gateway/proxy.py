@@ -181,6 +181,10 @@ class _PrincipalCache:
             return None
         return hit[1]
 
+    def forget(self, digest: str) -> None:
+        with self._lock:
+            self._data = {k: v for k, v in self._data.items() if k[0] != digest}
+
     def put(self, key: tuple[str, str], principal: Principal) -> None:
         if self.ttl <= 0:
             return
@@ -191,6 +195,14 @@ class _PrincipalCache:
                 if len(self._data) >= self.size:
                     self._data.clear()
             self._data[key] = (now + self.ttl, principal)
+
+
+def forget_cached_principal() -> None:
+    """Drop this browser's cached session checks in this process (its links just changed;
+    other processes catch up within ``SESSION_CACHE_SECONDS``)."""
+    token = session.get("sid")
+    if isinstance(token, str):
+        current_app.extensions[_CACHE].forget(hashlib.sha256(token.encode()).hexdigest())
 
 
 def load_principal(product: Product) -> Principal | None:
@@ -322,7 +334,7 @@ def _forward(
         return _upstream_error(504, product, path, request_id, "timeout")
     except (requests.RequestException, Urllib3Error, OSError) as exc:
         return _upstream_error(502, product, path, request_id, exc.__class__.__name__)
-    log.info(
+    log.debug(  # the access log (gateway.observability) already has one line per request
         "proxy %s %s%s -> %d %.1fms request_id=%s user=%s",
         request.method,
         product.prefix,
@@ -357,13 +369,17 @@ def _forward(
 
 def _relay(upstream: requests.Response, request_id: str) -> Iterator[bytes]:
     """Yield the upstream body as it arrives, still encoded (gzip passes through untouched)."""
+    complete = False
     try:
         yield from upstream.raw.stream(CHUNK, decode_content=False)
+        complete = True
     except (Urllib3Error, OSError) as exc:
         # Headers are gone already: abort the connection so the client sees a truncated body.
         log.warning("upstream body failed request_id=%s: %s", request_id, exc.__class__.__name__)
         raise
     finally:
+        if complete:
+            upstream.raw.release_conn()  # body read to the end: keep the connection pooled
         upstream.close()
 
 

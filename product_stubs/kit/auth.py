@@ -89,7 +89,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
     db = get_db()
     user = user_by_email(db, email)
     if user is not None and user.managed_by_console:
-        return redirect(gateway_login_url(email))
+        return redirect(gateway_login_url(email, next_path))
     if request.form.get("step") != "password":
         return render_template("kit/login.html", step="password", email=email, next=next_path)
 

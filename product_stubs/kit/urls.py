@@ -20,7 +20,9 @@ def safe_next(value: object) -> str | None:
     for candidate in (value, unquote(value), unquote(unquote(value))):
         if not candidate.startswith("/") or candidate.startswith(("//", "/\\")):
             return None
-        if "\\" in candidate or any(ord(ch) < 32 or ord(ch) == 127 for ch in candidate):
+        if "\\" in candidate or any(
+            ord(ch) < 32 or ord(ch) == 127 or ch.isspace() for ch in candidate
+        ):
             return None
         if ":" in candidate.split("?", 1)[0].split("/", 2)[1]:
             return None
@@ -34,10 +36,12 @@ def login_url(next_path: str | None = None) -> str:
     return url_for("auth.login")
 
 
-def gateway_login_url(email: str) -> str:
-    """Where a linked or Console-created user logs in: the gateway, email pre-filled."""
+def gateway_login_url(email: str, next_path: str | None = None) -> str:
+    """Where a linked or Console-created user logs in: the gateway, email pre-filled, and back
+    to ``next_path`` (a product path, already checked by :func:`safe_next`) under our prefix."""
     config = current_app.config
-    query = urlencode({"login_hint": email, "next": config["PUBLIC_PREFIX"] + "/"})
+    back = config["PUBLIC_PREFIX"] + (safe_next(next_path) or "/")
+    query = urlencode({"login_hint": email, "next": back})
     return f"{config['GATEWAY_PUBLIC_URL']}/login?{query}"
 
 
