@@ -59,6 +59,8 @@ def sessions() -> str:
 def revoke_session(public_id: str) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
+    if not public_id.isascii() or not public_id.isprintable():
+        abort(404)  # never a public id, and PostgreSQL refuses NUL in a text parameter
     query = select(LoginSession).where(
         LoginSession.public_id == public_id[:32],
         LoginSession.user_id == current_user.user.id,

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from product_stubs.kit.db import get_db
 from product_stubs.kit.models import User
-from product_stubs.kit.scim import bearer_ok
+from product_stubs.kit.scim import bearer_ok, has_control
 from product_stubs.kit.users import InvalidEmail, link, normalise_email, passwords, user_by_email
 
 bp = Blueprint("internal", __name__, url_prefix="/internal")
@@ -49,7 +49,7 @@ def _authenticate() -> Response | None:
 def _body() -> dict[str, Any]:
     try:
         data = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("body is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
@@ -58,7 +58,7 @@ def _body() -> dict[str, Any]:
 
 def _string(data: dict[str, Any], key: str, limit: int) -> str:
     value = data.get(key)
-    if not isinstance(value, str) or not value or len(value) > limit:
+    if not isinstance(value, str) or not value or len(value) > limit or has_control(value):
         raise BadRequest(f"{key} must be a non-empty string of at most {limit} characters")
     return value
 

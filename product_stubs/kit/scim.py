@@ -50,6 +50,10 @@ MAX_EXTERNAL_ID = 128
 
 _FILTER = re.compile(r'^\s*(userName|externalId)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
 _EMAILS_VALUE_PATH = re.compile(r'^emails\[\s*type\s+eq\s+"work"\s*\]\.value$', re.IGNORECASE)
+#: Control characters (NUL above all: PostgreSQL refuses it in text) never reach a query.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Bound for integer query parameters (a database cannot OFFSET by a 30-digit number).
+MAX_INDEX = 2**31 - 1
 
 
 class ScimError(Exception):
@@ -147,10 +151,14 @@ def user_response(user: User, status: int = 200) -> Response:
 # --- input ----------------------------------------------------------------------------------
 
 
+def has_control(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
 def json_body() -> dict[str, Any]:
     try:
         data = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ScimError(400, "The body is not valid JSON.", "invalidSyntax") from None
     if not isinstance(data, dict):
         raise ScimError(400, "The body must be a JSON object.", "invalidSyntax")
@@ -193,7 +201,12 @@ def _active(value: object) -> bool:
 def _external_id(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_EXTERNAL_ID:
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > MAX_EXTERNAL_ID
+        or has_control(value)
+    ):
         raise ScimError(400, "externalId must be a non-empty string.", "invalidValue")
     return value
 
@@ -322,7 +335,7 @@ def apply_changes(db: Session, user: User, changes: Changes) -> None:
 
 
 def _get(db: Session, user_id: str) -> User:
-    user = db.get(User, user_id[:64])
+    user = None if has_control(user_id) else db.get(User, user_id[:64])
     if user is None:
         raise ScimError(404, "User not found.")
     return user
@@ -368,7 +381,7 @@ def _int_param(name: str, default: int) -> int:
     if raw is None:
         return default
     try:
-        return int(raw)
+        return max(-MAX_INDEX, min(MAX_INDEX, int(raw)))
     except ValueError:
         raise ScimError(400, f"{name} must be an integer.", "invalidValue") from None
 
@@ -381,7 +394,8 @@ def list_users() -> Response:
     query = select(User)
     raw_filter = request.args.get("filter")
     if raw_filter is not None:
-        match = _FILTER.match(raw_filter) if len(raw_filter) < 600 else None
+        usable = len(raw_filter) < 600 and not has_control(raw_filter)
+        match = _FILTER.match(raw_filter) if usable else None
         if match is None:
             raise ScimError(
                 400,
