@@ -95,7 +95,7 @@ class ProductClient:
     def verify_credentials(self, email: str, password: str) -> ProductUser:
         """The product user owning ``email`` + ``password``; :class:`InvalidCredentials` else."""
         answer = self._call("POST", "/internal/link/verify", {"email": email, "password": password})
-        if answer.status_code == 401:
+        if answer.status_code == 401 and _error_code(answer, "") == "invalid_credentials":
             raise InvalidCredentials(self.name, 401, "invalid_credentials")
         return self._internal_user(self._expect(answer, 200))
 

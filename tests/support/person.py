@@ -64,16 +64,16 @@ class Person:
         )
         assert answer.status_code == 200, answer.text[:500]
 
-    def mailed_link(self, marker: str) -> str:
-        """The newest link containing ``marker`` in a mail to this person."""
+    def mailed_link(self, marker: str, to: str | None = None) -> str:
+        """The newest link containing ``marker`` in a mail to this person (or to ``to``)."""
         mailbox = self.get("/dev/mailbox").text
         for article in re.findall(r"<article.*?</article>", mailbox, re.S):
-            if f'data-recipient="{self.email}"' not in article:
+            if f'data-recipient="{to or self.email}"' not in article:
                 continue
             found = re.search(r'href="([^"]*' + re.escape(marker) + r'[^"]*)"', article)
             if found:
                 return html.unescape(found.group(1))
-        raise AssertionError(f"no mail to {self.email} with {marker}")
+        raise AssertionError(f"no mail to {to or self.email} with {marker}")
 
     def log_in(self, password: str | None = None) -> requests.Response:
         return self.post_form(

@@ -103,6 +103,7 @@ class Stack:
             "GATEWAY_PUBLIC_URL": self.gateway_url,
             "PASSWORD_HASH_FAST": "1",
             "UPSTREAM_READ_TIMEOUT": "3",
+            "PRODUCT_API_TIMEOUT": "2",
             # Never the demo's instance/keys: the keys are the ones given below.
             "ASSERTION_KEY_DIR": os.path.join(workdir, "keys"),
             # gunicorn (server="gunicorn"): small, but several workers per instance.
@@ -195,6 +196,8 @@ class Stack:
             self.start(name)
 
     def stop_all(self) -> None:
+        for process in self.processes.values():  # all at once: gunicorn shuts down gracefully
+            process.terminate()
         for name in list(self.processes):
             self.stop(name)
 

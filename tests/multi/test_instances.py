@@ -1,0 +1,177 @@
+"""Several gateway instances on one database behave as one gateway.
+
+Documented bound: a revoked session (logout, sign out everywhere, password change) is refused
+at once on Console pages of every instance (each request reads the session row), and on proxied
+product pages within ``SESSION_CACHE_SECONDS`` (default 2 s), the per-worker cache of the
+session check in ``gateway/proxy.py``. Throttling counters are rows in the same database, so
+failures spread over instances add up.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.multi.conftest import CACHE_SECONDS, MAX_FAILURES
+from tests.support.person import Person, browser
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "a passphrase for two instances"
+#: Time for one request on a loaded CI machine, added to the documented bound.
+SLACK = 1.5
+
+
+def person(stack: Stack, linked: bool = True) -> Person:
+    someone = Person(stack.gateway_urls[0], f"multi-{uuid.uuid4().hex[:10]}@example.com", PASSWORD)
+    someone.sign_up_and_log_in()
+    if linked:
+        someone.create_product_user("segment")
+    return someone
+
+
+def cookie_copy(someone: Person, base: str) -> Person:
+    """Another client holding the same session cookie (a second tab, or a stolen cookie)."""
+    other = Person(base, someone.email, someone.password)
+    other.http.cookies.update(someone.http.cookies)
+    return other
+
+
+def proxied_ok(someone: Person) -> bool:
+    answer = someone.get("/segment/settings", headers={"Accept": "text/html"})
+    if answer.status_code == 200:
+        assert someone.email in answer.text
+        return True
+    assert answer.status_code == 302 and urlsplit(answer.headers["Location"]).path == "/login"
+    return False
+
+
+def seconds_until_refused(someone: Person) -> float:
+    started = time.monotonic()
+    while proxied_ok(someone):
+        assert time.monotonic() - started < CACHE_SECONDS + SLACK, "revocation never took effect"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_a_session_opened_on_one_instance_works_on_the_other(stack: Stack) -> None:
+    first, second = stack.gateway_urls
+    someone = person(stack)
+    assert proxied_ok(someone)
+    someone.base = second
+    assert someone.signed_in()
+    assert proxied_ok(someone)
+    assert someone.get("/").text.count(someone.email) >= 1
+
+
+def test_logout_on_one_instance_is_refused_on_the_other_within_the_bound(stack: Stack) -> None:
+    first, second = stack.gateway_urls
+    someone = person(stack)
+    elsewhere = cookie_copy(someone, second)
+    for _ in range(4):  # warm the session-check cache of the second instance's workers
+        assert proxied_ok(elsewhere)
+    assert someone.log_out().status_code == 302
+    assert not elsewhere.signed_in(), "Console pages must refuse a revoked session at once"
+    assert seconds_until_refused(elsewhere) <= CACHE_SECONDS + SLACK
+    time.sleep(CACHE_SECONDS + 0.5)  # and it stays refused on every worker once the bound passed
+    assert not any(proxied_ok(elsewhere) for _ in range(6))
+
+
+def test_password_change_on_one_instance_ends_other_sessions_on_the_other(stack: Stack) -> None:
+    first, second = stack.gateway_urls
+    someone = person(stack)
+    laptop = Person(second, someone.email, PASSWORD)
+    assert laptop.log_in().status_code == 302
+    assert proxied_ok(laptop)
+    someone.change_password("a brand new passphrase here")
+    assert not laptop.signed_in()
+    assert seconds_until_refused(laptop) <= CACHE_SECONDS + SLACK
+    # The browser that changed it keeps its session, on both instances.
+    assert someone.signed_in() and proxied_ok(someone)
+    someone.base = second
+    assert someone.signed_in() and proxied_ok(someone)
+    # The old password is refused everywhere, the new one works everywhere.
+    assert Person(first, someone.email, PASSWORD).log_in().status_code == 401
+    assert Person(second, someone.email, someone.password).log_in().status_code == 302
+
+
+def test_sign_out_everywhere_on_one_instance_reaches_the_other(stack: Stack) -> None:
+    first, second = stack.gateway_urls
+    someone = person(stack)
+    phone = Person(second, someone.email, PASSWORD)
+    assert phone.log_in().status_code == 302 and proxied_ok(phone)
+    answer = someone.post_form("/settings/sessions", "/settings/sessions/revoke-all", {})
+    assert answer.status_code == 302
+    assert not phone.signed_in()
+    assert seconds_until_refused(phone) <= CACHE_SECONDS + SLACK
+
+
+def test_failed_logins_split_between_instances_lock_the_account(stack: Stack) -> None:
+    someone = person(stack, linked=False)
+    for attempt in range(MAX_FAILURES):
+        someone.base = stack.gateway_urls[attempt % 2]
+        answer = Person(someone.base, someone.email, PASSWORD).log_in("not the password at all")
+        assert answer.status_code == 401, (attempt, answer.status_code)
+    for base in stack.gateway_urls:  # locked on both, even with the right password
+        answer = Person(base, someone.email, PASSWORD).log_in()
+        assert answer.status_code == 429
+        assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_failures_below_the_limit_do_not_lock_and_success_resets_them(stack: Stack) -> None:
+    someone = person(stack, linked=False)
+    for attempt in range(MAX_FAILURES - 1):
+        base = stack.gateway_urls[attempt % 2]
+        assert Person(base, someone.email, PASSWORD).log_in("wrong wrong wrong").status_code == 401
+    assert Person(stack.gateway_urls[1], someone.email, PASSWORD).log_in().status_code == 302
+    for attempt in range(MAX_FAILURES - 1):  # the count started again from zero
+        base = stack.gateway_urls[attempt % 2]
+        assert Person(base, someone.email, PASSWORD).log_in("wrong wrong wrong").status_code == 401
+    assert Person(stack.gateway_urls[0], someone.email, PASSWORD).log_in().status_code == 302
+
+
+def test_restarting_every_process_loses_no_session_and_no_pending_email_change(
+    stack: Stack,
+) -> None:
+    first, second = stack.gateway_urls
+    someone = person(stack)
+    other = person(stack, linked=False)
+    new_email = f"moved-{uuid.uuid4().hex[:8]}@example.com"
+    someone.reauthenticate()
+    answer = someone.post_form("/settings/email", "/settings/email", {"email": new_email})
+    assert answer.status_code == 200, answer.text[:500]
+
+    stack.restart_all()
+
+    for client, base in ((someone, second), (other, first), (other, second)):
+        client.base = base
+        assert client.signed_in()
+    assert proxied_ok(someone)
+    # The confirmation link mailed before the restart still applies the change, on any instance.
+    link = someone.mailed_link("/settings/email/confirm", to=new_email)
+    link = second + link.removeprefix(first)
+    page = someone.http.get(link, timeout=15)
+    assert page.status_code == 200
+    token = page.text.split('name="token" value="', 1)[1].split('"', 1)[0]
+    applied = someone.post_form(
+        link.removeprefix(second), "/settings/email/confirm", {"token": token}
+    )
+    assert applied.status_code == 200, applied.text[:500]
+    someone.email = new_email
+    assert new_email in someone.get("/settings").text
+    found = stack.scim("segment").get(
+        stack.url("segment") + "/scim/v2/Users",
+        params={"filter": f'userName eq "{new_email}"'}, timeout=10,
+    ).json()
+    assert found["totalResults"] == 1
+
+
+def test_health_of_both_instances(stack: Stack) -> None:
+    for base in stack.gateway_urls:
+        assert requests.get(base + "/readyz", timeout=5).json()["status"] == "ready"
+        assert browser().get(base + "/healthz", timeout=5).json() == {"status": "ok"}
