@@ -1,0 +1,155 @@
+"""The two linking journeys in a real headless Chromium, clicking as a person would (issue 5).
+
+The stack runs as real processes (tests/support/stack.py). Demo data is loaded as the
+one-command demo loads it; each step saves a screenshot under
+``test-artifacts/screenshots/<test>/NN-step.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import chromium_or_skip
+from tests.support.stack import ROOT, Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CONSOLE_PASSWORD = "a console passphrase for e2e"
+ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def demo(stack: Stack) -> Stack:
+    """Demo product users (as ``python app.py`` seeds them) and two verified Console users."""
+    from gateway.db import new_session
+    from gateway.models import User, utcnow
+    from gateway.passwords import hash_password
+    from product_stubs import segment, sendgrid
+
+    segment.seed_demo_data(stack.app("segment"))
+    sendgrid.seed_demo_data(stack.app("sendgrid"))
+    gateway = stack.app("gateway")
+    with gateway.app_context(), new_session() as db:
+        for email in ("alice@example.com", "bob@example.com"):
+            db.add(User(email=email, password_hash=hash_password(CONSOLE_PASSWORD),
+                        email_verified_at=utcnow()))
+        db.commit()
+    gateway.extensions["gateway.engine"].dispose()
+    return stack
+
+
+class Steps:
+    """Screenshots numbered in order: test-artifacts/screenshots/<test>/NN-step.png."""
+
+    def __init__(self, page: Any, test_name: str) -> None:
+        self.page = page
+        self.folder = os.path.join(ROOT, "test-artifacts", "screenshots", test_name)
+        os.makedirs(self.folder, exist_ok=True)
+        self.count = 0
+
+    def shot(self, step: str) -> None:
+        self.count += 1
+        self.page.screenshot(
+            path=os.path.join(self.folder, f"{self.count:02d}-{step}.png"), full_page=True
+        )
+
+
+@pytest.fixture
+def browser_page(request: pytest.FixtureRequest) -> Iterator[Steps]:
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=ARGS)
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield Steps(page, request.node.name)
+        finally:
+            context.close()
+            browser.close()
+
+
+def sign_in(steps: Steps, gateway: str, email: str) -> None:
+    page = steps.page
+    page.goto(gateway + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(CONSOLE_PASSWORD)
+    steps.shot("console-sign-in")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(gateway + "/")
+    steps.shot("console-home")
+
+
+def switcher_link(page: Any, product: str) -> Any:
+    return page.get_by_role("navigation", name="Product switcher").locator(
+        f'a[data-product="{product}"]'
+    )
+
+
+def test_link_existing_segment_user_and_come_back(demo: Stack, browser_page: Steps) -> None:
+    steps, page, gateway = browser_page, browser_page.page, demo.gateway_url
+    sign_in(steps, gateway, "alice@example.com")
+    assert "not linked" in switcher_link(page, "segment").inner_text()
+
+    switcher_link(page, "segment").click()
+    page.wait_for_url(re.compile(r"/link/segment\?next="))
+    steps.shot("choice-page")
+    assert page.get_by_label("Product email").input_value() == "alice@example.com"
+    page.get_by_label("Product password").fill("segment-alice-pass")
+    steps.shot("product-password-entered")
+    page.get_by_role("button", name="Link Segment user").click()
+
+    page.wait_for_url(gateway + "/segment/")
+    steps.shot("inside-segment")
+    assert "Acme Analytics" in page.content()
+    segment_item = switcher_link(page, "segment")
+    assert "linked" in segment_item.inner_text() and "not" not in segment_item.inner_text()
+    assert "not linked" in switcher_link(page, "sendgrid").inner_text()
+
+    switcher_link(page, "console").click()
+    page.wait_for_url(gateway + "/")
+    steps.shot("back-in-console")
+    assert "not" not in switcher_link(page, "segment").inner_text()
+
+
+def test_create_sendgrid_user_then_sign_in_from_sendgrid_login(
+    demo: Stack, browser_page: Steps
+) -> None:
+    steps, page, gateway = browser_page, browser_page.page, demo.gateway_url
+    sign_in(steps, gateway, "bob@example.com")
+
+    switcher_link(page, "sendgrid").click()
+    page.wait_for_url(re.compile(r"/link/sendgrid\?next="))
+    steps.shot("choice-page")
+    page.get_by_role("button", name="Create SendGrid user").click()
+    page.wait_for_url(gateway + "/sendgrid/")
+    steps.shot("inside-sendgrid")
+    assert "bob@example.com" in page.content()
+
+    page.goto(gateway + "/")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/login"))
+    steps.shot("signed-out")
+
+    page.goto(demo.url("sendgrid") + "/login")  # SendGrid's own login page, on its own port
+    steps.shot("sendgrid-own-login")
+    page.get_by_label("Email").fill("bob@example.com")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(re.escape(gateway) + r"/login\?login_hint="))
+    steps.shot("gateway-login-prefilled")
+    assert page.get_by_label("Email").input_value() == "bob@example.com"
+    page.get_by_label("Password").fill(CONSOLE_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(gateway + "/sendgrid/")
+    steps.shot("inside-sendgrid-through-gateway")
+    assert "bob@example.com" in page.content()
