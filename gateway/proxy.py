@@ -38,6 +38,7 @@ from gateway.extensions import csrf
 from gateway.models import LoginSession, ProductLink, User, utcnow
 from gateway.products import BadPath, Product, ProductTable, Route, build_table, normalise_path
 from gateway.return_paths import safe_return_path
+from gateway.sessions import cache_epoch
 from gateway.signing import assertion_for
 
 log = logging.getLogger("gateway.proxy")
@@ -172,9 +173,16 @@ class _PrincipalCache:
         self.size = size
         self._data: dict[tuple[str, str], tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+        self._epoch = 0
 
     def get(self, key: tuple[str, str]) -> Principal | None:
         if self.ttl <= 0:
+            return None
+        epoch = cache_epoch()
+        if epoch != self._epoch:  # a revocation in this process: forget everything now
+            with self._lock:
+                self._data.clear()
+                self._epoch = epoch
             return None
         hit = self._data.get(key)
         if hit is None or hit[0] < time.monotonic():

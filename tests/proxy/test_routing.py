@@ -183,3 +183,45 @@ def test_normalise_path(raw: str, normal: str) -> None:
 def test_normalise_path_refuses_control_characters() -> None:
     with pytest.raises(BadPath):
         normalise_path("/a%00b")
+
+
+def test_one_database_round_trip_per_proxied_request(signed_in: SignedIn) -> None:
+    """Session, user and product links in a single SELECT (the bench requirement)."""
+    from sqlalchemy import event
+
+    app = signed_in.client.application
+    engine = app.extensions["gateway.engine"]
+    echoed(signed_in.client.get("/segment/warm"))  # last_seen_at is fresh from here on
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        echoed(signed_in.client.get("/segment/x", headers=JSON))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert len(statements) <= 1, statements
+
+
+def test_session_cache_bounds_revocation_delay(gateway: Flask, signed_in: SignedIn) -> None:
+    from gateway.proxy import _PrincipalCache
+
+    gateway.extensions["gateway.proxy.principal_cache"] = _PrincipalCache(60)
+    echoed(signed_in.client.get("/segment/x"))
+    with signed_in.client.session_transaction() as flask_session:
+        token = flask_session["sid"]
+    from gateway.db import new_session
+    from gateway.models import LoginSession, utcnow
+
+    with gateway.app_context(), new_session() as db:
+        db.query(LoginSession).filter_by(public_id=signed_in.session_public_id).one().revoked_at = (
+            utcnow()
+        )
+        db.commit()
+    assert token
+    echoed(signed_in.client.get("/segment/x"))  # cached: still served within the TTL
+    gateway.extensions["gateway.proxy.principal_cache"] = _PrincipalCache(0)
+    assert signed_in.client.get("/segment/x", headers=JSON).status_code == 401
