@@ -65,7 +65,7 @@ def _throttled(template: str, blocked: throttle.Blocked, **context: Any) -> Resp
     minutes = max(1, round(blocked.retry_after / 60))
     message = f"Too many attempts. Try again in about {minutes} minute{'s' * (minutes != 1)}."
     page = render_template(template, error=message, **context)
-    return Response(page, 429, {"Retry-After": str(blocked.retry_after)})
+    return Response(page, 429, {"Retry-After": str(blocked.retry_after)}, mimetype="text/html")
 
 
 def verification_link(user: User) -> str:

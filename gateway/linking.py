@@ -95,7 +95,9 @@ def _unavailable(product: Any, next_path: str) -> Response:
     page = render_template(
         "linking/unavailable.html", product=product, title=_title(product.name), next=next_path
     )
-    return Response(page, 503, {"Retry-After": "5", "Cache-Control": "no-store"})
+    return Response(
+        page, 503, {"Retry-After": "5", "Cache-Control": "no-store"}, mimetype="text/html"
+    )
 
 
 @bp.route("/link/<name>", methods=["GET"])
@@ -141,7 +143,9 @@ def link_existing(name: str) -> ResponseReturnValue:
     blocked = throttle.check(account, ip)
     if blocked:
         page, _ = _page(product, next_path, error=_too_many(blocked), link_form=form)
-        return Response(page, 429, {"Retry-After": str(blocked.retry_after)})
+        return Response(
+            page, 429, {"Retry-After": str(blocked.retry_after)}, mimetype="text/html"
+        )
     client = product_api.client_for(product.name)
     try:
         product_user = client.verify_credentials(

@@ -107,7 +107,9 @@ def reauthenticate() -> ResponseReturnValue:
         page = render_template(
             "settings/reauth.html", form=form, next=next_path, error="Too many attempts."
         )
-        return Response(page, 429, {"Retry-After": str(blocked.retry_after)})
+        return Response(
+            page, 429, {"Retry-After": str(blocked.retry_after)}, mimetype="text/html"
+        )
     code = form.code.data or ""
     ok = verify_password(user.password_hash, form.password.data or "")
     if ok and user.has_2fa:
