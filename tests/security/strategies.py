@@ -92,6 +92,8 @@ def path_segment(value: str) -> str:
 def form_fields(names: list[str]) -> st.SearchStrategy[dict[str, Any]]:
     """A form with some of ``names`` (hostile values, sometimes repeated) and maybe extras."""
     value = st.one_of(text, emails, st.lists(text, min_size=2, max_size=3))
-    return st.fixed_dictionaries(
-        {}, optional={name: value for name in names} | {"extra": text, "submit": text}
+    extras = {"extra": text, "submit": text}
+    return st.one_of(
+        st.fixed_dictionaries({name: value for name in names}, optional=extras),
+        st.fixed_dictionaries({}, optional={name: value for name in names} | extras),
     )
