@@ -27,6 +27,7 @@ from gateway.db import db
 from gateway.emails import canonical_email
 from gateway.forms import CreateProductUserForm, LinkExistingForm
 from gateway.models import ProductLink, User
+from gateway.products import Product
 from gateway.proxy import forget_cached_principal, products
 from gateway.return_paths import safe_return_path
 from gateway.switcher import PRODUCT_NAMES
@@ -46,7 +47,7 @@ CONSOLE_ALREADY_LINKED = (
 EMAIL_TAKEN = "A {title} user with this email already exists; link it instead."
 
 
-def _product(name: str) -> Any:
+def _product(name: str) -> Product:
     product = products().get(name)
     if product is None:
         abort(404)
@@ -57,7 +58,7 @@ def _title(name: str) -> str:
     return PRODUCT_NAMES.get(name, name.title())
 
 
-def _next(product: Any) -> str:
+def _next(product: Product) -> str:
     return safe_return_path(request.values.get("next"), default=product.prefix + "/")
 
 
@@ -69,13 +70,13 @@ def existing_link(user_id: str, product: str) -> ProductLink | None:
 
 
 def _page(
-    product: Any,
+    product: Product,
     next_path: str,
     status: int = 200,
     *,
     error: str | None = None,
     link_form: LinkExistingForm | None = None,
-) -> ResponseReturnValue:
+) -> tuple[str, int]:
     user: User = current_user.user
     if link_form is None:
         link_form = LinkExistingForm(formdata=None, email=user.email)
@@ -91,7 +92,7 @@ def _page(
     ), status
 
 
-def _unavailable(product: Any, next_path: str) -> Response:
+def _unavailable(product: Product, next_path: str) -> Response:
     page = render_template(
         "linking/unavailable.html", product=product, title=_title(product.name), next=next_path
     )
@@ -112,7 +113,7 @@ def choose(name: str) -> ResponseReturnValue:
 
 
 def _before_change(
-    product: Any, next_path: str, form: Any, link_form: LinkExistingForm | None = None
+    product: Product, next_path: str, form: Any, link_form: LinkExistingForm | None = None
 ) -> ResponseReturnValue | None:
     """Checks shared by link and create: a valid form (CSRF), not linked yet (then linking
     again is a no-op that goes on to ``next``), and a verified Console email."""
@@ -203,12 +204,12 @@ def create_new(name: str) -> ResponseReturnValue:
         product_user = client.create_user(user.email, user.id)
     except product_api.EmailInUse:
         try:
-            product_user = _already_ours(client, user)
+            ours = _already_ours(client, user)
         except product_api.ProductError:
             return _unavailable(product, next_path)
-        if product_user is None:
+        if ours is None:
             return _page(product, next_path, 409, error=EMAIL_TAKEN.format(title=title))
-        origin = "linked"
+        product_user, origin = ours, "linked"
     except product_api.ProductError:
         return _unavailable(product, next_path)
     if not _record_link(user, product.name, product_user.id, origin):
