@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -64,6 +64,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _database_down(error: OperationalError) -> Response:
         log.error("database unavailable: %s", error.__class__.__name__)
+        # Render as for a signed-out visitor: asking the database who is signed in (page
+        # header, switcher) would fail again and end in a bare 500 from the server.
+        g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+        g._session_record = None
         response = error_response(503, "The service is briefly unavailable. Try again shortly.")
         response.headers["Retry-After"] = "5"
         return response

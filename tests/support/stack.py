@@ -27,6 +27,7 @@ from typing import Any
 import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 APPS = ("gateway", "segment", "sendgrid")
@@ -54,7 +55,8 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
 def postgres_database(base_url: str) -> Iterator[str]:
     """A throw-away PostgreSQL database next to ``base_url`` (trust auth, loopback)."""
     name = "e2e_" + uuid.uuid4().hex[:12]
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    # No pool: a connection kept from before a server restart (fault tests) would be dead.
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
