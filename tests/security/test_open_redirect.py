@@ -1,0 +1,128 @@
+"""CWE-601 (URL redirection to untrusted site): every ``next`` / return value, every surface.
+
+The redirect target is resolved the way a browser would (WHATWG URL parsing: leading and
+trailing C0/space trimmed, tab and newline removed, ``\\`` read as ``/``) against the gateway's
+origin; it must stay on that origin whatever was sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from flask import Flask
+
+from product_stubs.kit.db import session_factory
+from tests.conftest import PASSWORD, Actions, current_code
+from tests.proxy.conftest import sign_in
+
+ORIGIN = "https://gw.test"
+
+OPEN_REDIRECTS = [
+    ("CWE-601-double-slash", "//evil.test"),
+    ("CWE-601-triple-slash", "///evil.test"),
+    ("CWE-601-backslash", "/\\evil.test"),
+    ("CWE-601-double-backslash", "\\\\evil.test"),
+    ("CWE-601-slash-backslash-mix", "\\/evil.test"),
+    ("CWE-601-tab", "/\t/evil.test"),
+    ("CWE-601-newline", "/\n/evil.test"),
+    ("CWE-601-encoded-tab", "/%09/evil.test"),
+    ("CWE-601-encoded-newline", "/%0a/evil.test"),
+    ("CWE-601-encoded-cr", "/%0d/evil.test"),
+    ("CWE-601-encoded-space-prefix", "%20//evil.test"),
+    ("CWE-601-leading-space", " //evil.test"),
+    ("CWE-601-leading-nul", "\x00//evil.test"),
+    ("CWE-601-encoded-nul", "/%00//evil.test"),
+    ("CWE-601-absolute", "https://evil.test/"),
+    ("CWE-601-scheme-no-slashes", "http:evil.test"),
+    ("CWE-601-scheme-relative-userinfo", "//gw.test@evil.test/"),
+    ("CWE-601-userinfo", "https://gw.test@evil.test/"),
+    ("CWE-601-userinfo-encoded-at", "/%2F%2Fgw.test%40evil.test"),
+    ("CWE-601-lookalike-host-suffix", "https://gw.test.evil.test/"),
+    ("CWE-601-lookalike-host-path", "https://evil.test/gw.test"),
+    ("CWE-601-lookalike-idn", "https://gw.tеst/"),  # Cyrillic е
+    ("CWE-601-javascript", "javascript:alert(1)"),
+    ("CWE-601-javascript-mixed-case", "JaVaScRiPt:alert(1)"),
+    ("CWE-601-javascript-tab", "java\tscript:alert(1)"),
+    ("CWE-601-javascript-encoded", "javascript%3Aalert(1)"),
+    ("CWE-601-data", "data:text/html,<script>alert(1)</script>"),
+    ("CWE-601-encoded-slashes", "/%2F%2Fevil.test"),
+    ("CWE-601-encoded-slash-lower", "/%2f/evil.test"),
+    ("CWE-601-encoded-backslash", "/%5Cevil.test"),
+    ("CWE-601-double-encoded", "/%252F%252Fevil.test"),
+    ("CWE-601-triple-encoded", "/%25252F%25252Fevil.test"),
+    ("CWE-601-nested-url", "/login?next=https://evil.test/"),
+    ("CWE-601-nested-double-encoded", "https%253A%252F%252Fevil.test"),
+    ("CWE-601-unicode-division-slash", "/\u2215\u2215evil.test"),
+    ("CWE-601-fullwidth-slash", "/\uff0f\uff0fevil.test"),
+    ("CWE-601-dot-segments", "/segment/../..//evil.test"),
+    ("CWE-601-encoded-dot-segments", "/%2e%2e//evil.test"),
+]
+IDS = [case_id for case_id, _ in OPEN_REDIRECTS]
+VALUES = [value for _, value in OPEN_REDIRECTS]
+
+
+def browser_target(location: str) -> str:
+    """Where a browser goes for ``Location: location`` on a gateway page."""
+    cleaned = location.strip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x1f ")
+    cleaned = re.sub(r"[\t\n\r]", "", cleaned).replace("\\", "/")
+    return urljoin(ORIGIN + "/settings/x", cleaned)
+
+
+def assert_stays_home(response: Any) -> None:
+    assert response.status_code in (301, 302, 303, 307, 308), response.status_code
+    target = urlsplit(browser_target(response.headers["Location"]))
+    assert (target.scheme, target.netloc) == ("https", "gw.test"), response.headers["Location"]
+
+
+@pytest.fixture(scope="module")
+def segment_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """Segment's own app (SQLite whatever the gateway's database: only its login is used)."""
+    import product_stubs.segment as segment
+
+    folder = tmp_path_factory.mktemp("segment-login")
+    app = segment.create_app({"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{folder}/s.db",
+                              "PASSWORD_HASH_FAST": True, "LOGIN_IP_MAX_ATTEMPTS": 10_000})
+    segment.seed_demo_data(app)
+    yield app
+    session_factory(app).kw["bind"].dispose()
+
+
+@pytest.mark.parametrize("value", VALUES, ids=IDS)
+def test_gateway_return_paths(gateway: Flask, value: str) -> None:
+    """``next`` on /login (signed in, password step, after 2FA), /logout,
+    /settings/reauthenticate and /link/<product>."""
+    actions = Actions(gateway, gateway.test_client())
+    actions.create_user()
+    assert_stays_home(actions.login(next=value))
+    assert_stays_home(actions.client.get("/login", query_string={"next": value}))
+    form = "/settings/reauthenticate"
+    assert_stays_home(actions.post(form, password=PASSWORD, next=value))
+    assert_stays_home(actions.post("/logout", form_path="/settings", next=value))
+
+    second = Actions(gateway, gateway.test_client())
+    user = second.create_user("totp@example.com", totp=True)
+    assert second.login("totp@example.com", next=value).status_code == 302
+    assert_stays_home(second.login_2fa(current_code(user.totp_secret or "")))
+
+    linked = sign_in(gateway, gateway.test_client())  # already linked: straight on to next
+    assert_stays_home(linked.client.get("/link/segment", query_string={"next": value}))
+
+
+@pytest.mark.parametrize("value", VALUES, ids=IDS)
+def test_product_login_return_path(segment_app: Flask, value: str) -> None:
+    """The product's own login page, as reached through the gateway under ``/segment``."""
+    client = segment_app.test_client()
+    proxied = {"X-Forwarded-Prefix": "/segment", "X-Forwarded-Host": "gw.test",
+               "X-Forwarded-Proto": "https", "Referer": ORIGIN + "/segment/login"}
+    page = client.get("/login", headers=proxied).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    signed_in = client.post("/login", headers=proxied, data={
+        "csrf_token": token.group(1), "step": "password", "email": "alice@example.com",
+        "password": "segment-alice-pass", "next": value})
+    assert_stays_home(signed_in)
+    assert_stays_home(client.get("/login", headers=proxied, query_string={"next": value}))
