@@ -1,0 +1,65 @@
+"""CWE-352 (cross-site request forgery): every state-changing route of the gateway.
+
+The table is the app's own ``url_map``: every POST rule outside the proxy blueprint (the proxy
+forwards bodies untouched; products protect their own forms). A new route without CSRF
+protection therefore fails here without anyone adding a line.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+
+import pytest
+from flask import Flask
+
+from gateway import create_app
+from tests.conftest import Actions, csrf_token
+from tests.security.conftest import assert_no_trace, gateway_snapshot
+
+_ARGUMENTS = {"name": "segment", "public_id": "0123456789abcdef0123456789abcdef"}
+
+
+def _post_routes() -> list[tuple[str, str]]:
+    with tempfile.TemporaryDirectory() as keys:
+        app = create_app({"APP_ENV": "test", "DATABASE_URL": "sqlite://",
+                          "SECRET_KEY": "collection-only-" + "x" * 32,
+                          "ASSERTION_KEY_DIR": keys})
+        routes = []
+        for rule in app.url_map.iter_rules():
+            if "POST" not in (rule.methods or ()) or rule.endpoint.startswith("proxy."):
+                continue
+            path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: _ARGUMENTS.get(m.group(1), "x"),
+                          rule.rule)
+            routes.append((rule.endpoint, path))
+        app.extensions["gateway.engine"].dispose()
+    return sorted(routes)
+
+
+ROUTES = _post_routes()
+
+
+def test_the_table_is_not_empty() -> None:
+    endpoints = {endpoint for endpoint, _ in ROUTES}
+    assert {"auth.login", "auth.logout", "settings.change_password", "plan.upgrade",
+            "linking.link_existing"} <= endpoints
+
+
+@pytest.mark.parametrize(("endpoint", "path"), ROUTES, ids=[f"CWE-352-{e}" for e, _ in ROUTES])
+def test_post_without_or_with_a_foreign_csrf_token_is_400(
+    app: Flask, actions: Actions, endpoint: str, path: str
+) -> None:
+    actions.create_user()
+    actions.login()
+    attacker = app.test_client()
+    foreign = csrf_token(attacker, "/login")  # valid, but for another browser session
+    before = gateway_snapshot(app)
+    form = {"email": "user@example.com", "password": "another long password 123", "code": "1",
+            "next": "/", "token": "x", "new_email": "new@example.com"}
+    for data in (form, form | {"csrf_token": foreign}, form | {"csrf_token": ""},
+                 form | {"csrf_token": "A" * 200}):
+        response = actions.client.post(path, data=data, headers={"Referer": "https://evil.test/"})
+        assert response.status_code == 400, (endpoint, response.status_code)
+        assert_no_trace(response.get_data(as_text=True))
+    assert gateway_snapshot(app) == before
+    assert actions.client.get("/settings").status_code == 200  # still signed in
