@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db import db
@@ -32,6 +32,14 @@ def _bucket(key: str) -> ThrottleBucket:
     session = db()
     key = key[:300]
     query = select(ThrottleBucket).where(ThrottleBucket.key == key).with_for_update()
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no FOR UPDATE, and its driver runs a SELECT outside any transaction: two
+        # processes would both read n and write n + 1. A no-op UPDATE first takes the write
+        # lock (waiting for the busy timeout), so the read below sees the latest count.
+        session.execute(
+            update(ThrottleBucket).where(ThrottleBucket.key == key)
+            .values(count=ThrottleBucket.count)
+        )
     bucket = session.scalars(query).first()
     if bucket is not None:
         return bucket

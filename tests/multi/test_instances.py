@@ -9,15 +9,18 @@ failures spread over instances add up.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.multi.conftest import CACHE_SECONDS, MAX_FAILURES
-from tests.support.person import Person, browser
+from tests.support.person import Person, browser, csrf
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -121,6 +124,48 @@ def test_failed_logins_split_between_instances_lock_the_account(stack: Stack) ->
         answer = Person(base, someone.email, PASSWORD).log_in()
         assert answer.status_code == 429
         assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_concurrent_failures_on_both_instances_are_all_counted(stack: Stack) -> None:
+    """No lost update: failures racing on two instances each add one (row lock; on SQLite the
+    write lock taken before the read)."""
+    people = [person(stack, linked=False) for _ in range(3)]
+    barrier = threading.Barrier(len(people) * (MAX_FAILURES - 1))
+    statuses: list[int] = []
+
+    def fail(someone: Person, base: str) -> None:
+        attempt = Person(base, someone.email, PASSWORD)
+        page = attempt.get("/login").text
+        barrier.wait(timeout=20)
+        answer = attempt.http.post(
+            base + "/login", allow_redirects=False, timeout=15,
+            data={"csrf_token": csrf(page), "email": someone.email, "password": "wrong" * 4},
+        )
+        statuses.append(answer.status_code)
+
+    threads = [
+        threading.Thread(target=fail, args=(someone, stack.gateway_urls[i % 2]))
+        for someone in people
+        for i in range(MAX_FAILURES - 1)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert statuses == [401] * len(threads)
+    engine = create_engine(stack.database_urls["gateway"], poolclass=NullPool)
+    with engine.connect() as connection:
+        counts = connection.execute(
+            text("SELECT key, count FROM throttle_buckets WHERE key IN :keys")
+            .bindparams(bindparam("keys", expanding=True)),
+            {"keys": [f"acct:{someone.email}" for someone in people]},
+        ).all()
+    engine.dispose()
+    assert sorted(count for _, count in counts) == [MAX_FAILURES - 1] * len(people)
+    for someone in people:  # one more failure anywhere locks each of them
+        assert Person(stack.gateway_urls[1], someone.email, PASSWORD).log_in("x" * 20
+                                                                            ).status_code == 401
+        assert Person(stack.gateway_urls[0], someone.email, PASSWORD).log_in().status_code == 429
 
 
 def test_failures_below_the_limit_do_not_lock_and_success_resets_them(stack: Stack) -> None:
