@@ -150,7 +150,7 @@ def test_fuzz_session_revoke_ids(person: Person, public_id: str, token: bool) ->
     _signed_in(person)
     path = f"/settings/sessions/{path_segment(public_id)}/revoke"
     response = check(person.app, lambda: _post(person, path, {}, token))
-    assert response.status_code in (400, 404)
+    assert response.status_code in (308, 400, 404)  # 308: an encoded "/" merged by routing
 
 
 @FUZZ
