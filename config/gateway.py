@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_TOKEN_MAX_AGE": 24 * 3600,
     # An email change untouched this long while applying is rolled back by the repair.
     "EMAIL_CHANGE_STALE_SECONDS": 60,
+    # Repair interrupted email changes from a background thread (off in in-process tests,
+    # which call the repair themselves; on for every served process).
+    "EMAIL_CHANGE_BACKGROUND_REPAIR": True,
     # Tests only (APP_ENV=test): crash the process right after this product was changed.
     "EMAIL_CHANGE_CRASH_AFTER": "",
     # Login throttling.
@@ -66,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     # Upstream timeouts (connect, read) in seconds.
     "UPSTREAM_CONNECT_TIMEOUT": 3,
     "UPSTREAM_READ_TIMEOUT": 30,
+    # Read timeout of the gateway's own calls to products (linking, SCIM), in seconds.
+    "PRODUCT_API_TIMEOUT": 10,
 }
 
 #: Setting -> environment variable. Names are the plain, 12-factor ones operators expect.

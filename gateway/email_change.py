@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import timedelta
 
 from flask import Flask, current_app, url_for
@@ -26,7 +27,14 @@ from gateway import audit, tokens
 from gateway.db import db
 from gateway.mail import send_mail
 from gateway.models import EmailChange, EmailChangeStep, ProductLink, User, utcnow
-from gateway.product_api import EmailInUse, ProductError, client_for
+from gateway.product_api import (
+    EmailInUse,
+    ProductError,
+    ProductRefused,
+    ProductUnreachable,
+    client_for,
+)
+from gateway.sessions import invalidate_cached_checks
 from gateway.switcher import PRODUCT_NAMES
 
 log = logging.getLogger("gateway.email_change")
@@ -35,6 +43,9 @@ IN_USE = "This email address is already in use."
 RETRY = (
     "We could not update {products} just now, so nothing was changed. "
     "Try again in a few minutes."
+)
+UNDOING = (
+    "Your previous change to this address is still being undone. Try again in a minute."
 )
 TOKEN_PURPOSE = "email-change"
 
@@ -117,6 +128,34 @@ def confirm_change(user: User, data: dict[str, object]) -> EmailChange:
 def _claim(change: EmailChange, data: dict[str, object]) -> None:
     """pending -> applying, atomically, holding the address; spends the link."""
     session = db()
+    outcome = _take_claim(change)
+    if outcome == "busy" and _settle_stale_holder(change):
+        outcome = _take_claim(change)
+    if outcome == "busy":
+        holder = session.scalars(select(EmailChange).where(
+            EmailChange.claim == change.new_email)).first()
+        if holder is not None and holder.user_id == change.user_id:
+            raise EmailChangeError(UNDOING, 409)
+        raise EmailChangeError(IN_USE, 409)
+    session.refresh(change)
+    if outcome == "moved":  # another request confirmed this change first
+        if change.state == "applied":
+            return
+        raise EmailChangeError("This change is already being applied.", 409)
+    tokens.spend(data)  # type: ignore[arg-type]
+    for link in _links(change.user_id):
+        change.steps.append(EmailChangeStep(product=link.product,
+                                            product_user_id=link.product_user_id))
+    session.commit()
+
+
+def _take_claim(change: EmailChange) -> str:
+    """Try pending -> applying with the address claimed and commit it.
+
+    "taken": ours now; "busy": another change holds the address; "moved": this change was
+    no longer pending (confirmed by another request).
+    """
+    session = db()
     try:
         with session.begin_nested():
             claimed = session.execute(
@@ -126,19 +165,20 @@ def _claim(change: EmailChange, data: dict[str, object]) -> None:
             )
     except IntegrityError:
         session.rollback()
-        raise EmailChangeError(IN_USE, 409) from None
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        session.refresh(change)
-        if change.state == "applied":
-            return
-        raise EmailChangeError("This change is already being applied.", 409)
-    tokens.spend(data)  # type: ignore[arg-type]
-    session.refresh(change)
-    for link in _links(change.user_id):
-        change.steps.append(EmailChangeStep(product=link.product,
-                                            product_user_id=link.product_user_id))
+        return "busy"
     session.commit()
+    return "taken" if claimed.rowcount == 1 else "moved"  # type: ignore[attr-defined]
+
+
+def _settle_stale_holder(change: EmailChange) -> bool:
+    """Roll back a stale, interrupted change holding the address; True when it is free now."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config["EMAIL_CHANGE_STALE_SECONDS"])
+    holder = db().scalars(select(EmailChange).where(EmailChange.claim == change.new_email)).first()
+    if holder is None:
+        return True  # released in the meantime
+    if holder.state not in ("applying", "compensating") or holder.updated_at > cutoff:
+        return False
+    return _compensate(holder, "Interrupted; rolled back before a retry.")
 
 
 def _apply(change: EmailChange) -> EmailChange:
@@ -153,7 +193,7 @@ def _apply(change: EmailChange) -> EmailChange:
             step.state = "applying"
             change.updated_at = utcnow()
             session.commit()
-            client_for(step.product).patch_user_email(step.product_user_id, change.new_email)
+            _patch_forward(change, step)
             step.state = "applied"
             session.commit()
             _test_crash_point(step.product)
@@ -161,6 +201,7 @@ def _apply(change: EmailChange) -> EmailChange:
         change.state, change.claim, change.updated_at = "applied", None, utcnow()
         audit.record("email_changed", user.id, old_email=change.old_email)
         session.commit()
+        invalidate_cached_checks()  # assertions carry the email: no stale one from this process
     except EmailChangeError as exc:
         _compensate(change, exc.message)
         raise
@@ -179,6 +220,17 @@ def _apply(change: EmailChange) -> EmailChange:
               f"The email of your Unified Login account is now {change.new_email}.")
     session.commit()
     return change
+
+
+def _patch_forward(change: EmailChange, step: EmailChangeStep) -> None:
+    """Change one product; a refusal or a refused connection means it certainly did not
+    change, so that step needs no putting back (a 5xx or a timeout might have, so it does)."""
+    try:
+        client_for(step.product).patch_user_email(step.product_user_id, change.new_email)
+    except (EmailInUse, ProductRefused, ProductUnreachable):
+        step.state = "pending"
+        db().commit()
+        raise
 
 
 def _compensate(change: EmailChange, reason: str) -> bool:
@@ -248,23 +300,31 @@ def _test_crash_point(product: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Repair interrupted changes in the background after a (re)start, once per process."""
-    started = threading.Event()
+    """Repair interrupted changes in the background: soon after a (re)start, then at most once
+    per stale period, triggered by traffic (one indexed query when there is nothing to do)."""
+    if not app.config["EMAIL_CHANGE_BACKGROUND_REPAIR"]:
+        return
+    interval = max(5, int(app.config["EMAIL_CHANGE_STALE_SECONDS"]))
+    lock = threading.Lock()
+    last_run = [float("-inf")]
 
-    def _repair_once() -> None:
-        if started.is_set():
+    def _maybe_repair() -> None:
+        now = time.monotonic()
+        if now - last_run[0] < interval or not lock.acquire(blocking=False):
             return
-        started.set()
-        threading.Thread(target=_background_repair, args=(app,), daemon=True).start()
+        last_run[0] = now
+        threading.Thread(target=_background_repair, args=(app, lock), daemon=True).start()
 
-    app.before_request(_repair_once)
+    app.before_request(_maybe_repair)
 
 
-def _background_repair(app: Flask) -> None:
-    with app.app_context():
-        try:
+def _background_repair(app: Flask, lock: threading.Lock) -> None:
+    try:
+        with app.app_context():
             count = repair()
             if count:
                 log.warning("repaired %d interrupted email change(s)", count)
-        except Exception:  # a repair that fails now is retried by the next start or the CLI
-            log.exception("email change repair failed")
+    except Exception:  # retried on the next pass, or by the CLI
+        log.exception("email change repair failed")
+    finally:
+        lock.release()

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import requests
 from flask import current_app
+from urllib3.exceptions import NewConnectionError
 
 from gateway.products import Product
 
@@ -40,6 +41,10 @@ class ProductError(Exception):
 
 class ProductUnavailable(ProductError):
     """The product could not be reached or failed; nothing is known to have changed."""
+
+
+class ProductUnreachable(ProductUnavailable):
+    """No connection was made, so the request certainly did not reach the product."""
 
 
 class ProductRefused(ProductError):
@@ -199,8 +204,15 @@ class ProductClient:
                 timeout=self.timeout,
                 allow_redirects=False,
             )
+        except requests.ConnectTimeout as exc:
+            raise ProductUnreachable(self.name, "connect timed out") from exc
         except requests.Timeout as exc:
             raise ProductUnavailable(self.name, "timed out") from exc
+        except requests.ConnectionError as exc:
+            if isinstance(getattr(exc.args[0] if exc.args else None, "reason", None),
+                          NewConnectionError):
+                raise ProductUnreachable(self.name, "connection refused") from exc
+            raise ProductUnavailable(self.name, f"unreachable ({exc.__class__.__name__})") from exc
         except requests.RequestException as exc:
             raise ProductUnavailable(self.name, f"unreachable ({exc.__class__.__name__})") from exc
 

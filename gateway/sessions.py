@@ -108,8 +108,19 @@ def mark_reauthenticated(record: LoginSession) -> None:
     record.authenticated_at = utcnow()
 
 
+def cache_epoch() -> int:
+    """Changes whenever this process revokes a session or changes who a user is; per-process
+    caches of session checks (the proxy's) drop everything older at once."""
+    return int(current_app.extensions.get("gateway.session_epoch", 0))
+
+
+def invalidate_cached_checks() -> None:
+    current_app.extensions["gateway.session_epoch"] = cache_epoch() + 1
+
+
 def revoke(record: LoginSession) -> None:
     record.revoked_at = utcnow()
+    invalidate_cached_checks()
 
 
 def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:
@@ -120,6 +131,7 @@ def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:
     if keep is not None:
         query = query.where(LoginSession.id != keep.id)
     result = db().execute(query.values(revoked_at=utcnow()))
+    invalidate_cached_checks()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -78,6 +78,7 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "DATABASE_URL": database_url,
         "PASSWORD_HASH_FAST": True,
         "SECRET_KEY": "test-secret-key-not-a-demo-value-0123456789",
+        "EMAIL_CHANGE_BACKGROUND_REPAIR": False,
     }
     settings.update(overrides)
     application = create_app(settings)

@@ -1,0 +1,120 @@
+"""Seeding and inspecting the running stack, and form submission over real HTTP.
+
+For a person's own journey (sign up, log in, ...) see ``tests.support.person``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from sqlalchemy import select
+
+from gateway.db import new_session
+from gateway.models import OutboxMessage, ProductLink, User, utcnow
+from gateway.passwords import hash_password
+from tests.support.person import browser, csrf
+from tests.support.stack import Stack
+
+
+def submit(session: requests.Session, url: str, form_url: str | None = None,
+           **data: str) -> requests.Response:
+    """GET the form page, then POST it with its CSRF token (no redirects followed)."""
+    data["csrf_token"] = csrf(session.get(form_url or url, timeout=15).text)
+    return session.post(url, data=data, allow_redirects=False, timeout=30)
+
+
+def login(stack: Stack, email: str, password: str) -> requests.Session:
+    session = browser()
+    response = submit(session, stack.gateway_url + "/login", email=email, password=password)
+    assert response.status_code == 302, response.text[:500]
+    return session
+
+
+def create_console_user(stack: Stack, email: str, password: str) -> str:
+    """A verified Console user, written straight to the gateway database; returns its id."""
+    app = stack.app("gateway")
+    with app.app_context(), new_session() as session:
+        user = User(email=email, password_hash=hash_password(password), email_verified_at=utcnow())
+        session.add(user)
+        session.commit()
+        user_id = user.id
+    app.extensions["gateway.engine"].dispose()
+    return user_id
+
+
+def create_linked_product_user(stack: Stack, product: str, email: str, console_id: str) -> str:
+    """A product user made through the product's SCIM API and linked to ``console_id``."""
+    answer = stack.scim(product).post(
+        stack.url(product) + "/scim/v2/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": email,
+            "externalId": console_id,
+        },
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    product_user_id = str(answer.json()["id"])
+    app = stack.app("gateway")
+    with app.app_context(), new_session() as session:
+        session.add(ProductLink(user_id=console_id, product=product,
+                                product_user_id=product_user_id, origin="created"))
+        session.commit()
+    app.extensions["gateway.engine"].dispose()
+    return product_user_id
+
+
+def create_product_user(stack: Stack, product: str, email: str) -> str:
+    """An unlinked product user (someone else's), through SCIM."""
+    answer = stack.scim(product).post(
+        stack.url(product) + "/scim/v2/Users",
+        json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def product_email(stack: Stack, product: str, product_user_id: str) -> str:
+    answer = stack.scim(product).get(
+        stack.url(product) + f"/scim/v2/Users/{product_user_id}", timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["userName"])
+
+
+def console_email(stack: Stack, user_id: str) -> str:
+    app = stack.app("gateway")
+    with app.app_context(), new_session() as session:
+        email = session.get(User, user_id).email  # type: ignore[union-attr]
+    app.extensions["gateway.engine"].dispose()
+    return email
+
+
+def last_link(stack: Stack, recipient: str, path: str) -> str:
+    """The last link to ``path`` mailed to ``recipient`` (the gateway's local outbox)."""
+    app = stack.app("gateway")
+    with app.app_context(), new_session() as session:
+        query = (
+            select(OutboxMessage.body)
+            .where(OutboxMessage.recipient == recipient)
+            .order_by(OutboxMessage.id.desc())
+        )
+        bodies = list(session.scalars(query))
+    app.extensions["gateway.engine"].dispose()
+    for body in bodies:
+        match = re.search(r"https?://\S+?(" + re.escape(path) + r"\S*)", body)
+        if match:
+            return stack.gateway_url + match.group(1)
+    raise AssertionError(f"no {path} link mailed to {recipient}")
+
+
+def set_faults(stack: Stack, product: str, fail: list[str], delay_seconds: float = 0) -> None:
+    """The product's test-only fault switch (answers 500 / sleeps on the named operations)."""
+    answer = stack.scim(product).post(
+        stack.url(product) + "/internal/test/faults",
+        json={"fail": fail, "delay_seconds": delay_seconds},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
