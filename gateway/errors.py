@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
@@ -39,7 +39,12 @@ def error_response(status: int, message: str | None = None) -> Response:
     if wants_json():
         response = jsonify(error=message, status=status)
     else:
-        response = Response(render_template("error.html", status=status, message=message))
+        try:
+            page = render_template("error.html", status=status, message=message)
+        except Exception:  # the page itself failed (e.g. the database is gone): plain page
+            log.exception("error page failed")
+            page = f"<!doctype html><title>{status}</title><h1>{status}</h1><p>{message}</p>"
+        response = Response(page)
         response.mimetype = "text/html"
     response.status_code = status
     return response
@@ -61,8 +66,9 @@ def init_app(app: Flask) -> None:
                 response.headers[header] = original
         return response
 
-    @app.errorhandler(OperationalError)
-    def _database_down(error: OperationalError) -> Response:
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PendingRollbackError)
+    def _database_down(error: Exception) -> Response:
         log.error("database unavailable: %s", error.__class__.__name__)
         # Render as for a signed-out visitor: asking the database who is signed in (page
         # header, switcher) would fail again and end in a bare 500 from the server.

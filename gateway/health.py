@@ -26,8 +26,11 @@ def readyz() -> tuple[Response, int]:
         db().execute(text("SELECT 1"))
         checks["database"] = "ok"
     except SQLAlchemyError:
-        db().rollback()
         checks["database"] = "unavailable"
+        try:
+            db().rollback()
+        except SQLAlchemyError:
+            db().invalidate()
     checker = current_app.extensions.get("gateway.upstream_health")
     if checker is not None:
         checks.update(checker())
