@@ -30,6 +30,7 @@ from product_stubs.kit.users import (
     end_sessions,
     link,
     normalise_email,
+    record_console_creation,
     touch,
     user_by_email,
 )
@@ -363,6 +364,8 @@ def create_user() -> Response:
             )
             if changes.active is False:
                 user.active = False
+            if changes.external_id is not None:
+                record_console_creation(db, user)
         db.commit()
     except IntegrityError:
         db.rollback()

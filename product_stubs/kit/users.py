@@ -95,11 +95,19 @@ def audit(db: Session, user_id: str | None, message: str) -> None:
     db.add(AuditEntry(user_id=user_id, message=message))
 
 
+def _stamp() -> str:
+    return utcnow().strftime("%Y-%m-%d %H:%M UTC")
+
+
 def link(db: Session, user: User, console_user_id: str, linked_by_email: str) -> None:
     """Link ``user`` to a Console user: disable the product password, end its sessions."""
     user.external_id = console_user_id
     user.password_hash = None
     touch(user)
     end_sessions(db, user.id)
-    stamp = utcnow().strftime("%Y-%m-%d %H:%M UTC")
-    audit(db, user.id, f"linked to unified login by {linked_by_email} at {stamp}")
+    audit(db, user.id, f"linked to unified login by {linked_by_email} at {_stamp()}")
+
+
+def record_console_creation(db: Session, user: User) -> None:
+    """Audit a user created from the Console (SCIM POST naming the Console user)."""
+    audit(db, user.id, f"created from unified login by {user.email} at {_stamp()}")

@@ -67,6 +67,28 @@ def test_link_then_old_password_refused_and_sessions_ended(h: Helper) -> None:
     assert f"linked to unified login by {email} at " in page.get_data(as_text=True)
 
 
+def test_user_created_from_the_console_has_an_audit_entry(h: Helper) -> None:
+    created = h.create_scim_user("made@example.com", "console-77")
+    page = h.client.get("/settings", headers=h.assertion(created["id"], "console-77", "/settings"))
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Account history" in text
+    assert "created from unified login by made@example.com at " in text
+    # A user made by SCIM without a Console user (not from the Console) gets no such entry;
+    # linking it later records the link instead.
+    plain = h.create_scim_user("plain@example.com")
+    patched = h.scim("PATCH", f"/Users/{plain['id']}", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "externalId", "value": "console-78"}],
+    })
+    assert patched.status_code == 200
+    text = h.client.get(
+        "/settings", headers=h.assertion(plain["id"], "console-78", "/settings")
+    ).get_data(as_text=True)
+    assert "created from unified login" not in text
+    assert "linked to unified login by provisioning API at " in text
+
+
 def test_relink_same_pair_is_idempotent(h: Helper) -> None:
     user_id = h.user(h.password_user[0]).id
     assert h.link(user_id, "console-1").status_code == 200
