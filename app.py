@@ -31,6 +31,12 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 def _demo_environment() -> dict[str, str]:
     """Generate the demo SCIM tokens (and keep any the operator set); returned for printing."""
     os.environ.setdefault("APP_ENV", "demo")
+    # Products read the key files `flask --app gateway keys ...` writes: rotation live.
+    for product in ("segment", "sendgrid"):
+        os.environ.setdefault(
+            f"{product.upper()}_ASSERTION_KEY_FILE",
+            os.path.join(ROOT, "instance", "keys", f"{product}.keys"),
+        )
     generated = {}
     for name in ("SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN"):
         if name not in os.environ:

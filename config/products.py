@@ -27,6 +27,9 @@ def product_defaults(name: str) -> dict[str, Any]:
         "SCIM_TOKEN": DEMO_MARKER + f"{name}-scim-token",
         # Assertion keys, oldest to newest (the gateway signs with the newest).
         "ASSERTION_KEYS": [DEMO_MARKER + f"{name}-assertion-key"],
+        # Optional key file shared with the gateway (``flask --app gateway keys ...``): re-read
+        # when it changes, so keys rotate without a restart. ASSERTION_KEYS is the fallback.
+        "ASSERTION_KEY_FILE": "",
         "ASSERTION_MAX_AGE": 30,
         "ASSERTION_SKEW": 5,
         "GATEWAY_PUBLIC_URL": "http://127.0.0.1:5000",

@@ -227,5 +227,7 @@ def _paths(value: object, default: tuple[str, ...]) -> tuple[str, ...]:
     if value is None:
         return default
     if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    return tuple(str(v) for v in value)  # type: ignore[union-attr]
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    raise TypeError(f"expected a list of paths, not {value!r}")

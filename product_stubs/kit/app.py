@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.products import load_product
-from gateway.assertion import AssertionVerifier
+from gateway.assertion import AssertionVerifier, KeyFile
 from product_stubs.kit import auth, internal, scim, settings, teams
 from product_stubs.kit.db import init_db
 from product_stubs.kit.identity import load_identity
@@ -30,9 +30,10 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
         app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1
     )
     app.extensions["product_profile"] = profile
+    keys, key_file = app.config["ASSERTION_KEYS"], app.config["ASSERTION_KEY_FILE"]
     app.extensions["product_verifier"] = AssertionVerifier(
         profile.name,
-        app.config["ASSERTION_KEYS"],
+        KeyFile(key_file, keys) if key_file else keys,
         max_age=app.config["ASSERTION_MAX_AGE"],
         skew=app.config["ASSERTION_SKEW"],
     )

@@ -121,6 +121,7 @@ class Stack:
                 f"{upper}_DATABASE_URL": self.database_urls[product],
                 f"{upper}_SECRET_KEY": "test-" + secrets.token_urlsafe(24),
                 f"{upper}_PASSWORD_HASH_FAST": "1",
+                f"{upper}_ASSERTION_KEY_FILE": os.path.join(workdir, "keys", f"{product}.keys"),
             }
         self.env |= env
 
