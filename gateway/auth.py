@@ -199,7 +199,8 @@ def login() -> ResponseReturnValue:
         return render_template(
             "auth/login.html", form=form, next=next_path, error=GENERIC_LOGIN_ERROR
         ), 401
-    throttle.record_success(account)
+    if not user.has_2fa:  # with 2FA the count is cleared only once the code is right too
+        throttle.record_success(account)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     if not user.is_verified:
