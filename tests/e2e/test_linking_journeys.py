@@ -7,23 +7,17 @@ one-command demo loads it; each step saves a screenshot under
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import chromium_or_skip
-from tests.support.stack import ROOT, Stack
+from tests.e2e.browser import Steps, switcher_link
+from tests.e2e.browser import sign_in as sign_in_as
+from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CONSOLE_PASSWORD = "a console passphrase for e2e"
-ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -46,54 +40,8 @@ def demo(stack: Stack) -> Stack:
     return stack
 
 
-class Steps:
-    """Screenshots numbered in order: test-artifacts/screenshots/<test>/NN-step.png."""
-
-    def __init__(self, page: Any, test_name: str) -> None:
-        self.page = page
-        self.folder = os.path.join(ROOT, "test-artifacts", "screenshots", test_name)
-        os.makedirs(self.folder, exist_ok=True)
-        self.count = 0
-
-    def shot(self, step: str) -> None:
-        self.count += 1
-        self.page.screenshot(
-            path=os.path.join(self.folder, f"{self.count:02d}-{step}.png"), full_page=True
-        )
-
-
-@pytest.fixture
-def browser_page(request: pytest.FixtureRequest) -> Iterator[Steps]:
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=ARGS)
-        context = browser.new_context()
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield Steps(page, request.node.name)
-        finally:
-            context.close()
-            browser.close()
-
-
 def sign_in(steps: Steps, gateway: str, email: str) -> None:
-    page = steps.page
-    page.goto(gateway + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(CONSOLE_PASSWORD)
-    steps.shot("console-sign-in")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(gateway + "/")
-    steps.shot("console-home")
-
-
-def switcher_link(page: Any, product: str) -> Any:
-    return page.get_by_role("navigation", name="Product switcher").locator(
-        f'a[data-product="{product}"]'
-    )
+    sign_in_as(steps, gateway, email, CONSOLE_PASSWORD)
 
 
 def test_link_existing_segment_user_and_come_back(demo: Stack, browser_page: Steps) -> None:
