@@ -14,6 +14,9 @@ import time
 
 import pyotp
 import segno
+from sqlalchemy import or_, update
+from sqlalchemy.orm import object_session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.models import RecoveryCode, User, utcnow
 
@@ -52,9 +55,28 @@ def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
         if hmac.compare_digest(expected, code):
             if user.totp_last_step is not None and step <= user.totp_last_step:
                 return False  # replay of an accepted (or older) code
-            user.totp_last_step = step
-            return True
+            return _claim_step(user, step)
     return False
+
+
+def _claim_step(user: User, step: int) -> bool:
+    """Record ``step`` as used with a conditional UPDATE, so of two concurrent requests
+    holding the same code only one wins (the in-memory check above sees stale rows)."""
+    session = object_session(user)
+    if session is None or user.id is None:
+        user.totp_last_step = step
+        return True
+    claimed = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .where(or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(user, "totp_last_step", step)
+    return True
 
 
 def _group(hex_code: str) -> str:
@@ -80,9 +102,27 @@ def use_recovery_code(user: User, code: str) -> bool:
     digest = _digest(cleaned)
     for stored in user.recovery_codes:
         if stored.used_at is None and hmac.compare_digest(stored.code_hash, digest):
-            stored.used_at = utcnow()
-            return True
+            return _spend_code(stored)
     return False
+
+
+def _spend_code(stored: RecoveryCode) -> bool:
+    """Mark the code used only if no concurrent request did first (conditional UPDATE)."""
+    now = utcnow()
+    session = object_session(stored)
+    if session is None or stored.id is None:
+        stored.used_at = now
+        return True
+    spent = session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(stored, "used_at", now)
+    return True
 
 
 def remaining_recovery_codes(user: User) -> int:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pyotp
 from flask import Flask
+from sqlalchemy import select
 
+from gateway.db import new_session
+from gateway.models import User
+from gateway.totp import new_recovery_codes, use_recovery_code, verify_totp
 from tests.conftest import PASSWORD, Actions, make_app
 
 
@@ -36,3 +41,51 @@ def _wrong_code(secret: str) -> str:
     now = int(time.time())
     valid = {totp.at(now + delta) for delta in (-30, 0, 30)}
     return next(c for c in ("000000", "111111", "222222", "333333") if c not in valid)
+
+
+def _two_copies(app: Flask, email: str) -> tuple[Any, Any, Any, Any]:
+    """The same user loaded by two concurrent requests (two sessions, same starting state)."""
+    first, second = new_session(), new_session()
+    query = select(User).where(User.email == email)
+    mine, theirs = first.scalars(query).one(), second.scalars(query).one()
+    assert len(mine.recovery_codes) == len(theirs.recovery_codes)  # loaded before either acts
+    return first, mine, second, theirs
+
+
+def test_cwe_362_totp_code_accepted_once_by_concurrent_requests(database_url: str) -> None:
+    """Two requests racing with one intercepted code: only one may be accepted."""
+    app = make_app(database_url)
+    user = _actions(app).create_user("racer@example.com", totp=True)
+    code = pyotp.TOTP(user.totp_secret or "").now()
+    with app.app_context():
+        first, mine, second, theirs = _two_copies(app, "racer@example.com")
+        try:
+            accepted = [verify_totp(mine, code)]
+            first.commit()
+            accepted.append(verify_totp(theirs, code))
+            second.commit()
+        finally:
+            first.close()
+            second.close()
+    assert accepted == [True, False]
+
+
+def test_cwe_362_recovery_code_spent_once_by_concurrent_requests(database_url: str) -> None:
+    """Two requests racing with one recovery code: only one may spend it."""
+    app = make_app(database_url)
+    _actions(app).create_user("spender@example.com", totp=True)
+    with app.app_context():
+        with new_session() as session:
+            owner = session.scalars(select(User).where(User.email == "spender@example.com")).one()
+            code = new_recovery_codes(owner)[0]
+            session.commit()
+        first, mine, second, theirs = _two_copies(app, "spender@example.com")
+        try:
+            spent = [use_recovery_code(mine, code)]
+            first.commit()
+            spent.append(use_recovery_code(theirs, code))
+            second.commit()
+        finally:
+            first.close()
+            second.close()
+    assert spent == [True, False]
