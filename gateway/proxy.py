@@ -36,6 +36,7 @@ from gateway.client import client_ip
 from gateway.db import db
 from gateway.extensions import csrf
 from gateway.models import LoginSession, ProductLink, User, utcnow
+from gateway.observability import UPSTREAM_ERRORS
 from gateway.products import BadPath, Product, ProductTable, Route, build_table, normalise_path
 from gateway.return_paths import safe_return_path
 from gateway.sessions import cache_epoch
@@ -405,6 +406,7 @@ def _upstream_error(
     )
     from gateway.errors import error_response
 
+    UPSTREAM_ERRORS.labels(product.name, str(status)).inc()
     response = error_response(status)
     response.headers["X-Request-ID"] = request_id
     response.headers["Cache-Control"] = "no-store"

@@ -194,6 +194,8 @@ def test_upstream_down_gives_502_page_or_json(dead_upstream_gateway: Flask) -> N
     assert api.get_json()["status"] == 502
     # The other product is unaffected.
     assert echoed(person.client.get("/segment/"))["product"] == "segment"
+    metrics = person.client.get("/metrics").get_data(as_text=True)
+    assert 'gateway_upstream_errors_total{product="sendgrid",status="502"}' in metrics
 
 
 def test_readyz_reports_upstreams(dead_upstream_gateway: Flask) -> None:
