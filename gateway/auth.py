@@ -97,7 +97,9 @@ def signup() -> ResponseReturnValue:
     if problem:
         form.password.errors.append(problem)
         return render_template("auth/signup.html", form=form), 400
-    if find_user(email) is None and _create_user(email, form.password.data or ""):
+    # Hash whether or not the address is taken: skipping it would time who has an account.
+    password_hash = hash_password(form.password.data or "")
+    if find_user(email) is None and _create_user(email, password_hash):
         return render_template("auth/check_inbox.html", email=email)
     # Same answer as a new sign-up, so the page does not reveal who has an account.
     send_mail(
@@ -110,9 +112,9 @@ def signup() -> ResponseReturnValue:
     return render_template("auth/check_inbox.html", email=email)
 
 
-def _create_user(email: str, password: str) -> bool:
+def _create_user(email: str, password_hash: str) -> bool:
     """Create the account and send its verification mail; False when the email got taken."""
-    user = User(email=email, password_hash=hash_password(password))
+    user = User(email=email, password_hash=password_hash)
     try:
         with db().begin_nested():
             db().add(user)

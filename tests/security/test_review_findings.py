@@ -9,6 +9,7 @@ import pyotp
 from flask import Flask
 from sqlalchemy import select
 
+from gateway import auth
 from gateway.db import new_session
 from gateway.models import User
 from gateway.totp import new_recovery_codes, use_recovery_code, verify_totp
@@ -89,3 +90,29 @@ def test_cwe_362_recovery_code_spent_once_by_concurrent_requests(database_url: s
             first.close()
             second.close()
     assert spent == [True, False]
+
+
+def test_cwe_208_signup_costs_the_same_for_a_taken_email(
+    database_url: str, monkeypatch: Any
+) -> None:
+    """Sign-up answers alike for new and taken addresses; its timing must too. A taken address
+    skipped the password hash (tens of ms with argon2id), which told who has an account."""
+    app = make_app(database_url)
+    actions = _actions(app)
+    actions.create_user("taken@example.com")
+    calls: list[str] = []
+    real = auth.hash_password
+
+    def counting(password: str) -> str:
+        calls.append(password)
+        return real(password)
+
+    monkeypatch.setattr(auth, "hash_password", counting)
+
+    def hashes_for(email: str) -> int:
+        calls.clear()
+        page = actions.post("/signup", email=email, password="a fresh passphrase 42")
+        assert page.status_code == 200
+        return len(calls)
+
+    assert hashes_for("taken@example.com") == hashes_for("new@example.com") == 1
