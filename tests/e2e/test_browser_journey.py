@@ -1,0 +1,309 @@
+"""A person's whole journey through Unified Login in a real headless Chromium (issue 7, item 3).
+
+Clicking and typing as a person would (accessible locators: labels, roles, names), with a
+screenshot per step under ``test-artifacts/screenshots/<test>/NN-step.png``: sign-up, email
+verification from the developer mailbox, 2FA enrolment with a code computed from the key shown on
+the page, recovery codes, sign-in with 2FA, linking an existing Segment user, creating a SendGrid
+user, an email change confirmed from the mailbox, and "Sign out everywhere". Then a keyboard-only
+run of the login page and the Product Switcher.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pyotp
+import pytest
+from sqlalchemy import update
+
+from tests.e2e.browser import Steps, is_linked, new_page, switcher, switcher_link
+from tests.support.stack import Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+PASSWORD = "a long journey passphrase"
+SEGMENT_PASSWORD = "my old segment password"
+STEP_SECONDS = 30
+
+
+def authenticator_code(secret: str, after_step: int | None = None) -> tuple[str, int]:
+    """The code an authenticator app shows now, and its time step.
+
+    A code is accepted once: when the current step was already used (``after_step``), wait
+    for the app to show the next one, as a person would.
+    """
+    step = int(time.time()) // STEP_SECONDS
+    if after_step is not None and step <= after_step:
+        time.sleep((after_step + 1) * STEP_SECONDS - time.time() + 0.2)
+        step = int(time.time()) // STEP_SECONDS
+    return pyotp.TOTP(secret).at(step * STEP_SECONDS), step
+
+
+def open_mail_link(steps: Steps, gateway: str, recipient: str, path: str) -> None:
+    """Open the developer mailbox and click the newest link to ``path`` mailed to ``recipient``."""
+    page = steps.page
+    page.goto(gateway + "/dev/mailbox")
+    mail = page.locator(f'article[data-recipient="{recipient}"]').first
+    link = mail.get_by_role("link", name=path)  # the link's text is the URL
+    link.scroll_into_view_if_needed()
+    steps.shot("mailbox")
+    link.click()
+    page.wait_for_url(re.compile(re.escape(gateway + path)))
+
+
+def shown(page: Any, text: str) -> bool:
+    """``text`` is visible on the page (not just somewhere in the HTML)."""
+    return page.get_by_text(text, exact=False).first.is_visible()
+
+
+def age_session(stack: Stack, email: str, minutes: int = 10) -> None:
+    """Time passes: the person's last proof of identity is older than the freshness window."""
+    from gateway.db import new_session
+    from gateway.models import LoginSession, User, utcnow
+
+    app = stack.app("gateway")
+    with app.app_context(), new_session() as db:
+        user_ids = db.query(User.id).filter(User.email == email).scalar_subquery()
+        db.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id.in_(user_ids))
+            .values(authenticated_at=utcnow() - timedelta(minutes=minutes))
+        )
+        db.commit()
+    app.extensions["gateway.engine"].dispose()
+
+
+def sign_in_with_code(steps: Steps, gateway: str, email: str, code: str) -> None:
+    """Email + password, then the second step (TOTP or recovery code); lands on the Console."""
+    page = steps.page
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(gateway + "/login/2fa")
+    page.get_by_label("Authentication code").fill(code)
+    steps.shot("second-step")
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(gateway + "/")
+
+
+def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
+    steps, page, gateway = browser_page, browser_page.page, stack.gateway_url
+    email = f"journey-{uuid.uuid4().hex[:8]}@example.com"
+    new_email = f"renamed-{uuid.uuid4().hex[:8]}@example.com"
+
+    # Before Unified Login: the person already has a Segment user, made on Segment's own page
+    # (another browser profile: its cookies are not the gateway's).
+    before = new_page(browser)
+    before.goto(stack.url("segment") + "/signup")
+    before.get_by_label("Email").fill(email)
+    before.get_by_label("Password").fill(SEGMENT_PASSWORD)
+    steps.shot("segment-own-signup", before)
+    before.get_by_role("button", name="Sign up").click()
+    before.wait_for_url(stack.url("segment") + "/")
+    assert shown(before, email)
+    before.context.close()
+
+    # Sign up in the Console.
+    page.goto(gateway + "/signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    steps.shot("signup")
+    page.get_by_role("button", name="Create account").click()
+    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    assert shown(page, email)
+    steps.shot("check-inbox")
+
+    # An unverified account cannot sign in yet.
+    page.goto(gateway + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.url.startswith(gateway + "/login")
+    assert not page.get_by_role("navigation", name="Product switcher").count()
+    steps.shot("unverified-refused")
+
+    # Verify the email from the developer mailbox.
+    open_mail_link(steps, gateway, email, "/verify-email")
+    assert page.get_by_role("heading", name="Confirm your email").is_visible()
+    steps.shot("confirm-email")
+    page.get_by_role("button", name="Confirm email address").click()
+    assert page.get_by_role("heading", name="Email confirmed").is_visible()
+    steps.shot("email-confirmed")
+
+    # Sign in (the login page has the address filled in already).
+    page.get_by_role("link", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/login\?login_hint="))
+    assert page.get_by_label("Email").input_value() == email
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(gateway + "/")
+    assert page.get_by_test_id("console-email").inner_text() == email
+    assert not is_linked(page, "segment") and not is_linked(page, "sendgrid")
+    steps.shot("console-home")
+
+    # 2FA enrolment: QR code and key on the page, a code computed from that key.
+    page.get_by_role("link", name="Settings", exact=True).click()
+    page.wait_for_url(gateway + "/settings")
+    steps.shot("settings")
+    page.get_by_role("link", name="Turn on").click()
+    page.wait_for_url(gateway + "/settings/2fa/enable")
+    assert page.get_by_role("figure", name="QR code for your authenticator app").locator(
+        "svg"
+    ).is_visible()
+    secret = page.get_by_test_id("totp-secret").inner_text().strip()
+    code_field = page.get_by_label("Authentication code")
+    assert code_field.get_attribute("autocomplete") == "one-time-code"
+    code_field.fill("000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    page.get_by_role("button", name="Turn on").click()
+    assert page.get_by_role("alert").inner_text().startswith("That code did not match")
+    steps.shot("2fa-wrong-code")
+    enrolment_code, used_step = authenticator_code(secret)
+    page.get_by_label("Authentication code").fill(enrolment_code)
+    steps.shot("2fa-code-entered")
+    page.get_by_role("button", name="Turn on").click()
+    assert page.get_by_role("heading", name="Save your recovery codes").is_visible()
+    listed = page.get_by_test_id("recovery-codes").get_by_role("listitem").all_inner_texts()
+    codes = [code.strip() for code in listed]
+    assert len(codes) == 10 and len(set(codes)) == 10
+    steps.shot("recovery-codes")
+    page.get_by_role("link", name="I saved them").click()
+    page.wait_for_url(gateway + "/settings")
+    assert shown(page, "On (10 recovery codes left)")
+
+    # Sign out; signing in again needs the second step. The enrolment code is refused (a code
+    # works once); a saved recovery code gets in.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/login"))
+    steps.shot("signed-out")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(gateway + "/login/2fa")
+    page.get_by_label("Authentication code").fill(enrolment_code)
+    page.get_by_role("button", name="Verify").click()
+    assert "That code did not work" in page.get_by_role("alert").inner_text()
+    assert page.url == gateway + "/login/2fa"
+    steps.shot("replayed-code-refused")
+    page.get_by_label("Authentication code").fill(codes[0])
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(gateway + "/")
+    steps.shot("signed-in-with-recovery-code")
+    page.get_by_role("link", name="Settings", exact=True).click()
+    assert shown(page, "On (9 recovery codes left)")
+
+    # Open Segment from the switcher: link the existing Segment user with its own password.
+    switcher_link(page, "segment").click()
+    page.wait_for_url(re.compile(r"/link/segment\?next="))
+    steps.shot("segment-choice")
+    assert page.get_by_label("Product email").input_value() == email
+    page.get_by_label("Product password").fill("not my segment password")
+    page.get_by_role("button", name="Link Segment user").click()
+    assert page.get_by_role("alert").is_visible()
+    steps.shot("segment-wrong-password")
+    page.get_by_label("Product password").fill(SEGMENT_PASSWORD)
+    page.get_by_role("button", name="Link Segment user").click()
+    page.wait_for_url(gateway + "/segment/")
+    assert page.get_by_role("heading", name="Your workspaces").is_visible()
+    assert is_linked(page, "segment") and not is_linked(page, "sendgrid")
+    assert switcher_link(page, "segment").get_attribute("aria-current") == "page"
+    steps.shot("inside-segment")
+
+    # Back to the Console, then SendGrid: create a new SendGrid user.
+    switcher_link(page, "console").click()
+    page.wait_for_url(gateway + "/")
+    assert is_linked(page, "segment") and not is_linked(page, "sendgrid")
+    steps.shot("back-in-console")
+    switcher_link(page, "sendgrid").click()
+    page.wait_for_url(re.compile(r"/link/sendgrid\?next="))
+    steps.shot("sendgrid-choice")
+    page.get_by_role("button", name="Create SendGrid user").click()
+    page.wait_for_url(gateway + "/sendgrid/")
+    assert page.get_by_role("heading", name="Your accounts").is_visible()
+    assert shown(page, "owner · free plan")
+    assert is_linked(page, "segment") and is_linked(page, "sendgrid")
+    steps.shot("inside-sendgrid")
+
+    # Change the email in the Console settings; the last proof of identity is old by now, so
+    # the Console asks for the password and a fresh authenticator code first.
+    age_session(stack, email)
+    switcher_link(page, "console").click()
+    page.get_by_role("link", name="Settings", exact=True).click()
+    page.get_by_role("link", name="Change email").click()
+    page.wait_for_url(re.compile(r"/settings/reauthenticate\?next="))
+    assert page.get_by_role("heading", name="Confirm it is you").is_visible()
+    page.get_by_label("Current password").fill(PASSWORD)
+    code, used_step = authenticator_code(secret, after_step=used_step)
+    page.get_by_label("Authentication code").fill(code)
+    steps.shot("reauthenticate")
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url(gateway + "/settings/email")
+    page.get_by_label("New email address").fill(new_email)
+    steps.shot("new-email-entered")
+    page.get_by_role("button", name="Send confirmation link").click()
+    assert page.get_by_role("heading", name="Confirm your new email").is_visible()
+    assert shown(page, new_email)
+    steps.shot("confirmation-sent")
+    page.goto(gateway + "/")
+    assert page.get_by_test_id("console-email").inner_text() == email  # not changed yet
+
+    open_mail_link(steps, gateway, new_email, "/settings/email/confirm")
+    assert page.get_by_role("heading", name="Confirm email change").is_visible()
+    page.get_by_role("button", name="Change my email").click()
+    assert page.get_by_test_id("new-email").inner_text() == new_email
+    steps.shot("email-changed")
+
+    # The new address everywhere: the Console and both products' settings (through the gateway).
+    page.get_by_role("link", name="Back to settings").click()
+    assert page.get_by_test_id("settings-email").inner_text() == new_email
+    switcher_link(page, "console").click()
+    assert page.get_by_test_id("console-email").inner_text() == new_email
+    steps.shot("console-new-email")
+    for product, history in (("segment", "linked to unified login by"),
+                             ("sendgrid", "created from unified login by")):
+        switcher_link(page, product).click()
+        page.wait_for_url(f"{gateway}/{product}/")
+        page.get_by_role("link", name="Settings", exact=True).click()
+        page.wait_for_url(f"{gateway}/{product}/settings")
+        assert shown(page, f"Email: {new_email}")
+        assert shown(page, "Managed in the Console")
+        assert shown(page, f"{history} {email} at ")
+        assert page.get_by_role("link", name="Change them in the Console settings").is_visible()
+        steps.shot(f"{product}-settings")
+
+    # Another browser signs in with the new email (password + a recovery code).
+    other = new_page(browser)
+    other.goto(gateway + "/login")
+    other_steps = Steps(other, steps.folder.rsplit("/", 1)[1] + "-other-browser")
+    sign_in_with_code(other_steps, gateway, new_email, codes[1])
+    assert other.get_by_test_id("console-email").inner_text() == new_email
+
+    # Sign out everywhere: both browsers are sent to the login page from any Console page.
+    page.goto(gateway + "/settings")
+    page.get_by_role("navigation", name="Settings").get_by_role("link", name="Sessions").click()
+    page.wait_for_url(gateway + "/settings/sessions")
+    assert page.get_by_role("table").locator("tbody tr").count() == 2
+    steps.shot("sessions")
+    page.get_by_role("button", name="Sign out everywhere").click()
+    page.wait_for_url(re.compile(r"/login"))
+    steps.shot("signed-out-everywhere")
+    for browser_tab in (page, other):
+        browser_tab.goto(gateway + "/settings")
+        assert re.match(re.escape(gateway) + r"/login(\?|$)", browser_tab.url), browser_tab.url
+        assert browser_tab.get_by_role("heading", name="Sign in").is_visible()
+        assert not switcher(browser_tab).count()
+        browser_tab.goto(gateway + "/segment/")
+        assert browser_tab.url.startswith(gateway + "/login"), browser_tab.url
+    steps.shot("console-page-after-sign-out")
+    other_steps.shot("console-page-after-sign-out")
+    other.context.close()
+
+    # The old address no longer signs in; the new one does, with its remaining codes.
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "Incorrect email or password."
+    steps.shot("old-email-refused")
