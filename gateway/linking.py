@@ -12,6 +12,8 @@ recorded in the gateway and the person gets a page with a retry button.
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
@@ -26,7 +28,7 @@ from gateway.client import client_ip
 from gateway.db import db
 from gateway.emails import canonical_email
 from gateway.forms import CreateProductUserForm, LinkExistingForm
-from gateway.models import ProductLink, User
+from gateway.models import AuditEvent, ProductLink, User, utcnow
 from gateway.products import Product
 from gateway.proxy import forget_cached_principal, products
 from gateway.return_paths import safe_return_path
@@ -45,6 +47,8 @@ CONSOLE_ALREADY_LINKED = (
     "Contact support to move the link."
 )
 EMAIL_TAKEN = "A {title} user with this email already exists; link it instead."
+#: At most one "sent from a product login page" event per user and product in this interval.
+REDIRECT_AUDIT_INTERVAL = timedelta(hours=1)
 
 
 def _product(name: str) -> Product:
@@ -281,5 +285,16 @@ def note_product_login_redirect(login_hint: str | None, next_path: str) -> None:
         return
     email = canonical_email(login_hint)
     user_id = db().scalars(select(User.id).where(User.email == email)).first() if email else None
+    # Anyone can send this GET: one row per user and product per interval, or a flood of them
+    # would push the person's real security events off their Activity page.
+    since = utcnow() - REDIRECT_AUDIT_INTERVAL
+    recent = select(AuditEvent.id).where(
+        AuditEvent.event == "product_login_redirect",
+        AuditEvent.user_id == user_id if user_id else AuditEvent.user_id.is_(None),
+        AuditEvent.detail == json.dumps({"product": product.name}),
+        AuditEvent.created_at >= since,
+    )
+    if db().scalars(recent.limit(1)).first() is not None:
+        return
     audit.record("product_login_redirect", user_id, product=product.name)
     db().commit()

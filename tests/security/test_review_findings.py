@@ -9,7 +9,7 @@ import pyotp
 from flask import Flask
 from sqlalchemy import select
 
-from gateway import auth
+from gateway import audit, auth
 from gateway.db import new_session
 from gateway.models import User
 from gateway.totp import new_recovery_codes, use_recovery_code, verify_totp
@@ -116,3 +116,20 @@ def test_cwe_208_signup_costs_the_same_for_a_taken_email(
         return len(calls)
 
     assert hashes_for("taken@example.com") == hashes_for("new@example.com") == 1
+
+
+def test_cwe_223_anonymous_login_hints_cannot_flush_a_users_activity(database_url: str) -> None:
+    """``/login?login_hint=<victim>&next=/segment/`` is public and wrote one audit row per GET
+    on the victim's account: 50 GETs pushed every real event (a sign-in, failed attempts) off
+    the victim's Activity page, hiding an intruder."""
+    app = make_app(database_url)
+    actions = _actions(app)
+    user = actions.create_user("watched@example.com")
+    assert actions.login("watched@example.com", PASSWORD).status_code == 302
+    anonymous = app.test_client()
+    for _ in range(60):
+        hint = "/login?login_hint=watched@example.com&next=/segment/"
+        assert anonymous.get(hint).status_code == 200
+    with app.test_request_context():
+        events = [event.event for event in audit.recent_events(user.id)]
+    assert "login" in events
