@@ -272,6 +272,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
         assert shown(page, "Managed in the Console")
         assert shown(page, f"{history} {email} at ")
         assert page.get_by_role("link", name="Change them in the Console settings").is_visible()
+        assert page.get_by_role("combobox", name="Timezone").is_visible()
         steps.shot(f"{product}-settings")
 
     # Another browser signs in with the new email (password + a recovery code).
@@ -307,3 +308,101 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_role("button", name="Sign in").click()
     assert page.get_by_role("alert").inner_text() == "Incorrect email or password."
     steps.shot("old-email-refused")
+
+
+FOCUSED = """() => {
+  const e = document.activeElement;
+  return {tag: e.tagName.toLowerCase(), id: e.id, product: e.dataset.product || null,
+          text: (e.innerText || '').replace(/\\s+/g, ' ').trim(),
+          inSwitcher: !!e.closest('nav[aria-label="Product switcher"]'),
+          outline: getComputedStyle(e).outlineStyle};
+}"""
+
+
+def focused(page: Any) -> dict[str, Any]:
+    result: dict[str, Any] = page.evaluate(FOCUSED)
+    return result
+
+
+def tab_to(page: Any, wanted: Any, limit: int = 20) -> list[dict[str, Any]]:
+    """Press Tab until ``wanted(focused element)``; returns every element focused on the way."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        seen.append(focused(page))
+        if wanted(seen[-1]):
+            return seen
+    raise AssertionError(f"never focused; focus went through {seen}")
+
+
+#: Accessible names of the switcher links: the product, then whether it is linked.
+SWITCHER_NAMES = {
+    "console": "Console linked", "segment": "Segment linked", "sendgrid": "SendGrid not linked",
+}
+
+
+def assert_switcher_names(page: Any) -> None:
+    """Each switcher link's accessible name (Chromium's accessibility tree)."""
+    from playwright.sync_api import expect
+
+    for product, name in SWITCHER_NAMES.items():
+        expect(switcher_link(page, product)).to_have_accessible_name(name)
+
+
+def test_keyboard_only_login_and_switcher(stack: Stack, browser_page: Steps) -> None:
+    from tests.support import people
+
+    steps, page, gateway = browser_page, browser_page.page, stack.gateway_url
+    email = f"keys-{uuid.uuid4().hex[:8]}@example.com"
+    console_id = people.create_console_user(stack, email, PASSWORD)
+    people.create_linked_product_user(stack, "segment", email, console_id)
+
+    page.goto(gateway + "/login")
+    # The first Tab reaches the skip link, which shows itself; Enter jumps to the content.
+    page.keyboard.press("Tab")
+    assert focused(page)["text"] == "Skip to content"
+    assert page.get_by_role("link", name="Skip to content").is_visible()
+    steps.shot("skip-link")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "email"
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "password"
+    page.keyboard.type(PASSWORD)
+    steps.shot("typed")
+    page.keyboard.press("Enter")
+    page.wait_for_url(gateway + "/")
+    assert page.get_by_test_id("console-email").inner_text() == email
+    steps.shot("signed-in")
+
+    # From the top of the Console page, Tab reaches the switcher before the page content, in
+    # the order shown, each link named with its product and whether it is linked.
+    walk = tab_to(page, lambda e: e["product"] == "sendgrid")
+    assert [e["text"] for e in walk[:2]] == ["Skip to content", "Unified Login"]
+    assert [e["product"] for e in walk if e["inSwitcher"]] == ["console", "segment", "sendgrid"]
+    assert all(e["outline"] != "none" for e in walk[1:]), walk  # focus is visible
+    assert_switcher_names(page)
+    steps.shot("switcher-focused")
+
+    # Shift+Tab back to Segment (linked) and open it with Enter.
+    page.keyboard.press("Shift+Tab")
+    assert focused(page)["product"] == "segment"
+    page.keyboard.press("Enter")
+    page.wait_for_url(gateway + "/segment/")
+    steps.shot("segment-by-keyboard")
+
+    # On the product page too: a skip link first, a named product menu, then the switcher with
+    # the same names.
+    walk = tab_to(page, lambda e: e["product"] == "sendgrid")
+    assert walk[0]["text"] == "Skip to content"
+    assert [e["product"] for e in walk if e["inSwitcher"]] == ["console", "segment", "sendgrid"]
+    assert page.get_by_role("navigation", name="Segment").get_by_role(
+        "link", name="Settings"
+    ).is_visible()
+    assert_switcher_names(page)
+    steps.shot("product-switcher-focused")
+    page.keyboard.press("Enter")  # unlinked SendGrid: the choice page, by keyboard
+    page.wait_for_url(re.compile(r"/link/sendgrid"))
+    assert page.get_by_role("heading", name="Open SendGrid").is_visible()
+    steps.shot("sendgrid-choice-by-keyboard")
