@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from gateway.assertion import KeyFile
@@ -43,6 +44,12 @@ class _NoCookies(DefaultCookiePolicy):
 
     def return_ok(self, cookie, request):  # type: ignore[no-untyped-def]
         return False
+
+
+def make_pool() -> urllib3.PoolManager:
+    """The proxy's upstream pool: urllib3 directly (``requests`` costs a third more CPU per
+    proxied request in a profile), no environment proxies, no cookies, no retries."""
+    return urllib3.PoolManager(num_pools=2, maxsize=POOL_SIZE, block=False, retries=False)
 
 
 def make_session() -> requests.Session:
@@ -117,6 +124,7 @@ class Product:
     public_paths: tuple[str, ...] = DEFAULT_PUBLIC_PATHS
     internal_paths: tuple[str, ...] = DEFAULT_INTERNAL_PATHS
     session: requests.Session = field(default_factory=make_session, compare=False, repr=False)
+    pool: urllib3.PoolManager = field(default_factory=make_pool, compare=False, repr=False)
 
     @property
     def origin(self) -> tuple[str, str]:
@@ -186,6 +194,7 @@ class ProductTable:
     def close(self) -> None:
         for product in self.products.values():
             product.session.close()
+            product.pool.clear()
 
 
 def _strip_prefix(segments: list[str], count: int) -> list[str] | None:

@@ -21,11 +21,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
+from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.wrappers import Response
 
@@ -274,7 +278,7 @@ def _alive(record: LoginSession) -> bool:
 
 
 class _LengthBody:
-    """The request body as a file of known length: requests sends it with Content-Length."""
+    """The request body as a file of known length: sent as is, with its Content-Length."""
 
     def __init__(self, stream: Any, length: int) -> None:
         self.stream = stream
@@ -297,13 +301,14 @@ def _chunked_body(stream: Any) -> Iterator[bytes]:
         yield chunk
 
 
-def _request_body() -> Any:
+def _request_body() -> tuple[Any, bool]:
+    """The body to stream upstream and whether it goes chunked (never read into memory)."""
     length = request.content_length
     if length:
-        return _LengthBody(request.stream, length)
+        return _LengthBody(request.stream, length), False
     if request.environ.get("wsgi.input_terminated"):
-        return _chunked_body(request.stream)
-    return None
+        return _chunked_body(request.stream), True
+    return None, False
 
 
 def _gateway_cookies() -> tuple[str, ...]:
@@ -325,47 +330,58 @@ def _forward(
     )
     if principal is not None:
         out.append((ASSERTION_HEADER, assertion_for(product, principal, request.method, path)))
-    prepared = requests.Request(
-        request.method,
-        product.upstream_url(path, request.query_string),
-        headers=dict(out),
-        data=_request_body(),
-    ).prepare()
-    if "Content-Length" in prepared.headers:
-        prepared.headers.pop("Transfer-Encoding", None)
-    timeout = (config["UPSTREAM_CONNECT_TIMEOUT"], config["UPSTREAM_READ_TIMEOUT"])
+    body, chunked = _request_body()
+    headers = HTTPHeaderDict()
+    for name, value in out:
+        if chunked and hdr.canonical(name) == "content-length":
+            continue
+        headers.add(name, value)
+    timeout = urllib3.Timeout(
+        connect=config["UPSTREAM_CONNECT_TIMEOUT"], read=config["UPSTREAM_READ_TIMEOUT"]
+    )
     started = time.perf_counter()
     try:
-        upstream = product.session.send(
-            prepared, stream=True, timeout=timeout, allow_redirects=False
+        upstream = product.pool.urlopen(
+            request.method,
+            product.upstream_url(path, request.query_string),
+            body=body,
+            headers=headers,
+            chunked=chunked,
+            redirect=False,
+            retries=False,
+            timeout=timeout,
+            preload_content=False,
+            decode_content=False,
         )
-    except requests.Timeout:
+    except NewConnectionError as exc:  # refused: a subclass of the timeout error in urllib3
+        return _upstream_error(502, product, path, request_id, exc.__class__.__name__)
+    except Urllib3Timeout:
         return _upstream_error(504, product, path, request_id, "timeout")
-    except (requests.RequestException, Urllib3Error, OSError) as exc:
+    except (Urllib3Error, OSError) as exc:
         return _upstream_error(502, product, path, request_id, exc.__class__.__name__)
     log.debug(  # the access log (gateway.observability) already has one line per request
         "proxy %s %s%s -> %d %.1fms request_id=%s user=%s",
         request.method,
         product.prefix,
         path,
-        upstream.status_code,
+        upstream.status,
         (time.perf_counter() - started) * 1000,
         request_id,
         principal.user_id if principal else "-",
     )
     response_headers = hdr.downstream_response_headers(
-        upstream.raw.headers.items(),
+        upstream.headers.items(),
         prefix=product.prefix,
         upstream_origin=product.origin,
         reserved_cookies=_gateway_cookies(),
     )
-    bodyless = request.method == "HEAD" or upstream.status_code in (204, 304)
+    bodyless = request.method == "HEAD" or upstream.status in (204, 304)
     if bodyless:
-        _ = upstream.content  # nothing to read: hand the connection back to the pool now
-        upstream.close()
+        upstream.drain_conn()  # nothing to read: hand the connection back to the pool now
+        upstream.release_conn()
     response = Response(
         () if bodyless else _relay(upstream, request_id),
-        status=upstream.status_code,
+        status=upstream.status,
         headers=response_headers,
         direct_passthrough=True,
     )
@@ -376,11 +392,11 @@ def _forward(
     return response
 
 
-def _relay(upstream: requests.Response, request_id: str) -> Iterator[bytes]:
+def _relay(upstream: BaseHTTPResponse, request_id: str) -> Iterator[bytes]:
     """Yield the upstream body as it arrives, still encoded (gzip passes through untouched)."""
     complete = False
     try:
-        yield from upstream.raw.stream(CHUNK, decode_content=False)
+        yield from upstream.stream(CHUNK, decode_content=False)
         complete = True
     except (Urllib3Error, OSError) as exc:
         # Headers are gone already: abort the connection so the client sees a truncated body.
@@ -388,8 +404,9 @@ def _relay(upstream: requests.Response, request_id: str) -> Iterator[bytes]:
         raise
     finally:
         if complete:
-            upstream.raw.release_conn()  # body read to the end: keep the connection pooled
-        upstream.close()
+            upstream.release_conn()  # body read to the end: keep the connection pooled
+        else:
+            upstream.close()
 
 
 def _upstream_error(
