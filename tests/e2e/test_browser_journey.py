@@ -18,9 +18,11 @@ from typing import Any
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import update
 
 from tests.e2e.browser import Steps, is_linked, new_page, switcher, switcher_link
+from tests.support import people
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -43,6 +45,13 @@ def authenticator_code(secret: str, after_step: int | None = None) -> tuple[str,
     return pyotp.TOTP(secret).at(step * STEP_SECONDS), step
 
 
+def wrong_code(secret: str) -> str:
+    """Six digits that no nearby time step of ``secret`` produces."""
+    totp, now = pyotp.TOTP(secret), time.time()
+    near = {totp.at(now + drift) for drift in (-60, -30, 0, 30, 60)}
+    return next(code for code in ("000000", "111111", "222222", "333333") if code not in near)
+
+
 def open_mail_link(steps: Steps, gateway: str, recipient: str, path: str) -> None:
     """Open the developer mailbox and click the newest link to ``path`` mailed to ``recipient``."""
     page = steps.page
@@ -55,9 +64,9 @@ def open_mail_link(steps: Steps, gateway: str, recipient: str, path: str) -> Non
     page.wait_for_url(re.compile(re.escape(gateway + path)))
 
 
-def shown(page: Any, text: str) -> bool:
-    """``text`` is visible on the page (not just somewhere in the HTML)."""
-    return page.get_by_text(text, exact=False).first.is_visible()
+def see(page: Any, text: str) -> None:
+    """``text`` shows on the page (waiting for the page to load; not just in the HTML)."""
+    expect(page.get_by_text(text, exact=False).first).to_be_visible()
 
 
 def age_session(stack: Stack, email: str, minutes: int = 10) -> None:
@@ -104,7 +113,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     steps.shot("segment-own-signup", before)
     before.get_by_role("button", name="Sign up").click()
     before.wait_for_url(stack.url("segment") + "/")
-    assert shown(before, email)
+    see(before, email)
     before.context.close()
 
     # Sign up in the Console.
@@ -113,8 +122,8 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     steps.shot("signup")
     page.get_by_role("button", name="Create account").click()
-    assert page.get_by_role("heading", name="Check your inbox").is_visible()
-    assert shown(page, email)
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    see(page, email)
     steps.shot("check-inbox")
 
     # An unverified account cannot sign in yet.
@@ -122,16 +131,16 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.url.startswith(gateway + "/login")
-    assert not page.get_by_role("navigation", name="Product switcher").count()
+    expect(page.get_by_role("heading", name="Confirm your email first")).to_be_visible()
+    expect(switcher(page)).to_have_count(0)
     steps.shot("unverified-refused")
 
     # Verify the email from the developer mailbox.
     open_mail_link(steps, gateway, email, "/verify-email")
-    assert page.get_by_role("heading", name="Confirm your email").is_visible()
+    expect(page.get_by_role("heading", name="Confirm your email")).to_be_visible()
     steps.shot("confirm-email")
     page.get_by_role("button", name="Confirm email address").click()
-    assert page.get_by_role("heading", name="Email confirmed").is_visible()
+    expect(page.get_by_role("heading", name="Email confirmed")).to_be_visible()
     steps.shot("email-confirmed")
 
     # Sign in (the login page has the address filled in already).
@@ -141,7 +150,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(gateway + "/")
-    assert page.get_by_test_id("console-email").inner_text() == email
+    expect(page.get_by_test_id("console-email")).to_have_text(email)
     assert not is_linked(page, "segment") and not is_linked(page, "sendgrid")
     steps.shot("console-home")
 
@@ -151,28 +160,28 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     steps.shot("settings")
     page.get_by_role("link", name="Turn on").click()
     page.wait_for_url(gateway + "/settings/2fa/enable")
-    assert page.get_by_role("figure", name="QR code for your authenticator app").locator(
-        "svg"
-    ).is_visible()
+    expect(
+        page.get_by_role("figure", name="QR code for your authenticator app").locator("svg")
+    ).to_be_visible()
     secret = page.get_by_test_id("totp-secret").inner_text().strip()
     code_field = page.get_by_label("Authentication code")
     assert code_field.get_attribute("autocomplete") == "one-time-code"
-    code_field.fill("000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    code_field.fill(wrong_code(secret))
     page.get_by_role("button", name="Turn on").click()
-    assert page.get_by_role("alert").inner_text().startswith("That code did not match")
+    expect(page.get_by_role("alert")).to_contain_text("That code did not match")
     steps.shot("2fa-wrong-code")
     enrolment_code, used_step = authenticator_code(secret)
     page.get_by_label("Authentication code").fill(enrolment_code)
     steps.shot("2fa-code-entered")
     page.get_by_role("button", name="Turn on").click()
-    assert page.get_by_role("heading", name="Save your recovery codes").is_visible()
+    expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
     listed = page.get_by_test_id("recovery-codes").get_by_role("listitem").all_inner_texts()
     codes = [code.strip() for code in listed]
     assert len(codes) == 10 and len(set(codes)) == 10
     steps.shot("recovery-codes")
     page.get_by_role("link", name="I saved them").click()
     page.wait_for_url(gateway + "/settings")
-    assert shown(page, "On (10 recovery codes left)")
+    see(page, "On (10 recovery codes left)")
 
     # Sign out; signing in again needs the second step. The enrolment code is refused (a code
     # works once); a saved recovery code gets in.
@@ -185,7 +194,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.wait_for_url(gateway + "/login/2fa")
     page.get_by_label("Authentication code").fill(enrolment_code)
     page.get_by_role("button", name="Verify").click()
-    assert "That code did not work" in page.get_by_role("alert").inner_text()
+    expect(page.get_by_role("alert")).to_contain_text("That code did not work")
     assert page.url == gateway + "/login/2fa"
     steps.shot("replayed-code-refused")
     page.get_by_label("Authentication code").fill(codes[0])
@@ -193,7 +202,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.wait_for_url(gateway + "/")
     steps.shot("signed-in-with-recovery-code")
     page.get_by_role("link", name="Settings", exact=True).click()
-    assert shown(page, "On (9 recovery codes left)")
+    see(page, "On (9 recovery codes left)")
 
     # Open Segment from the switcher: link the existing Segment user with its own password.
     switcher_link(page, "segment").click()
@@ -202,12 +211,12 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     assert page.get_by_label("Product email").input_value() == email
     page.get_by_label("Product password").fill("not my segment password")
     page.get_by_role("button", name="Link Segment user").click()
-    assert page.get_by_role("alert").is_visible()
+    expect(page.get_by_role("alert")).to_be_visible()
     steps.shot("segment-wrong-password")
     page.get_by_label("Product password").fill(SEGMENT_PASSWORD)
     page.get_by_role("button", name="Link Segment user").click()
     page.wait_for_url(gateway + "/segment/")
-    assert page.get_by_role("heading", name="Your workspaces").is_visible()
+    expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
     assert is_linked(page, "segment") and not is_linked(page, "sendgrid")
     assert switcher_link(page, "segment").get_attribute("aria-current") == "page"
     steps.shot("inside-segment")
@@ -222,8 +231,8 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     steps.shot("sendgrid-choice")
     page.get_by_role("button", name="Create SendGrid user").click()
     page.wait_for_url(gateway + "/sendgrid/")
-    assert page.get_by_role("heading", name="Your accounts").is_visible()
-    assert shown(page, "owner · free plan")
+    expect(page.get_by_role("heading", name="Your accounts")).to_be_visible()
+    see(page, "owner · free plan")
     assert is_linked(page, "segment") and is_linked(page, "sendgrid")
     steps.shot("inside-sendgrid")
 
@@ -234,7 +243,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_role("link", name="Settings", exact=True).click()
     page.get_by_role("link", name="Change email").click()
     page.wait_for_url(re.compile(r"/settings/reauthenticate\?next="))
-    assert page.get_by_role("heading", name="Confirm it is you").is_visible()
+    expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
     page.get_by_label("Current password").fill(PASSWORD)
     code, used_step = authenticator_code(secret, after_step=used_step)
     page.get_by_label("Authentication code").fill(code)
@@ -244,23 +253,23 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_label("New email address").fill(new_email)
     steps.shot("new-email-entered")
     page.get_by_role("button", name="Send confirmation link").click()
-    assert page.get_by_role("heading", name="Confirm your new email").is_visible()
-    assert shown(page, new_email)
+    expect(page.get_by_role("heading", name="Confirm your new email")).to_be_visible()
+    see(page, new_email)
     steps.shot("confirmation-sent")
     page.goto(gateway + "/")
-    assert page.get_by_test_id("console-email").inner_text() == email  # not changed yet
+    expect(page.get_by_test_id("console-email")).to_have_text(email)  # not changed yet
 
     open_mail_link(steps, gateway, new_email, "/settings/email/confirm")
-    assert page.get_by_role("heading", name="Confirm email change").is_visible()
+    expect(page.get_by_role("heading", name="Confirm email change")).to_be_visible()
     page.get_by_role("button", name="Change my email").click()
-    assert page.get_by_test_id("new-email").inner_text() == new_email
+    expect(page.get_by_test_id("new-email")).to_have_text(new_email)
     steps.shot("email-changed")
 
     # The new address everywhere: the Console and both products' settings (through the gateway).
     page.get_by_role("link", name="Back to settings").click()
-    assert page.get_by_test_id("settings-email").inner_text() == new_email
+    expect(page.get_by_test_id("settings-email")).to_have_text(new_email)
     switcher_link(page, "console").click()
-    assert page.get_by_test_id("console-email").inner_text() == new_email
+    expect(page.get_by_test_id("console-email")).to_have_text(new_email)
     steps.shot("console-new-email")
     for product, history in (("segment", "linked to unified login by"),
                              ("sendgrid", "created from unified login by")):
@@ -268,11 +277,11 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
         page.wait_for_url(f"{gateway}/{product}/")
         page.get_by_role("link", name="Settings", exact=True).click()
         page.wait_for_url(f"{gateway}/{product}/settings")
-        assert shown(page, f"Email: {new_email}")
-        assert shown(page, "Managed in the Console")
-        assert shown(page, f"{history} {email} at ")
-        assert page.get_by_role("link", name="Change them in the Console settings").is_visible()
-        assert page.get_by_role("combobox", name="Timezone").is_visible()
+        see(page, f"Email: {new_email}")
+        see(page, "Managed in the Console")
+        see(page, f"{history} {email} at ")
+        expect(page.get_by_role("link", name="Change them in the Console settings")).to_be_visible()
+        expect(page.get_by_role("combobox", name="Timezone")).to_be_visible()
         steps.shot(f"{product}-settings")
 
     # Another browser signs in with the new email (password + a recovery code).
@@ -280,13 +289,13 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     other.goto(gateway + "/login")
     other_steps = Steps(other, steps.folder.rsplit("/", 1)[1] + "-other-browser")
     sign_in_with_code(other_steps, gateway, new_email, codes[1])
-    assert other.get_by_test_id("console-email").inner_text() == new_email
+    expect(other.get_by_test_id("console-email")).to_have_text(new_email)
 
     # Sign out everywhere: both browsers are sent to the login page from any Console page.
     page.goto(gateway + "/settings")
     page.get_by_role("navigation", name="Settings").get_by_role("link", name="Sessions").click()
     page.wait_for_url(gateway + "/settings/sessions")
-    assert page.get_by_role("table").locator("tbody tr").count() == 2
+    expect(page.get_by_role("table").locator("tbody tr")).to_have_count(2)
     steps.shot("sessions")
     page.get_by_role("button", name="Sign out everywhere").click()
     page.wait_for_url(re.compile(r"/login"))
@@ -294,8 +303,8 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     for browser_tab in (page, other):
         browser_tab.goto(gateway + "/settings")
         assert re.match(re.escape(gateway) + r"/login(\?|$)", browser_tab.url), browser_tab.url
-        assert browser_tab.get_by_role("heading", name="Sign in").is_visible()
-        assert not switcher(browser_tab).count()
+        expect(browser_tab.get_by_role("heading", name="Sign in")).to_be_visible()
+        expect(switcher(browser_tab)).to_have_count(0)
         browser_tab.goto(gateway + "/segment/")
         assert browser_tab.url.startswith(gateway + "/login"), browser_tab.url
     steps.shot("console-page-after-sign-out")
@@ -306,7 +315,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("alert").inner_text() == "Incorrect email or password."
+    expect(page.get_by_role("alert")).to_have_text("Incorrect email or password.")
     steps.shot("old-email-refused")
 
 
@@ -315,6 +324,7 @@ FOCUSED = """() => {
   return {tag: e.tagName.toLowerCase(), id: e.id, product: e.dataset.product || null,
           text: (e.innerText || '').replace(/\\s+/g, ' ').trim(),
           inSwitcher: !!e.closest('nav[aria-label="Product switcher"]'),
+          inMain: !!e.closest('main'),
           outline: getComputedStyle(e).outlineStyle};
 }"""
 
@@ -343,15 +353,11 @@ SWITCHER_NAMES = {
 
 def assert_switcher_names(page: Any) -> None:
     """Each switcher link's accessible name (Chromium's accessibility tree)."""
-    from playwright.sync_api import expect
-
     for product, name in SWITCHER_NAMES.items():
         expect(switcher_link(page, product)).to_have_accessible_name(name)
 
 
 def test_keyboard_only_login_and_switcher(stack: Stack, browser_page: Steps) -> None:
-    from tests.support import people
-
     steps, page, gateway = browser_page, browser_page.page, stack.gateway_url
     email = f"keys-{uuid.uuid4().hex[:8]}@example.com"
     console_id = people.create_console_user(stack, email, PASSWORD)
@@ -361,9 +367,12 @@ def test_keyboard_only_login_and_switcher(stack: Stack, browser_page: Steps) -> 
     # The first Tab reaches the skip link, which shows itself; Enter jumps to the content.
     page.keyboard.press("Tab")
     assert focused(page)["text"] == "Skip to content"
-    assert page.get_by_role("link", name="Skip to content").is_visible()
+    skip = page.get_by_role("link", name="Skip to content")
+    box = skip.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["y"] >= 0  # moved on screen when focused
     steps.shot("skip-link")
     page.keyboard.press("Enter")
+    assert focused(page)["tag"] == "main"
     page.keyboard.press("Tab")
     assert focused(page)["id"] == "email"
     page.keyboard.type(email)
@@ -373,7 +382,7 @@ def test_keyboard_only_login_and_switcher(stack: Stack, browser_page: Steps) -> 
     steps.shot("typed")
     page.keyboard.press("Enter")
     page.wait_for_url(gateway + "/")
-    assert page.get_by_test_id("console-email").inner_text() == email
+    expect(page.get_by_test_id("console-email")).to_have_text(email)
     steps.shot("signed-in")
 
     # From the top of the Console page, Tab reaches the switcher before the page content, in
@@ -381,6 +390,7 @@ def test_keyboard_only_login_and_switcher(stack: Stack, browser_page: Steps) -> 
     walk = tab_to(page, lambda e: e["product"] == "sendgrid")
     assert [e["text"] for e in walk[:2]] == ["Skip to content", "Unified Login"]
     assert [e["product"] for e in walk if e["inSwitcher"]] == ["console", "segment", "sendgrid"]
+    assert not any(e["inMain"] for e in walk), walk
     assert all(e["outline"] != "none" for e in walk[1:]), walk  # focus is visible
     assert_switcher_names(page)
     steps.shot("switcher-focused")
@@ -397,12 +407,12 @@ def test_keyboard_only_login_and_switcher(stack: Stack, browser_page: Steps) -> 
     walk = tab_to(page, lambda e: e["product"] == "sendgrid")
     assert walk[0]["text"] == "Skip to content"
     assert [e["product"] for e in walk if e["inSwitcher"]] == ["console", "segment", "sendgrid"]
-    assert page.get_by_role("navigation", name="Segment").get_by_role(
-        "link", name="Settings"
-    ).is_visible()
+    expect(
+        page.get_by_role("navigation", name="Segment").get_by_role("link", name="Settings")
+    ).to_be_visible()
     assert_switcher_names(page)
     steps.shot("product-switcher-focused")
     page.keyboard.press("Enter")  # unlinked SendGrid: the choice page, by keyboard
     page.wait_for_url(re.compile(r"/link/sendgrid"))
-    assert page.get_by_role("heading", name="Open SendGrid").is_visible()
+    expect(page.get_by_role("heading", name="Open SendGrid")).to_be_visible()
     steps.shot("sendgrid-choice-by-keyboard")
