@@ -27,6 +27,7 @@ Backend example (Flask)::
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -151,8 +152,13 @@ class KeyFile:
                 return self._keys
             stamp = (stat.st_mtime_ns, stat.st_size)
             if stamp != self._stamp:
-                with open(self.path, encoding="utf-8") as handle:
-                    accepted, active = parse_key_lines(handle.read().splitlines())
+                try:
+                    with open(self.path, encoding="utf-8") as handle:
+                        accepted, active = parse_key_lines(handle.read().splitlines())
+                except (OSError, UnicodeDecodeError) as exc:
+                    # Unreadable (permissions, half-copied): keep the last good keys.
+                    logging.getLogger(__name__).error("key file %s unreadable: %s", self.path, exc)
+                    return self._keys
                 if active:
                     self._stamp, self._keys = stamp, (accepted, active)
             return self._keys

@@ -102,12 +102,13 @@ def signup() -> ResponseReturnValue:
     if find_user(email) is None and _create_user(email, password_hash):
         return render_template("auth/check_inbox.html", email=email)
     # Same answer as a new sign-up, so the page does not reveal who has an account.
-    send_mail(
-        email,
-        "Someone tried to sign up with your address",
-        "You already have a Unified Login account. Sign in, or reset your password "
-        f"from the sign-in page: {current_app.config['PUBLIC_URL']}{url_for('auth.login')}",
-    )
+    if throttle.allow_mail(email):
+        send_mail(
+            email,
+            "Someone tried to sign up with your address",
+            "You already have a Unified Login account. Sign in, or reset your password "
+            f"from the sign-in page: {current_app.config['PUBLIC_URL']}{url_for('auth.login')}",
+        )
     db().commit()
     return render_template("auth/check_inbox.html", email=email)
 
@@ -166,9 +167,9 @@ def resend_verification() -> ResponseReturnValue:
         form.email.errors = ["Enter a valid email address, like name@example.com."]
         return render_template("auth/link_problem.html", message="", form=form), 400
     user = find_user(email)
-    if user is not None and not user.is_verified:
+    if user is not None and not user.is_verified and throttle.allow_mail(email):
         send_verification(user)
-        db().commit()
+    db().commit()
     return render_template("auth/check_inbox.html", email=email)
 
 

@@ -80,6 +80,14 @@ def check_available(user: User, new_email: str) -> None:
             raise EmailChangeError(IN_USE, 409)
 
 
+def email_change_in_progress(user_id: str) -> bool:
+    """A change of this user's email is being applied or undone (linking waits for it)."""
+    query = select(EmailChange.id).where(
+        EmailChange.user_id == user_id, EmailChange.state.in_(("applying", "compensating"))
+    )
+    return db().scalars(query).first() is not None
+
+
 def request_change(user: User, new_email: str) -> EmailChange:
     """Check the address everywhere, record a pending change and mail both addresses."""
     if new_email == user.email:

@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 from gateway import audit, product_api, throttle
 from gateway.client import client_ip
 from gateway.db import db
+from gateway.email_change import email_change_in_progress
 from gateway.emails import canonical_email
 from gateway.forms import CreateProductUserForm, LinkExistingForm
 from gateway.models import AuditEvent, ProductLink, User, utcnow
@@ -46,6 +47,7 @@ CONSOLE_ALREADY_LINKED = (
     "{title} already has another user linked to your Console account. "
     "Contact support to move the link."
 )
+CHANGE_IN_PROGRESS = "Your email address is being changed right now. Try again in a minute."
 EMAIL_TAKEN = "A {title} user with this email already exists; link it instead."
 #: At most one "sent from a product login page" event per user and product in this interval.
 REDIRECT_AUDIT_INTERVAL = timedelta(hours=1)
@@ -128,6 +130,10 @@ def _before_change(
         return Response(status=302, headers={"Location": next_path})
     if not user.is_verified:
         return _page(product, next_path, 403, error=UNVERIFIED.format(title=_title(product.name)))
+    if email_change_in_progress(user.id):
+        # The change lists the linked products when it starts: a product linked midway would
+        # keep the old email. Wait for the change to end (seconds).
+        return _page(product, next_path, 409, error=CHANGE_IN_PROGRESS)
     return None
 
 

@@ -93,3 +93,22 @@ def record_failure(account: str, ip: str) -> bool:
 def record_success(account: str) -> None:
     """A correct login clears the consecutive-failure count of that account."""
     db().execute(delete(ThrottleBucket).where(ThrottleBucket.key == f"acct:{account}"[:300]))
+
+
+#: Unsolicited mails (sign-up notices, resent links) per recipient and hour.
+MAIL_PER_HOUR = 5
+
+
+def allow_mail(recipient: str) -> bool:
+    """Whether one more unsolicited mail may go to ``recipient`` this hour.
+
+    Sign-up with a taken address and "resend the link" mail someone who did not ask; without
+    a cap anyone could flood an inbox. Refused mails are dropped silently (the page must look
+    the same either way).
+    """
+    now = utcnow()
+    bucket = _bucket(f"mail:{recipient}")
+    if now - bucket.window_start > timedelta(hours=1):
+        bucket.window_start, bucket.count = now, 0
+    bucket.count += 1
+    return bucket.count <= MAIL_PER_HOUR

@@ -26,8 +26,9 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
     app = Flask(profile.name, template_folder=profile.template_folder)
     app.config.from_mapping(load_product(profile.name, test_config))
     # The gateway strips the public prefix and sends X-Forwarded-For/Proto/Host/Prefix.
-    app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-        app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1
+    app.wsgi_app = _only_own_prefix(  # type: ignore[method-assign]
+        ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1),
+        app.config["PUBLIC_PREFIX"],
     )
     app.extensions["product_profile"] = profile
     keys, key_file = app.config["ASSERTION_KEYS"], app.config["ASSERTION_KEY_FILE"]
@@ -71,6 +72,18 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
         return error_response(exc)
 
     return app
+
+
+def _only_own_prefix(wsgi_app: Any, prefix: str) -> Any:
+    """Drop an ``X-Forwarded-Prefix`` other than this product's public prefix, so a client
+    reaching the product port directly cannot make it build URLs (redirects) elsewhere."""
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("HTTP_X_FORWARDED_PREFIX", prefix) != prefix:
+            del environ["HTTP_X_FORWARDED_PREFIX"]
+        return wsgi_app(environ, start_response)
+
+    return middleware
 
 
 def error_response(exc: HTTPException) -> Response:

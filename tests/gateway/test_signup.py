@@ -119,3 +119,17 @@ def test_invalid_emails_refused(actions: Actions, email: str) -> None:
     assert "valid email" in response.get_data(as_text=True) or "Field" in response.get_data(
         as_text=True
     )
+
+
+def test_unsolicited_mail_is_capped_per_recipient(actions: Actions) -> None:
+    """Sign-ups with a taken address and resent links cannot flood someone's inbox."""
+    actions.create_user("victim@example.com")
+    for _ in range(8):
+        assert signup(actions, "victim@example.com").status_code == 200
+    assert len(actions.mails("victim@example.com")) == 5
+    actions.create_user("unverified@example.com", verified=False)
+    for _ in range(8):
+        response = actions.post("/verify-email/resend", form_path="/signup",
+                                email="unverified@example.com")
+        assert response.status_code == 200
+    assert len(actions.mails("unverified@example.com")) == 5

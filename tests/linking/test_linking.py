@@ -254,3 +254,22 @@ def test_link_without_csrf_token_is_refused(person, products):
     )
     assert answer.status_code == 400
     assert person.links() == []
+
+
+def test_no_link_while_the_email_is_being_changed(person, products):
+    """An email change lists the linked products when it starts; a product linked midway
+    would keep the old email, so linking waits until the change has ended."""
+    from gateway.models import EmailChange
+
+    console = person.sign_up_and_in("alice@example.com")
+    with person.app.app_context(), new_session() as db:
+        db.add(EmailChange(user_id=console.id, old_email="alice@example.com",
+                           new_email="alice@new.example", state="applying",
+                           claim="alice@new.example"))
+        db.commit()
+
+    linked = person.link("segment", *SEGMENT_ALICE)
+
+    assert linked.status_code == 409 and "being changed" in page(linked)
+    assert person.links() == []
+    assert products["segment"].user("alice@example.com").external_id is None

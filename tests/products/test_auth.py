@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from product_stubs.kit.urls import safe_next
 from tests.products.conftest import Helper, make_app
@@ -185,3 +186,13 @@ def test_csrf_is_required_on_forms(module: Any, product: str, tmp_path: Any) -> 
         "/scim/v2/Users", headers={"Authorization": f"Bearer {app.config['SCIM_TOKEN']}"}
     )
     assert scim.status_code == 200
+
+
+def test_forged_forwarded_prefix_cannot_redirect_elsewhere(
+    client: FlaskClient, product: str
+) -> None:
+    """Reached directly on its port, a product ignores a prefix that is not its own."""
+    page = client.get("/login", headers={"X-Forwarded-Prefix": "//evil.example"})
+    assert "evil.example" not in page.get_data(as_text=True)
+    own = client.get("/login", headers={"X-Forwarded-Prefix": f"/{product}"})
+    assert f'action="/{product}/login' in own.get_data(as_text=True)

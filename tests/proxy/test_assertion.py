@@ -221,3 +221,15 @@ def test_login_redirect_never_carries_an_unsafe_next(gateway: Flask, value: str)
         next_value = parse_qs(urlsplit(response.headers["Location"]).query)["next"][0]
         assert next_value.startswith("/segment/")
         assert safe_return_path(next_value) == next_value
+
+
+def test_unreadable_key_file_keeps_the_last_good_keys(tmp_path: Any) -> None:
+    """A key file that turns unreadable (half-copied, wrong encoding) never breaks verifying."""
+    key_file = os.path.join(str(tmp_path), "segment.keys")
+    with open(key_file, "w", encoding="utf-8") as handle:
+        handle.write("rotated-key-one\n")
+    keys = KeyFile(key_file, fallback=["configured-key"], interval=0)
+    assert keys.accepted() == ["rotated-key-one"]
+    with open(key_file, "wb") as handle:
+        handle.write(b"\xff\xfe not utf-8 \xff\n")
+    assert keys.accepted() == ["rotated-key-one"]
