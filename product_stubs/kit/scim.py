@@ -5,6 +5,15 @@ Console user id the product user is linked to. Unknown attributes in POST/PUT bo
 path-less PATCH value are ignored (not stored, not echoed); an unknown PATCH ``path`` is a 400
 ``invalidPath``. Changing or clearing a set ``externalId`` is refused (``mutability``): linking
 is one product user to exactly one Console user.
+
+The published schema says what the store can hold: ``externalId`` is ``immutable`` (it may be
+set once); ``emails`` and ``active`` are ``required`` because a product user always has exactly
+one address (its ``userName``) and an active state, so a PATCH ``remove`` of either is a 400
+``mutability`` (RFC 7644 §3.5.2); an omitted value on POST/PUT still takes its default (the
+``userName``, ``true``). The one address is stored as ``value`` and ``type`` ``work`` only: a
+``primary`` flag sent by a client is checked (at most one) but not stored, so it is neither
+echoed nor published. ``attributes``/``excludedAttributes`` (RFC 7644 §3.9) shape every User
+returned; ``POST /.search`` is not offered and answers 501.
 """
 
 from __future__ import annotations
@@ -127,7 +136,7 @@ def to_scim(user: User) -> dict[str, Any]:
         "id": user.id,
         "userName": user.email,
         "active": user.active,
-        "emails": [{"value": user.email, "type": "work", "primary": True}],
+        "emails": [{"value": user.email, "type": "work"}],
         "meta": {
             "resourceType": "User",
             "created": _iso(user.created_at),
@@ -141,12 +150,72 @@ def to_scim(user: User) -> dict[str, Any]:
     return data
 
 
+#: Returned whatever ``attributes``/``excludedAttributes`` say (``returned: always``).
+_ALWAYS = {"schemas", "id"}
+
+
+def _attribute_names(name: str) -> list[tuple[str, str | None]] | None:
+    """``(attribute, sub-attribute)`` pairs (lower case) of a comma list, or None if absent."""
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    pairs: list[tuple[str, str | None]] = []
+    for item in raw.split(",")[:50]:
+        item = item.strip().lower()
+        prefix = USER_SCHEMA.lower() + ":"
+        if item.startswith(prefix):
+            item = item[len(prefix) :]
+        attribute, _, sub = item.partition(".")
+        if attribute:
+            pairs.append((attribute, sub or None))
+    return pairs
+
+
+def shape(data: dict[str, Any]) -> dict[str, Any]:
+    """Apply the request's ``attributes`` or ``excludedAttributes`` (RFC 7644 §3.9)."""
+    wanted = _attribute_names("attributes")
+    excluded = _attribute_names("excludedAttributes")
+    if wanted is not None and excluded is not None:
+        raise ScimError(
+            400, "attributes and excludedAttributes are mutually exclusive.", "invalidValue"
+        )
+    if wanted is None and excluded is None:
+        return data
+    shaped: dict[str, Any] = {}
+    for key, value in data.items():
+        lowered = key.lower()
+        if lowered in _ALWAYS:
+            shaped[key] = value
+            continue
+        if wanted is not None:
+            subs = {sub for name, sub in wanted if name == lowered}
+            if not subs:
+                continue
+            shaped[key] = value if None in subs else _keep_subs(value, subs, keep=True)
+        else:
+            assert excluded is not None
+            subs = {sub for name, sub in excluded if name == lowered}
+            if None in subs:
+                continue
+            shaped[key] = _keep_subs(value, subs, keep=False) if subs else value
+    return shaped
+
+
+def _keep_subs(value: Any, subs: set[str | None], keep: bool) -> Any:
+    """Keep (or drop) the named sub-attributes of a complex value or a list of them."""
+    if isinstance(value, list):
+        return [_keep_subs(item, subs, keep) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {k: v for k, v in value.items() if (k.lower() in subs) == keep}
+
+
 def user_response(user: User, status: int = 200) -> Response:
     data = to_scim(user)
     headers = {"ETag": etag(user)}
     if status == 201:
         headers["Location"] = data["meta"]["location"]
-    return scim_response(data, status, headers)
+    return scim_response(shape(data), status, headers)
 
 
 # --- input ----------------------------------------------------------------------------------
@@ -242,6 +311,18 @@ def changes_from_resource(data: dict[str, Any]) -> Changes:
     return changes
 
 
+def _patch_remove(changes: Changes, path: str) -> None:
+    """``remove``: only an unset ``externalId`` may be "removed" (a no-op); see the docstring."""
+    lowered = path.lower()
+    if lowered == "externalid":
+        changes.external_id = None
+        changes.external_id_given = True  # refused in apply_changes when one is set
+    elif lowered in {"username", "emails", "active"} or lowered.startswith("emails["):
+        raise ScimError(400, f"{path[:100]} is required and cannot be removed.", "mutability")
+    else:
+        raise ScimError(400, f"Unsupported path: {path[:100]}", "invalidPath")
+
+
 def _patch_attribute(changes: Changes, path: str, value: object) -> None:
     lowered = path.lower()
     if lowered == "username":
@@ -269,11 +350,17 @@ def changes_from_patch(data: dict[str, Any]) -> Changes:
         if not isinstance(operation, dict) or not isinstance(operation.get("op"), str):
             raise ScimError(400, "Each operation needs an 'op'.", "invalidSyntax")
         op = operation["op"].lower()
-        if op not in {"replace", "add"}:
+        if op not in {"replace", "add", "remove"}:
             raise ScimError(400, f"Unsupported op: {op[:20]}", "invalidValue")
         path = operation.get("path")
         value = operation.get("value")
-        if path is None:
+        if op == "remove":
+            if path is None:
+                raise ScimError(400, "A remove operation needs a path.", "noTarget")
+            if not isinstance(path, str) or len(path) > 200:
+                raise ScimError(400, "path must be a string.", "invalidPath")
+            _patch_remove(changes, path)
+        elif path is None:
             if not isinstance(value, dict):
                 raise ScimError(400, "A path-less operation needs an object value.", "invalidValue")
             known = {k: v for k, v in value.items() if isinstance(k, str) and _is_known(k)}
@@ -420,9 +507,16 @@ def list_users() -> Response:
         "totalResults": total,
         "startIndex": start,
         "itemsPerPage": len(users),
-        "Resources": [to_scim(user) for user in users],
+        "Resources": [shape(to_scim(user)) for user in users],
     }
     return scim_response(data)
+
+
+@bp.post("/.search")
+@bp.post("/Users/.search")
+def search() -> Response:
+    """Searching with POST is not offered (use ``GET /Users?filter=``): RFC 7644 §3.12 501."""
+    raise ScimError(501, "POST .search is not supported; use GET /Users with a filter.")
 
 
 @bp.put("/Users/<user_id>")
@@ -523,9 +617,8 @@ def _attribute(name: str, type_: str, **extra: Any) -> dict[str, Any]:
 
 def _user_schema() -> dict[str, Any]:
     email_parts = [
-        _attribute("value", "string"),
+        _attribute("value", "string", required=True),
         _attribute("type", "string", canonicalValues=["work"]),
-        _attribute("primary", "boolean"),
     ]
     return {
         "schemas": [SCHEMA_SCHEMA],
@@ -534,8 +627,13 @@ def _user_schema() -> dict[str, Any]:
         "description": "User account (userName is the email address)",
         "attributes": [
             _attribute("userName", "string", required=True, uniqueness="server"),
-            _attribute("emails", "complex", multiValued=True, subAttributes=email_parts),
-            _attribute("active", "boolean"),
+            _attribute(
+                "externalId", "string", caseExact=True, mutability="immutable", uniqueness="server"
+            ),
+            _attribute(
+                "emails", "complex", multiValued=True, required=True, subAttributes=email_parts
+            ),
+            _attribute("active", "boolean", required=True),
         ],
         "meta": {
             "resourceType": "Schema",

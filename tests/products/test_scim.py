@@ -11,6 +11,7 @@ from tests.products.conftest import Helper
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 def user_body(email: str, **extra: Any) -> dict[str, Any]:
@@ -36,7 +37,8 @@ def test_create_get_and_representation(h: Helper) -> None:
     assert response.mimetype == "application/scim+json"
     data = response.get_json(force=True)
     assert data["userName"] == "new.user@example.com"
-    assert data["emails"] == [{"value": "new.user@example.com", "type": "work", "primary": True}]
+    # One stored address; a client's "primary" flag is checked but not stored, so not echoed.
+    assert data["emails"] == [{"value": "new.user@example.com", "type": "work"}]
     assert data["externalId"] == "c-1" and data["active"] is True
     meta = data["meta"]
     assert meta["resourceType"] == "User"
@@ -289,12 +291,21 @@ def test_unknown_attributes_are_ignored_on_create(h: Helper) -> None:
     [
         ({"op": "replace", "path": "nickName", "value": "x"}, "invalidPath"),
         ({"op": "replace", "path": 5, "value": "x"}, "invalidPath"),
-        ({"op": "remove", "path": "userName"}, "invalidValue"),
+        ({"op": "remove", "path": "userName"}, "mutability"),
+        ({"op": "remove"}, "noTarget"),
         ({"op": "replace", "value": "not an object"}, "invalidValue"),
         ({"path": "userName", "value": "a@example.com"}, "invalidSyntax"),
         ({"op": "replace", "path": "active", "value": 1}, "invalidValue"),
     ],
-    ids=["unknown-path", "path-type", "remove", "value-type", "no-op", "active-type"],
+    ids=[
+        "unknown-path",
+        "path-type",
+        "remove",
+        "remove-no-path",
+        "value-type",
+        "no-op",
+        "active-type",
+    ],
 )
 def test_bad_patch_is_400(h: Helper, operation: dict[str, Any], scim_type: str) -> None:
     data = h.create_scim_user("patchbad@example.com")
@@ -334,3 +345,74 @@ def test_discovery_endpoints(h: Helper) -> None:
     assert_error(h.scim("GET", "/ResourceTypes/Group"), 404)
     assert_error(h.scim("GET", "/Groups"), 404)
     assert_error(h.scim("POST", "/ServiceProviderConfig", {}), 405)
+
+
+@pytest.mark.parametrize("path", ["emails", 'emails[type eq "work"].value', "active", "userName"])
+def test_patch_remove_of_a_required_attribute_is_400_mutability(h: Helper, path: str) -> None:
+    data = h.create_scim_user("keep@example.com")
+    body = patch_body({"op": "remove", "path": path})
+    assert_error(h.scim("PATCH", f"/Users/{data['id']}", body), 400, "mutability")
+    assert h.scim("GET", f"/Users/{data['id']}").get_json(force=True) == data
+
+
+def test_patch_remove_external_id(h: Helper) -> None:
+    """Unset: a no-op (RFC 7644 §3.5.2.2). Set: unlinking is refused (immutable)."""
+    unlinked = h.create_scim_user("unlinked@example.com")
+    body = patch_body({"op": "remove", "path": "externalId"})
+    response = h.scim("PATCH", f"/Users/{unlinked['id']}", body)
+    assert response.status_code == 200 and "externalId" not in response.get_json(force=True)
+    assert_error(
+        h.scim(
+            "PATCH", f"/Users/{unlinked['id']}", patch_body({"op": "remove", "path": "nickName"})
+        ),
+        400,
+        "invalidPath",
+    )
+    linked = h.create_scim_user("linkedrm@example.com", "c-rm")
+    assert_error(h.scim("PATCH", f"/Users/{linked['id']}", body), 400, "mutability")
+    assert h.scim("GET", f"/Users/{linked['id']}").get_json(force=True)["externalId"] == "c-rm"
+
+
+def test_attributes_and_excluded_attributes(h: Helper) -> None:
+    """RFC 7644 §3.9: on GET by id, on the list and on write responses; id/schemas always."""
+    data = h.create_scim_user("shape@example.com", "c-shape")
+    user = f"/Users/{data['id']}"
+    only = h.scim("GET", f"{user}?attributes=userName,emails.value").get_json(force=True)
+    assert only == {
+        "schemas": [USER],
+        "id": data["id"],
+        "userName": "shape@example.com",
+        "emails": [{"value": "shape@example.com"}],
+    }
+    urn = h.scim("GET", f"{user}?attributes={USER}:externalId").get_json(force=True)
+    assert set(urn) == {"schemas", "id", "externalId"}
+    without = h.scim("GET", f"{user}?excludedAttributes=emails,meta.created,id").get_json(
+        force=True
+    )
+    assert "emails" not in without and without["id"] == data["id"]
+    assert "created" not in without["meta"] and "version" in without["meta"]
+    listed = h.scim(
+        "GET", '/Users?filter=userName eq "shape@example.com"&attributes=active'
+    ).get_json(force=True)
+    assert listed["Resources"] == [{"schemas": [USER], "id": data["id"], "active": True}]
+    patched = h.scim(
+        "PATCH",
+        f"{user}?excludedAttributes=emails",
+        patch_body({"op": "replace", "path": "active", "value": False}),
+    )
+    assert patched.status_code == 200 and "emails" not in patched.get_json(force=True)
+    both = h.scim("GET", f"{user}?attributes=userName&excludedAttributes=emails")
+    assert_error(both, 400, "invalidValue")
+
+
+@pytest.mark.parametrize("path", ["/.search", "/Users/.search"])
+def test_post_search_is_501(h: Helper, path: str) -> None:
+    assert_error(h.scim("POST", path, {"schemas": [SEARCH]}), 501)
+
+
+def test_schema_publishes_what_the_store_holds(h: Helper) -> None:
+    schema = h.scim("GET", f"/Schemas/{USER}").get_json(force=True)
+    attributes = {a["name"]: a for a in schema["attributes"]}
+    assert attributes["externalId"]["mutability"] == "immutable"
+    assert attributes["emails"]["required"] and attributes["active"]["required"]
+    assert {a["name"] for a in attributes["emails"]["subAttributes"]} == {"value", "type"}
