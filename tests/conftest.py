@@ -19,6 +19,7 @@ from gateway import create_app
 from gateway.db import Base, new_session
 from gateway.models import OutboxMessage, User, utcnow
 from gateway.passwords import hash_password
+from tests.support.stack import postgres_database
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -26,18 +27,17 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str | None]:
-    """When TEST_DATABASE_URL is set, create the schema there once per test session."""
+    """When TEST_DATABASE_URL is set, a throw-away database next to it for this test run
+    (so parallel runs on one server never see each other's rows), schema created once."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         yield None
         return
-    engine = create_engine(url)
-    Base.metadata.drop_all(engine)
-    with engine.begin() as connection:
-        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    yield url
+    with postgres_database(url) as run_url:
+        engine = create_engine(run_url)
+        Base.metadata.create_all(engine)
+        engine.dispose()
+        yield run_url
 
 
 def _truncate(url: str) -> None:
