@@ -6,7 +6,7 @@ from flask import Flask, abort, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
 from gateway import observability, security_headers, switcher, templating
-from gateway.sessions import login_manager
+from gateway.sessions import RememberingCookieSessions, login_manager
 
 csrf = CSRFProtect()
 
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_oversized_forms)
     csrf.init_app(app)
     login_manager.init_app(app)
+    app.session_interface = RememberingCookieSessions()
     switcher.init_app(app)
     templating.init_app(app)
 

@@ -7,11 +7,15 @@ changes take effect at once on every gateway process sharing the database.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
+import time
 from datetime import timedelta
+from typing import Any
 
-from flask import current_app, g, session
+from flask import Flask, Request, current_app, g, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
@@ -25,6 +29,35 @@ login_manager.login_view = "auth.login"
 login_manager.session_protection = None  # the server-side record is the protection
 #: How often ``last_seen_at`` is written; reads stay one query per request in between.
 _TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+class RememberingCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with each verified cookie remembered for a minute.
+
+    Every proxied request carries the same cookie; checking its signature and decoding it again
+    each time was a seventh of the gateway's CPU per request. The cache key is the exact signed
+    string, so only a cookie that verified before is reused, and nothing about revocation
+    depends on it: the session row is still checked on every request.
+    """
+
+    ttl = 60.0
+    size = 10_000
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        value = request.cookies.get(self.get_cookie_name(app))
+        cache: dict[str, tuple[float, dict[str, Any]]] = app.extensions.setdefault(
+            "gateway.cookie_cache", {}
+        )
+        now = time.monotonic()
+        hit = cache.get(value) if value else None
+        if hit is not None and hit[0] > now:
+            return self.session_class(copy.deepcopy(hit[1]))
+        opened = super().open_session(app, request)
+        if value and opened:  # verified and not empty: worth remembering
+            if len(cache) >= self.size:
+                cache.clear()
+            cache[value] = (now + self.ttl, copy.deepcopy(dict(opened)))
+        return opened
 
 
 class CurrentUser(UserMixin):
