@@ -97,7 +97,9 @@ def regenerate_recovery_codes() -> str:
     if not ActionForm().validate_on_submit() or not user.has_2fa:
         abort(400)
     codes = new_recovery_codes(user)
-    audit.record("recovery_codes_regenerated", user.id)
+    ended = revoke_all(user.id, keep=current_user.record)
+    audit.record("recovery_codes_regenerated", user.id, sessions_ended=ended)
+    send_mail(user.email, "New recovery codes created", _notice("given new recovery codes"))
     db().commit()
     return render_template("settings/recovery_codes.html", codes=codes)
 

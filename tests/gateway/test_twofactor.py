@@ -95,3 +95,24 @@ def test_audit_log_visible_in_settings(actions: Actions) -> None:
     page = actions.client.get("/settings/activity").get_data(as_text=True)
     for event in ("login_failed", "login", "2fa_enabled"):
         assert f'data-event="{event}"' in page
+
+
+def test_new_recovery_codes_replace_old_ones_and_end_other_sessions(
+    actions: Actions, app: Flask
+) -> None:
+    actions.create_user()
+    actions.login()
+    _secret, old_codes = enrol(actions)
+    laptop = Actions(app, app.test_client())
+    laptop.login()
+    assert laptop.login_2fa(old_codes[0]).status_code == 302  # signed in with a recovery code
+    response = actions.post("/settings/2fa/recovery-codes", form_path="/settings")
+    assert response.status_code == 200
+    new_codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", response.get_data(as_text=True))
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    assert actions.client.get("/").status_code == 200  # this browser stays signed in
+    assert laptop.client.get("/").status_code == 302  # the other one was signed out
+    other = Actions(app, app.test_client())
+    other.login()
+    assert other.login_2fa(old_codes[1]).status_code == 401  # old codes are gone
+    assert other.login_2fa(new_codes[0]).status_code == 302
