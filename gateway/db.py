@@ -54,10 +54,6 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
-def get_engine() -> Engine:
-    return current_app.extensions["gateway.engine"]
-
-
 def new_session() -> Session:
     """A session outside the request one (CLI, background repair, tests)."""
     return current_app.extensions["gateway.db"]()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
@@ -65,8 +65,3 @@ def confirm() -> ResponseReturnValue:
 def _problem(message: str, status: int) -> ResponseReturnValue:
     return render_template("settings/email_problem.html", message=message,
                            settings=url_for("email_settings.change")), status
-
-
-@bp.route("/done")
-def done() -> ResponseReturnValue:
-    return redirect(url_for("settings.overview"))

@@ -132,12 +132,6 @@ class ProductClient:
             raise ProductUnavailable(self.name, "unreadable SCIM list")
         return self._scim_user(resources[0]) if resources else None
 
-    def get_user(self, product_user_id: str) -> ProductUser | None:
-        answer = self._call("GET", f"/scim/v2/Users/{_segment(product_user_id)}")
-        if answer.status_code == 404:
-            return None
-        return self._scim_user(self._expect(answer, 200), answer.headers.get("ETag"))
-
     def create_user(self, email: str, console_user_id: str) -> ProductUser:
         """A new product user (owner of a new free workspace/account) linked to the Console."""
         body = {
