@@ -31,8 +31,9 @@ from gateway.emails import canonical_email
 from gateway.forms import CreateProductUserForm, LinkExistingForm
 from gateway.models import AuditEvent, ProductLink, User, utcnow
 from gateway.products import Product
-from gateway.proxy import forget_cached_principal, products
+from gateway.proxy import products
 from gateway.return_paths import safe_return_path
+from gateway.sessions import invalidate_cached_checks
 from gateway.switcher import PRODUCT_NAMES
 
 bp = Blueprint("linking", __name__)
@@ -260,7 +261,7 @@ def _record_link(user: User, product: str, product_user_id: str, origin: str) ->
     event = "product_created" if origin == "created" else "product_linked"
     audit.record(event, user.id, product=product, product_user_id=product_user_id)
     db().commit()
-    forget_cached_principal()  # the switcher of other products shows the new link at once
+    invalidate_cached_checks()  # the switcher of other products shows the new link at once
     return True
 
 

@@ -11,7 +11,6 @@ time). Bodies are streamed both ways in 64 KiB chunks and never buffered.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -39,11 +38,11 @@ from gateway.assertion import HEADER as ASSERTION_HEADER
 from gateway.client import client_ip
 from gateway.db import db
 from gateway.extensions import csrf
-from gateway.models import LoginSession, ProductLink, User, utcnow
+from gateway.models import LoginSession, ProductLink, User
 from gateway.observability import UPSTREAM_ERRORS
 from gateway.products import BadPath, Product, ProductTable, Route, build_table, normalise_path
 from gateway.return_paths import safe_return_path
-from gateway.sessions import cache_epoch
+from gateway.sessions import cache_epoch, is_live, token_digest
 from gateway.signing import assertion_for
 
 log = logging.getLogger("gateway.proxy")
@@ -184,7 +183,7 @@ class _PrincipalCache:
         if self.ttl <= 0:
             return None
         epoch = cache_epoch()
-        if epoch != self._epoch:  # a revocation in this process: forget everything now
+        if epoch != self._epoch:  # a revocation or link change here: forget everything now
             with self._lock:
                 self._data.clear()
                 self._epoch = epoch
@@ -193,10 +192,6 @@ class _PrincipalCache:
         if hit is None or hit[0] < time.monotonic():
             return None
         return hit[1]
-
-    def forget(self, digest: str) -> None:
-        with self._lock:
-            self._data = {k: v for k, v in self._data.items() if k[0] != digest}
 
     def put(self, key: tuple[str, str], principal: Principal) -> None:
         if self.ttl <= 0:
@@ -210,20 +205,11 @@ class _PrincipalCache:
             self._data[key] = (now + self.ttl, principal)
 
 
-def forget_cached_principal() -> None:
-    """Drop this browser's cached session checks in this process (its links just changed;
-    other processes catch up within ``SESSION_CACHE_SECONDS``)."""
-    token = session.get("sid")
-    if isinstance(token, str):
-        current_app.extensions[_CACHE].forget(hashlib.sha256(token.encode()).hexdigest())
-
-
 def load_principal(product: Product) -> Principal | None:
     """The signed-in person and their link to ``product``: one SELECT, or a cache hit."""
-    token = session.get("sid")
-    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+    digest = token_digest(session.get("sid"))
+    if digest is None:
         return None
-    digest = hashlib.sha256(token.encode()).hexdigest()
     cache: _PrincipalCache = current_app.extensions[_CACHE]
     cached = cache.get((digest, product.name))
     if cached is not None:
@@ -242,7 +228,7 @@ def load_principal(product: Product) -> Principal | None:
     record = rows[0][0]
     links = {name: puid for _, name, puid in rows if name is not None}
     product_user_id = links.get(product.name)
-    if not _alive(record) or not record.user.is_verified:
+    if not is_live(record) or not record.user.is_verified:
         return None
     principal = Principal(
         user_id=record.user.id,
@@ -255,23 +241,6 @@ def load_principal(product: Product) -> Principal | None:
     if product_user_id is not None:  # an unlinked person is about to link: never cache that
         cache.put((digest, product.name), principal)
     return principal
-
-
-def _alive(record: LoginSession) -> bool:
-    """Same expiry rules as ``gateway.sessions``; refreshes ``last_seen_at`` once a minute."""
-    from gateway.sessions import _TOUCH_INTERVAL
-
-    config = current_app.config
-    now = utcnow()
-    if (now - record.created_at).total_seconds() > config["SESSION_MAX_AGE"]:
-        return False
-    idle = (now - record.last_seen_at).total_seconds()
-    if idle > config["SESSION_IDLE_TIMEOUT"]:
-        return False
-    if idle > _TOUCH_INTERVAL.total_seconds():
-        record.last_seen_at = now
-        db().commit()
-    return True
 
 
 # --- the upstream request --------------------------------------------------------------------

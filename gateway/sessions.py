@@ -108,27 +108,38 @@ def current_record() -> LoginSession | None:
     return record
 
 
-def _lookup(token: object) -> LoginSession | None:
+def token_digest(token: object) -> str | None:
+    """The row id for a cookie token, or None when the value cannot be one of ours."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    return _digest(token)
+
+
+def _lookup(token: object) -> LoginSession | None:
+    digest = token_digest(token)
+    if digest is None:
         return None
     query = (
         select(LoginSession)
         .options(joinedload(LoginSession.user))
-        .where(LoginSession.id == _digest(token), LoginSession.revoked_at.is_(None))
+        .where(LoginSession.id == digest, LoginSession.revoked_at.is_(None))
     )
     record = db().scalars(query).first()
-    if record is None:
-        return None
+    return record if record is not None and is_live(record) else None
+
+
+def is_live(record: LoginSession) -> bool:
+    """Within its absolute and idle lifetimes; refreshes ``last_seen_at`` once a minute."""
     now = utcnow()
     config = current_app.config
     if now - record.created_at > timedelta(seconds=config["SESSION_MAX_AGE"]) or (
         now - record.last_seen_at > timedelta(seconds=config["SESSION_IDLE_TIMEOUT"])
     ):
-        return None
+        return False
     if now - record.last_seen_at > _TOUCH_INTERVAL:
         record.last_seen_at = now
         db().commit()
-    return record
+    return True
 
 
 def is_fresh(record: LoginSession) -> bool:
@@ -142,8 +153,8 @@ def mark_reauthenticated(record: LoginSession) -> None:
 
 
 def cache_epoch() -> int:
-    """Changes whenever this process revokes a session or changes who a user is; per-process
-    caches of session checks (the proxy's) drop everything older at once."""
+    """Changes whenever this process revokes a session, or changes a user's email or links;
+    per-process caches of session checks (the proxy's) drop everything older at once."""
     return int(current_app.extensions.get("gateway.session_epoch", 0))
 
 

@@ -14,7 +14,7 @@ import time
 
 import pyotp
 import segno
-from sqlalchemy import or_, update
+from sqlalchemy import Update, or_, update
 from sqlalchemy.orm import object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -60,22 +60,32 @@ def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
 
 
 def _claim_step(user: User, step: int) -> bool:
-    """Record ``step`` as used with a conditional UPDATE, so of two concurrent requests
-    holding the same code only one wins (the in-memory check above sees stale rows)."""
-    session = object_session(user)
-    if session is None or user.id is None:
-        user.totp_last_step = step
+    """Record ``step`` as used; of two concurrent requests holding one code only one wins
+    (the in-memory check above may see a stale row)."""
+    return _claim(
+        user,
+        "totp_last_step",
+        step,
+        update(User).where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        ),
+    )
+
+
+def _claim(row: User | RecoveryCode, attribute: str, value: object, statement: Update) -> bool:
+    """Set ``attribute`` with a conditional UPDATE; False when another request got there first.
+    Rows not yet in the database (no session) are simply set."""
+    session = object_session(row)
+    if session is None or row.id is None:
+        setattr(row, attribute, value)
         return True
     claimed = session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .where(or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
+        statement.values({attribute: value}).execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    set_committed_value(user, "totp_last_step", step)
+    set_committed_value(row, attribute, value)
     return True
 
 
@@ -107,22 +117,13 @@ def use_recovery_code(user: User, code: str) -> bool:
 
 
 def _spend_code(stored: RecoveryCode) -> bool:
-    """Mark the code used only if no concurrent request did first (conditional UPDATE)."""
-    now = utcnow()
-    session = object_session(stored)
-    if session is None or stored.id is None:
-        stored.used_at = now
-        return True
-    spent = session.execute(
-        update(RecoveryCode)
-        .where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+    """Mark the code used only if no concurrent request did first."""
+    return _claim(
+        stored,
+        "used_at",
+        utcnow(),
+        update(RecoveryCode).where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None)),
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    set_committed_value(stored, "used_at", now)
-    return True
 
 
 def remaining_recovery_codes(user: User) -> int:
