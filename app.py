@@ -49,7 +49,7 @@ def build_stack():  # type: ignore[no-untyped-def]
     """Create the three apps, migrate their databases and load the demo data."""
     from gateway import create_app as create_gateway
     from gateway import migrate
-    from gateway.demo import DEMO_USERS, console_user_id, record_demo_link, seed_demo_users
+    from gateway.cli.demo import DEMO_USERS, console_user_id, record_demo_link, seed_demo_users
     from product_stubs import segment, sendgrid
 
     gateway_app = create_gateway()

@@ -52,7 +52,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_MEMORY_SIZE": 64 * 1024,
     # Number of trusted reverse proxies in front of the gateway (X-Forwarded-* honoured from them).
     "TRUSTED_PROXY_HOPS": 0,
-    # Products behind the gateway; upstream URLs, SCIM tokens and assertion keys per product.
+    # Products behind the gateway (their names), then per product: public prefix, upstream
+    # URL, SCIM token, assertion keys, and optionally the paths reachable without a session
+    # (<NAME>_PUBLIC_PATHS) and never reachable through the proxy (<NAME>_INTERNAL_PATHS).
+    "PRODUCTS": ["segment", "sendgrid"],
+    "SEGMENT_PUBLIC_PATHS": ["/login", "/signup", "/static/", "/favicon.ico"],
+    "SEGMENT_INTERNAL_PATHS": ["/scim", "/internal", "/healthz", "/readyz"],
+    "SENDGRID_PUBLIC_PATHS": ["/login", "/signup", "/static/", "/favicon.ico"],
+    "SENDGRID_INTERNAL_PATHS": ["/scim", "/internal", "/healthz", "/readyz"],
     "SEGMENT_PREFIX": "/segment",
     "SEGMENT_UPSTREAM": "http://127.0.0.1:5001",
     "SEGMENT_SCIM_TOKEN": DEMO_MARKER + "segment-scim-token",
@@ -87,4 +94,3 @@ SECRETS = [
     "SENDGRID_ASSERTION_KEYS",
 ]
 
-PRODUCTS = ("segment", "sendgrid")

@@ -31,7 +31,7 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
-# The app writes one JSON access-log line per request (gateway.observability); gunicorn's own
+# The app writes one JSON access-log line per request (gateway.web.observability); gunicorn's own
 # access log would duplicate it.
 accesslog = None
 errorlog = "-"

@@ -1,76 +1,22 @@
-"""The unified-login gateway: Console identity, settings, and the reverse proxy to products."""
+"""The unified-login gateway: Console identity, settings, and the reverse proxy to products.
+
+``create_app`` is looked up lazily (PEP 562) so that ``import gateway.assertion``, the module
+a product team vendors, does not load Flask or the gateway's configuration.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:
+    from gateway.app import create_app
 
-import config
-from config import gateway as gateway_config
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+__all__ = ["create_app"]
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the gateway app: settings, database, extensions, blueprints."""
-    settings = config.load(gateway_config.DEFAULTS, gateway_config.ENV_NAMES, test_config)
-    config.refuse_demo_secrets(settings, gateway_config.SECRETS)
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from gateway.app import create_app
 
-    app = Flask(
-        __name__,
-        template_folder=os.path.join(ROOT, "templates"),
-        static_folder="static",
-    )
-    app.config.update(settings)
-    app.config.update(
-        SESSION_COOKIE_NAME=settings["SESSION_COOKIE_NAME"],
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["SESSION_MAX_AGE"]),
-        SESSION_REFRESH_EACH_REQUEST=False,
-        MAX_FORM_MEMORY_SIZE=settings["MAX_FORM_MEMORY_SIZE"],
-        MAX_FORM_PARTS=100,
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        TEMPLATES_AUTO_RELOAD=settings["APP_ENV"] == "development",
-    )
-    if settings["TRUSTED_PROXY_HOPS"]:
-        hops = settings["TRUSTED_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-
-    from gateway import db, extensions
-
-    db.init_app(app)
-    extensions.init_app(app)
-    _register_blueprints(app)
-    return app
-
-
-def _register_blueprints(app: Flask) -> None:
-    from gateway import (
-        auth,
-        cli,
-        console,
-        email_change,
-        email_settings,
-        errors,
-        health,
-        linking,
-        mailbox,
-        plan,
-        proxy,
-        settings_views,
-        twofactor,
-    )
-
-    blueprints = (auth, console, settings_views, email_settings, twofactor, plan, linking, proxy)
-    for module in (*blueprints, health, mailbox):
-        app.register_blueprint(module.bp)
-    errors.init_app(app)
-    email_change.init_app(app)
-    cli.init_app(app)
+        return create_app
+    raise AttributeError(name)

@@ -17,8 +17,8 @@ from werkzeug.test import TestResponse
 
 from gateway import create_app
 from gateway.db import Base, new_session
+from gateway.identity.passwords import hash_password
 from gateway.models import OutboxMessage, User, utcnow
-from gateway.passwords import hash_password
 from tests.support.stack import postgres_database
 
 PASSWORD = "correct horse battery staple"

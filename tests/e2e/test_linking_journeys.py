@@ -24,8 +24,8 @@ CONSOLE_PASSWORD = "a console passphrase for e2e"
 def demo(stack: Stack) -> Stack:
     """Demo product users (as ``python app.py`` seeds them) and two verified Console users."""
     from gateway.db import new_session
+    from gateway.identity.passwords import hash_password
     from gateway.models import User, utcnow
-    from gateway.passwords import hash_password
     from product_stubs import segment, sendgrid
 
     segment.seed_demo_data(stack.app("segment"))

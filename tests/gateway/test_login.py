@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from gateway.emails import canonical_email
+from gateway.identity.addresses import canonical_email
 from tests.conftest import PASSWORD, Actions, current_code, make_app
 
 
@@ -83,8 +83,8 @@ def test_wrong_totp_code(actions: Actions) -> None:
 
 def test_recovery_code_works_once(app: Flask, actions: Actions) -> None:
     from gateway.db import new_session
+    from gateway.identity.totp import new_recovery_codes
     from gateway.models import User
-    from gateway.totp import new_recovery_codes
 
     actions.create_user(totp=True)
     with app.app_context(), new_session() as session:

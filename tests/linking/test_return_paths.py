@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from gateway.return_paths import safe_return_path
+from gateway.web.return_paths import safe_return_path
 from product_stubs.kit.urls import safe_next
 
 ACCEPTED = [

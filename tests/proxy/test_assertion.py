@@ -19,8 +19,8 @@ from gateway.assertion import (
     parse_key_lines,
     sign_assertion,
 )
-from gateway.keys import keys_cli
-from gateway.return_paths import safe_return_path
+from gateway.cli.keys import keys_cli
+from gateway.web.return_paths import safe_return_path
 from tests.proxy.conftest import SEGMENT_KEYS, SENDGRID_KEYS, SignedIn, echoed
 
 CLAIMS: dict[str, Any] = {

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from gateway import headers as hdr
+from gateway.proxy import headers as hdr
 from tests.proxy.conftest import SignedIn, echoed, header_names, sign_in
 
 SPOOFABLE = [

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
-from gateway.products import BadPath, normalise_path
+from gateway.products.table import BadPath, normalise_path
 from tests.proxy.conftest import SignedIn, echoed, sign_in
 
 JSON = {"Accept": "application/json"}
@@ -207,7 +207,7 @@ def test_one_database_round_trip_per_proxied_request(signed_in: SignedIn) -> Non
 
 
 def test_session_cache_bounds_revocation_delay(gateway: Flask, signed_in: SignedIn) -> None:
-    from gateway.proxy import _PrincipalCache
+    from gateway.proxy.principal import _PrincipalCache
 
     gateway.extensions["gateway.proxy.principal_cache"] = _PrincipalCache(60)
     echoed(signed_in.client.get("/segment/x"))

@@ -252,7 +252,7 @@ def _older_step(actions: Actions) -> None:
 
 
 def _recovery_reuse(actions: Actions) -> None:
-    from gateway.totp import new_recovery_codes
+    from gateway.identity.totp import new_recovery_codes
 
     _totp_user(actions)
     with actions.app.app_context(), new_session() as db:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from gateway import headers as hdr
+from gateway.proxy import headers as hdr
 from tests.proxy.conftest import SignedIn, echoed, header_names, sign_in
 
 IDENTITY_NAMES = [

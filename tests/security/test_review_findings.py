@@ -9,10 +9,11 @@ import pyotp
 from flask import Flask
 from sqlalchemy import select
 
-from gateway import audit, auth
+from gateway.console import auth
 from gateway.db import new_session
+from gateway.identity import audit
+from gateway.identity.totp import new_recovery_codes, use_recovery_code, verify_totp
 from gateway.models import User
-from gateway.totp import new_recovery_codes, use_recovery_code, verify_totp
 from tests.conftest import PASSWORD, Actions, make_app
 
 

@@ -11,8 +11,8 @@ import requests
 from sqlalchemy import select
 
 from gateway.db import new_session
+from gateway.identity.passwords import hash_password
 from gateway.models import OutboxMessage, ProductLink, User, utcnow
-from gateway.passwords import hash_password
 from tests.support.person import browser, csrf
 from tests.support.stack import Stack
 

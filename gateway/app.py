@@ -1,0 +1,95 @@
+"""The gateway's app factory, in order: settings, database, products, hooks, blueprints, CLI.
+
+Each step only binds what a package already defines; the packages never import this module,
+so the factory is the one place that knows the whole pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import config
+from config import gateway as gateway_config
+from gateway import cli, db
+from gateway.console import auth, dev_mailbox, health, home, linking, plan
+from gateway.console.settings import account, email, twofactor
+from gateway.identity.sessions import RememberingCookieSessions, login_manager
+from gateway.products import propagation, switcher, table
+from gateway.proxy import dispatch
+from gateway.web import errors, limits, observability, security_headers, templating
+from gateway.web.csrf import csrf
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: Console blueprints, then the proxy (its hook answers product prefixes before any of them).
+BLUEPRINTS = (
+    auth.bp,
+    home.bp,
+    account.bp,
+    email.bp,
+    twofactor.bp,
+    plan.bp,
+    linking.bp,
+    health.bp,
+    dev_mailbox.bp,
+    dispatch.bp,
+)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the gateway app from defaults, the environment and ``test_config``."""
+    settings = config.load(gateway_config.DEFAULTS, gateway_config.ENV_NAMES, test_config)
+    config.refuse_demo_secrets(settings, gateway_config.SECRETS)
+
+    app = Flask(
+        __name__,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder="static",
+    )
+    _apply_settings(app, settings)
+    db.init_app(app)
+    table.init_app(app)
+    _install_hooks(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    errors.init_app(app)
+    propagation.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
+    app.config.update(settings)
+    app.config.update(
+        SESSION_COOKIE_NAME=settings["SESSION_COOKIE_NAME"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["SESSION_MAX_AGE"]),
+        SESSION_REFRESH_EACH_REQUEST=False,
+        MAX_FORM_MEMORY_SIZE=settings["MAX_FORM_MEMORY_SIZE"],
+        MAX_FORM_PARTS=100,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        TEMPLATES_AUTO_RELOAD=settings["APP_ENV"] == "development",
+    )
+    if settings["TRUSTED_PROXY_HOPS"]:
+        hops = settings["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+
+def _install_hooks(app: Flask) -> None:
+    """The request pipeline every page shares, in the order the hooks run."""
+    observability.init_app(app)
+    security_headers.init_app(app)
+    limits.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    app.session_interface = RememberingCookieSessions()
+    switcher.init_app(app)
+    templating.init_app(app)

@@ -1,0 +1,24 @@
+"""Every operator command (``flask --app gateway <command>``), registered in one place.
+
+database (db-upgrade, db-revision), accounts (create-user, sessions list / revoke),
+keys (assertion key rotation), repair (email-change), demo (seed-demo).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gateway.cli import accounts, database, demo, keys, repair
+
+
+def init_app(app: Flask) -> None:
+    for command in (
+        database.db_upgrade,
+        database.db_revision,
+        accounts.create_user,
+        accounts.sessions_cli,
+        keys.keys_cli,
+        repair.email_change_cli,
+        demo.seed_demo,
+    ):
+        app.cli.add_command(command)

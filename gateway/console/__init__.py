@@ -1,0 +1,1 @@
+"""The Console's pages: thin views over gateway.identity and gateway.products."""

@@ -1,0 +1,40 @@
+"""The Console plan (trial or upgraded) and the upgrade page.
+
+No payment integration: upgrading is a confirmation step and an audit entry. Product users
+created from the Console stay on the products' free plan whatever the Console plan is.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from gateway.console.forms import ActionForm
+from gateway.db import db
+from gateway.identity import audit
+
+bp = Blueprint("plan", __name__, url_prefix="/upgrade")
+
+PLANS = {
+    "trial": "Trial: every product on its free plan, Console features with trial limits.",
+    "upgraded": "Upgraded: Console without trial limits.",
+}
+
+
+@bp.route("", methods=["GET", "POST"])
+@login_required
+def upgrade() -> ResponseReturnValue:
+    user = current_user.user
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("console/upgrade.html", user=user, plans=PLANS, form=form)
+    if not form.validate_on_submit():
+        abort(400)
+    if user.plan != "upgraded":
+        previous = user.plan
+        user.plan = "upgraded"
+        audit.record("plan_upgraded", user.id, previous=previous)
+        db().commit()
+        flash("Your account is upgraded.")
+    return redirect("/settings")

@@ -1,0 +1,1 @@
+"""The /settings pages: account (sessions, password, activity), email, two-factor."""

@@ -1,0 +1,165 @@
+"""Console settings: overview, sessions, re-authentication, password, activity (audit log)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from gateway.console.forms import ActionForm, NewPasswordForm, ReauthForm
+from gateway.db import db
+from gateway.identity import audit, throttle
+from gateway.identity.mail import send_mail
+from gateway.identity.passwords import hash_password, policy_problem, verify_password
+from gateway.identity.reauth import fresh_login_required
+from gateway.identity.sessions import (
+    active_sessions,
+    end_browser_session,
+    mark_reauthenticated,
+    revoke,
+    revoke_all,
+)
+from gateway.identity.totp import remaining_recovery_codes, use_recovery_code, verify_totp
+from gateway.models import LoginSession, utcnow
+from gateway.web.client import client_ip
+from gateway.web.return_paths import safe_return_path
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+@bp.before_request
+@login_required
+def _signed_in() -> None:
+    """Every settings page needs a live session."""
+
+
+@bp.route("")
+def overview() -> str:
+    user = current_user.user
+    return render_template(
+        "settings/overview.html",
+        user=user,
+        recovery_left=remaining_recovery_codes(user) if user.has_2fa else 0,
+    )
+
+
+@bp.route("/sessions")
+def sessions() -> str:
+    return render_template(
+        "settings/sessions.html",
+        sessions=active_sessions(current_user.user.id),
+        current=current_user.record,
+        form=ActionForm(),
+    )
+
+
+@bp.route("/sessions/<public_id>/revoke", methods=["POST"])
+def revoke_session(public_id: str) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not public_id.isascii() or not public_id.isprintable():
+        abort(404)  # never a public id, and PostgreSQL refuses NUL in a text parameter
+    query = select(LoginSession).where(
+        LoginSession.public_id == public_id[:32],
+        LoginSession.user_id == current_user.user.id,
+        LoginSession.revoked_at.is_(None),
+    )
+    record = db().scalars(query).first()
+    if record is None:
+        abort(404)
+    revoke(record)
+    audit.record("session_revoked", current_user.user.id, session=record.public_id)
+    db().commit()
+    if record.id == current_user.record.id:
+        end_browser_session()
+        return redirect(url_for("auth.login"))
+    flash("That session is signed out.")
+    return redirect(url_for("settings.sessions"))
+
+
+@bp.route("/sessions/revoke-all", methods=["POST"])
+def revoke_all_sessions() -> Response:
+    """Sign out everywhere, this browser included."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user_id = current_user.user.id
+    count = revoke_all(user_id)
+    audit.record("sessions_revoked_all", user_id, count=count)
+    db().commit()
+    end_browser_session()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/reauthenticate", methods=["GET", "POST"])
+def reauthenticate() -> ResponseReturnValue:
+    """Confirm the password (and a 2FA code when 2FA is on) to open the freshness window."""
+    user = current_user.user
+    form = ReauthForm()
+    next_path = safe_return_path(request.values.get("next"), default=url_for("settings.overview"))
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("settings/reauth.html", form=form, next=next_path), status
+    ip = client_ip()
+    blocked = throttle.check(user.email, ip)
+    if blocked:
+        page = render_template(
+            "settings/reauth.html", form=form, next=next_path, error="Too many attempts."
+        )
+        return Response(
+            page, 429, {"Retry-After": str(blocked.retry_after)}, mimetype="text/html"
+        )
+    code = form.code.data or ""
+    ok = verify_password(user.password_hash, form.password.data or "")
+    if ok and user.has_2fa:
+        ok = verify_totp(user, code) or use_recovery_code(user, code)
+    if not ok:
+        throttle.record_failure(user.email, ip)
+        audit.record("login_failed", user.id, stage="reauthenticate")
+        db().commit()
+        error = "That did not match. Check your password" + (
+            " and authentication code." if user.has_2fa else "."
+        )
+        return render_template("settings/reauth.html", form=form, next=next_path, error=error), 401
+    throttle.record_success(user.email)
+    mark_reauthenticated(current_user.record)
+    audit.record("reauthenticated", user.id)
+    db().commit()
+    return redirect(next_path)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@fresh_login_required
+def change_password() -> ResponseReturnValue:
+    user = current_user.user
+    form = NewPasswordForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("settings/password.html", form=form), status
+    problem = policy_problem(form.password.data or "", user.email)
+    if problem:
+        form.password.errors.append(problem)
+        return render_template("settings/password.html", form=form), 400
+    user.password_hash = hash_password(form.password.data or "")
+    user.password_changed_at = utcnow()
+    ended = revoke_all(user.id, keep=current_user.record)
+    audit.record("password_changed", user.id, sessions_ended=ended)
+    send_mail(
+        user.email,
+        "Your password was changed",
+        "The password of your Unified Login account was just changed and your other sessions "
+        "were signed out. If this was not you, reset your password and contact support.",
+    )
+    db().commit()
+    flash("Password changed. Your other sessions were signed out.")
+    return redirect(url_for("settings.overview"))
+
+
+@bp.route("/activity")
+def activity() -> str:
+    return render_template(
+        "settings/activity.html",
+        events=audit.recent_events(current_user.user.id),
+        labels=audit.EVENT_LABELS,
+    )

@@ -1,0 +1,68 @@
+"""Console settings pages for changing the email address (the saga is in propagation.py)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from gateway.console.forms import ActionForm, EmailForm
+from gateway.identity import tokens
+from gateway.identity.addresses import canonical_email
+from gateway.identity.reauth import fresh_login_required
+from gateway.products import propagation
+
+bp = Blueprint("email_settings", __name__, url_prefix="/settings/email")
+
+
+@bp.route("", methods=["GET", "POST"])
+@fresh_login_required
+def change() -> ResponseReturnValue:
+    user = current_user.user
+    form = EmailForm()
+    form.email.label.text = "New email address"
+    if request.method == "GET":
+        return render_template("settings/email.html", form=form, user=user)
+    if not form.validate_on_submit():
+        return render_template("settings/email.html", form=form, user=user), 400
+    new_email = canonical_email(form.email.data)
+    if new_email is None:
+        form.email.errors = ["Enter a valid email address, like name@example.com."]
+        return render_template("settings/email.html", form=form, user=user), 400
+    try:
+        propagation.request_change(user, new_email)
+    except propagation.EmailChangeError as exc:
+        return render_template(
+            "settings/email.html", form=form, user=user, error=exc.message
+        ), exc.status
+    return render_template("settings/email_sent.html", new_email=new_email, user=user)
+
+
+@bp.route("/confirm", methods=["GET", "POST"])
+@login_required
+def confirm() -> ResponseReturnValue:
+    """GET shows a confirm button (mail scanners prefetch links); POST applies the change."""
+    token = request.values.get("token", "")
+    try:
+        data = tokens.read_token(propagation.TOKEN_PURPOSE, token)
+    except tokens.TokenExpired:
+        return _problem("This link has expired. Ask for a new one in settings.", 400)
+    except tokens.TokenInvalid:
+        return _problem("This link is not valid. Check that you copied all of it.", 400)
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("settings/email_confirm.html", form=form, token=token)
+    if not form.validate_on_submit():
+        return _problem("The form expired. Open the link again.", 400)
+    try:
+        change = propagation.confirm_change(current_user.user, data)
+    except propagation.EmailChangeError as exc:
+        return _problem(exc.message, exc.status)
+    except tokens.TokenUsed:
+        return _problem("This link was already used.", 400)
+    return render_template("settings/email_changed.html", change=change)
+
+
+def _problem(message: str, status: int) -> ResponseReturnValue:
+    return render_template("settings/email_problem.html", message=message,
+                           settings=url_for("email_settings.change")), status

@@ -1,0 +1,3 @@
+"""Console accounts and their proofs: passwords, TOTP, tokens, throttle, sessions,
+re-authentication, audit, mail, address canonicalisation. No views.
+"""

@@ -1,0 +1,58 @@
+"""Audit log of security events, shown to the user in settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import select
+
+from gateway.db import db
+from gateway.models import AuditEvent
+from gateway.web.client import client_ip
+
+log = logging.getLogger("gateway.audit")
+
+#: Human labels for the settings page; the keys are what is stored.
+EVENT_LABELS = {
+    "signup": "Account created",
+    "email_verified": "Email address verified",
+    "login": "Signed in",
+    "login_failed": "Failed sign-in attempt",
+    "lockout": "Sign-in locked after repeated failures",
+    "logout": "Signed out",
+    "reauthenticated": "Confirmed password",
+    "2fa_enabled": "Two-factor authentication turned on",
+    "2fa_disabled": "Two-factor authentication turned off",
+    "recovery_code_used": "Recovery code used",
+    "recovery_codes_regenerated": "New recovery codes created",
+    "password_changed": "Password changed",
+    "session_revoked": "Session signed out",
+    "sessions_revoked_all": "Signed out everywhere",
+    "product_linked": "Product user linked",
+    "product_created": "Product user created",
+    "product_login_redirect": "Sent from a product login page",
+    "email_change_requested": "Email change requested",
+    "email_changed": "Email address changed",
+    "email_change_failed": "Email change failed",
+    "plan_upgraded": "Plan upgraded",
+}
+
+
+def record(event: str, user_id: str | None = None, **detail: object) -> None:
+    """Add an audit event to the current transaction (the caller commits)."""
+    if event not in EVENT_LABELS:
+        raise ValueError(f"unknown audit event {event!r}")
+    text = json.dumps(detail, sort_keys=True, default=str) if detail else ""
+    db().add(AuditEvent(user_id=user_id, event=event, ip_address=client_ip(), detail=text))
+    log.info("audit %s user=%s %s", event, user_id, text)
+
+
+def recent_events(user_id: str, limit: int = 50) -> list[AuditEvent]:
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.user_id == user_id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(db().scalars(query))

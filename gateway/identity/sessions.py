@@ -1,0 +1,196 @@
+"""Server-side sessions: start, look up on every request, re-authenticate, revoke.
+
+The browser cookie (Flask's signed cookie) holds only a random token. Its SHA-256 names a
+``LoginSession`` row, read on every request, so logout, "sign out everywhere", password and 2FA
+changes take effect at once on every gateway process sharing the database.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Request, current_app, g, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask_login import LoginManager, UserMixin
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from gateway.db import db
+from gateway.models import LoginSession, User, utcnow
+from gateway.web.client import client_ip, user_agent
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.session_protection = None  # the server-side record is the protection
+#: How often ``last_seen_at`` is written; reads stay one query per request in between.
+_TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+class RememberingCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with each verified cookie remembered for a minute.
+
+    Every proxied request carries the same cookie; checking its signature and decoding it again
+    each time was a seventh of the gateway's CPU per request. The cache key is the exact signed
+    string, so only a cookie that verified before is reused, and nothing about revocation
+    depends on it: the session row is still checked on every request.
+    """
+
+    ttl = 60.0
+    size = 10_000
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        value = request.cookies.get(self.get_cookie_name(app))
+        cache: dict[str, tuple[float, dict[str, Any]]] = app.extensions.setdefault(
+            "gateway.cookie_cache", {}
+        )
+        now = time.monotonic()
+        hit = cache.get(value) if value else None
+        if hit is not None and hit[0] > now:
+            return self.session_class(copy.deepcopy(hit[1]))
+        opened = super().open_session(app, request)
+        if value and opened:  # verified and not empty: worth remembering
+            if len(cache) >= self.size:
+                cache.clear()
+            cache[value] = (now + self.ttl, copy.deepcopy(dict(opened)))
+        return opened
+
+
+class CurrentUser(UserMixin):
+    """What ``flask_login.current_user`` is: the user plus the session they came with."""
+
+    def __init__(self, record: LoginSession) -> None:
+        self.record = record
+        self.user: User = record.user
+
+    def get_id(self) -> str:
+        return self.user.id
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: User, auth_methods: list[str]) -> LoginSession:
+    """Sign ``user`` in with a brand-new session (no fixation: the old cookie is wiped)."""
+    session.clear()
+    token = secrets.token_urlsafe(32)
+    record = LoginSession(
+        id=_digest(token),
+        user_id=user.id,
+        auth_methods=",".join(auth_methods),
+        ip_address=client_ip(),
+        user_agent=user_agent(),
+    )
+    db().add(record)
+    session["sid"] = token
+    session.permanent = True
+    g.pop("_login_user", None)
+    return record
+
+
+@login_manager.request_loader
+def _load_from_cookie(_request: object) -> CurrentUser | None:
+    record = current_record()
+    return CurrentUser(record) if record is not None else None
+
+
+def current_record() -> LoginSession | None:
+    """The live session of this request, or None (revoked, expired, unknown or no cookie)."""
+    if "_session_record" in g:
+        return g._session_record
+    record = _lookup(session.get("sid"))
+    g._session_record = record
+    return record
+
+
+def token_digest(token: object) -> str | None:
+    """The row id for a cookie token, or None when the value cannot be one of ours."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    return _digest(token)
+
+
+def _lookup(token: object) -> LoginSession | None:
+    digest = token_digest(token)
+    if digest is None:
+        return None
+    query = (
+        select(LoginSession)
+        .options(joinedload(LoginSession.user))
+        .where(LoginSession.id == digest, LoginSession.revoked_at.is_(None))
+    )
+    record = db().scalars(query).first()
+    return record if record is not None and is_live(record) else None
+
+
+def is_live(record: LoginSession) -> bool:
+    """Within its absolute and idle lifetimes; refreshes ``last_seen_at`` once a minute."""
+    now = utcnow()
+    config = current_app.config
+    if now - record.created_at > timedelta(seconds=config["SESSION_MAX_AGE"]) or (
+        now - record.last_seen_at > timedelta(seconds=config["SESSION_IDLE_TIMEOUT"])
+    ):
+        return False
+    if now - record.last_seen_at > _TOUCH_INTERVAL:
+        record.last_seen_at = now
+        db().commit()
+    return True
+
+
+def is_fresh(record: LoginSession) -> bool:
+    """True when the person proved who they are within the re-authentication window."""
+    window = timedelta(seconds=current_app.config["REAUTH_WINDOW_SECONDS"])
+    return utcnow() - record.authenticated_at <= window
+
+
+def mark_reauthenticated(record: LoginSession) -> None:
+    record.authenticated_at = utcnow()
+
+
+def cache_epoch() -> int:
+    """Changes whenever this process revokes a session, or changes a user's email or links;
+    per-process caches of session checks (the proxy's) drop everything older at once."""
+    return int(current_app.extensions.get("gateway.session_epoch", 0))
+
+
+def invalidate_cached_checks() -> None:
+    current_app.extensions["gateway.session_epoch"] = cache_epoch() + 1
+
+
+def revoke(record: LoginSession) -> None:
+    record.revoked_at = utcnow()
+    invalidate_cached_checks()
+
+
+def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:
+    """End every live session of a user (except ``keep``); returns how many ended."""
+    query = update(LoginSession).where(
+        LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(LoginSession.id != keep.id)
+    result = db().execute(query.values(revoked_at=utcnow()))
+    invalidate_cached_checks()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def active_sessions(user_id: str) -> list[LoginSession]:
+    query = (
+        select(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .order_by(LoginSession.last_seen_at.desc())
+    )
+    now = utcnow()
+    idle = timedelta(seconds=current_app.config["SESSION_IDLE_TIMEOUT"])
+    return [s for s in db().scalars(query) if now - s.last_seen_at <= idle]
+
+
+def end_browser_session() -> None:
+    """Forget the cookie of this browser (after its record is revoked)."""
+    session.clear()
+    g.pop("_session_record", None)

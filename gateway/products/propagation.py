@@ -1,0 +1,338 @@
+"""Email change across the Console and every linked product: all or nothing, as a small saga.
+
+Request: re-authenticated person asks for a new address; the Console and every linked product
+are checked for another user with it; a confirmation link goes to the new address and a
+notice to the old one. Confirm: the change claims the address (unique ``claim`` column, so two
+people cannot apply the same address at once), checks everything again, then changes each
+product through SCIM, recording each step before and after the call, and finally the Console in
+the same transaction that marks the change ``applied``. Any conflict or product failure puts
+back the products already changed; the Console never left the old email. A crash midway leaves
+``applying``/``compensating`` rows that :func:`repair` rolls back (first request of a restarted
+process, or ``flask email-change repair``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import timedelta
+
+from flask import Flask, current_app, url_for
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.db import db
+from gateway.identity import audit, tokens
+from gateway.identity.mail import send_mail
+from gateway.identity.sessions import invalidate_cached_checks
+from gateway.models import EmailChange, EmailChangeStep, ProductLink, User, utcnow
+from gateway.products.api import (
+    EmailInUse,
+    ProductError,
+    ProductRefused,
+    ProductUnreachable,
+    client_for,
+)
+from gateway.products.switcher import PRODUCT_NAMES
+
+log = logging.getLogger("gateway.email_change")
+
+IN_USE = "This email address is already in use."
+RETRY = (
+    "We could not update {products} just now, so nothing was changed. "
+    "Try again in a few minutes."
+)
+UNDOING = (
+    "Your previous change to this address is still being undone. Try again in a minute."
+)
+TOKEN_PURPOSE = "email-change"
+
+
+class EmailChangeError(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _links(user_id: str) -> list[ProductLink]:
+    query = select(ProductLink).where(ProductLink.user_id == user_id).order_by(ProductLink.product)
+    return list(db().scalars(query))
+
+
+def _unavailable(product: str) -> EmailChangeError:
+    return EmailChangeError(RETRY.format(products=PRODUCT_NAMES.get(product, product)), 503)
+
+
+def check_available(user: User, new_email: str) -> None:
+    """Refuse an address another Console or product user has (exact message), or retry later."""
+    taken = db().scalars(select(User.id).where(User.email == new_email, User.id != user.id))
+    if taken.first() is not None:
+        raise EmailChangeError(IN_USE, 409)
+    for link in _links(user.id):
+        try:
+            found = client_for(link.product).find_user_by_email(new_email)
+        except ProductError:
+            raise _unavailable(link.product) from None
+        if found is not None and found.id != link.product_user_id:
+            raise EmailChangeError(IN_USE, 409)
+
+
+def email_change_in_progress(user_id: str) -> bool:
+    """A change of this user's email is being applied or undone (linking waits for it)."""
+    query = select(EmailChange.id).where(
+        EmailChange.user_id == user_id, EmailChange.state.in_(("applying", "compensating"))
+    )
+    return db().scalars(query).first() is not None
+
+
+def request_change(user: User, new_email: str) -> EmailChange:
+    """Check the address everywhere, record a pending change and mail both addresses."""
+    if new_email == user.email:
+        raise EmailChangeError("That is already your email address.", 400)
+    check_available(user, new_email)
+    db().execute(
+        update(EmailChange)
+        .where(EmailChange.user_id == user.id, EmailChange.state == "pending")
+        .values(state="cancelled", updated_at=utcnow())
+    )
+    change = EmailChange(user_id=user.id, old_email=user.email, new_email=new_email)
+    db().add(change)
+    db().flush()
+    token = tokens.make_token(TOKEN_PURPOSE, cid=change.id, uid=user.id)
+    link = current_app.config["PUBLIC_URL"] + url_for("email_settings.confirm", token=token)
+    send_mail(
+        new_email,
+        "Confirm your new email address",
+        f"Open this link to make {new_email} the email of your Unified Login account "
+        f"(valid for 24 hours, once):\n\n{link}\n\nIf you did not ask for this, ignore it.",
+    )
+    send_mail(
+        user.email,
+        "Your email address is about to change",
+        f"Someone signed in to your account asked to change its email to {new_email}. "
+        "If this was not you, change your password and sign out everywhere now.",
+    )
+    audit.record("email_change_requested", user.id, new_email=new_email)
+    db().commit()
+    return change
+
+
+def confirm_change(user: User, data: dict[str, object]) -> EmailChange:
+    """Spend the link and run the change; idempotent for a change already applied."""
+    change = db().get(EmailChange, str(data.get("cid")))
+    if change is None or change.user_id != user.id or data.get("uid") != user.id:
+        raise EmailChangeError("This link is not valid for your account.", 400)
+    if change.state == "applied":
+        return change
+    if change.state != "pending":
+        raise EmailChangeError("This link is no longer valid. Ask for a new one.", 400)
+    _claim(change, data)
+    return _apply(change)
+
+
+def _claim(change: EmailChange, data: dict[str, object]) -> None:
+    """pending -> applying, atomically, holding the address; spends the link."""
+    session = db()
+    outcome = _take_claim(change)
+    if outcome == "busy" and _settle_stale_holder(change):
+        outcome = _take_claim(change)
+    if outcome == "busy":
+        holder = session.scalars(select(EmailChange).where(
+            EmailChange.claim == change.new_email)).first()
+        if holder is not None and holder.user_id == change.user_id:
+            raise EmailChangeError(UNDOING, 409)
+        raise EmailChangeError(IN_USE, 409)
+    session.refresh(change)
+    if outcome == "moved":  # another request confirmed this change first
+        if change.state == "applied":
+            return
+        raise EmailChangeError("This change is already being applied.", 409)
+    tokens.spend(data)  # type: ignore[arg-type]
+    for link in _links(change.user_id):
+        change.steps.append(EmailChangeStep(product=link.product,
+                                            product_user_id=link.product_user_id))
+    session.commit()
+
+
+def _take_claim(change: EmailChange) -> str:
+    """Try pending -> applying with the address claimed and commit it.
+
+    "taken": ours now; "busy": another change holds the address; "moved": this change was
+    no longer pending (confirmed by another request).
+    """
+    session = db()
+    try:
+        with session.begin_nested():
+            claimed = session.execute(
+                update(EmailChange)
+                .where(EmailChange.id == change.id, EmailChange.state == "pending")
+                .values(state="applying", claim=change.new_email, updated_at=utcnow())
+            )
+    except IntegrityError:
+        session.rollback()
+        return "busy"
+    session.commit()
+    return "taken" if claimed.rowcount == 1 else "moved"  # type: ignore[attr-defined]
+
+
+def _settle_stale_holder(change: EmailChange) -> bool:
+    """Roll back a stale, interrupted change holding the address; True when it is free now."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config["EMAIL_CHANGE_STALE_SECONDS"])
+    holder = db().scalars(select(EmailChange).where(EmailChange.claim == change.new_email)).first()
+    if holder is None:
+        return True  # released in the meantime
+    if holder.state not in ("applying", "compensating") or holder.updated_at > cutoff:
+        return False
+    return _compensate(holder, "Interrupted; rolled back before a retry.")
+
+
+def _apply(change: EmailChange) -> EmailChange:
+    session = db()
+    if change.state == "applied":
+        return change
+    user = session.get(User, change.user_id)
+    assert user is not None
+    try:
+        check_available(user, change.new_email)
+        for step in change.steps:
+            step.state = "applying"
+            change.updated_at = utcnow()
+            session.commit()
+            _patch_forward(change, step)
+            step.state = "applied"
+            session.commit()
+            _test_crash_point(step.product)
+        user.email = change.new_email
+        change.state, change.claim, change.updated_at = "applied", None, utcnow()
+        audit.record("email_changed", user.id, old_email=change.old_email)
+        session.commit()
+        invalidate_cached_checks()  # assertions carry the email: no stale one from this process
+    except EmailChangeError as exc:
+        _compensate(change, exc.message)
+        raise
+    except EmailInUse:
+        _compensate(change, IN_USE)
+        raise EmailChangeError(IN_USE, 409) from None
+    except ProductError as exc:
+        error = _unavailable(exc.product)
+        _compensate(change, error.message)
+        raise error from None
+    except IntegrityError:  # the Console address was taken at the last moment
+        session.rollback()
+        _compensate(change, IN_USE)
+        raise EmailChangeError(IN_USE, 409) from None
+    send_mail(change.old_email, "Your email address was changed",
+              f"The email of your Unified Login account is now {change.new_email}.")
+    session.commit()
+    return change
+
+
+def _patch_forward(change: EmailChange, step: EmailChangeStep) -> None:
+    """Change one product; a refusal or a refused connection means it certainly did not
+    change, so that step needs no putting back (a 5xx or a timeout might have, so it does)."""
+    try:
+        client_for(step.product).patch_user_email(step.product_user_id, change.new_email)
+    except (EmailInUse, ProductRefused, ProductUnreachable):
+        step.state = "pending"
+        db().commit()
+        raise
+
+
+def _compensate(change: EmailChange, reason: str) -> bool:
+    """Put the old email back in every product that may hold the new one; True when done."""
+    session = db()
+    session.rollback()
+    session.refresh(change)
+    change.state, change.error, change.updated_at = "compensating", reason[:200], utcnow()
+    session.commit()
+    done = True
+    for step in reversed(change.steps):
+        if step.state not in ("applying", "applied"):
+            continue
+        try:
+            client_for(step.product).patch_user_email(step.product_user_id, change.old_email)
+        except ProductError as exc:
+            log.warning("email change %s: %s not put back yet (%s)", change.id, step.product, exc)
+            done = False
+            continue
+        step.state = "reverted"
+        session.commit()
+    if done:
+        change.state, change.claim, change.updated_at = "failed", None, utcnow()
+        audit.record("email_change_failed", change.user_id, reason=reason)
+        session.commit()
+    return done
+
+
+def repair(stale_seconds: int | None = None) -> int:
+    """Roll back changes left midway (crash, or products down during compensation).
+
+    Only changes untouched for ``EMAIL_CHANGE_STALE_SECONDS`` are taken, so a change still
+    running in another gateway process is left alone. Returns how many were settled.
+    """
+    stale = stale_seconds if stale_seconds is not None else current_app.config[
+        "EMAIL_CHANGE_STALE_SECONDS"
+    ]
+    cutoff = utcnow() - timedelta(seconds=stale)
+    query = select(EmailChange).where(
+        EmailChange.state.in_(("applying", "compensating")), EmailChange.updated_at <= cutoff
+    )
+    settled = 0
+    for change in list(db().scalars(query)):
+        if _compensate(change, "Interrupted; rolled back by the repair."):
+            settled += 1
+    return settled
+
+
+def expire_pending() -> int:
+    """Pending changes older than the link lifetime end as ``expired``."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config["EMAIL_TOKEN_MAX_AGE"])
+    result = db().execute(
+        update(EmailChange)
+        .where(EmailChange.state == "pending", EmailChange.created_at <= cutoff)
+        .values(state="expired", updated_at=utcnow())
+    )
+    db().commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _test_crash_point(product: str) -> None:
+    """Tests only: die right after ``product`` was changed, to prove the repair works."""
+    config = current_app.config
+    if config["APP_ENV"] == "test" and config.get("EMAIL_CHANGE_CRASH_AFTER") == product:
+        log.error("test crash after %s", product)
+        os._exit(70)
+
+
+def init_app(app: Flask) -> None:
+    """Repair interrupted changes in the background: soon after a (re)start, then at most once
+    per stale period, triggered by traffic (one indexed query when there is nothing to do)."""
+    if not app.config["EMAIL_CHANGE_BACKGROUND_REPAIR"]:
+        return
+    interval = max(5, int(app.config["EMAIL_CHANGE_STALE_SECONDS"]))
+    lock = threading.Lock()
+    last_run = [float("-inf")]
+
+    def _maybe_repair() -> None:
+        now = time.monotonic()
+        if now - last_run[0] < interval or not lock.acquire(blocking=False):
+            return
+        last_run[0] = now
+        threading.Thread(target=_background_repair, args=(app, lock), daemon=True).start()
+
+    app.before_request(_maybe_repair)
+
+
+def _background_repair(app: Flask, lock: threading.Lock) -> None:
+    try:
+        with app.app_context():
+            count = repair()
+            if count:
+                log.warning("repaired %d interrupted email change(s)", count)
+    except Exception:  # retried on the next pass, or by the CLI
+        log.exception("email change repair failed")
+    finally:
+        lock.release()

@@ -1,0 +1,63 @@
+"""The Product Switcher: Console, Segment, SendGrid, each marked linked or not linked.
+
+On Console pages the gateway renders it (templates/_switcher.html) from the user's
+``ProductLink`` rows. On product pages reached through the gateway the *product* renders it
+(``product_stubs/kit/templates/kit/_switcher.html``) from the ``lnk`` claim of the signed
+assertion (``gateway.assertion.sign_assertion``): the gateway streams product HTML untouched
+(no buffering, no rewriting of bodies it cannot parse safely), and the product gets the state
+signed, bound to the very request, from the one database query the proxy already makes.
+A product link leads to the product's prefix; the proxy sends an unlinked person on to
+``/link/<product>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from gateway.db import db
+from gateway.models import ProductLink
+from gateway.products.table import products
+
+PRODUCT_NAMES = {"console": "Console", "segment": "Segment", "sendgrid": "SendGrid"}
+
+
+@dataclass(frozen=True)
+class SwitcherItem:
+    key: str
+    name: str
+    url: str
+    linked: bool
+    current: bool
+
+
+def linked_products(user_id: str) -> set[str]:
+    query = select(ProductLink.product).where(ProductLink.user_id == user_id)
+    return set(db().scalars(query))
+
+
+def switcher_items() -> list[SwitcherItem]:
+    linked = linked_products(current_user.user.id) if current_user.is_authenticated else set()
+    on_link_page = request.blueprint == "linking"
+    items = [
+        SwitcherItem("console", "Console", url_for("console.home"), True, not on_link_page)
+    ]
+    for product in products():
+        current = on_link_page and (request.view_args or {}).get("name") == product.name
+        items.append(
+            SwitcherItem(
+                product.name,
+                PRODUCT_NAMES.get(product.name, product.name.title()),
+                product.prefix + "/",
+                product.name in linked,
+                current,
+            )
+        )
+    return items
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["switcher_items"] = switcher_items

@@ -1,0 +1,285 @@
+"""The reverse proxy: ``/<prefix>/...`` streamed to the product with a signed identity assertion.
+
+Runs as a ``before_app_request`` hook rather than a URL rule, so it sees every path *after*
+normalisation: ``/SEGMENT/x``, ``//segment/./x`` or ``/%73egment/x`` are routed (or refused) like
+``/segment/x``, and nothing that normalises into an internal product path gets through.
+
+Per proxied request: one SELECT (session + user + product link), or none when the session check
+is cached (``SESSION_CACHE_SECONDS``, default 2 s: a revoked session stops working within that
+time). Bodies are streamed both ways in 64 KiB chunks and never buffered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import urllib3
+from flask import Blueprint, current_app, g, jsonify, redirect, request
+from flask.blueprints import BlueprintSetupState
+from urllib3 import BaseHTTPResponse, HTTPHeaderDict
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.wrappers import Response
+
+from gateway.assertion import HEADER as ASSERTION_HEADER
+from gateway.products.table import (
+    BadPath,
+    Product,
+    Route,
+    normalise_path,
+    products,
+)
+from gateway.proxy import headers as hdr
+from gateway.proxy import principal
+from gateway.proxy.principal import Principal, load_principal
+from gateway.proxy.signing import assertion_for
+from gateway.web.client import client_ip
+from gateway.web.csrf import csrf
+from gateway.web.errors import error_response
+from gateway.web.observability import UPSTREAM_ERRORS
+from gateway.web.observability import request_id as request_id_of
+from gateway.web.return_paths import safe_return_path
+
+log = logging.getLogger("gateway.proxy")
+
+bp = Blueprint("proxy", __name__)
+csrf.exempt(bp)
+
+CHUNK = 64 * 1024
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    app = state.app
+    principal.init_app(app)
+    # URL rules for the canonical prefixes, so ``request.blueprint == "proxy"`` (CSRF exemption,
+    # form-size limit, security headers); the ``dispatch`` hook answers before they dispatch.
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    for product in products(app):
+        for rule in (product.prefix, product.prefix + "/", product.prefix + "/<path:rest>"):
+            state.add_url_rule(
+                rule,
+                f"forward_{product.name}",
+                _unrouted,
+                methods=methods,
+                provide_automatic_options=False,
+                strict_slashes=False,
+            )
+
+
+def _unrouted(**_kwargs: str) -> Response:
+    """Reached only if ``dispatch`` declined the path (it never does for a product prefix)."""
+    raise NotFound()
+
+
+@bp.before_app_request
+def dispatch() -> Response | None:
+    """``before_request``: answer every path under a product prefix; others fall through."""
+    try:
+        path = normalise_path(request.path)
+    except BadPath:
+        if _could_be_product(request.path):
+            raise BadRequest() from None
+        return None
+    route = products().route(path)
+    if route is None:
+        return None
+    return _proxy(route)
+
+
+def _could_be_product(raw: str) -> bool:
+    lowered = raw.lower()
+    return any(p.prefix.lower().strip("/") in lowered for p in products())
+
+
+def _proxy(route: Route) -> Response:
+    product = route.product
+    if product.is_internal(route.path):
+        raise NotFound()
+    public_path = product.prefix + (route.path if not route.bare else "/")
+    query = request.query_string.decode("latin-1")
+    if route.bare:
+        return redirect(public_path + ("?" + query if query else ""), 308)
+    request_id = g.get("request_id") or request_id_of(request.headers.get("X-Request-ID"))
+    principal = None
+    if not product.is_public(route.path):
+        principal = load_principal(product)
+        original = safe_return_path(
+            public_path + ("?" + query if query else ""), default=product.prefix + "/"
+        )
+        if principal is None:
+            return _not_signed_in(original)
+        if principal.product_user_id is None:
+            return redirect("/link/" + product.name + "?" + urlencode({"next": original}), 302)
+    return _forward(product, route.path, principal, request_id)
+
+
+def _not_signed_in(next_path: str) -> Response:
+    if "text/html" in request.headers.get("Accept", ""):
+        return redirect("/login?" + urlencode({"next": next_path}), 302)
+    response = jsonify(error="not_authenticated", login="/login")
+    response.status_code = 401
+    return response
+
+
+# --- who is asking ---------------------------------------------------------------------------
+
+
+# --- the upstream request --------------------------------------------------------------------
+
+
+class _LengthBody:
+    """The request body as a file of known length: sent as is, with its Content-Length."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self.stream = stream
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, size: int = CHUNK) -> bytes:
+        data: bytes = self.stream.read(size if size and size > 0 else CHUNK)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(CHUNK):
+            yield chunk
+
+
+def _chunked_body(stream: Any) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK):
+        yield chunk
+
+
+def _request_body() -> tuple[Any, bool]:
+    """The body to stream upstream and whether it goes chunked (never read into memory)."""
+    length = request.content_length
+    if length:
+        return _LengthBody(request.stream, length), False
+    if request.environ.get("wsgi.input_terminated"):
+        return _chunked_body(request.stream), True
+    return None, False
+
+
+def _gateway_cookies() -> tuple[str, ...]:
+    config = current_app.config
+    return (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+
+
+def _forward(
+    product: Product, path: str, principal: Principal | None, request_id: str
+) -> Response:
+    config = current_app.config
+    out = hdr.upstream_request_headers(request.headers.items(), drop_cookies=_gateway_cookies())
+    out += hdr.forwarded_headers(
+        client_ip=client_ip(),
+        scheme=request.scheme,
+        host=request.host,
+        prefix=product.prefix,
+        request_id=request_id,
+    )
+    if principal is not None:
+        out.append((ASSERTION_HEADER, assertion_for(product, principal, request.method, path)))
+    body, chunked = _request_body()
+    headers = HTTPHeaderDict()
+    for name, value in out:
+        if chunked and hdr.canonical(name) == "content-length":
+            continue
+        headers.add(name, value)
+    timeout = urllib3.Timeout(
+        connect=config["UPSTREAM_CONNECT_TIMEOUT"], read=config["UPSTREAM_READ_TIMEOUT"]
+    )
+    started = time.perf_counter()
+    try:
+        upstream = product.pool.urlopen(
+            request.method,
+            product.upstream_url(path, request.query_string),
+            body=body,
+            headers=headers,
+            chunked=chunked,
+            redirect=False,
+            retries=False,
+            timeout=timeout,
+            preload_content=False,
+            decode_content=False,
+        )
+    except NewConnectionError as exc:  # refused: a subclass of the timeout error in urllib3
+        return _upstream_error(502, product, path, request_id, exc.__class__.__name__)
+    except Urllib3Timeout:
+        return _upstream_error(504, product, path, request_id, "timeout")
+    except (Urllib3Error, OSError) as exc:
+        return _upstream_error(502, product, path, request_id, exc.__class__.__name__)
+    log.debug(  # the access log (gateway.web.observability) already has one line per request
+        "proxy %s %s%s -> %d %.1fms request_id=%s user=%s",
+        request.method,
+        product.prefix,
+        path,
+        upstream.status,
+        (time.perf_counter() - started) * 1000,
+        request_id,
+        principal.user_id if principal else "-",
+    )
+    response_headers = hdr.downstream_response_headers(
+        upstream.headers.items(),
+        prefix=product.prefix,
+        upstream_origin=product.origin,
+        reserved_cookies=_gateway_cookies(),
+    )
+    bodyless = request.method == "HEAD" or upstream.status in (204, 304)
+    if bodyless:
+        upstream.drain_conn()  # nothing to read: hand the connection back to the pool now
+        upstream.release_conn()
+    response = Response(
+        () if bodyless else _relay(upstream, request_id),
+        status=upstream.status,
+        headers=response_headers,
+        direct_passthrough=True,
+    )
+    if not any(hdr.canonical(k) == "content-type" for k, _ in response_headers):
+        del response.headers["Content-Type"]
+    response.headers["X-Request-ID"] = request_id
+    response.call_on_close(upstream.close)
+    return response
+
+
+def _relay(upstream: BaseHTTPResponse, request_id: str) -> Iterator[bytes]:
+    """Yield the upstream body as it arrives, still encoded (gzip passes through untouched)."""
+    complete = False
+    try:
+        yield from upstream.stream(CHUNK, decode_content=False)
+        complete = True
+    except (Urllib3Error, OSError) as exc:
+        # Headers are gone already: abort the connection so the client sees a truncated body.
+        log.warning("upstream body failed request_id=%s: %s", request_id, exc.__class__.__name__)
+        raise
+    finally:
+        if complete:
+            upstream.release_conn()  # body read to the end: keep the connection pooled
+        else:
+            upstream.close()
+
+
+def _upstream_error(
+    status: int, product: Product, path: str, request_id: str, reason: str
+) -> Response:
+    log.warning(
+        "proxy %s %s%s -> %d (%s) request_id=%s",
+        request.method,
+        product.prefix,
+        path,
+        status,
+        reason,
+        request_id,
+    )
+    UPSTREAM_ERRORS.labels(product.name, str(status)).inc()
+    response = error_response(status)
+    response.headers["X-Request-ID"] = request_id
+    response.headers["Cache-Control"] = "no-store"
+    return response

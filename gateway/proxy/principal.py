@@ -1,0 +1,113 @@
+"""Who is asking: the signed-in person behind a proxied request, and their link to the product.
+
+One SELECT per request (or a per-process cache hit, bounded by ``SESSION_CACHE_SECONDS``, and
+cleared at once when this process revokes a session or changes a link).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import Flask, current_app, session
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
+
+from gateway.db import db
+from gateway.identity.sessions import cache_epoch, is_live, token_digest
+from gateway.models import LoginSession, ProductLink, User
+from gateway.products.table import Product
+
+_CACHE = "gateway.proxy.principal_cache"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """What the assertion needs about the signed-in person for one product."""
+
+    user_id: str
+    email: str
+    session_public_id: str
+    auth_methods: tuple[str, ...]
+    product_user_id: str | None
+    #: Every product this person is linked to (the Product Switcher's state, in the assertion).
+    linked: frozenset[str] = frozenset()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[_CACHE] = _PrincipalCache(float(app.config["SESSION_CACHE_SECONDS"]))
+
+
+class _PrincipalCache:
+    """Per-process cache of session checks; bounds how late a revocation bites to ``ttl``."""
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._data: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+        self._epoch = 0
+
+    def get(self, key: tuple[str, str]) -> Principal | None:
+        if self.ttl <= 0:
+            return None
+        epoch = cache_epoch()
+        if epoch != self._epoch:  # a revocation or link change here: forget everything now
+            with self._lock:
+                self._data.clear()
+                self._epoch = epoch
+            return None
+        hit = self._data.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: tuple[str, str], principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._data) >= self.size:
+                self._data = {k: v for k, v in self._data.items() if v[0] >= now}
+                if len(self._data) >= self.size:
+                    self._data.clear()
+            self._data[key] = (now + self.ttl, principal)
+
+
+def load_principal(product: Product) -> Principal | None:
+    """The signed-in person and their link to ``product``: one SELECT, or a cache hit."""
+    digest = token_digest(session.get("sid"))
+    if digest is None:
+        return None
+    cache: _PrincipalCache = current_app.extensions[_CACHE]
+    cached = cache.get((digest, product.name))
+    if cached is not None:
+        return cached
+    # One row per linked product (a few at most): this product's link and the switcher state.
+    query = (
+        select(LoginSession, ProductLink.product, ProductLink.product_user_id)
+        .join(LoginSession.user)
+        .outerjoin(ProductLink, ProductLink.user_id == User.id)
+        .options(contains_eager(LoginSession.user))
+        .where(LoginSession.id == digest, LoginSession.revoked_at.is_(None))
+    )
+    rows = db().execute(query).all()
+    if not rows:
+        return None
+    record = rows[0][0]
+    links = {name: puid for _, name, puid in rows if name is not None}
+    product_user_id = links.get(product.name)
+    if not is_live(record) or not record.user.is_verified:
+        return None
+    principal = Principal(
+        user_id=record.user.id,
+        email=record.user.email,
+        session_public_id=record.public_id,
+        auth_methods=tuple(m for m in record.auth_methods.split(",") if m),
+        product_user_id=product_user_id,
+        linked=frozenset(links),
+    )
+    if product_user_id is not None:  # an unlinked person is about to link: never cache that
+        cache.put((digest, product.name), principal)
+    return principal

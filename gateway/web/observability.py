@@ -1,0 +1,109 @@
+"""Request ids, structured JSON access logs and Prometheus metrics for the gateway.
+
+Every request gets an id (a sane caller-sent ``X-Request-ID`` is kept), echoed in the response
+and in one JSON access-log line. Query strings are never logged: verification and email-change
+links carry their tokens there. ``/metrics`` answers only to the addresses in
+``METRICS_ALLOW`` (loopback by default); under gunicorn set ``PROMETHEUS_MULTIPROC_DIR`` so
+every worker's counters are summed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import re
+import time
+import uuid
+
+from flask import Flask, Response, abort, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from gateway.web.client import client_ip
+
+access_log = logging.getLogger("gateway.access")
+
+REQUESTS = Counter(
+    "gateway_requests_total", "Requests answered by the gateway", ["method", "area", "status"]
+)
+LATENCY = Histogram(
+    "gateway_request_seconds",
+    "Time to the response headers",
+    ["area"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+UPSTREAM_ERRORS = Counter(
+    "gateway_upstream_errors_total", "Upstream failures (502/504)", ["product", "status"]
+)
+LOGINS = Counter("gateway_logins_total", "Login attempts by outcome", ["outcome"])
+THROTTLED = Counter("gateway_throttled_total", "Attempts refused with 429", ["stage"])
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+def request_id(value: str | None) -> str:
+    """Keep a caller's ``X-Request-ID`` when it is short and plain, else make a new one."""
+    if value and _REQUEST_ID.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+def _area() -> str:
+    """A low-cardinality label: the blueprint (proxy, auth, settings, ...)."""
+    return request.blueprint or ("static" if request.endpoint == "static" else "other")
+
+
+def _start() -> None:
+    g.request_id = request_id(request.headers.get("X-Request-ID"))
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    area = _area()
+    REQUESTS.labels(request.method, area, str(response.status_code)).inc()
+    LATENCY.labels(area).observe(elapsed)
+    response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
+    access_log.info(
+        json.dumps(
+            {
+                "request_id": g.get("request_id"),
+                "method": request.method,
+                "path": request.path[:512],
+                "status": response.status_code,
+                "ms": round(elapsed * 1000, 2),
+                "ip": client_ip(),
+                "area": area,
+            }
+        )
+    )
+    return response
+
+
+def metrics() -> Response:
+    allowed = current_app.config["METRICS_ALLOW"]
+    address = ipaddress.ip_address(request.environ.get("REMOTE_ADDR", "0.0.0.0"))
+    if not any(address in ipaddress.ip_network(net, strict=False) for net in allowed):
+        abort(404)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        data = generate_latest(registry)
+    else:
+        data = generate_latest()
+    return Response(data, mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_start)
+    app.after_request(_finish)
+    app.add_url_rule("/metrics", "metrics", metrics)
