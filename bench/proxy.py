@@ -93,7 +93,7 @@ def prepare_database(url: str) -> str:
         db.commit()
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     cookie = serializer.dumps({"sid": token, "_permanent": True})
-    app.extensions["gateway.engine"].dispose()
+    db.engine(app).dispose()
     return f"{app.config['SESSION_COOKIE_NAME']}={cookie}"
 
 

@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from gateway import create_app as create_gateway_app
+from gateway import db
 
 
 def create_app() -> Flask:
@@ -19,7 +20,7 @@ def create_app() -> Flask:
     os.makedirs(folder, exist_ok=True)
     count = [0]
 
-    @event.listens_for(app.extensions["gateway.engine"], "before_cursor_execute")
+    @event.listens_for(db.engine(app), "before_cursor_execute")
     def _count(*_args: object) -> None:
         count[0] += 1
 

@@ -8,55 +8,38 @@ migrations stable across SQLite and PostgreSQL.
 from __future__ import annotations
 
 from flask import Flask, current_app, g
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from config.database import NAMING_CONVENTION, make_engine
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets foreign keys and a busy timeout for several threads."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+_SESSIONS = "gateway.db"
+_ENGINE = "gateway.engine"
 
 
 def init_app(app: Flask) -> None:
-    url = app.config["DATABASE_URL"]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        import os
-
-        os.makedirs(os.path.dirname(url.removeprefix("sqlite:///")) or ".", exist_ok=True)
-    engine = make_engine(url)
-    app.extensions["gateway.db"] = sessionmaker(engine, expire_on_commit=False)
-    app.extensions["gateway.engine"] = engine
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions[_SESSIONS] = sessionmaker(engine, expire_on_commit=False)
+    app.extensions[_ENGINE] = engine
     app.teardown_appcontext(_close_session)
+
+
+def engine(app: Flask | None = None) -> Engine:
+    """The engine of ``app`` (default: the current app); tests dispose of it on teardown."""
+    bound: Engine = (app or current_app).extensions[_ENGINE]
+    return bound
 
 
 def new_session() -> Session:
     """A session outside the request one (CLI, background repair, tests)."""
-    return current_app.extensions["gateway.db"]()
+    return current_app.extensions[_SESSIONS]()
 
 
 def db() -> Session:

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 from werkzeug.test import TestResponse
 
-from gateway import create_app
+from gateway import create_app, db
 from gateway.db import Base, new_session
 from gateway.identity.passwords import hash_password
 from gateway.models import OutboxMessage, User, utcnow
@@ -69,7 +69,7 @@ def _dispose_engines() -> Iterator[None]:
     """Close the connection pools of every app a test built (no leaked connections)."""
     yield
     while _APPS:
-        _APPS.pop().extensions["gateway.engine"].dispose()
+        db.engine(_APPS.pop()).dispose()
 
 
 def make_app(database_url: str, **overrides: Any) -> Flask:

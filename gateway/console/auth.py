@@ -33,7 +33,8 @@ from gateway.identity.sessions import current_record, end_browser_session, revok
 from gateway.identity.totp import use_recovery_code, verify_totp
 from gateway.models import User, utcnow
 from gateway.web.client import client_ip
-from gateway.web.observability import LOGINS, THROTTLED
+from gateway.web.errors import retry_message, too_many_attempts
+from gateway.web.observability import LOGINS
 from gateway.web.return_paths import safe_return_path
 
 bp = Blueprint("auth", __name__)
@@ -62,11 +63,9 @@ def _next_path() -> str:
 
 
 def _throttled(template: str, blocked: throttle.Blocked, **context: Any) -> Response:
-    THROTTLED.labels(request.endpoint or "login").inc()
-    minutes = max(1, round(blocked.retry_after / 60))
-    message = f"Too many attempts. Try again in about {minutes} minute{'s' * (minutes != 1)}."
+    message = retry_message(blocked.retry_after)
     page = render_template(template, error=message, **context)
-    return Response(page, 429, {"Retry-After": str(blocked.retry_after)}, mimetype="text/html")
+    return too_many_attempts(page, blocked.retry_after)
 
 
 def verification_link(user: User) -> str:

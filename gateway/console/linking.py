@@ -34,6 +34,7 @@ from gateway.products.propagation import email_change_in_progress
 from gateway.products.switcher import PRODUCT_NAMES
 from gateway.products.table import Product, products
 from gateway.web.client import client_ip
+from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
 
 bp = Blueprint("linking", __name__)
@@ -154,10 +155,9 @@ def link_existing(name: str) -> ResponseReturnValue:
     ip = client_ip()
     blocked = throttle.check(account, ip)
     if blocked:
-        page, _ = _page(product, next_path, error=_too_many(blocked), link_form=form)
-        return Response(
-            page, 429, {"Retry-After": str(blocked.retry_after)}, mimetype="text/html"
-        )
+        message = retry_message(blocked.retry_after)
+        page, _ = _page(product, next_path, error=message, link_form=form)
+        return too_many_attempts(page, blocked.retry_after)
     client = api.client_for(product.name)
     try:
         product_user = client.verify_credentials(
@@ -272,11 +272,6 @@ def _mismatch(title: str, product_email: str, console_email: str) -> str:
         f"Console email to {product_email} in Console settings, or change the email of your "
         f"{title} user to {console_email} in {title}, then come back and link."
     )
-
-
-def _too_many(blocked: throttle.Blocked) -> str:
-    minutes = max(1, round(blocked.retry_after / 60))
-    return f"Too many attempts. Try again in about {minutes} minute{'s' * (minutes != 1)}."
 
 
 def note_product_login_redirect(login_hint: str | None, next_path: str) -> None:

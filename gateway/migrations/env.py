@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 import gateway.models  # noqa: F401  (registers the tables)
-from gateway.db import Base, make_engine
+from config.database import make_engine
+from gateway.db import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

@@ -42,6 +42,7 @@ from gateway.proxy.signing import assertion_for
 from gateway.web.client import client_ip
 from gateway.web.csrf import csrf
 from gateway.web.errors import error_response
+from gateway.web.negotiation import is_browser
 from gateway.web.observability import UPSTREAM_ERRORS
 from gateway.web.observability import request_id as request_id_of
 from gateway.web.return_paths import safe_return_path
@@ -121,7 +122,7 @@ def _proxy(route: Route) -> Response:
 
 
 def _not_signed_in(next_path: str) -> Response:
-    if "text/html" in request.headers.get("Accept", ""):
+    if is_browser():
         return redirect("/login?" + urlencode({"next": next_path}), 302)
     response = jsonify(error="not_authenticated", login="/login")
     response.status_code = 401

@@ -10,6 +10,9 @@ from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
+from gateway.web.negotiation import wants_json
+from gateway.web.observability import THROTTLED
+
 log = logging.getLogger("gateway.errors")
 
 MESSAGES = {
@@ -28,9 +31,16 @@ MESSAGES = {
 }
 
 
-def wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and not request.accept_mimetypes["text/html"] >= 1
+def too_many_attempts(page: str, retry_after: int) -> Response:
+    """The 429 answer of every throttled form: its own page, with ``Retry-After``."""
+    THROTTLED.labels(request.endpoint or "unknown").inc()
+    return Response(page, 429, {"Retry-After": str(retry_after)}, mimetype="text/html")
+
+
+def retry_message(retry_after: int) -> str:
+    """What a throttled person reads: how long to wait, in minutes."""
+    minutes = max(1, round(retry_after / 60))
+    return f"Too many attempts. Try again in about {minutes} minute{'s' * (minutes != 1)}."
 
 
 def error_response(status: int, message: str | None = None) -> Response:

@@ -83,7 +83,7 @@ def age_session(stack: Stack, email: str, minutes: int = 10) -> None:
             .values(authenticated_at=utcnow() - timedelta(minutes=minutes))
         )
         db.commit()
-    app.extensions["gateway.engine"].dispose()
+    db.engine(app).dispose()
 
 
 def sign_in_with_code(steps: Steps, gateway: str, email: str, code: str) -> None:

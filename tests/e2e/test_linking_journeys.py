@@ -36,7 +36,7 @@ def demo(stack: Stack) -> Stack:
             db.add(User(email=email, password_hash=hash_password(CONSOLE_PASSWORD),
                         email_verified_at=utcnow()))
         db.commit()
-    gateway.extensions["gateway.engine"].dispose()
+    db.engine(gateway).dispose()
     return stack
 
 

@@ -29,6 +29,7 @@ from gateway.models import AuditEvent, LoginSession, ProductLink, User
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User as ProductUser
 from tests.conftest import Actions, csrf_token, make_app
+from tests.support.apps import dispose
 
 GATEWAY_URL = "http://gateway.test"
 #: Demo product users and their product passwords (product_stubs/*/DEMO_USERS).
@@ -111,8 +112,7 @@ def gateway(
 ) -> Iterator[Flask]:
     app = make_app(database_url, **gateway_settings(products, tmp_path))
     yield app
-    app.extensions["gateway.products"].close()
-    app.extensions["gateway.engine"].dispose()
+    dispose(app)
 
 
 class Person(Actions):

@@ -25,6 +25,7 @@ from gateway.db import new_session
 from gateway.models import LoginSession, ProductLink, User, utcnow
 from tests.conftest import make_app
 from tests.proxy.echo import echo_app
+from tests.support.apps import dispose
 
 SEGMENT_KEYS = ["segment-key-one-0123456789abcdef0123456789"]
 SENDGRID_KEYS = ["sendgrid-key-one-0123456789abcdef0123456789"]
@@ -82,8 +83,7 @@ def gateway_settings(upstreams: dict[str, Upstream], tmp_path: Any, **extra: Any
 def gateway(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any) -> Iterator[Flask]:
     app = make_app(database_url, **gateway_settings(upstreams, tmp_path))
     yield app
-    app.extensions["gateway.products"].close()
-    app.extensions["gateway.engine"].dispose()
+    dispose(app)
 
 
 @dataclass

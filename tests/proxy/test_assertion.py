@@ -20,6 +20,7 @@ from gateway.assertion import (
     sign_assertion,
 )
 from gateway.cli.keys import keys_cli
+from gateway.products.table import products
 from gateway.web.return_paths import safe_return_path
 from tests.proxy.conftest import SEGMENT_KEYS, SENDGRID_KEYS, SignedIn, echoed
 
@@ -137,7 +138,7 @@ def test_zero_downtime_rotation_with_the_cli(
     """stage -> promote -> retire: a product reading the same file verifies at every step."""
     key_file = os.path.join(gateway.config["ASSERTION_KEY_DIR"], "segment.keys")
     product_keys = KeyFile(key_file, fallback=SEGMENT_KEYS, interval=0)
-    gateway.extensions["gateway.products"].get("segment").keys.interval = 0
+    products(gateway).get("segment").keys.interval = 0
     runner = gateway.test_cli_runner()
 
     def product_accepts() -> None:

@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 
 from gateway.proxy import headers as hdr
 from tests.proxy.conftest import SignedIn, echoed, header_names, sign_in
+from tests.support.apps import dispose
 
 SPOOFABLE = [
     "X-Identity-Assertion",
@@ -158,8 +159,7 @@ def test_trusted_proxy_hops_honour_the_load_balancer(
     got = {name.lower(): value for name, value in echo["headers"]}
     assert got["x-forwarded-for"] == "203.0.113.9"  # only the hop the balancer vouches for
     assert got["x-forwarded-proto"] == "https"
-    app.extensions["gateway.products"].close()
-    app.extensions["gateway.engine"].dispose()
+    dispose(app)
 
 
 def test_gateway_session_cookie_is_not_forwarded(signed_in: SignedIn) -> None:

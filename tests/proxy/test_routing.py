@@ -7,7 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
+from gateway import db
+from gateway.models import LoginSession, utcnow
 from gateway.products.table import BadPath, normalise_path
+from gateway.proxy import principal
 from tests.proxy.conftest import SignedIn, echoed, sign_in
 
 JSON = {"Accept": "application/json"}
@@ -190,7 +193,7 @@ def test_one_database_round_trip_per_proxied_request(signed_in: SignedIn) -> Non
     from sqlalchemy import event
 
     app = signed_in.client.application
-    engine = app.extensions["gateway.engine"]
+    engine = db.engine(app)
     echoed(signed_in.client.get("/segment/warm"))  # last_seen_at is fresh from here on
     statements: list[str] = []
 
@@ -207,21 +210,17 @@ def test_one_database_round_trip_per_proxied_request(signed_in: SignedIn) -> Non
 
 
 def test_session_cache_bounds_revocation_delay(gateway: Flask, signed_in: SignedIn) -> None:
-    from gateway.proxy.principal import _PrincipalCache
-
-    gateway.extensions["gateway.proxy.principal_cache"] = _PrincipalCache(60)
+    gateway.config["SESSION_CACHE_SECONDS"] = 60
+    principal.init_app(gateway)
     echoed(signed_in.client.get("/segment/x"))
     with signed_in.client.session_transaction() as flask_session:
         token = flask_session["sid"]
-    from gateway.db import new_session
-    from gateway.models import LoginSession, utcnow
-
-    with gateway.app_context(), new_session() as db:
-        db.query(LoginSession).filter_by(public_id=signed_in.session_public_id).one().revoked_at = (
-            utcnow()
-        )
-        db.commit()
+    with gateway.app_context(), db.new_session() as session:
+        record = session.query(LoginSession).filter_by(public_id=signed_in.session_public_id)
+        record.one().revoked_at = utcnow()
+        session.commit()
     assert token
     echoed(signed_in.client.get("/segment/x"))  # cached: still served within the TTL
-    gateway.extensions["gateway.proxy.principal_cache"] = _PrincipalCache(0)
+    gateway.config["SESSION_CACHE_SECONDS"] = 0
+    principal.init_app(gateway)
     assert signed_in.client.get("/segment/x", headers=JSON).status_code == 401

@@ -25,6 +25,7 @@ from tests.proxy.conftest import (
     gateway_settings,
     sign_in,
 )
+from tests.support.apps import dispose
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -103,8 +104,7 @@ def streaming_person(
                            UPSTREAM_READ_TIMEOUT=30),
     )
     yield sign_in(app, app.test_client())
-    app.extensions["gateway.products"].close()
-    app.extensions["gateway.engine"].dispose()
+    dispose(app)
 
 
 def _warm_up(person: SignedIn) -> None:
@@ -179,8 +179,7 @@ def dead_upstream_gateway(database_url: str, upstreams: Any, tmp_path: Any) -> A
     dead = f"http://127.0.0.1:{free_port()}"
     app = make_app(database_url, **gateway_settings(upstreams, tmp_path, SENDGRID_UPSTREAM=dead))
     yield app
-    app.extensions["gateway.products"].close()
-    app.extensions["gateway.engine"].dispose()
+    dispose(app)
 
 
 def test_upstream_down_gives_502_page_or_json(dead_upstream_gateway: Flask) -> None:

@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import Engine, MetaData, select
 
+from gateway import db
 from gateway.db import Base
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import Base as ProductBase
@@ -65,7 +66,7 @@ def _snapshot(engine: Engine, metadata: MetaData, names: tuple[str, ...] | None)
 
 def gateway_snapshot(app: Flask) -> str:
     """A digest of every row of the gateway's state tables."""
-    return _snapshot(app.extensions["gateway.engine"], Base.metadata, GATEWAY_STATE)
+    return _snapshot(db.engine(app), Base.metadata, GATEWAY_STATE)
 
 
 def product_snapshot(app: Flask) -> str:
@@ -84,5 +85,5 @@ def linked_gateway(
     }
     app = make_app(database_url, **settings)
     yield app
-    app.extensions["gateway.products"].close()
+    products(app).close()
 

@@ -24,6 +24,7 @@ from gateway.identity.sessions import (
 from gateway.identity.totp import remaining_recovery_codes, use_recovery_code, verify_totp
 from gateway.models import LoginSession, utcnow
 from gateway.web.client import client_ip
+from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -104,12 +105,9 @@ def reauthenticate() -> ResponseReturnValue:
     ip = client_ip()
     blocked = throttle.check(user.email, ip)
     if blocked:
-        page = render_template(
-            "settings/reauth.html", form=form, next=next_path, error="Too many attempts."
-        )
-        return Response(
-            page, 429, {"Retry-After": str(blocked.retry_after)}, mimetype="text/html"
-        )
+        message = retry_message(blocked.retry_after)
+        page = render_template("settings/reauth.html", form=form, next=next_path, error=message)
+        return too_many_attempts(page, blocked.retry_after)
     code = form.code.data or ""
     ok = verify_password(user.password_hash, form.password.data or "")
     if ok and user.has_2fa:
