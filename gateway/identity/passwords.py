@@ -20,7 +20,7 @@ FAST_HASHER = PasswordHasher(memory_cost=64, time_cost=1, parallelism=1)
 
 
 def _hasher() -> PasswordHasher:
-    fast = current_app.config.get("PASSWORD_HASH_FAST") and current_app.config["APP_ENV"] == "test"
+    fast = current_app.config["PASSWORD_HASH_FAST"] and current_app.config["APP_ENV"] == "test"
     return FAST_HASHER if fast else OWASP_HASHER
 
 

@@ -27,8 +27,6 @@ from gateway.products.table import Product, products
 
 SCIM_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-#: Seconds for one internal call; the person is waiting on a page.
-DEFAULT_TIMEOUT = (3.0, 10.0)
 
 
 class ProductError(Exception):
@@ -87,7 +85,7 @@ class ProductClient:
     def __init__(
         self,
         product: Product,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        timeout: tuple[float, float],
         session: requests.Session | None = None,
     ) -> None:
         self.product = product
@@ -275,7 +273,7 @@ def client_for(name: str) -> ProductClient:
         raise KeyError(name)
     config = current_app.config
     timeout = (
-        float(config.get("UPSTREAM_CONNECT_TIMEOUT", DEFAULT_TIMEOUT[0])),
-        float(config.get("PRODUCT_API_TIMEOUT", DEFAULT_TIMEOUT[1])),
+        float(config["UPSTREAM_CONNECT_TIMEOUT"]),
+        float(config["PRODUCT_API_TIMEOUT"]),
     )
     return ProductClient(product, timeout=timeout)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import urllib3
-from flask import Blueprint, current_app, g, jsonify, redirect, request
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request
 from flask.blueprints import BlueprintSetupState
+from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import NewConnectionError
@@ -57,7 +58,7 @@ CHUNK = 64 * 1024
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    app = state.app
+    app = cast(Flask, state.app)
     principal.init_app(app)
     # URL rules for the canonical prefixes, so ``request.blueprint == "proxy"`` (CSRF exemption,
     # form-size limit, security headers); the ``dispatch`` hook answers before they dispatch.
@@ -171,7 +172,7 @@ def _request_body() -> tuple[Any, bool]:
 
 def _gateway_cookies() -> tuple[str, ...]:
     config = current_app.config
-    return (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+    return (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE))
 
 
 def _forward(
