@@ -308,8 +308,9 @@ def _test_crash_point(product: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Repair interrupted changes in the background: soon after a (re)start, then at most once
-    per stale period, triggered by traffic (one indexed query when there is nothing to do)."""
+    """Repair interrupted changes in the background: on the first request after a (re)start,
+    then at most once per stale period, triggered by traffic (one indexed query when there is
+    nothing to do)."""
     if not app.config["EMAIL_CHANGE_BACKGROUND_REPAIR"]:
         return
     interval = max(5, int(app.config["EMAIL_CHANGE_STALE_SECONDS"]))
