@@ -43,7 +43,7 @@ from gateway.observability import UPSTREAM_ERRORS
 from gateway.products import BadPath, Product, ProductTable, Route, build_table, normalise_path
 from gateway.return_paths import safe_return_path
 from gateway.sessions import cache_epoch, is_live, token_digest
-from gateway.signing import assertion_for
+from gateway.signing import assertion_for, forwarded_proof
 
 log = logging.getLogger("gateway.proxy")
 
@@ -290,13 +290,15 @@ def _forward(
 ) -> Response:
     config = current_app.config
     out = hdr.upstream_request_headers(request.headers.items(), drop_cookies=_gateway_cookies())
-    out += hdr.forwarded_headers(
+    forwarded = hdr.forwarded_headers(
         client_ip=client_ip(),
         scheme=request.scheme,
         host=request.host,
         prefix=product.prefix,
         request_id=request_id,
     )
+    out += forwarded
+    out.append(forwarded_proof(product, request.method, path, forwarded))
     if principal is not None:
         out.append((ASSERTION_HEADER, assertion_for(product, principal, request.method, path)))
     body, chunked = _request_body()

@@ -101,7 +101,9 @@ def login() -> BaseResponse | str | tuple[str, int]:
         return _too_many(wait)
     password = request.form.get("password", "")
     stored = user.password_hash if user is not None and user.active else None
-    if user is None or not passwords().verify(stored, password):
+    # Verify first, always: an unknown email costs the same hash check as a known one (CWE-208).
+    matches = passwords().verify(stored, password)
+    if user is None or not matches:
         _throttle().hit(email_key, window)
         page = render_template(
             "kit/login.html", step="password", email=email, next=next_path, error=GENERIC_ERROR

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from werkzeug.test import TestResponse
 
-from gateway.assertion import sign_assertion
+from gateway.assertion import FORWARDED_HEADER, sign_assertion, sign_forwarded
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User
 
@@ -215,6 +215,20 @@ class Helper:
             path=path,
         )
         return {"X-Identity-Assertion": token}
+
+    def forwarded(self, path: str, method: str = "GET", **values: str) -> dict[str, str]:
+        """X-Forwarded-* as the gateway sends them: with its signature over the values."""
+        values = {"for": "203.0.113.7", "proto": "https", "host": "gw.test"} | values
+        values.setdefault("prefix", f"/{self.product}")
+        headers = {f"X-Forwarded-{name.title()}": value for name, value in values.items()}
+        proof = sign_forwarded(
+            self.app.config["ASSERTION_KEYS"],
+            product=self.product,
+            method=method,
+            path=path,
+            forwarded=values,
+        )
+        return headers | {FORWARDED_HEADER: proof}
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from product_stubs.kit.urls import safe_next
 from tests.products.conftest import Helper, make_app
@@ -188,11 +187,15 @@ def test_csrf_is_required_on_forms(module: Any, product: str, tmp_path: Any) -> 
     assert scim.status_code == 200
 
 
-def test_forged_forwarded_prefix_cannot_redirect_elsewhere(
-    client: FlaskClient, product: str
-) -> None:
-    """Reached directly on its port, a product ignores a prefix that is not its own."""
+def test_forged_forwarded_prefix_cannot_redirect_elsewhere(h: Helper) -> None:
+    """A product ignores a prefix that is not its own, even signed by the gateway, and any
+    prefix a direct client sends without the gateway's signature."""
+    client, product = h.client, h.product
     page = client.get("/login", headers={"X-Forwarded-Prefix": "//evil.example"})
     assert "evil.example" not in page.get_data(as_text=True)
-    own = client.get("/login", headers={"X-Forwarded-Prefix": f"/{product}"})
+    signed = client.get("/login", headers=h.forwarded("/login", prefix="//evil.example"))
+    assert "evil.example" not in signed.get_data(as_text=True)
+    unsigned = client.get("/login", headers={"X-Forwarded-Prefix": f"/{product}"})
+    assert f'action="/{product}/login' not in unsigned.get_data(as_text=True)
+    own = client.get("/login", headers=h.forwarded("/login"))
     assert f'action="/{product}/login' in own.get_data(as_text=True)
