@@ -44,6 +44,13 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LOCKOUT_SECONDS": 900,
     "IP_MAX_ATTEMPTS": 30,
     "IP_WINDOW_SECONDS": 300,
+    # Sign-ups and "resend the link" requests per client address and window (each mails
+    # someone who may not have asked).
+    "SIGNUP_MAX_PER_IP": 20,
+    "SIGNUP_WINDOW_SECONDS": 3600,
+    # Mails per recipient and hour, whatever sent them (notices about the recipient's own
+    # account excepted; see gateway/mail.py).
+    "MAIL_PER_HOUR": 5,
     # Cheap argon2 parameters for test suites; honoured only when APP_ENV == "test".
     "PASSWORD_HASH_FAST": False,
     # Networks allowed to read /metrics (Prometheus scrapes over loopback or a private net).

@@ -114,6 +114,7 @@ def request_change(user: User, new_email: str) -> EmailChange:
         "Your email address is about to change",
         f"Someone signed in to your account asked to change its email to {new_email}. "
         "If this was not you, change your password and sign out everywhere now.",
+        notice=True,
     )
     audit.record("email_change_requested", user.id, new_email=new_email)
     db().commit()
@@ -225,7 +226,7 @@ def _apply(change: EmailChange) -> EmailChange:
         _compensate(change, IN_USE)
         raise EmailChangeError(IN_USE, 409) from None
     send_mail(change.old_email, "Your email address was changed",
-              f"The email of your Unified Login account is now {change.new_email}.")
+              f"The email of your Unified Login account is now {change.new_email}.", notice=True)
     session.commit()
     return change
 
