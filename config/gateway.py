@@ -7,7 +7,8 @@ from typing import Any
 from config import DEMO_MARKER
 
 DEFAULTS: dict[str, Any] = {
-    "APP_ENV": "development",
+    # Production unless told otherwise: demo secrets are refused, no developer mailbox.
+    "APP_ENV": "production",
     "SECRET_KEY": DEMO_MARKER + "gateway-secret-key",
     "DATABASE_URL": "sqlite:///instance/gateway.db",
     # Public base URL of the gateway, used in links sent by mail.

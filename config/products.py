@@ -20,7 +20,8 @@ SECRETS = ["SECRET_KEY", "SCIM_TOKEN", "ASSERTION_KEYS"]
 def product_defaults(name: str) -> dict[str, Any]:
     """Default settings of product ``name`` (``segment`` or ``sendgrid``)."""
     return {
-        "APP_ENV": "development",
+        # Production unless told otherwise (shared APP_ENV): demo secrets are refused.
+        "APP_ENV": "production",
         "SECRET_KEY": DEMO_MARKER + f"{name}-secret-key",
         "DATABASE_URL": f"sqlite:///instance/{name}.db",
         # Bearer token of the SCIM API and the internal linking endpoints.
