@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from config.products import load_product
 from gateway.assertion import AssertionVerifier, KeyFile
-from product_stubs.kit import auth, internal, scim, settings, teams
+from product_stubs.kit import auth, internal, mail, scim, settings, signup, teams
 from product_stubs.kit.db import init_db
 from product_stubs.kit.forwarding import GatewayForwarding
 from product_stubs.kit.identity import load_identity
@@ -49,6 +49,8 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
     csrf.exempt(internal.test_bp)
     app.before_request(load_identity)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(signup.bp)
+    app.register_blueprint(mail.bp)
     app.register_blueprint(teams.build(profile))
     app.register_blueprint(settings.bp)
     app.register_blueprint(scim.bp)
