@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from types import FrameType
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -28,21 +29,35 @@ PORTS = {"gateway": 5000, "segment": 5001, "sendgrid": 5002}
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
-def _demo_environment() -> dict[str, str]:
-    """Generate the demo SCIM tokens (and keep any the operator set); returned for printing."""
+#: Secrets shared by the gateway and a product, generated per run unless the operator set them.
+PER_RUN_SECRETS = ("SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN",
+                   "SEGMENT_ASSERTION_KEYS", "SENDGRID_ASSERTION_KEYS")
+
+
+def demo_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """Fresh values for the per-run secrets missing from ``environ``: a value printed in the
+    source tree would let anyone mint assertions for a demo left running. They keep the demo
+    marker, so production still refuses them."""
+    return {
+        name: DEMO_MARKER + secrets.token_urlsafe(24)
+        for name in PER_RUN_SECRETS
+        if name not in environ
+    }
+
+
+def demo_environment() -> dict[str, str]:
+    """Say ``APP_ENV=demo`` (apps default to production) and fill in the per-run secrets;
+    returns the SCIM tokens, for printing."""
     os.environ.setdefault("APP_ENV", "demo")
     # Products read the key files `flask --app gateway keys ...` writes: rotation live.
+    # Without such a file, both sides use the per-run <PRODUCT>_ASSERTION_KEYS.
     for product in ("segment", "sendgrid"):
         os.environ.setdefault(
             f"{product.upper()}_ASSERTION_KEY_FILE",
             os.path.join(ROOT, "instance", "keys", f"{product}.keys"),
         )
-    generated = {}
-    for name in ("SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN"):
-        if name not in os.environ:
-            os.environ[name] = DEMO_MARKER + secrets.token_urlsafe(18)
-        generated[name] = os.environ[name]
-    return generated
+    os.environ.update(demo_secrets(os.environ))
+    return {name: os.environ[name] for name in ("SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
 
 
 def build_stack():  # type: ignore[no-untyped-def]
@@ -81,7 +96,7 @@ def main() -> int:
         shutil.rmtree(os.path.join(ROOT, "instance"), ignore_errors=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    tokens = _demo_environment()
+    tokens = demo_environment()
     gateway_app, products, lines = build_stack()
 
     servers: list[BaseWSGIServer] = []
@@ -99,7 +114,8 @@ def main() -> int:
     print("\nDemo product users (their own product passwords, for linking):")
     print("  Segment   alice@example.com segment-alice-pass · bob@example.com segment-bob-pass")
     print("  SendGrid  dave@example.com sendgrid-dave-pass · alice@example.com is already linked")
-    print("\nDemo SCIM tokens (generated for this run; demo values, refused in production):")
+    print("\nDemo SCIM tokens (generated for this run, like the assertion keys; demo values,")
+    print("refused in production):")
     for name, value in tokens.items():
         print(f"  {name}={value}")
     print("\nPress Ctrl-C to stop.")

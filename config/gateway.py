@@ -7,7 +7,8 @@ from typing import Any
 from config import DEMO_MARKER
 
 DEFAULTS: dict[str, Any] = {
-    "APP_ENV": "development",
+    # Production unless told otherwise: demo secrets are refused, no developer mailbox.
+    "APP_ENV": "production",
     "SECRET_KEY": DEMO_MARKER + "gateway-secret-key",
     "DATABASE_URL": "sqlite:///instance/gateway.db",
     # Public base URL of the gateway, used in links sent by mail.
@@ -44,6 +45,13 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LOCKOUT_SECONDS": 900,
     "IP_MAX_ATTEMPTS": 30,
     "IP_WINDOW_SECONDS": 300,
+    # Sign-ups and "resend the link" requests per client address and window (each mails
+    # someone who may not have asked).
+    "SIGNUP_MAX_PER_IP": 20,
+    "SIGNUP_WINDOW_SECONDS": 3600,
+    # Mails per recipient and hour, whatever sent them (notices about the recipient's own
+    # account excepted; see gateway/mail.py).
+    "MAIL_PER_HOUR": 5,
     # Cheap argon2 parameters for test suites; honoured only when APP_ENV == "test".
     "PASSWORD_HASH_FAST": False,
     # Networks allowed to read /metrics (Prometheus scrapes over loopback or a private net).
@@ -78,6 +86,13 @@ DEFAULTS: dict[str, Any] = {
     "UPSTREAM_READ_TIMEOUT": 30,
     # Read timeout of the gateway's own calls to products (linking, SCIM), in seconds.
     "PRODUCT_API_TIMEOUT": 10,
+    # Proxied request bodies (gateway.request_body): seconds a client may take to send a body
+    # of up to REQUEST_BODY_BUFFER bytes (read whole before the product is contacted), and the
+    # longest wait for any read of a larger one (408 beyond); bodies received at once per
+    # process (503 with Retry-After beyond).
+    "REQUEST_BODY_TIMEOUT": 10,
+    "REQUEST_BODY_BUFFER": 256 * 1024,
+    "REQUEST_BODY_CONCURRENCY": 8,
 }
 
 #: Setting -> environment variable. Names are the plain, 12-factor ones operators expect.

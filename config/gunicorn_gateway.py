@@ -12,6 +12,9 @@ Environment: ``GATEWAY_BIND`` (default ``127.0.0.1:5000``), ``WEB_CONCURRENCY`` 
 default 2 per CPU up to 8), ``GATEWAY_THREADS`` (default 16), ``GATEWAY_TIMEOUT`` (seconds of
 worker silence before it is restarted, default 60, above ``UPSTREAM_READ_TIMEOUT``).
 ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory) makes ``/metrics`` sum every worker.
+Request bodies are received by at most ``REQUEST_BODY_CONCURRENCY`` threads per worker
+(default here: half of ``GATEWAY_THREADS``), each within ``REQUEST_BODY_TIMEOUT``: clients that
+stall their uploads get 408 or 503 while the other threads keep serving.
 The app is built in each worker (no ``preload_app``), so no database connection or upstream
 pool is ever shared across a fork.
 """
@@ -24,6 +27,8 @@ bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(8, 2 * (os.cpu_count() or 1))))
 worker_class = "gthread"
 threads = int(os.environ.get("GATEWAY_THREADS", "16"))
+# Read by the app in each worker: stalled uploads can never take every thread.
+os.environ.setdefault("REQUEST_BODY_CONCURRENCY", str(max(1, threads // 2)))
 timeout = int(os.environ.get("GATEWAY_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5

@@ -20,7 +20,8 @@ SECRETS = ["SECRET_KEY", "SCIM_TOKEN", "ASSERTION_KEYS"]
 def product_defaults(name: str) -> dict[str, Any]:
     """Default settings of product ``name`` (``segment`` or ``sendgrid``)."""
     return {
-        "APP_ENV": "development",
+        # Production unless told otherwise (shared APP_ENV): demo secrets are refused.
+        "APP_ENV": "production",
         "SECRET_KEY": DEMO_MARKER + f"{name}-secret-key",
         "DATABASE_URL": f"sqlite:///instance/{name}.db",
         # Bearer token of the SCIM API and the internal linking endpoints.
@@ -35,6 +36,13 @@ def product_defaults(name: str) -> dict[str, Any]:
         "GATEWAY_PUBLIC_URL": "http://127.0.0.1:5000",
         # Public path prefix under which the gateway serves this product.
         "PUBLIC_PREFIX": f"/{name}",
+        # The product's own address (its login page; links in its mail), never a request's Host.
+        # The demo puts it on 127.0.0.1 next to the gateway; in production a hostname of its own.
+        "SITE_URL": f"http://127.0.0.1:{PORTS[name]}",
+        # Seconds a sign-up link lasts; the password is chosen on the page it opens.
+        "SIGNUP_LINK_MAX_AGE": 24 * 3600,
+        # Mails to one address per hour and process (sign-up links and notices).
+        "MAILS_PER_ADDRESS_PER_HOUR": 5,
         "SESSION_COOKIE_NAME": f"{name}_session",
         "SESSION_COOKIE_SECURE": False,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -71,4 +79,5 @@ def load_product(name: str, test_config: dict[str, Any] | None = None) -> dict[s
         settings["PASSWORD_HASH_FAST"] = False
     settings["PUBLIC_PREFIX"] = "/" + str(settings["PUBLIC_PREFIX"]).strip("/")
     settings["GATEWAY_PUBLIC_URL"] = str(settings["GATEWAY_PUBLIC_URL"]).rstrip("/")
+    settings["SITE_URL"] = str(settings["SITE_URL"]).rstrip("/")
     return settings

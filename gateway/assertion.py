@@ -34,13 +34,19 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 HEADER = "X-Identity-Assertion"
+#: The gateway's signature over the X-Forwarded-* values it sends (every proxied request, public
+#: pages included): a product believes those headers only with it (see :meth:`verify_forwarded`).
+FORWARDED_HEADER = "X-Forwarded-Signature"
 ISSUER = "unified-login-gateway"
 #: Salts separate purposes; they are public. The keys are what separate products.
 SALT = "unified-login.identity-assertion.v1"
+FORWARDED_SALT = "unified-login.forwarded.v1"
+SALTS = (SALT, FORWARDED_SALT)
 DEFAULT_MAX_AGE = 30
 #: Tolerated clock difference between gateway and product, in seconds.
 DEFAULT_SKEW = 5
@@ -66,10 +72,10 @@ class Identity:
     links: Mapping[str, bool] | None = field(default=None, compare=False)
 
 
-def _serializer(keys: Sequence[str]) -> URLSafeTimedSerializer:
+def _serializer(keys: Sequence[str], salt: str = SALT) -> URLSafeTimedSerializer:
     if not keys or not all(keys):
         raise ValueError("an assertion key list needs at least one non-empty key")
-    return URLSafeTimedSerializer(list(keys), salt=SALT)
+    return URLSafeTimedSerializer(list(keys), salt=salt)
 
 
 def sign_assertion(
@@ -107,6 +113,21 @@ def sign_assertion(
     if links is not None:
         payload["lnk"] = {str(name): bool(linked) for name, linked in links.items()}
     return _serializer(keys).dumps(payload)
+
+
+def sign_forwarded(
+    keys: Sequence[str], *, product: str, method: str, path: str, forwarded: Mapping[str, str]
+) -> str:
+    """The ``X-Forwarded-Signature`` value: ``forwarded`` (``{"for": ..., "proto": ...,
+    "host": ..., "prefix": ...}``) signed for one request, like the assertion but for anyone."""
+    payload = {
+        "iss": ISSUER,
+        "aud": product,
+        "htm": method.upper(),
+        "htp": path,
+        "fwd": {str(name): str(value) for name, value in forwarded.items()},
+    }
+    return _serializer(keys, FORWARDED_SALT).dumps(payload)
 
 
 class KeyFile:
@@ -201,29 +222,26 @@ class AssertionVerifier:
         self.skew = skew
         self._key_source = keys if callable(keys) else None
         self._keys = tuple(keys() if callable(keys) else keys)
-        self._serializer = _serializer(self._keys)
+        self._serializers = {salt: _serializer(self._keys, salt) for salt in SALTS}
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def _current_serializer(self) -> URLSafeTimedSerializer:
+    def _current_serializer(self, salt: str = SALT) -> URLSafeTimedSerializer:
         if self._key_source is not None:
             keys = tuple(self._key_source())
             if keys != self._keys:
-                self._keys, self._serializer = keys, _serializer(keys)
-        return self._serializer
+                self._keys = keys
+                self._serializers = {s: _serializer(keys, s) for s in SALTS}
+        return self._serializers[salt]
 
-    def verify(self, token: str | None, *, method: str, path: str) -> Identity:
-        """Return the identity in ``token`` or raise :class:`InvalidAssertion`.
-
-        ``method`` and ``path`` are those of the request the product received; an assertion
-        captured on one route cannot be replayed on another, nor twice on the same one.
-        """
+    def _payload(self, token: str | None, salt: str, method: str, path: str) -> dict[str, Any]:
+        """The signed payload, checked for key, age, issuer, product, method and path."""
         if not token:
             raise InvalidAssertion("missing assertion")
         if len(token) > 8192:
             raise InvalidAssertion("assertion too large")
         try:
-            payload, signed_at = self._current_serializer().loads(token, return_timestamp=True)
+            payload, signed_at = self._current_serializer(salt).loads(token, return_timestamp=True)
         except (BadSignature, ValueError, TypeError) as exc:
             raise InvalidAssertion("bad signature") from exc
         age = time.time() - signed_at.timestamp()
@@ -235,6 +253,28 @@ class AssertionVerifier:
             raise InvalidAssertion("assertion for another issuer or product")
         if payload.get("htm") != method.upper() or payload.get("htp") != path:
             raise InvalidAssertion("assertion for another request")
+        return payload
+
+    def verify_forwarded(self, token: str | None, *, method: str, path: str) -> dict[str, str]:
+        """The X-Forwarded-* values the gateway signed for this request, or raise.
+
+        No replay cache: a copy only repeats the values the gateway vouched for, on the same
+        method and path, within the assertion lifetime.
+        """
+        forwarded = self._payload(token, FORWARDED_SALT, method, path).get("fwd")
+        if not isinstance(forwarded, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in forwarded.items()
+        ):
+            raise InvalidAssertion("malformed forwarded values")
+        return dict(forwarded)
+
+    def verify(self, token: str | None, *, method: str, path: str) -> Identity:
+        """Return the identity in ``token`` or raise :class:`InvalidAssertion`.
+
+        ``method`` and ``path`` are those of the request the product received; an assertion
+        captured on one route cannot be replayed on another, nor twice on the same one.
+        """
+        payload = self._payload(token, SALT, method, path)
         try:
             identity = Identity(
                 console_user_id=str(payload["sub"]),

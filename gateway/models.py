@@ -48,8 +48,12 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # For a sign-up not yet confirmed: when its latest attempt started (it expires from there).
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # One more each time all the user's sessions are ended (sign out everywhere, password or
+    # 2FA change): a sign-in waiting for its 2FA code carries the value it started with.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # TOTP: the secret is set at enrolment; 2FA is on only once totp_enabled_at is set.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -21,6 +21,10 @@ from gateway.identity.passwords import hash_password
 from gateway.models import OutboxMessage, User, utcnow
 from tests.support.stack import postgres_database
 
+# Apps default to production (demo secrets refused); every app and subprocess a test starts
+# without saying otherwise runs as a test.
+os.environ["APP_ENV"] = "test"
+
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 

@@ -1,9 +1,16 @@
-"""Sign-up, email verification, login (password, then TOTP or a recovery code), logout."""
+"""Sign-up, email verification, login (password, then TOTP or a recovery code), logout.
+
+An account is only claimed by proving the mailbox. Until its link is used, a sign-up is
+pending: the next sign-up of the same address replaces its password (and the links mailed for
+it stop working), and once ``EMAIL_TOKEN_MAX_AGE`` passed it counts as absent everywhere (login,
+resend, verification) until a new sign-up of the address takes the row over.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -51,6 +58,24 @@ def find_user(email: str | None) -> User | None:
     return db().scalars(select(User).where(User.email == email)).first()
 
 
+def expired_signup(user: User) -> bool:
+    """An unconfirmed sign-up older than a verification link lives: it counts as absent."""
+    lifetime = timedelta(seconds=current_app.config["EMAIL_TOKEN_MAX_AGE"])
+    return not user.is_verified and utcnow() - user.created_at > lifetime
+
+
+def find_account(email: str | None) -> User | None:
+    """The account at ``email``, leaving out expired sign-ups."""
+    user = find_user(email)
+    return None if user is None or expired_signup(user) else user
+
+
+def _attempt(user: User) -> str:
+    """Names the credentials a verification link was mailed for: a new sign-up of a pending
+    address gets a new password hash, so links mailed for earlier attempts stop matching."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
+
+
 def _account_key(raw: str) -> str:
     """Throttle key: the canonical email, or a digest of text that is not an address (which
     may hold anything, NUL bytes included, that a database column would refuse)."""
@@ -69,7 +94,7 @@ def _throttled(template: str, blocked: throttle.Blocked, **context: Any) -> Resp
 
 
 def verification_link(user: User) -> str:
-    token = tokens.make_token("verify-email", uid=user.id, email=user.email)
+    token = tokens.make_token("verify-email", uid=user.id, email=user.email, attempt=_attempt(user))
     return current_app.config["PUBLIC_URL"] + url_for("auth.verify_email", token=token)
 
 
@@ -97,12 +122,16 @@ def signup() -> ResponseReturnValue:
     if problem:
         form.password.errors.append(problem)
         return render_template("auth/signup.html", form=form), 400
+    blocked = throttle.client_action("signup", client_ip())
+    if blocked:
+        db().commit()
+        return _throttled("auth/signup.html", blocked, form=form)
     # Hash whether or not the address is taken: skipping it would time who has an account.
-    password_hash = hash_password(form.password.data or "")
-    if find_user(email) is None and _create_user(email, password_hash):
-        return render_template("auth/check_inbox.html", email=email)
-    # Same answer as a new sign-up, so the page does not reveal who has an account.
-    if throttle.allow_mail(email):
+    user = _pending_signup(email, hash_password(form.password.data or ""))
+    if user is not None:
+        audit.record("signup", user.id)
+        send_verification(user)
+    else:  # Same answer and one mail too, so nothing tells who has an account.
         send_mail(
             email,
             "Someone tried to sign up with your address",
@@ -113,18 +142,28 @@ def signup() -> ResponseReturnValue:
     return render_template("auth/check_inbox.html", email=email)
 
 
-def _create_user(email: str, password_hash: str) -> bool:
-    """Create the account and send its verification mail; False when the email got taken."""
-    user = User(email=email, password_hash=password_hash)
-    try:
-        with db().begin_nested():
-            db().add(user)
-    except IntegrityError:
-        return False
-    audit.record("signup", user.id)
-    send_verification(user)
-    db().commit()
-    return True
+def _pending_signup(email: str, password_hash: str) -> User | None:
+    """The unconfirmed account at ``email``, now holding ``password_hash``; None when the
+    address belongs to a confirmed account.
+
+    Proving the mailbox decides, not who signed up first: a pending sign-up (expired or not)
+    takes the latest password and starts its lifetime again, and the links mailed for it
+    before stop working, so whoever reads the inbox confirms the password they chose.
+    """
+    user = find_user(email)
+    if user is None:
+        user = User(email=email, password_hash=password_hash)
+        try:
+            with db().begin_nested():
+                db().add(user)
+            return user
+        except IntegrityError:  # the same address signed up at the same moment
+            user = find_user(email)
+    if user is None or user.is_verified:
+        return None
+    user.password_hash = password_hash
+    user.created_at = utcnow()
+    return user
 
 
 @bp.route("/verify-email", methods=["GET", "POST"])
@@ -143,8 +182,10 @@ def verify_email() -> ResponseReturnValue:
     except tokens.TokenInvalid:
         return _link_problem("This link is not valid. Check that you copied all of it.")
     user = db().get(User, data.get("uid"))
-    if user is None or user.email != data.get("email"):
+    if user is None or user.email != data.get("email") or data.get("attempt") != _attempt(user):
         return _link_problem("This link is not valid any more. Ask for a new one below.")
+    if expired_signup(user):
+        return _link_problem("This sign-up has expired. Sign up again.")
     if request.method == "GET" or not form.validate_on_submit():
         return render_template("auth/verify_email.html", form=form, token=token, email=user.email)
     tokens.spend(data)
@@ -166,9 +207,30 @@ def resend_verification() -> ResponseReturnValue:
     if email is None:
         form.email.errors = ["Enter a valid email address, like name@example.com."]
         return render_template("auth/link_problem.html", message="", form=form), 400
-    user = find_user(email)
-    if user is not None and not user.is_verified and throttle.allow_mail(email):
+    blocked = throttle.client_action("resend", client_ip())
+    if blocked:
+        db().commit()
+        return _throttled("auth/link_problem.html", blocked, message="", form=form)
+    # One mail whoever holds the address, so neither the page nor its timing tells.
+    user = find_account(email)
+    base = current_app.config["PUBLIC_URL"]
+    if user is not None and not user.is_verified:
         send_verification(user)
+    elif user is not None:
+        send_mail(
+            email,
+            "Your address is already confirmed",
+            "Someone asked for a new confirmation link, but this address is already confirmed. "
+            f"Sign in: {base}{url_for('auth.login')}",
+        )
+    else:
+        send_mail(
+            email,
+            "No sign-up is waiting for this address",
+            "Someone asked for a new confirmation link for this address, but no sign-up is "
+            f"waiting for it. To create an account: {base}{url_for('auth.signup')}\n\n"
+            "If this was not you, ignore this message.",
+        )
     db().commit()
     return render_template("auth/check_inbox.html", email=email)
 
@@ -190,7 +252,7 @@ def login() -> ResponseReturnValue:
     blocked = throttle.check(account, ip)
     if blocked:
         return _throttled("auth/login.html", blocked, form=form, next=next_path)
-    user = find_user(canonical_email(form.email.data))
+    user = find_account(canonical_email(form.email.data))
     password = form.password.data or ""
     if not verify_password(user.password_hash if user else None, password) or user is None:
         locked = throttle.record_failure(account, ip)
@@ -204,13 +266,15 @@ def login() -> ResponseReturnValue:
         ), 401
     if not user.has_2fa:  # with 2FA the count is cleared only once the code is right too
         throttle.record_success(account)
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    if not user.is_verified:
+    if not user.is_verified:  # no rehash: it would end the links mailed for this sign-up
         db().commit()
         return render_template("auth/unverified.html", email=user.email, form=EmailForm()), 403
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
     if user.has_2fa:
-        session["pending_2fa"] = {"uid": user.id, "at": int(time.time()), "next": next_path}
+        session["pending_2fa"] = {
+            "uid": user.id, "at": int(time.time()), "epoch": user.session_epoch, "next": next_path
+        }
         db().commit()
         return redirect(url_for("auth.login_2fa"))
     return finish_login(user, ["pwd"], next_path)
@@ -232,7 +296,9 @@ def _pending_user() -> tuple[User, str] | None:
         session.pop("pending_2fa", None)
         return None
     user = db().get(User, str(pending.get("uid")))
-    if user is None or not user.has_2fa:
+    # Sign out everywhere and a password or 2FA change end this half-done sign-in too.
+    if user is None or not user.has_2fa or pending.get("epoch") != user.session_epoch:
+        session.pop("pending_2fa", None)
         return None
     return user, safe_return_path(pending.get("next"), default=url_for("console.home"))
 

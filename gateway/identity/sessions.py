@@ -168,13 +168,17 @@ def revoke(record: LoginSession) -> None:
 
 
 def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:
-    """End every live session of a user (except ``keep``); returns how many ended."""
+    """End every live session of a user (except ``keep``) and every sign-in of theirs still
+    waiting for its 2FA code; returns how many sessions ended."""
     query = update(LoginSession).where(
         LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
     )
     if keep is not None:
         query = query.where(LoginSession.id != keep.id)
     result = db().execute(query.values(revoked_at=utcnow()))
+    db().execute(
+        update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
+    )
     invalidate_cached_checks()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -2,7 +2,8 @@
 
 Two counters guard each login: consecutive failures per account (``LOGIN_MAX_FAILURES``, then a
 ``LOGIN_LOCKOUT_SECONDS`` cool-down) and failures per client address in a fixed window
-(``IP_MAX_ATTEMPTS`` per ``IP_WINDOW_SECONDS``). The database was chosen over Redis so the
+(``IP_MAX_ATTEMPTS`` per ``IP_WINDOW_SECONDS``). The same fixed windows cap sign-ups per client
+address and mails per recipient. The database was chosen over Redis so the
 one-command SQLite demo and a PostgreSQL cluster behave the same with nothing else to run.
 Keys for accounts are the canonical email, so unknown emails are throttled exactly like known
 ones (no enumeration through 429s).
@@ -95,20 +96,34 @@ def record_success(account: str) -> None:
     db().execute(delete(ThrottleBucket).where(ThrottleBucket.key == f"acct:{account}"[:300]))
 
 
-#: Unsolicited mails (sign-up notices, resent links) per recipient and hour.
-MAIL_PER_HOUR = 5
+def _count_in_window(key: str, seconds: int) -> ThrottleBucket:
+    """Add one to the fixed-window counter ``key`` (a new window once ``seconds`` passed)."""
+    now = utcnow()
+    bucket = _bucket(key)
+    if now - bucket.window_start > timedelta(seconds=seconds):
+        bucket.window_start, bucket.count = now, 0
+    bucket.count += 1
+    return bucket
 
 
 def allow_mail(recipient: str) -> bool:
-    """Whether one more unsolicited mail may go to ``recipient`` this hour.
+    """Whether one more mail may go to ``recipient`` this hour (``MAIL_PER_HOUR``).
 
-    Sign-up with a taken address and "resend the link" mail someone who did not ask; without
-    a cap anyone could flood an inbox. Refused mails are dropped silently (the page must look
-    the same either way).
+    Sign-ups, resent links and email-change confirmations mail someone who may not have asked;
+    without a cap anyone could flood an inbox. ``gateway.identity.mail`` asks before every such
+    send.
     """
-    now = utcnow()
-    bucket = _bucket(f"mail:{recipient}")
-    if now - bucket.window_start > timedelta(hours=1):
-        bucket.window_start, bucket.count = now, 0
-    bucket.count += 1
-    return bucket.count <= MAIL_PER_HOUR
+    bucket = _count_in_window(f"mail:{recipient}", 3600)
+    return bucket.count <= current_app.config["MAIL_PER_HOUR"]
+
+
+def client_action(action: str, ip: str) -> Blocked | None:
+    """Count one ``action`` (sign-up, resend) from ``ip``; Blocked once over
+    ``SIGNUP_MAX_PER_IP`` in the ``SIGNUP_WINDOW_SECONDS`` window (each mails a stranger)."""
+    config = current_app.config
+    window = config["SIGNUP_WINDOW_SECONDS"]
+    bucket = _count_in_window(f"{action}:{ip}", window)
+    if bucket.count <= config["SIGNUP_MAX_PER_IP"]:
+        return None
+    ends = bucket.window_start + timedelta(seconds=window)
+    return Blocked(max(1, math.ceil((ends - utcnow()).total_seconds())))

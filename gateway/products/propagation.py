@@ -3,10 +3,12 @@
 Request: re-authenticated person asks for a new address; the Console and every linked product
 are checked for another user with it; a confirmation link goes to the new address and a
 notice to the old one. Confirm: the change claims the address (unique ``claim`` column, so two
-people cannot apply the same address at once), checks everything again, then changes each
-product through SCIM, recording each step before and after the call, and finally the Console in
-the same transaction that marks the change ``applied``. Any conflict or product failure puts
-back the products already changed; the Console never left the old email. A crash midway leaves
+people cannot apply the same address at once) and its person (no other change of theirs may be
+applying or undoing), records the address the Console holds at that moment as the one to put
+back (``old_email``), checks everything again, then changes each product through SCIM,
+recording each step before and after the call, and finally the Console in the same transaction
+that marks the change ``applied``. Any conflict or product failure puts back the products
+already changed; the Console never left that address. A crash midway leaves
 ``applying``/``compensating`` rows that :func:`repair` rolls back (first request of a restarted
 process, or ``flask email-change repair``).
 """
@@ -20,8 +22,9 @@ import time
 from datetime import timedelta
 
 from flask import Flask, current_app, url_for
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from gateway.db import db
 from gateway.identity import audit, tokens
@@ -47,6 +50,12 @@ RETRY = (
 UNDOING = (
     "Your previous change to this address is still being undone. Try again in a minute."
 )
+APPLYING = (
+    "Your email address is being changed right now. Wait a minute for that to finish, "
+    "then try again."
+)
+#: States of a change that is touching products; at most one per person at a time.
+IN_PROGRESS = ("applying", "compensating")
 TOKEN_PURPOSE = "email-change"
 
 
@@ -82,16 +91,22 @@ def check_available(user: User, new_email: str) -> None:
 
 def email_change_in_progress(user_id: str) -> bool:
     """A change of this user's email is being applied or undone (linking waits for it)."""
-    query = select(EmailChange.id).where(
-        EmailChange.user_id == user_id, EmailChange.state.in_(("applying", "compensating"))
+    return _state_in_progress(user_id) is not None
+
+
+def _state_in_progress(user_id: str) -> str | None:
+    query = select(EmailChange.state).where(
+        EmailChange.user_id == user_id, EmailChange.state.in_(IN_PROGRESS)
     )
-    return db().scalars(query).first() is not None
+    return db().scalars(query).first()
 
 
 def request_change(user: User, new_email: str) -> EmailChange:
     """Check the address everywhere, record a pending change and mail both addresses."""
     if new_email == user.email:
         raise EmailChangeError("That is already your email address.", 400)
+    if _state_in_progress(user.id) == "applying":  # its outcome decides the current address
+        raise EmailChangeError(APPLYING, 409)
     check_available(user, new_email)
     db().execute(
         update(EmailChange)
@@ -114,6 +129,7 @@ def request_change(user: User, new_email: str) -> EmailChange:
         "Your email address is about to change",
         f"Someone signed in to your account asked to change its email to {new_email}. "
         "If this was not you, change your password and sign out everywhere now.",
+        notice=True,
     )
     audit.record("email_change_requested", user.id, new_email=new_email)
     db().commit()
@@ -134,11 +150,14 @@ def confirm_change(user: User, data: dict[str, object]) -> EmailChange:
 
 
 def _claim(change: EmailChange, data: dict[str, object]) -> None:
-    """pending -> applying, atomically, holding the address; spends the link."""
+    """pending -> applying, atomically, holding the address and the person; spends the link."""
     session = db()
     outcome = _take_claim(change)
-    if outcome == "busy" and _settle_stale_holder(change):
+    if outcome in ("busy", "person busy") and _settle_stale_blockers(change):
         outcome = _take_claim(change)
+    if outcome == "person busy":
+        state = _state_in_progress(change.user_id)
+        raise EmailChangeError(UNDOING if state == "compensating" else APPLYING, 409)
     if outcome == "busy":
         holder = session.scalars(select(EmailChange).where(
             EmailChange.claim == change.new_email)).first()
@@ -160,33 +179,66 @@ def _claim(change: EmailChange, data: dict[str, object]) -> None:
 def _take_claim(change: EmailChange) -> str:
     """Try pending -> applying with the address claimed and commit it.
 
-    "taken": ours now; "busy": another change holds the address; "moved": this change was
-    no longer pending (confirmed by another request).
+    The same statement records the Console's address of this moment as the one to put back:
+    no other change of the person may be in progress, so nothing moves it until this one ends.
+    "taken": ours now; "busy": another change holds the address; "person busy": another change
+    of this person is applying or being undone; "moved": this change was no longer pending
+    (confirmed by another request).
     """
     session = db()
+    other = aliased(EmailChange)
     try:
         with session.begin_nested():
+            _lock_person(change.user_id)
             claimed = session.execute(
                 update(EmailChange)
-                .where(EmailChange.id == change.id, EmailChange.state == "pending")
-                .values(state="applying", claim=change.new_email, updated_at=utcnow())
+                .where(
+                    EmailChange.id == change.id,
+                    EmailChange.state == "pending",
+                    ~exists().where(other.user_id == change.user_id,
+                                    other.state.in_(IN_PROGRESS)),
+                )
+                .values(
+                    state="applying",
+                    claim=change.new_email,
+                    old_email=select(User.email).where(User.id == change.user_id)
+                    .scalar_subquery(),
+                    updated_at=utcnow(),
+                )
             )
     except IntegrityError:
         session.rollback()
         return "busy"
     session.commit()
-    return "taken" if claimed.rowcount == 1 else "moved"  # type: ignore[attr-defined]
+    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        return "taken"
+    state = session.scalars(select(EmailChange.state).where(EmailChange.id == change.id)).one()
+    return "person busy" if state == "pending" else "moved"
 
 
-def _settle_stale_holder(change: EmailChange) -> bool:
-    """Roll back a stale, interrupted change holding the address; True when it is free now."""
+def _lock_person(user_id: str) -> None:
+    """PostgreSQL: claims of one person queue on their row, so the check of the person's other
+    changes in the claiming UPDATE sees any claim committed before it. SQLite runs one writer
+    at a time already (and a read first would pin a snapshot the UPDATE could not write from).
+    """
+    if db().get_bind().dialect.name != "sqlite":
+        db().execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def _settle_stale_blockers(change: EmailChange) -> bool:
+    """Roll back stale, interrupted changes holding the address or the person; True when
+    nothing blocks the claim any more."""
     cutoff = utcnow() - timedelta(seconds=current_app.config["EMAIL_CHANGE_STALE_SECONDS"])
-    holder = db().scalars(select(EmailChange).where(EmailChange.claim == change.new_email)).first()
-    if holder is None:
-        return True  # released in the meantime
-    if holder.state not in ("applying", "compensating") or holder.updated_at > cutoff:
+    query = select(EmailChange).where(
+        EmailChange.id != change.id,
+        EmailChange.state.in_(IN_PROGRESS),
+        (EmailChange.claim == change.new_email) | (EmailChange.user_id == change.user_id),
+    )
+    blockers = list(db().scalars(query))
+    if any(blocker.updated_at > cutoff for blocker in blockers):
         return False
-    return _compensate(holder, "Interrupted; rolled back before a retry.")
+    return all([_compensate(blocker, "Interrupted; rolled back before a retry.")
+                for blocker in blockers])
 
 
 def _apply(change: EmailChange) -> EmailChange:
@@ -225,7 +277,7 @@ def _apply(change: EmailChange) -> EmailChange:
         _compensate(change, IN_USE)
         raise EmailChangeError(IN_USE, 409) from None
     send_mail(change.old_email, "Your email address was changed",
-              f"The email of your Unified Login account is now {change.new_email}.")
+              f"The email of your Unified Login account is now {change.new_email}.", notice=True)
     session.commit()
     return change
 
@@ -242,7 +294,8 @@ def _patch_forward(change: EmailChange, step: EmailChangeStep) -> None:
 
 
 def _compensate(change: EmailChange, reason: str) -> bool:
-    """Put the old email back in every product that may hold the new one; True when done."""
+    """Put back, in every product that may hold the new email, the address the Console held
+    when this change began applying (``old_email``, recorded by the claim); True when done."""
     session = db()
     session.rollback()
     session.refresh(change)
@@ -278,7 +331,7 @@ def repair(stale_seconds: int | None = None) -> int:
     ]
     cutoff = utcnow() - timedelta(seconds=stale)
     query = select(EmailChange).where(
-        EmailChange.state.in_(("applying", "compensating")), EmailChange.updated_at <= cutoff
+        EmailChange.state.in_(IN_PROGRESS), EmailChange.updated_at <= cutoff
     )
     settled = 0
     for change in list(db().scalars(query)):

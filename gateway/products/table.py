@@ -67,7 +67,8 @@ def normalise_path(path: str) -> str:
     """Percent-decode until stable, read ``\\`` as ``/``, drop empty and dot segments.
 
     The result is what routing sees and what is forwarded, so the product receives exactly
-    the path the gateway checked. A trailing slash is kept.
+    the path the gateway checked. A trailing slash is kept. Segments that another server could
+    read differently are refused (see :func:`_ambiguous`).
     """
     decoded = path
     for _ in range(4):
@@ -88,6 +89,8 @@ def normalise_path(path: str) -> str:
             if segments:
                 segments.pop()
             continue
+        if _ambiguous(segment):
+            raise BadPath("ambiguous path segment")
         segments.append(segment)
     result = "/" + "/".join(segments)
     tail = decoded.rsplit("/", 1)[-1]
@@ -96,11 +99,21 @@ def normalise_path(path: str) -> str:
     return result
 
 
+def _ambiguous(segment: str) -> bool:
+    """Matrix parameters (``..;``, which Tomcat or Jetty resolve as ``..``), a slash or ``;``
+    after NFKC, or nothing left once compared (``...``, ``. ``, fullwidth dots)."""
+    folded = unicodedata.normalize("NFKC", segment)
+    return any(ch in folded for ch in ";/\\") or not folded.rstrip(". ")
+
+
 def _key(path: str) -> tuple[str, ...]:
-    """Comparison form of a normalised path: NFKC, lower case, no ``;params``, no trailing dots."""
+    """Comparison form of a normalised path: NFKC, lower case, no trailing dots or spaces.
+
+    Every segment of a normalised path keeps a non-empty key (:func:`_ambiguous`).
+    """
     out = []
     for segment in unicodedata.normalize("NFKC", path).split("/"):
-        segment = segment.split(";", 1)[0].lower().rstrip(". ")
+        segment = segment.lower().rstrip(". ")
         if segment:
             out.append(segment)
     return tuple(out)
@@ -183,11 +196,7 @@ class ProductTable:
         for prefix_key, product in self._by_key:
             if path_key[: len(prefix_key)] != prefix_key or not prefix_key:
                 continue
-            # _key drops nothing between segments for a normalised path, except segments that
-            # compare empty (``...``); count real segments so the remainder is exact.
-            rest = _strip_prefix(segments, len(prefix_key))
-            if rest is None:
-                continue
+            rest = segments[len(prefix_key) :]  # one key per segment of a normalised path
             sub = "/" + "/".join(rest)
             if rest and normalised.endswith("/"):
                 sub += "/"
@@ -199,16 +208,6 @@ class ProductTable:
         for product in self.products.values():
             product.session.close()
             product.pool.clear()
-
-
-def _strip_prefix(segments: list[str], count: int) -> list[str] | None:
-    taken = 0
-    index = 0
-    while taken < count and index < len(segments):
-        if _key(segments[index]):
-            taken += 1
-        index += 1
-    return segments[index:] if taken == count else None
 
 
 def build_table(config: Mapping[str, Any], names: Sequence[str], key_dir: str) -> ProductTable:

@@ -6,15 +6,18 @@ normalisation: ``/SEGMENT/x``, ``//segment/./x`` or ``/%73egment/x`` are routed 
 
 Per proxied request: one SELECT (session + user + product link), or none when the session check
 is cached (``SESSION_CACHE_SECONDS``, default 2 s: a revoked session stops working within that
-time). Bodies are streamed both ways in 64 KiB chunks and never buffered.
+time). Response bodies are streamed in 64 KiB chunks; request bodies are received under a
+deadline and a per-process bound (:mod:`gateway.proxy.body`): small ones whole before the
+product is contacted, large ones streamed.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import cast
 from urllib.parse import urlencode
 
 import urllib3
@@ -38,8 +41,9 @@ from gateway.products.table import (
 )
 from gateway.proxy import headers as hdr
 from gateway.proxy import principal
+from gateway.proxy.body import BodyError, Busy, Receiver, abandon
 from gateway.proxy.principal import Principal, load_principal
-from gateway.proxy.signing import assertion_for
+from gateway.proxy.signing import assertion_for, forwarded_proof
 from gateway.web.client import client_ip
 from gateway.web.csrf import csrf
 from gateway.web.errors import error_response
@@ -54,12 +58,20 @@ bp = Blueprint("proxy", __name__)
 csrf.exempt(bp)
 
 CHUNK = 64 * 1024
+_RECEIVER = "gateway.proxy.receiver"
+#: RFC 9110 section 9.1: a method is a token. Anything else is the client's error.
+_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     app = cast(Flask, state.app)
     principal.init_app(app)
+    app.extensions[_RECEIVER] = Receiver(
+        timeout=float(app.config["REQUEST_BODY_TIMEOUT"]),
+        buffer=int(app.config["REQUEST_BODY_BUFFER"]),
+        concurrency=int(app.config["REQUEST_BODY_CONCURRENCY"]),
+    )
     # URL rules for the canonical prefixes, so ``request.blueprint == "proxy"`` (CSRF exemption,
     # form-size limit, security headers); the ``dispatch`` hook answers before they dispatch.
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -82,7 +94,13 @@ def _unrouted(**_kwargs: str) -> Response:
 
 @bp.before_app_request
 def dispatch() -> Response | None:
-    """``before_request``: answer every path under a product prefix; others fall through."""
+    """``before_request``: answer every path under a product prefix; others fall through.
+
+    Runs first for every request, so it also refuses a method that is not a token (the
+    development server passes any bytes; urllib3 would raise on them).
+    """
+    if not _METHOD.fullmatch(request.method):
+        raise BadRequest()
     try:
         path = normalise_path(request.path)
     except BadPath:
@@ -136,40 +154,6 @@ def _not_signed_in(next_path: str) -> Response:
 # --- the upstream request --------------------------------------------------------------------
 
 
-class _LengthBody:
-    """The request body as a file of known length: sent as is, with its Content-Length."""
-
-    def __init__(self, stream: Any, length: int) -> None:
-        self.stream = stream
-        self.length = length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, size: int = CHUNK) -> bytes:
-        data: bytes = self.stream.read(size if size and size > 0 else CHUNK)
-        return data
-
-    def __iter__(self) -> Iterator[bytes]:
-        while chunk := self.read(CHUNK):
-            yield chunk
-
-
-def _chunked_body(stream: Any) -> Iterator[bytes]:
-    while chunk := stream.read(CHUNK):
-        yield chunk
-
-
-def _request_body() -> tuple[Any, bool]:
-    """The body to stream upstream and whether it goes chunked (never read into memory)."""
-    length = request.content_length
-    if length:
-        return _LengthBody(request.stream, length), False
-    if request.environ.get("wsgi.input_terminated"):
-        return _chunked_body(request.stream), True
-    return None, False
-
-
 def _gateway_cookies() -> tuple[str, ...]:
     config = current_app.config
     return (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE))
@@ -180,21 +164,29 @@ def _forward(
 ) -> Response:
     config = current_app.config
     out = hdr.upstream_request_headers(request.headers.items(), drop_cookies=_gateway_cookies())
-    out += hdr.forwarded_headers(
+    forwarded = hdr.forwarded_headers(
         client_ip=client_ip(),
         scheme=request.scheme,
         host=request.host,
         prefix=product.prefix,
         request_id=request_id,
     )
+    out += forwarded
+    out.append(forwarded_proof(product, request.method, path, forwarded))
     if principal is not None:
         out.append((ASSERTION_HEADER, assertion_for(product, principal, request.method, path)))
-    body, chunked = _request_body()
+    receiver: Receiver = current_app.extensions[_RECEIVER]
+    try:
+        body = receiver.receive(request.environ, request.stream, request.content_length)
+    except Busy:
+        return _client_error(503, request_id, "request bodies at their bound")
+    except BodyError as exc:
+        return _client_error(exc.status, request_id, str(exc))
     headers = HTTPHeaderDict()
     for name, value in out:
-        if chunked and hdr.canonical(name) == "content-length":
-            continue
         headers.add(name, value)
+    if body.length is not None:
+        headers["Content-Length"] = str(body.length)
     timeout = urllib3.Timeout(
         connect=config["UPSTREAM_CONNECT_TIMEOUT"], read=config["UPSTREAM_READ_TIMEOUT"]
     )
@@ -203,21 +195,26 @@ def _forward(
         upstream = product.pool.urlopen(
             request.method,
             product.upstream_url(path, request.query_string),
-            body=body,
+            body=body.payload,
             headers=headers,
-            chunked=chunked,
+            chunked=body.chunked,
             redirect=False,
             retries=False,
             timeout=timeout,
             preload_content=False,
             decode_content=False,
         )
+    except BodyError as exc:  # a streamed body failed on the client's side, not the product's
+        return _client_error(exc.status, request_id, str(exc))
     except NewConnectionError as exc:  # refused: a subclass of the timeout error in urllib3
         return _upstream_error(502, product, path, request_id, exc.__class__.__name__)
     except Urllib3Timeout:
         return _upstream_error(504, product, path, request_id, "timeout")
     except (Urllib3Error, OSError) as exc:
         return _upstream_error(502, product, path, request_id, exc.__class__.__name__)
+    finally:
+        body.close()
+    g.proxied_response = True  # the product's own answer (gateway.web.security_headers)
     log.debug(  # the access log (gateway.web.observability) already has one line per request
         "proxy %s %s%s -> %d %.1fms request_id=%s user=%s",
         request.method,
@@ -266,6 +263,25 @@ def _relay(upstream: BaseHTTPResponse, request_id: str) -> Iterator[bytes]:
             upstream.release_conn()  # body read to the end: keep the connection pooled
         else:
             upstream.close()
+
+
+_CLIENT_MESSAGES = {
+    408: "The request took too long to arrive. Try again.",
+    503: "Too many uploads are arriving at once. Try again in a moment.",
+}
+
+
+def _client_error(status: int, request_id: str, reason: str) -> Response:
+    """The client's body was refused or could not be read: never an upstream error."""
+    log.info("proxy %s %s -> %d (%s) request_id=%s", request.method, request.path, status,
+             reason, request_id)
+    abandon(request.environ)
+    response = error_response(status, _CLIENT_MESSAGES.get(status))
+    response.headers["X-Request-ID"] = request_id
+    response.headers["Cache-Control"] = "no-store"
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
 
 
 def _upstream_error(

@@ -61,8 +61,10 @@ IDENTITY_HEADERS = frozenset(
 )
 #: Inbound name prefixes that could claim an identity, or that the gateway sets itself.
 IDENTITY_PREFIXES = ("x-identity-", "x-auth-request-", "x-forwarded-", "x-pomerium-")
-#: Set by the gateway from what it trusts; the client's own values never pass.
-GATEWAY_SET = frozenset({"forwarded", "x-real-ip", "x-request-id", "host", "x-original-url"})
+#: Set by the gateway from what it trusts or sends; the client's own values never pass.
+GATEWAY_SET = frozenset(
+    {"forwarded", "x-real-ip", "x-request-id", "host", "x-original-url", "content-length"}
+)
 #: Never passed back to the browser from a product (the gateway sets its own request id).
 RESPONSE_DROP = HOP_BY_HOP | {"x-request-id", ASSERTION_HEADER.lower()}
 
@@ -102,8 +104,9 @@ def upstream_request_headers(
 ) -> list[tuple[str, str]]:
     """The client's headers minus hop-by-hop, identity and gateway-set ones.
 
-    ``Content-Length`` passes through (the body is forwarded with that exact length); the caller
-    adds the gateway's headers afterwards, so nothing named in ``Connection:`` can remove them.
+    ``Content-Length`` is left to the proxy, which states the length of the body it actually
+    sends (a chunked body it buffered has one now). The caller adds the gateway's headers
+    afterwards, so nothing named in ``Connection:`` can remove them.
     """
     items = list(inbound)
     named = connection_tokens(v for k, v in items if canonical(k) == "connection")
@@ -117,8 +120,6 @@ def upstream_request_headers(
             value = strip_cookie(value, drop_cookies)
             if not value:
                 continue
-        if key == "content-length" and value.strip() in {"", "0"}:
-            continue
         out.append((name, value))
     return out
 

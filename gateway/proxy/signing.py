@@ -1,8 +1,12 @@
-"""Where the gateway signs: one assertion per upstream request, with the product's newest key."""
+"""Where the gateway signs: one assertion per upstream request, with the product's newest key,
+and the X-Forwarded-* values of every upstream request (so a product can tell them from a
+client's own)."""
 
 from __future__ import annotations
 
-from gateway.assertion import sign_assertion
+from collections.abc import Iterable
+
+from gateway.assertion import FORWARDED_HEADER, sign_assertion, sign_forwarded
 from gateway.products.table import Product, products
 from gateway.proxy.principal import Principal
 
@@ -23,3 +27,22 @@ def assertion_for(product: Product, principal: Principal, method: str, path: str
         path=path,
         links={name: name in principal.linked for name in products().names()},
     )
+
+
+def forwarded_proof(
+    product: Product, method: str, path: str, headers: Iterable[tuple[str, str]]
+) -> tuple[str, str]:
+    """The ``X-Forwarded-Signature`` header over the ``X-Forwarded-*`` ones among ``headers``.
+
+    Sent on public paths too (no assertion there): a product honours X-Forwarded-* only with
+    it, since on one host the gateway and a direct client share the same peer address.
+    """
+    forwarded = {
+        name[len("x-forwarded-") :].lower(): value
+        for name, value in headers
+        if name.lower().startswith("x-forwarded-")
+    }
+    proof = sign_forwarded(
+        product.signing_keys(), product=product.name, method=method, path=path, forwarded=forwarded
+    )
+    return FORWARDED_HEADER, proof

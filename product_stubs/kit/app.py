@@ -8,12 +8,12 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.products import load_product
 from gateway.assertion import AssertionVerifier, KeyFile
-from product_stubs.kit import auth, internal, scim, settings, teams
+from product_stubs.kit import auth, internal, mail, scim, settings, signup, teams
 from product_stubs.kit.db import init_db
+from product_stubs.kit.forwarding import GatewayForwarding
 from product_stubs.kit.identity import load_identity
 from product_stubs.kit.passwords import Passwords
 from product_stubs.kit.profile import ProductProfile
@@ -25,18 +25,19 @@ csrf = CSRFProtect()
 def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | None) -> Flask:
     app = Flask(profile.name, template_folder=profile.template_folder)
     app.config.from_mapping(load_product(profile.name, test_config))
-    # The gateway strips the public prefix and sends X-Forwarded-For/Proto/Host/Prefix.
-    app.wsgi_app = _only_own_prefix(  # type: ignore[method-assign]
-        ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1),
-        app.config["PUBLIC_PREFIX"],
-    )
     app.extensions["product_profile"] = profile
     keys, key_file = app.config["ASSERTION_KEYS"], app.config["ASSERTION_KEY_FILE"]
-    app.extensions["product_verifier"] = AssertionVerifier(
+    verifier = AssertionVerifier(
         profile.name,
         KeyFile(key_file, keys) if key_file else keys,
         max_age=app.config["ASSERTION_MAX_AGE"],
         skew=app.config["ASSERTION_SKEW"],
+    )
+    app.extensions["product_verifier"] = verifier
+    # The gateway strips the public prefix and sends X-Forwarded-For/Proto/Host/Prefix, signed:
+    # believed with that signature only (kit/forwarding.py).
+    app.wsgi_app = GatewayForwarding(  # type: ignore[method-assign]
+        app.wsgi_app, verifier, app.config["PUBLIC_PREFIX"]
     )
     app.extensions["product_passwords"] = Passwords(fast=app.config["PASSWORD_HASH_FAST"])
     app.extensions["product_throttle"] = Throttle()
@@ -48,6 +49,8 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
     csrf.exempt(internal.test_bp)
     app.before_request(load_identity)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(signup.bp)
+    app.register_blueprint(mail.bp)
     app.register_blueprint(teams.build(profile))
     app.register_blueprint(settings.bp)
     app.register_blueprint(scim.bp)
@@ -72,18 +75,6 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
         return error_response(exc)
 
     return app
-
-
-def _only_own_prefix(wsgi_app: Any, prefix: str) -> Any:
-    """Drop an ``X-Forwarded-Prefix`` other than this product's public prefix, so a client
-    reaching the product port directly cannot make it build URLs (redirects) elsewhere."""
-
-    def middleware(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("HTTP_X_FORWARDED_PREFIX", prefix) != prefix:
-            del environ["HTTP_X_FORWARDED_PREFIX"]
-        return wsgi_app(environ, start_response)
-
-    return middleware
 
 
 def error_response(exc: HTTPException) -> Response:

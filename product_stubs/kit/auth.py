@@ -1,4 +1,4 @@
-"""The product's own login (identifier first), sign-up and logout pages."""
+"""The product's own login (identifier first) and logout pages (sign-up: ``kit/signup.py``)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,13 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
 from product_stubs.kit.db import get_db
 from product_stubs.kit.identity import end_current_session, profile, start_session
-from product_stubs.kit.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from product_stubs.kit.throttle import Throttle
 from product_stubs.kit.urls import gateway_login_url, safe_next
-from product_stubs.kit.users import (
-    InvalidEmail,
-    create_user_with_container,
-    normalise_email,
-    passwords,
-    user_by_email,
-)
+from product_stubs.kit.users import InvalidEmail, normalise_email, passwords, user_by_email
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -45,8 +37,12 @@ def _too_many(wait: int) -> Response:
     return Response(body, status=429, headers={"Retry-After": str(wait)}, mimetype="text/html")
 
 
-def _ip_limited() -> Response | None:
-    """Count one attempt from this client address; 429 once over the limit."""
+def ip_limited() -> Response | None:
+    """Count one attempt from this client address (login and sign-up); 429 once over the limit.
+
+    ``remote_addr`` is the socket peer, or the browser's address when the gateway signed it
+    (``kit/forwarding.py``): a client cannot spread its attempts over made-up addresses.
+    """
     config = current_app.config
     key = f"ip:{request.remote_addr}"
     wait = _throttle().retry_after(
@@ -71,7 +67,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
         if g.user is not None:
             return _after_login(next_path)
         return render_template("kit/login.html", step="email", email="", next=next_path)
-    limited = _ip_limited()
+    limited = ip_limited()
     if limited is not None:
         return limited
     raw_email = request.form.get("email", "")
@@ -101,7 +97,9 @@ def login() -> BaseResponse | str | tuple[str, int]:
         return _too_many(wait)
     password = request.form.get("password", "")
     stored = user.password_hash if user is not None and user.active else None
-    if user is None or not passwords().verify(stored, password):
+    # Verify first, always: an unknown email costs the same hash check as a known one (CWE-208).
+    matches = passwords().verify(stored, password)
+    if user is None or not matches:
         _throttle().hit(email_key, window)
         page = render_template(
             "kit/login.html", step="password", email=email, next=next_path, error=GENERIC_ERROR
@@ -113,38 +111,6 @@ def login() -> BaseResponse | str | tuple[str, int]:
     _throttle().reset(email_key)
     start_session(user, method="password")
     return _after_login(next_path)
-
-
-@bp.route("/signup", methods=["GET", "POST"])
-def signup() -> BaseResponse | str | tuple[str, int]:
-    if request.method == "GET":
-        return render_template("kit/signup.html", email="")
-    limited = _ip_limited()
-    if limited is not None:
-        return limited
-    password = request.form.get("password", "")
-    try:
-        email = normalise_email(request.form.get("email", ""))
-    except InvalidEmail:
-        return render_template(
-            "kit/signup.html", email="", error="Enter a valid email address."
-        ), 400
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        error = f"Use a password of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
-        return render_template("kit/signup.html", email=email, error=error), 400
-    db = get_db()
-    taken = "An account with this email already exists. Log in instead."
-    if user_by_email(db, email) is not None:
-        return render_template("kit/signup.html", email=email, error=taken), 409
-    try:
-        with db.begin_nested():
-            user = create_user_with_container(db, email, password=password, container_name=email)
-        db.commit()
-    except IntegrityError:
-        db.rollback()
-        return render_template("kit/signup.html", email=email, error=taken), 409
-    start_session(user, method="password")
-    return redirect(url_for("teams.home"))
 
 
 @bp.post("/logout")

@@ -167,3 +167,15 @@ class AuditEntry(Base):
     )
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     message: Mapped[str] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """Mail a product sends (sign-up links): kept locally, shown by the developer mailbox."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

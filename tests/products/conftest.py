@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -16,12 +17,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from werkzeug.test import TestResponse
 
-from gateway.assertion import sign_assertion
+from gateway.assertion import FORWARDED_HEADER, sign_assertion, sign_forwarded
 from product_stubs.kit.db import session_factory
-from product_stubs.kit.models import User
+from product_stubs.kit.models import OutboxMessage, User
 
 PRODUCTS = ["segment", "sendgrid"]
 PASSWORDS = {
@@ -150,6 +151,21 @@ class Helper:
             "/login", data={"step": "password", "email": email, "password": password}
         )
 
+    def sign_up(self, email: str, password: str, client: FlaskClient | None = None) -> TestResponse:
+        """Sign up as the mailbox owner does: the form, then the mailed link, then a password."""
+        client = client or self.client
+        assert client.post("/signup", data={"email": email}).status_code == 200
+        with session_factory(self.app)() as db:
+            body = db.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.recipient == email.strip().lower())
+                .order_by(OutboxMessage.id.desc())
+            ).first()
+        assert body is not None, f"no mail to {email}"
+        link = re.search(r"/signup/confirm/\S+", body.body)
+        assert link, body.body
+        return client.post(link.group(0), data={"password": password})
+
     # API ----------------------------------------------------------------------------------
     def bearer(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}
@@ -215,6 +231,20 @@ class Helper:
             path=path,
         )
         return {"X-Identity-Assertion": token}
+
+    def forwarded(self, path: str, method: str = "GET", **values: str) -> dict[str, str]:
+        """X-Forwarded-* as the gateway sends them: with its signature over the values."""
+        values = {"for": "203.0.113.7", "proto": "https", "host": "gw.test"} | values
+        values.setdefault("prefix", f"/{self.product}")
+        headers = {f"X-Forwarded-{name.title()}": value for name, value in values.items()}
+        proof = sign_forwarded(
+            self.app.config["ASSERTION_KEYS"],
+            product=self.product,
+            method=method,
+            path=path,
+            forwarded=values,
+        )
+        return headers | {FORWARDED_HEADER: proof}
 
 
 @pytest.fixture

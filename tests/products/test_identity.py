@@ -27,12 +27,9 @@ def test_valid_assertion_logs_in_the_linked_user(h: Helper) -> None:
 
 def test_prefix_from_gateway_builds_public_urls(h: Helper) -> None:
     user_id, console_id = h.linked_user()
-    headers = h.assertion(user_id, console_id, "/") | {
-        "X-Forwarded-Prefix": f"/{h.product}",
-        "X-Forwarded-Host": "gateway.example",
-        "X-Forwarded-Proto": "https",
-        "X-Forwarded-For": "203.0.113.7",
-    }
+    headers = h.assertion(user_id, console_id, "/") | h.forwarded(
+        "/", host="gateway.example", proto="https", **{"for": "203.0.113.7"}
+    )
     page = h.client.get("/", headers=headers).get_data(as_text=True)
     assert f'href="/{h.product}/settings"' in page
 

@@ -53,7 +53,8 @@ def test_session_history_records_password_and_unified_logins(h: Helper) -> None:
     h.client.post(
         "/login",
         data={"step": "password", "email": email, "password": password},
-        headers={"User-Agent": "PasswordBrowser/1.0", "X-Forwarded-For": "198.51.100.4"},
+        headers={"User-Agent": "PasswordBrowser/1.0"}
+        | h.forwarded("/login", "POST", **{"for": "198.51.100.4"}),
     )
     response = h.client.get("/settings/sessions")
     if h.product == "sendgrid":
@@ -65,10 +66,13 @@ def test_session_history_records_password_and_unified_logins(h: Helper) -> None:
     user_id, console = h.linked_user()
     gateway = h.app.test_client()
     for i in range(3):  # three requests of one gateway session: one entry
-        headers = h.assertion(user_id, console, "/", session_id="gw-session-A") | {
-            "User-Agent": "GatewayBrowser/2.0",
-            "X-Forwarded-For": "203.0.113.9",
-        }
+        headers = (
+            h.assertion(user_id, console, "/", session_id="gw-session-A")
+            | {
+                "User-Agent": "GatewayBrowser/2.0",
+            }
+            | h.forwarded("/", **{"for": "203.0.113.9"})
+        )
         assert gateway.get("/", headers=headers).status_code == 200, i
     headers = h.assertion(user_id, console, "/", session_id="gw-session-B")
     gateway.get("/", headers=headers)

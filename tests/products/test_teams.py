@@ -150,7 +150,7 @@ def test_invitation_accepted_by_invited_email_only(h: Helper) -> None:
     assert refused.status_code == 403
     assert "another email address" in refused.get_data(as_text=True)
     invitee = h.app.test_client()
-    invitee.post("/signup", data={"email": "invitee@example.com", "password": PASSWORD})
+    h.sign_up("invitee@example.com", PASSWORD, invitee)
     accepted = invitee.post(f"/invitations/{token}/accept")
     assert accepted.status_code == 302
     with session_factory(h.app)() as db:
@@ -182,7 +182,7 @@ def test_expired_and_revoked_invitations(h: Helper) -> None:
         invitation.expires_at = utcnow() - timedelta(seconds=1)
         db.commit()
     late = h.app.test_client()
-    late.post("/signup", data={"email": "late@example.com", "password": PASSWORD})
+    h.sign_up("late@example.com", PASSWORD, late)
     assert late.post(f"/invitations/{token}/accept").status_code == 410
     assert late.post("/invitations/not-a-token/accept").status_code == 404
 

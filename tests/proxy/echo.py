@@ -99,6 +99,14 @@ def echo_app(product: str, keys: Any) -> Flask:
         response.headers["X-Kept"] = "yes"
         return response
 
+    @app.get("/own-headers")
+    def own_headers() -> Response:
+        response = Response("ok")
+        response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'self'"
+        response.headers["Cache-Control"] = "public, max-age=60"
+        response.headers["X-Upstream"] = product
+        return response
+
     @app.get("/repeated")
     def repeated() -> Response:
         response = Response("ok")

@@ -132,7 +132,6 @@ def test_public_page_strips_a_client_assertion(gateway: Flask) -> None:
         "/segment/scim/v2/Users",
         "/segment/SCIM/v2/Users",
         "/segment/scim./v2/Users",
-        "/segment/scim;x=1/v2/Users",
         "/segment//scim/v2/Users",
         "/segment/x/../scim/v2/Users",
         "/segment/x/%2e%2e/scim/v2/Users",
@@ -141,7 +140,6 @@ def test_public_page_strips_a_client_assertion(gateway: Flask) -> None:
         "/segment/%252e%252e/scim/v2/Users",
         "/segment/%2573cim/v2/Users",
         "/SEGMENT/%73cim/v2/Users",
-        "/segment/.../scim/v2/Users",
         "/segment/\uff53\uff43\uff49\uff4d/v2/Users",
         "/segment/internal/verify-credentials",
         "/segment/Internal/link",
@@ -160,7 +158,14 @@ def test_internal_paths_are_never_reachable(gateway: Flask, path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/segment/%00x", "/segment/a%0d%0aSet-Cookie:x", "/segment/%25252525252e"]
+    "path",
+    [
+        "/segment/%00x",
+        "/segment/a%0d%0aSet-Cookie:x",
+        "/segment/%25252525252e",
+        "/segment/scim;x=1/v2/Users",  # matrix parameters: read as ``scim`` by some servers
+        "/segment/.../scim/v2/Users",  # a segment that compares as nothing
+    ],
 )
 def test_hostile_paths_get_400(signed_in: SignedIn, path: str) -> None:
     response = signed_in.client.get(path, headers={"Accept": "application/json"})

@@ -125,6 +125,9 @@ INTERNAL_PATHS = [
         ("CWE-176-fullwidth", "/segment/\uff53\uff43\uff49\uff4d/v2/Users"),
         ("CWE-176-fullwidth-encoded", "/segment/%EF%BD%93cim/v2/Users"),
         ("CWE-22-readyz", "/sendgrid/readyz"),
+        ("CWE-41-dot-dot-semicolon", "/sendgrid/x/..;/scim/v2/Users"),
+        ("CWE-41-encoded-dot-dot-semicolon", "/sendgrid/x/%2e%2e%3b/internal/link"),
+        ("CWE-41-fullwidth-dot-dot", "/segment/x/\uff0e\uff0e/scim/v2/Users"),
     ]
 ]
 
@@ -150,6 +153,8 @@ PUBLIC_TRICKS = [
         ("CWE-20-semicolon", "/segment/login;/../scim/v2/Users", None),
         ("CWE-20-static-encoded-traversal", "/segment/static/..%2f..%2fscim/v2/Users", None),
         ("CWE-20-query-internal-path", "/segment/signup?/scim/v2/Users", "/signup"),
+        ("CWE-41-dot-dot-semicolon-from-static", "/sendgrid/static/..;/settings", None),
+        ("CWE-41-matrix-param-on-public", "/sendgrid/login;jsessionid=x", None),
     ]
 ]
 

@@ -116,6 +116,7 @@ class Stack:
             upper = product.upper()
             self.env |= {
                 f"{upper}_UPSTREAM": self.url(product),
+                f"{upper}_SITE_URL": self.url(product),
                 f"{upper}_SCIM_TOKEN": self.tokens[product],
                 f"{upper}_ASSERTION_KEYS": self.keys[product],
                 f"{upper}_DATABASE_URL": self.database_urls[product],

@@ -148,6 +148,7 @@ def change_password() -> ResponseReturnValue:
         "Your password was changed",
         "The password of your Unified Login account was just changed and your other sessions "
         "were signed out. If this was not you, reset your password and contact support.",
+        notice=True,
     )
     db().commit()
     flash("Password changed. Your other sessions were signed out.")

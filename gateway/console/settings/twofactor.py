@@ -70,7 +70,8 @@ def enable() -> ResponseReturnValue:
     codes = new_recovery_codes(user)
     ended = revoke_all(user.id, keep=current_user.record)
     audit.record("2fa_enabled", user.id, sessions_ended=ended)
-    send_mail(user.email, "Two-factor authentication turned on", _notice("turned on"))
+    send_mail(user.email, "Two-factor authentication turned on", _notice("turned on"),
+              notice=True)
     db().commit()
     return render_template("settings/recovery_codes.html", codes=codes)
 
@@ -90,7 +91,8 @@ def disable() -> ResponseReturnValue:
     user.recovery_codes = []
     ended = revoke_all(user.id, keep=current_user.record)
     audit.record("2fa_disabled", user.id, sessions_ended=ended)
-    send_mail(user.email, "Two-factor authentication turned off", _notice("turned off"))
+    send_mail(user.email, "Two-factor authentication turned off", _notice("turned off"),
+              notice=True)
     db().commit()
     flash("Two-factor authentication is off. Your other sessions were signed out.")
     return redirect(url_for("settings.overview"))
@@ -105,7 +107,8 @@ def regenerate_recovery_codes() -> str:
     codes = new_recovery_codes(user)
     ended = revoke_all(user.id, keep=current_user.record)
     audit.record("recovery_codes_regenerated", user.id, sessions_ended=ended)
-    send_mail(user.email, "New recovery codes created", _notice("given new recovery codes"))
+    send_mail(user.email, "New recovery codes created", _notice("given new recovery codes"),
+              notice=True)
     db().commit()
     return render_template("settings/recovery_codes.html", codes=codes)
 
