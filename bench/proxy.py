@@ -23,6 +23,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from gateway import db as gateway_db
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 LUA = os.path.join(ROOT, "bench", "session.lua")
@@ -93,7 +95,7 @@ def prepare_database(url: str) -> str:
         db.commit()
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     cookie = serializer.dumps({"sid": token, "_permanent": True})
-    db.engine(app).dispose()
+    gateway_db.engine(app).dispose()
     return f"{app.config['SESSION_COOKIE_NAME']}={cookie}"
 
 

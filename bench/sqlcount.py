@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from gateway import create_app as create_gateway_app
-from gateway import db
+from gateway import db as gateway_db
 
 
 def create_app() -> Flask:
@@ -20,7 +20,7 @@ def create_app() -> Flask:
     os.makedirs(folder, exist_ok=True)
     count = [0]
 
-    @event.listens_for(db.engine(app), "before_cursor_execute")
+    @event.listens_for(gateway_db.engine(app), "before_cursor_execute")
     def _count(*_args: object) -> None:
         count[0] += 1
 

@@ -23,9 +23,10 @@ NAMING_CONVENTION = {
 }
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``. SQLite gets its folder, foreign keys, WAL and a busy timeout (for
-    several threads and processes); other servers a checked, recycled connection pool."""
+def make_engine(url: str, *, wal: bool = False) -> Engine:
+    """An engine for ``url``. SQLite gets its folder, foreign keys and a busy timeout (for
+    several threads), and WAL when asked (the gateway: several processes read while one
+    writes); other servers a checked, recycled connection pool."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(
@@ -39,7 +40,8 @@ def make_engine(url: str) -> Engine:
     def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     return engine

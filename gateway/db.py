@@ -25,7 +25,7 @@ _ENGINE = "gateway.engine"
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], wal=True)
     app.extensions[_SESSIONS] = sessionmaker(engine, expire_on_commit=False)
     app.extensions[_ENGINE] = engine
     app.teardown_appcontext(_close_session)

@@ -15,7 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 from werkzeug.test import TestResponse
 
-from gateway import create_app, db
+from gateway import create_app
+from gateway import db as gateway_db
 from gateway.db import Base, new_session
 from gateway.identity.passwords import hash_password
 from gateway.models import OutboxMessage, User, utcnow
@@ -73,7 +74,7 @@ def _dispose_engines() -> Iterator[None]:
     """Close the connection pools of every app a test built (no leaked connections)."""
     yield
     while _APPS:
-        db.engine(_APPS.pop()).dispose()
+        gateway_db.engine(_APPS.pop()).dispose()
 
 
 def make_app(database_url: str, **overrides: Any) -> Flask:

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
+from gateway import db as gateway_db
 from tests.e2e.browser import Steps, is_linked, new_page, switcher, switcher_link
 from tests.support import people
 from tests.support.stack import Stack
@@ -83,7 +84,7 @@ def age_session(stack: Stack, email: str, minutes: int = 10) -> None:
             .values(authenticated_at=utcnow() - timedelta(minutes=minutes))
         )
         db.commit()
-    db.engine(app).dispose()
+    gateway_db.engine(app).dispose()
 
 
 def sign_in_with_code(steps: Steps, gateway: str, email: str, code: str) -> None:

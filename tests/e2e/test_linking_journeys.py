@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from gateway import db as gateway_db
 from tests.e2e.browser import Steps, switcher_link
 from tests.e2e.browser import sign_in as sign_in_as
 from tests.support.stack import Stack
@@ -36,7 +37,7 @@ def demo(stack: Stack) -> Stack:
             db.add(User(email=email, password_hash=hash_password(CONSOLE_PASSWORD),
                         email_verified_at=utcnow()))
         db.commit()
-    db.engine(gateway).dispose()
+    gateway_db.engine(gateway).dispose()
     return stack
 
 

@@ -8,7 +8,7 @@ import time
 import requests
 from itsdangerous import URLSafeTimedSerializer
 
-from gateway import db
+from gateway import db as gateway_db
 from tests.email_change.conftest import PASSWORD, Person, make_person, unique_email
 from tests.support import people
 from tests.support.stack import Stack
@@ -41,7 +41,7 @@ def test_old_address_is_told(person: Person, stack: Stack) -> None:
     with app.app_context(), new_session() as session:
         subjects = [m.subject for m in session.query(OutboxMessage).filter_by(
             recipient=person.email)]
-    db.engine(app).dispose()
+    gateway_db.engine(app).dispose()
     assert "Your email address is about to change" in subjects
 
 
@@ -199,7 +199,7 @@ def _links_for(stack: Stack, new: str, *persons: Person) -> list[str]:
         bodies = [m.body for m in session.query(OutboxMessage).filter_by(recipient=new)]
         serializer = URLSafeTimedSerializer(app.config["SECRET_KEY"],
                                             salt="unified-login.email-change.v1")
-    db.engine(app).dispose()
+    gateway_db.engine(app).dispose()
     by_user = {}
     for body in bodies:
         url = body.split("\n\n")[1].strip()
@@ -255,7 +255,7 @@ def test_change_needs_fresh_reauthentication(person: Person, stack: Stack) -> No
         for record in session.query(LoginSession).filter_by(user_id=person.console_id):
             record.authenticated_at = utcnow() - timedelta(hours=2)
         session.commit()
-    db.engine(app).dispose()
+    gateway_db.engine(app).dispose()
     response = person.session.get(stack.gateway_url + "/settings/email", allow_redirects=False,
                                   timeout=10)
     assert response.status_code == 302 and "/settings/reauthenticate" in response.headers[

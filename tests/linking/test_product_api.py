@@ -71,7 +71,8 @@ def test_slow_product_times_out(segment, products):
 
 def test_wrong_token_is_the_operators_problem(segment):
     wrong = api.ProductClient(
-        segment.product.__class__(**{**segment.product.__dict__, "scim_token": "nope"})
+        segment.product.__class__(**{**segment.product.__dict__, "scim_token": "nope"}),
+        timeout=segment.timeout,
     )
     with pytest.raises(api.ProductUnavailable):
         wrong.verify_credentials(*SEGMENT_ALICE)

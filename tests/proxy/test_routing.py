@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
-from gateway import db
+from gateway import db as gateway_db
 from gateway.models import LoginSession, utcnow
 from gateway.products.table import BadPath, normalise_path
 from gateway.proxy import principal
@@ -198,7 +198,7 @@ def test_one_database_round_trip_per_proxied_request(signed_in: SignedIn) -> Non
     from sqlalchemy import event
 
     app = signed_in.client.application
-    engine = db.engine(app)
+    engine = gateway_db.engine(app)
     echoed(signed_in.client.get("/segment/warm"))  # last_seen_at is fresh from here on
     statements: list[str] = []
 
@@ -220,7 +220,7 @@ def test_session_cache_bounds_revocation_delay(gateway: Flask, signed_in: Signed
     echoed(signed_in.client.get("/segment/x"))
     with signed_in.client.session_transaction() as flask_session:
         token = flask_session["sid"]
-    with gateway.app_context(), db.new_session() as session:
+    with gateway.app_context(), gateway_db.new_session() as session:
         record = session.query(LoginSession).filter_by(public_id=signed_in.session_public_id)
         record.one().revoked_at = utcnow()
         session.commit()

@@ -15,8 +15,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import Engine, MetaData, select
 
-from gateway import db
+from gateway import db as gateway_db
 from gateway.db import Base
+from gateway.products.table import products as product_table
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import Base as ProductBase
 from tests.conftest import make_app
@@ -66,7 +67,7 @@ def _snapshot(engine: Engine, metadata: MetaData, names: tuple[str, ...] | None)
 
 def gateway_snapshot(app: Flask) -> str:
     """A digest of every row of the gateway's state tables."""
-    return _snapshot(db.engine(app), Base.metadata, GATEWAY_STATE)
+    return _snapshot(gateway_db.engine(app), Base.metadata, GATEWAY_STATE)
 
 
 def product_snapshot(app: Flask) -> str:
@@ -85,5 +86,5 @@ def linked_gateway(
     }
     app = make_app(database_url, **settings)
     yield app
-    products(app).close()
+    product_table(app).close()
 

@@ -13,7 +13,8 @@ import tempfile
 import pytest
 from flask import Flask
 
-from gateway import create_app, db
+from gateway import create_app
+from gateway import db as gateway_db
 from tests.conftest import Actions, csrf_token
 from tests.security.conftest import assert_no_trace, gateway_snapshot
 
@@ -32,7 +33,7 @@ def _post_routes() -> list[tuple[str, str]]:
             path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: _ARGUMENTS.get(m.group(1), "x"),
                           rule.rule)
             routes.append((rule.endpoint, path))
-        db.engine(app).dispose()
+        gateway_db.engine(app).dispose()
     return sorted(routes)
 
 

@@ -10,7 +10,7 @@ import re
 import requests
 from sqlalchemy import select
 
-from gateway import db
+from gateway import db as gateway_db
 from gateway.db import new_session
 from gateway.identity.passwords import hash_password
 from gateway.models import OutboxMessage, ProductLink, User, utcnow
@@ -40,7 +40,7 @@ def create_console_user(stack: Stack, email: str, password: str) -> str:
         session.add(user)
         session.commit()
         user_id = user.id
-    db.engine(app).dispose()
+    gateway_db.engine(app).dispose()
     return user_id
 
 
@@ -62,7 +62,7 @@ def create_linked_product_user(stack: Stack, product: str, email: str, console_i
         session.add(ProductLink(user_id=console_id, product=product,
                                 product_user_id=product_user_id, origin="created"))
         session.commit()
-    db.engine(app).dispose()
+    gateway_db.engine(app).dispose()
     return product_user_id
 
 
@@ -89,7 +89,7 @@ def console_email(stack: Stack, user_id: str) -> str:
     app = stack.app("gateway")
     with app.app_context(), new_session() as session:
         email = session.get(User, user_id).email  # type: ignore[union-attr]
-    db.engine(app).dispose()
+    gateway_db.engine(app).dispose()
     return email
 
 
@@ -103,7 +103,7 @@ def last_link(stack: Stack, recipient: str, path: str) -> str:
             .order_by(OutboxMessage.id.desc())
         )
         bodies = list(session.scalars(query))
-    db.engine(app).dispose()
+    gateway_db.engine(app).dispose()
     for body in bodies:
         match = re.search(r"https?://\S+?(" + re.escape(path) + r"\S*)", body)
         if match:
