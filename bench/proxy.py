@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/proxy.py [--duration 10] [--connections 32] [--cache-seconds 2]
 
-Starts, on loopback ports under gunicorn, the echo product (``tests.proxy.echo``: it verifies
+Starts, on loopback ports under gunicorn, the echo product (``tests.support.echo``: it verifies
 the assertion like a real product) and the gateway (``config/gunicorn_gateway.py``) on a fresh
 SQLite database holding one signed-in, linked user; then runs wrk (installed from Debian when
 missing) against both and prints requests/s, p50/p99 latency and the ratio. It also counts the
@@ -142,7 +142,7 @@ def main() -> int:
     product = subprocess.Popen(
         [gunicorn, "-w", "1", "-k", "gthread", "--threads", "16", "-b",
          f"127.0.0.1:{product_port}", "--log-level", "warning",
-         f"tests.proxy.echo:echo_app('segment', ['{KEY}'])"],
+         f"tests.support.echo:echo_app('segment', ['{KEY}'])"],
         cwd=ROOT, env=env,
     )
     gateway = subprocess.Popen(

@@ -38,8 +38,6 @@ DEFAULTS: dict[str, Any] = {
     # Repair interrupted email changes from a background thread (off in in-process tests,
     # which call the repair themselves; on for every served process).
     "EMAIL_CHANGE_BACKGROUND_REPAIR": True,
-    # Tests only (APP_ENV=test): crash the process right after this product was changed.
-    "EMAIL_CHANGE_CRASH_AFTER": "",
     # Login throttling.
     "LOGIN_MAX_FAILURES": 10,
     "LOGIN_LOCKOUT_SECONDS": 900,

@@ -4,30 +4,28 @@ a client with CSRF switched on, and small action helpers (``actions.login(...)``
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from typing import Any
 
-import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select, text
-from werkzeug.test import TestResponse
+from sqlalchemy import create_engine, text
 
-from gateway import create_app
-from gateway import db as gateway_db
-from gateway.db import Base, new_session
-from gateway.identity.passwords import hash_password
-from gateway.models import OutboxMessage, User, utcnow
+from gateway.db import Base
+from tests.support.console import Actions, dispose_built_apps, make_app
 from tests.support.stack import postgres_database
 
 # Apps default to production (demo secrets refused); every app and subprocess a test starts
 # without saying otherwise runs as a test.
 os.environ["APP_ENV"] = "test"
 
-PASSWORD = "correct horse battery staple"
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+# Fixtures shared by several suites (a suite never imports another suite's conftest).
+pytest_plugins = [
+    "tests.support.proxy_gateway",
+    "tests.support.product_servers",
+    "tests.support.product_apps",
+]
 
 
 @pytest.fixture(scope="session")
@@ -66,29 +64,11 @@ def database_url(tmp_path: Any, postgres_url: str | None) -> Iterator[str]:
     yield url
 
 
-_APPS: list[Flask] = []
-
-
 @pytest.fixture(autouse=True)
 def _dispose_engines() -> Iterator[None]:
     """Close the connection pools of every app a test built (no leaked connections)."""
     yield
-    while _APPS:
-        gateway_db.engine(_APPS.pop()).dispose()
-
-
-def make_app(database_url: str, **overrides: Any) -> Flask:
-    settings = {
-        "APP_ENV": "test",
-        "DATABASE_URL": database_url,
-        "PASSWORD_HASH_FAST": True,
-        "SECRET_KEY": "test-secret-key-not-a-demo-value-0123456789",
-        "EMAIL_CHANGE_BACKGROUND_REPAIR": False,
-    }
-    settings.update(overrides)
-    application = create_app(settings)
-    _APPS.append(application)
-    return application
+    dispose_built_apps()
 
 
 @pytest.fixture
@@ -106,76 +86,8 @@ def runner(app: Flask) -> Any:
     return app.test_cli_runner()
 
 
-def csrf_token(client: FlaskClient, path: str) -> str:
-    """The CSRF token from the form on ``path`` (tests keep CSRF switched on)."""
-    page = client.get(path).get_data(as_text=True)
-    match = _CSRF.search(page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-class Actions:
-    """What a person does, in a few words: ``actions.login(email)``."""
-
-    def __init__(self, app: Flask, client: FlaskClient) -> None:
-        self.app = app
-        self.client = client
-
-    def post(self, path: str, form_path: str | None = None, **data: Any) -> TestResponse:
-        data.setdefault("csrf_token", csrf_token(self.client, form_path or path))
-        return self.client.post(path, data=data)
-
-    def create_user(
-        self, email: str = "user@example.com", password: str = PASSWORD, verified: bool = True,
-        totp: bool = False,
-    ) -> User:
-        with self.app.app_context(), new_session() as session:
-            user = User(email=email, password_hash=hash_password(password))
-            if verified:
-                user.email_verified_at = utcnow()
-            if totp:
-                user.totp_secret = pyotp.random_base32()
-                user.totp_enabled_at = utcnow()
-            session.add(user)
-            session.commit()
-            return user
-
-    def user(self, email: str) -> User:
-        with self.app.app_context(), new_session() as session:
-            return session.scalars(select(User).where(User.email == email)).one()
-
-    def login(
-        self, email: str = "user@example.com", password: str = PASSWORD, next: str = ""
-    ) -> TestResponse:
-        path = "/login" + (f"?next={next}" if next else "")
-        return self.post("/login", form_path=path, email=email, password=password, next=next)
-
-    def login_2fa(self, code: str) -> TestResponse:
-        return self.post("/login/2fa", code=code)
-
-    def logout(self) -> TestResponse:
-        return self.post("/logout", form_path="/settings")
-
-    def reauthenticate(self, password: str = PASSWORD, code: str = "") -> TestResponse:
-        return self.post("/settings/reauthenticate", password=password, code=code)
-
-    def mails(self, recipient: str) -> list[OutboxMessage]:
-        with self.app.app_context(), new_session() as session:
-            query = select(OutboxMessage).where(OutboxMessage.recipient == recipient)
-            return list(session.scalars(query.order_by(OutboxMessage.id)))
-
-    def last_link(self, recipient: str) -> str:
-        """The path of the last link mailed to ``recipient`` (the local outbox)."""
-        body = self.mails(recipient)[-1].body
-        match = re.search(r"https?://[^/\s]+(/\S+)", body)
-        assert match, body
-        return match.group(1)
-
-
 @pytest.fixture
 def actions(app: Flask, client: FlaskClient) -> Actions:
     return Actions(app, client)
 
 
-def current_code(secret: str) -> str:
-    return pyotp.TOTP(secret).now()

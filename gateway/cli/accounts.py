@@ -67,17 +67,25 @@ def list_sessions(email: str | None) -> None:
 @click.argument("public_id", required=False)
 @click.option("--email", help="Revoke every session of this user.")
 def revoke_sessions(public_id: str | None, email: str | None) -> None:
-    """Revoke one session by public id, or all of a user's with --email."""
+    """Revoke one session by public id, or all of a user's with --email (which also ends any
+    sign-in of theirs still waiting for its 2FA code, as "sign out everywhere" does)."""
     if not public_id and not email:
         raise click.UsageError("give a session id or --email")
-    query = select(LoginSession).where(LoginSession.revoked_at.is_(None))
+    count = 0
     if public_id:
-        query = query.where(LoginSession.public_id == public_id)
+        query = select(LoginSession).where(
+            LoginSession.revoked_at.is_(None), LoginSession.public_id == public_id
+        )
+        for record in db().scalars(query):
+            sessions.revoke(record)
+            audit.record("session_revoked", record.user_id, session=record.public_id,
+                         by="operator")
+            count += 1
     if email:
-        query = query.join(User).where(User.email == canonical_email(email))
-    records = list(db().scalars(query))
-    for record in records:
-        sessions.revoke(record)
-        audit.record("session_revoked", record.user_id, session=record.public_id, by="operator")
+        user = db().scalars(select(User).where(User.email == canonical_email(email))).first()
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        count += sessions.revoke_all(user.id)
+        audit.record("sessions_revoked_all", user.id, by="operator")
     db().commit()
-    click.echo(f"revoked {len(records)} session(s)")
+    click.echo(f"revoked {count} session(s)")

@@ -16,11 +16,12 @@ process, or ``flask email-change repair``).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from datetime import timedelta
+from enum import StrEnum
 
+from blinker import Namespace
 from flask import Flask, current_app, url_for
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -54,16 +55,61 @@ APPLYING = (
     "Your email address is being changed right now. Wait a minute for that to finish, "
     "then try again."
 )
-#: States of a change that is touching products; at most one per person at a time.
-IN_PROGRESS = ("applying", "compensating")
 TOKEN_PURPOSE = "email-change"
+
+#: Sent after each product took the new address and that step was committed (the app is the
+#: sender). A point to observe the saga from outside: metrics, or a test harness that injects a
+#: crash here to prove the repair (``tests/support/serve.py``).
+step_applied = Namespace().signal("email-change-step-applied")
+
+
+class ChangeState(StrEnum):
+    """Where an email change stands (``email_changes.state``; README "Email change: states")."""
+
+    PENDING = "pending"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    COMPENSATING = "compensating"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+#: States of a change that is touching products; at most one per person at a time.
+IN_PROGRESS = (ChangeState.APPLYING, ChangeState.COMPENSATING)
+
+
+class StepState(StrEnum):
+    """Where one product stands in a change (``email_change_steps.state``)."""
+
+    PENDING = "pending"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    REVERTED = "reverted"
+
+
+class Refusal(StrEnum):
+    """Why a change was refused; the view decides what that means in HTTP."""
+
+    INVALID = "invalid"  # the request or link itself is wrong
+    CONFLICT = "conflict"  # the address is taken, or another change is under way
+    UNAVAILABLE = "unavailable"  # a product could not be reached: try again later
+
+
+class Claim(StrEnum):
+    """What happened to an attempt to move a change from pending to applying."""
+
+    TAKEN = "taken"  # ours now
+    ADDRESS_BUSY = "address busy"  # another change holds the address
+    PERSON_BUSY = "person busy"  # another change of this person is applying or being undone
+    MOVED = "moved"  # this change was no longer pending (another request confirmed it)
 
 
 class EmailChangeError(Exception):
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, refusal: Refusal) -> None:
         super().__init__(message)
         self.message = message
-        self.status = status
+        self.refusal = refusal
 
 
 def _links(user_id: str) -> list[ProductLink]:
@@ -72,21 +118,22 @@ def _links(user_id: str) -> list[ProductLink]:
 
 
 def _unavailable(product: str) -> EmailChangeError:
-    return EmailChangeError(RETRY.format(products=PRODUCT_NAMES.get(product, product)), 503)
+    message = RETRY.format(products=PRODUCT_NAMES.get(product, product))
+    return EmailChangeError(message, Refusal.UNAVAILABLE)
 
 
 def check_available(user: User, new_email: str) -> None:
     """Refuse an address another Console or product user has (exact message), or retry later."""
     taken = db().scalars(select(User.id).where(User.email == new_email, User.id != user.id))
     if taken.first() is not None:
-        raise EmailChangeError(IN_USE, 409)
+        raise EmailChangeError(IN_USE, Refusal.CONFLICT)
     for link in _links(user.id):
         try:
             found = client_for(link.product).find_user_by_email(new_email)
         except ProductError:
             raise _unavailable(link.product) from None
         if found is not None and found.id != link.product_user_id:
-            raise EmailChangeError(IN_USE, 409)
+            raise EmailChangeError(IN_USE, Refusal.CONFLICT)
 
 
 def email_change_in_progress(user_id: str) -> bool:
@@ -104,14 +151,15 @@ def _state_in_progress(user_id: str) -> str | None:
 def request_change(user: User, new_email: str) -> EmailChange:
     """Check the address everywhere, record a pending change and mail both addresses."""
     if new_email == user.email:
-        raise EmailChangeError("That is already your email address.", 400)
-    if _state_in_progress(user.id) == "applying":  # its outcome decides the current address
-        raise EmailChangeError(APPLYING, 409)
+        raise EmailChangeError("That is already your email address.", Refusal.INVALID)
+    # An applying change's outcome decides what the current address is: wait for it.
+    if _state_in_progress(user.id) == ChangeState.APPLYING:
+        raise EmailChangeError(APPLYING, Refusal.CONFLICT)
     check_available(user, new_email)
     db().execute(
         update(EmailChange)
-        .where(EmailChange.user_id == user.id, EmailChange.state == "pending")
-        .values(state="cancelled", updated_at=utcnow())
+        .where(EmailChange.user_id == user.id, EmailChange.state == ChangeState.PENDING)
+        .values(state=ChangeState.CANCELLED, updated_at=utcnow())
     )
     change = EmailChange(user_id=user.id, old_email=user.email, new_email=new_email)
     db().add(change)
@@ -140,11 +188,11 @@ def confirm_change(user: User, data: dict[str, object]) -> EmailChange:
     """Spend the link and run the change; idempotent for a change already applied."""
     change = db().get(EmailChange, str(data.get("cid")))
     if change is None or change.user_id != user.id or data.get("uid") != user.id:
-        raise EmailChangeError("This link is not valid for your account.", 400)
-    if change.state == "applied":
+        raise EmailChangeError("This link is not valid for your account.", Refusal.INVALID)
+    if change.state == ChangeState.APPLIED:
         return change
-    if change.state != "pending":
-        raise EmailChangeError("This link is no longer valid. Ask for a new one.", 400)
+    if change.state != ChangeState.PENDING:
+        raise EmailChangeError("This link is no longer valid. Ask for a new one.", Refusal.INVALID)
     _claim(change, data)
     return _apply(change)
 
@@ -153,22 +201,23 @@ def _claim(change: EmailChange, data: dict[str, object]) -> None:
     """pending -> applying, atomically, holding the address and the person; spends the link."""
     session = db()
     outcome = _take_claim(change)
-    if outcome in ("busy", "person busy") and _settle_stale_blockers(change):
+    if outcome in (Claim.ADDRESS_BUSY, Claim.PERSON_BUSY) and _settle_stale_blockers(change):
         outcome = _take_claim(change)
-    if outcome == "person busy":
+    if outcome == Claim.PERSON_BUSY:
         state = _state_in_progress(change.user_id)
-        raise EmailChangeError(UNDOING if state == "compensating" else APPLYING, 409)
-    if outcome == "busy":
+        message = UNDOING if state == ChangeState.COMPENSATING else APPLYING
+        raise EmailChangeError(message, Refusal.CONFLICT)
+    if outcome == Claim.ADDRESS_BUSY:
         holder = session.scalars(select(EmailChange).where(
             EmailChange.claim == change.new_email)).first()
         if holder is not None and holder.user_id == change.user_id:
-            raise EmailChangeError(UNDOING, 409)
-        raise EmailChangeError(IN_USE, 409)
+            raise EmailChangeError(UNDOING, Refusal.CONFLICT)
+        raise EmailChangeError(IN_USE, Refusal.CONFLICT)
     session.refresh(change)
-    if outcome == "moved":  # another request confirmed this change first
-        if change.state == "applied":
+    if outcome == Claim.MOVED:  # another request confirmed this change first
+        if change.state == ChangeState.APPLIED:
             return
-        raise EmailChangeError("This change is already being applied.", 409)
+        raise EmailChangeError("This change is already being applied.", Refusal.CONFLICT)
     tokens.spend(data)  # type: ignore[arg-type]
     for link in _links(change.user_id):
         change.steps.append(EmailChangeStep(product=link.product,
@@ -176,14 +225,11 @@ def _claim(change: EmailChange, data: dict[str, object]) -> None:
     session.commit()
 
 
-def _take_claim(change: EmailChange) -> str:
+def _take_claim(change: EmailChange) -> Claim:
     """Try pending -> applying with the address claimed and commit it.
 
     The same statement records the Console's address of this moment as the one to put back:
     no other change of the person may be in progress, so nothing moves it until this one ends.
-    "taken": ours now; "busy": another change holds the address; "person busy": another change
-    of this person is applying or being undone; "moved": this change was no longer pending
-    (confirmed by another request).
     """
     session = db()
     other = aliased(EmailChange)
@@ -194,12 +240,12 @@ def _take_claim(change: EmailChange) -> str:
                 update(EmailChange)
                 .where(
                     EmailChange.id == change.id,
-                    EmailChange.state == "pending",
+                    EmailChange.state == ChangeState.PENDING,
                     ~exists().where(other.user_id == change.user_id,
                                     other.state.in_(IN_PROGRESS)),
                 )
                 .values(
-                    state="applying",
+                    state=ChangeState.APPLYING,
                     claim=change.new_email,
                     old_email=select(User.email).where(User.id == change.user_id)
                     .scalar_subquery(),
@@ -208,12 +254,12 @@ def _take_claim(change: EmailChange) -> str:
             )
     except IntegrityError:
         session.rollback()
-        return "busy"
+        return Claim.ADDRESS_BUSY
     session.commit()
     if claimed.rowcount == 1:  # type: ignore[attr-defined]
-        return "taken"
+        return Claim.TAKEN
     state = session.scalars(select(EmailChange.state).where(EmailChange.id == change.id)).one()
-    return "person busy" if state == "pending" else "moved"
+    return Claim.PERSON_BUSY if state == ChangeState.PENDING else Claim.MOVED
 
 
 def _lock_person(user_id: str) -> None:
@@ -243,22 +289,22 @@ def _settle_stale_blockers(change: EmailChange) -> bool:
 
 def _apply(change: EmailChange) -> EmailChange:
     session = db()
-    if change.state == "applied":
+    if change.state == ChangeState.APPLIED:
         return change
     user = session.get(User, change.user_id)
     assert user is not None
     try:
         check_available(user, change.new_email)
         for step in change.steps:
-            step.state = "applying"
+            step.state = StepState.APPLYING
             change.updated_at = utcnow()
             session.commit()
             _patch_forward(change, step)
-            step.state = "applied"
+            step.state = StepState.APPLIED
             session.commit()
-            _test_crash_point(step.product)
+            step_applied.send(current_app._get_current_object(), product=step.product)  # type: ignore[attr-defined]
         user.email = change.new_email
-        change.state, change.claim, change.updated_at = "applied", None, utcnow()
+        change.state, change.claim, change.updated_at = ChangeState.APPLIED, None, utcnow()
         audit.record("email_changed", user.id, old_email=change.old_email)
         session.commit()
         invalidate_cached_checks()  # assertions carry the email: no stale one from this process
@@ -267,7 +313,7 @@ def _apply(change: EmailChange) -> EmailChange:
         raise
     except EmailInUse:
         _compensate(change, IN_USE)
-        raise EmailChangeError(IN_USE, 409) from None
+        raise EmailChangeError(IN_USE, Refusal.CONFLICT) from None
     except ProductError as exc:
         error = _unavailable(exc.product)
         _compensate(change, error.message)
@@ -275,7 +321,7 @@ def _apply(change: EmailChange) -> EmailChange:
     except IntegrityError:  # the Console address was taken at the last moment
         session.rollback()
         _compensate(change, IN_USE)
-        raise EmailChangeError(IN_USE, 409) from None
+        raise EmailChangeError(IN_USE, Refusal.CONFLICT) from None
     send_mail(change.old_email, "Your email address was changed",
               f"The email of your Unified Login account is now {change.new_email}.", notice=True)
     session.commit()
@@ -288,7 +334,7 @@ def _patch_forward(change: EmailChange, step: EmailChangeStep) -> None:
     try:
         client_for(step.product).patch_user_email(step.product_user_id, change.new_email)
     except (EmailInUse, ProductRefused, ProductUnreachable):
-        step.state = "pending"
+        step.state = StepState.PENDING
         db().commit()
         raise
 
@@ -299,11 +345,11 @@ def _compensate(change: EmailChange, reason: str) -> bool:
     session = db()
     session.rollback()
     session.refresh(change)
-    change.state, change.error, change.updated_at = "compensating", reason[:200], utcnow()
+    change.state, change.error, change.updated_at = ChangeState.COMPENSATING, reason[:200], utcnow()
     session.commit()
     done = True
     for step in reversed(change.steps):
-        if step.state not in ("applying", "applied"):
+        if step.state not in (StepState.APPLYING, StepState.APPLIED):
             continue
         try:
             client_for(step.product).patch_user_email(step.product_user_id, change.old_email)
@@ -311,10 +357,10 @@ def _compensate(change: EmailChange, reason: str) -> bool:
             log.warning("email change %s: %s not put back yet (%s)", change.id, step.product, exc)
             done = False
             continue
-        step.state = "reverted"
+        step.state = StepState.REVERTED
         session.commit()
     if done:
-        change.state, change.claim, change.updated_at = "failed", None, utcnow()
+        change.state, change.claim, change.updated_at = ChangeState.FAILED, None, utcnow()
         audit.record("email_change_failed", change.user_id, reason=reason)
         session.commit()
     return done
@@ -345,19 +391,11 @@ def expire_pending() -> int:
     cutoff = utcnow() - timedelta(seconds=current_app.config["EMAIL_TOKEN_MAX_AGE"])
     result = db().execute(
         update(EmailChange)
-        .where(EmailChange.state == "pending", EmailChange.created_at <= cutoff)
-        .values(state="expired", updated_at=utcnow())
+        .where(EmailChange.state == ChangeState.PENDING, EmailChange.created_at <= cutoff)
+        .values(state=ChangeState.EXPIRED, updated_at=utcnow())
     )
     db().commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def _test_crash_point(product: str) -> None:
-    """Tests only: die right after ``product`` was changed, to prove the repair works."""
-    config = current_app.config
-    if config["APP_ENV"] == "test" and config.get("EMAIL_CHANGE_CRASH_AFTER") == product:
-        log.error("test crash after %s", product)
-        os._exit(70)
 
 
 def init_app(app: Flask) -> None:

@@ -10,11 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.faulty_port import FaultyPort
+from tests.support.faulty_port import READ_TIMEOUT, FaultyPort
 from tests.support.stack import Stack, running_stack
-
-#: The gateway's read timeout towards products in these tests (UPSTREAM_READ_TIMEOUT).
-READ_TIMEOUT = 2
 
 
 @pytest.fixture(scope="module")

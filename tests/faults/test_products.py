@@ -8,8 +8,7 @@ import uuid
 import pytest
 import requests
 
-from tests.faults.conftest import READ_TIMEOUT
-from tests.support.faulty_port import FaultyPort
+from tests.support.faulty_port import READ_TIMEOUT, FaultyPort
 from tests.support.person import Person
 from tests.support.stack import Stack
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,15 +20,36 @@ import requests
 from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.multi.conftest import CACHE_SECONDS, MAX_FAILURES
 from tests.support.person import Person, browser, csrf
-from tests.support.stack import Stack
+from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "a passphrase for two instances"
+#: Seconds a proxied session check may be cached per worker (config SESSION_CACHE_SECONDS).
+CACHE_SECONDS = 2
+MAX_FAILURES = 4
 #: Time for one request on a loaded CI machine, added to the documented bound.
 SLACK = 1.5
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Two gateway instances under gunicorn on one database, as behind a load balancer.
+
+    On PostgreSQL (TEST_DATABASE_URL, as in CI) both share a fresh database; without it they
+    share one SQLite file, which WAL mode and the busy timeout handle for these sequential
+    journeys (the deployment guide still says PostgreSQL for several instances).
+    """
+    with running_stack(
+        str(tmp_path_factory.mktemp("multi")),
+        server="gunicorn",
+        gateways=2,
+        SESSION_CACHE_SECONDS=str(CACHE_SECONDS),
+        LOGIN_MAX_FAILURES=str(MAX_FAILURES),
+        IP_MAX_ATTEMPTS="1000",  # every test comes from 127.0.0.1; accounts are what we count
+    ) as running:
+        yield running
 
 
 def person(stack: Stack, linked: bool = True) -> Person:

@@ -22,7 +22,7 @@ from gateway.assertion import (
 from gateway.cli.keys import keys_cli
 from gateway.products.table import products
 from gateway.web.return_paths import safe_return_path
-from tests.proxy.conftest import SEGMENT_KEYS, SENDGRID_KEYS, SignedIn, echoed
+from tests.support.proxy_gateway import SEGMENT_KEYS, SENDGRID_KEYS, SignedIn, echoed
 
 CLAIMS: dict[str, Any] = {
     "product": "segment",

@@ -13,8 +13,8 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from gateway.proxy import headers as hdr
-from tests.proxy.conftest import SignedIn, echoed, header_names, sign_in
 from tests.support.apps import dispose
+from tests.support.proxy_gateway import SignedIn, echoed, header_names, sign_in
 
 SPOOFABLE = [
     "X-Identity-Assertion",
@@ -149,8 +149,8 @@ def echo_host(person: SignedIn, product: str) -> str:
 def test_trusted_proxy_hops_honour_the_load_balancer(
     database_url: str, upstreams: Any, tmp_path: Any
 ) -> None:
-    from tests.conftest import make_app
-    from tests.proxy.conftest import gateway_settings
+    from tests.support.console import make_app
+    from tests.support.proxy_gateway import gateway_settings
 
     app = make_app(database_url, **gateway_settings(upstreams, tmp_path, TRUSTED_PROXY_HOPS=1))
     person = sign_in(app, app.test_client())

@@ -11,7 +11,7 @@ from gateway import db as gateway_db
 from gateway.models import LoginSession, utcnow
 from gateway.products.table import BadPath, normalise_path
 from gateway.proxy import principal
-from tests.proxy.conftest import SignedIn, echoed, sign_in
+from tests.support.proxy_gateway import SignedIn, echoed, sign_in
 
 JSON = {"Accept": "application/json"}
 

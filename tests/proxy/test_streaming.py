@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import make_app
-from tests.proxy.conftest import (
+from tests.support.apps import dispose
+from tests.support.console import make_app
+from tests.support.proxy_gateway import (
     MB,
     SEGMENT_KEYS,
     SignedIn,
@@ -25,7 +26,6 @@ from tests.proxy.conftest import (
     gateway_settings,
     sign_in,
 )
-from tests.support.apps import dispose
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -73,7 +73,7 @@ def process_upstream() -> Iterator[str]:
     """The echo product in its own process: tracemalloc then sees only the gateway."""
     port = free_port()
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.proxy.echo", str(port), "segment", SEGMENT_KEYS[0]],
+        [sys.executable, "-m", "tests.support.echo", str(port), "segment", SEGMENT_KEYS[0]],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -20,7 +20,7 @@ from sqlalchemy import event, update
 from gateway.console import auth
 from gateway.db import new_session
 from gateway.models import User, utcnow
-from tests.conftest import PASSWORD, Actions, current_code, make_app
+from tests.support.console import PASSWORD, Actions, current_code, make_app
 
 ATTACKER_PASSWORD = "attacker owns this passphrase"
 VICTIM_PASSWORD = "victim chose this passphrase"

@@ -25,9 +25,9 @@ from sqlalchemy import select
 from gateway.assertion import FORWARDED_HEADER, sign_forwarded
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import OutboxMessage, User
-from tests.linking.conftest import RunningProduct, product_browser
-from tests.products.conftest import PRODUCTS, Helper, make_app
-from tests.products.test_teams import PASSWORD, invite, setup_team
+from tests.product_stubs.test_teams import PASSWORD, invite, setup_team
+from tests.support.product_apps import PRODUCTS, Helper, make_app
+from tests.support.product_servers import RunningProduct, product_browser
 
 NEW_PASSWORD = "a brand new long password"
 

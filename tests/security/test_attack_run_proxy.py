@@ -23,7 +23,7 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.proxy.conftest import SignedIn, echoed, sign_in
+from tests.support.proxy_gateway import SignedIn, echoed, sign_in
 from tests.support.stack import Stack, running_stack
 
 #: Small limits so a stall is over in a second and the bound on slow bodies is easy to reach.

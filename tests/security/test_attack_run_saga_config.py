@@ -27,8 +27,8 @@ from config import DEMO_MARKER, ConfigError
 from gateway import create_app
 from gateway.db import new_session
 from gateway.models import EmailChange, User, utcnow
-from tests.email_change.conftest import Person, make_person, unique_email
 from tests.support import people
+from tests.support.linked_person import Person, make_person, unique_email
 from tests.support.stack import Stack, running_stack
 
 BEING_CHANGED = "being changed right now"

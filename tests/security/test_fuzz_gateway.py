@@ -15,10 +15,10 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
-from tests.conftest import PASSWORD, csrf_token, make_app
-from tests.linking.conftest import Person
-from tests.security.conftest import assert_no_trace, gateway_snapshot
 from tests.security.strategies import FUZZ, form_fields, path_segment, text
+from tests.support.console import PASSWORD, csrf_token, make_app
+from tests.support.product_servers import Person
+from tests.support.snapshots import assert_no_trace, gateway_snapshot
 
 with_token = st.sampled_from([True, True, True, True, False])
 raw_bodies = st.tuples(

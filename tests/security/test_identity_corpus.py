@@ -27,8 +27,8 @@ from sqlalchemy import func, select
 from gateway.assertion import AssertionVerifier, InvalidAssertion
 from gateway.db import new_session
 from gateway.models import LoginSession, ThrottleBucket, User, utcnow
-from tests.conftest import PASSWORD, Actions, csrf_token, current_code, make_app
-from tests.proxy.conftest import SEGMENT_KEYS, SENDGRID_KEYS, echoed, sign_in
+from tests.support.console import PASSWORD, Actions, csrf_token, current_code, make_app
+from tests.support.proxy_gateway import SEGMENT_KEYS, SENDGRID_KEYS, echoed, sign_in
 
 # --- session cookies --------------------------------------------------------------------------
 

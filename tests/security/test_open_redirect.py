@@ -16,8 +16,8 @@ import pytest
 from flask import Flask
 
 from product_stubs.kit.db import session_factory
-from tests.conftest import PASSWORD, Actions, current_code
-from tests.proxy.conftest import sign_in
+from tests.support.console import PASSWORD, Actions, current_code
+from tests.support.proxy_gateway import sign_in
 
 ORIGIN = "https://gw.test"
 

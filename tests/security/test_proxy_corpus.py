@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 
 from gateway.proxy import headers as hdr
-from tests.proxy.conftest import SignedIn, echoed, header_names, sign_in
+from tests.support.proxy_gateway import SignedIn, echoed, header_names, sign_in
 
 IDENTITY_NAMES = [
     "X-Identity-Assertion", "X-Identity-Email", "X-Forwarded-User", "X-Forwarded-Email",

@@ -14,7 +14,7 @@ from gateway.db import new_session
 from gateway.identity import audit
 from gateway.identity.totp import new_recovery_codes, use_recovery_code, verify_totp
 from gateway.models import User
-from tests.conftest import PASSWORD, Actions, make_app
+from tests.support.console import PASSWORD, Actions, make_app
 
 
 def _actions(app: Flask) -> Actions:

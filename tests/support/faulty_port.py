@@ -18,6 +18,9 @@ import threading
 
 from tests.support.stack import free_port
 
+#: The gateway's read timeout towards products in the fault suites (UPSTREAM_READ_TIMEOUT).
+READ_TIMEOUT = 2
+
 MODES = ("forward", "refuse", "hang", "http500")
 _ANSWER_500 = (
     b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"

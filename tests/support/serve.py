@@ -8,9 +8,15 @@ created with its Alembic migrations; products create theirs at start-up.
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 from werkzeug.serving import make_server
+
+#: Fault injection: die right after the email-change saga changed this product (the test of the
+#: repair after a crash). The gateway itself has no such switch; it only sends the signal.
+CRASH_AFTER = "EMAIL_CHANGE_CRASH_AFTER"
 
 
 def build(name: str):  # type: ignore[no-untyped-def]
@@ -19,6 +25,8 @@ def build(name: str):  # type: ignore[no-untyped-def]
 
         app = create_app()
         migrate.upgrade(app.config["DATABASE_URL"])
+        if os.environ.get(CRASH_AFTER):
+            _crash_after(app, os.environ[CRASH_AFTER])
         return app
     if name == "segment":
         from product_stubs.segment import create_app as create_segment
@@ -29,6 +37,17 @@ def build(name: str):  # type: ignore[no-untyped-def]
 
         return create_sendgrid()
     raise SystemExit(f"unknown app {name}")
+
+
+def _crash_after(app: Any, product: str) -> None:
+    from gateway.products.propagation import step_applied
+
+    def crash(_sender: Any, **step: str) -> None:
+        if step["product"] == product:
+            print(f"injected crash after {product}", flush=True)
+            os._exit(70)
+
+    step_applied.connect(crash, app, weak=False)
 
 
 def main() -> None:

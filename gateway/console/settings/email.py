@@ -34,8 +34,16 @@ def change() -> ResponseReturnValue:
     except propagation.EmailChangeError as exc:
         return render_template(
             "settings/email.html", form=form, user=user, error=exc.message
-        ), exc.status
+        ), STATUS[exc.refusal]
     return render_template("settings/email_sent.html", new_email=new_email, user=user)
+
+
+#: How a refused change is answered.
+STATUS = {
+    propagation.Refusal.INVALID: 400,
+    propagation.Refusal.CONFLICT: 409,
+    propagation.Refusal.UNAVAILABLE: 503,
+}
 
 
 @bp.route("/confirm", methods=["GET", "POST"])
@@ -57,7 +65,7 @@ def confirm() -> ResponseReturnValue:
     try:
         change = propagation.confirm_change(current_user.user, data)
     except propagation.EmailChangeError as exc:
-        return _problem(exc.message, exc.status)
+        return _problem(exc.message, STATUS[exc.refusal])
     except tokens.TokenUsed:
         return _problem("This link was already used.", 400)
     return render_template("settings/email_changed.html", change=change)

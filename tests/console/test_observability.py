@@ -1,0 +1,49 @@
+"""Metrics, request ids, JSON access logs and security headers on gateway pages."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from tests.support.console import Actions
+
+
+def test_metrics_count_logins_and_are_loopback_only(actions: Actions) -> None:
+    actions.create_user()
+    actions.login(password="wrong password!!")
+    actions.login()
+    body = actions.client.get("/metrics").get_data(as_text=True)
+    assert 'gateway_logins_total{outcome="success"}' in body
+    assert 'gateway_logins_total{outcome="failure"}' in body
+    assert "gateway_request_seconds_bucket" in body
+    remote = actions.client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert remote.status_code == 404
+
+
+def test_request_id_kept_or_generated_and_logged(
+    actions: Actions, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="gateway.access"):
+        kept = actions.client.get("/healthz", headers={"X-Request-ID": "abc-123-def"})
+        replaced = actions.client.get("/healthz", headers={"X-Request-ID": "bad id <x>" * 20})
+        actions.client.get("/verify-email?token=secret-token-value")
+    assert kept.headers["X-Request-ID"] == "abc-123-def"
+    assert replaced.headers["X-Request-ID"] != "bad id <x>" * 20
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.access"]
+    assert lines[0]["request_id"] == "abc-123-def" and lines[0]["status"] == 200
+    assert not any("secret-token-value" in r.getMessage() for r in caplog.records)
+
+
+def test_security_headers_on_gateway_pages(actions: Actions) -> None:
+    response = actions.client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "Strict-Transport-Security" not in response.headers
+    https = actions.client.get("/login", base_url="https://localhost")
+    assert https.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "<script" not in response.get_data(as_text=True)

@@ -1,0 +1,115 @@
+"""Configuration layers, production refusal of demo secrets, CLI, migrations, health."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, inspect
+
+from config import ConfigError, load
+from config.gateway import DEFAULTS, ENV_NAMES
+from gateway import create_app
+from gateway.db import Base
+from tests.support.console import Actions, current_code
+
+
+def test_environment_overrides_defaults_and_tests_override_both() -> None:
+    environ = {"SMTP_PORT": "2525", "COOKIE_SECURE": "true", "LOGIN_MAX_FAILURES": "7"}
+    settings = load(DEFAULTS, ENV_NAMES, {"LOGIN_MAX_FAILURES": 3}, environ=environ)
+    assert settings["SMTP_PORT"] == 2525
+    assert settings["SESSION_COOKIE_SECURE"] is True
+    assert settings["LOGIN_MAX_FAILURES"] == 3
+
+
+@pytest.mark.parametrize("bad", [{"SMTP_PORT": "many"}, {"COOKIE_SECURE": "perhaps"}])
+def test_bad_environment_values_stop_startup(bad: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        load(DEFAULTS, ENV_NAMES, environ=bad)
+
+
+def test_production_refuses_demo_secrets(tmp_path: object) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app({"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
+    strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
+    strong |= {"SEGMENT_ASSERTION_KEYS": ["k" * 40], "SENDGRID_ASSERTION_KEYS": ["q" * 40]}
+    app = create_app({"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
+                     | strong)
+    assert app.config["APP_ENV"] == "production"
+    assert app.test_client().get("/dev/mailbox").status_code == 404
+
+
+def test_migrations_build_the_same_schema_as_the_models(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/migrated.db"
+    app = create_app({"APP_ENV": "test", "DATABASE_URL": url})
+    result = app.test_cli_runner().invoke(args=["db-upgrade"])
+    assert result.exit_code == 0, result.output
+    inspector = inspect(create_engine(url))
+    for table in Base.metadata.sorted_tables:
+        migrated = {c["name"] for c in inspector.get_columns(table.name)}
+        assert migrated == {c.name for c in table.columns}, table.name
+
+
+def test_cli_create_user_and_sessions(app: Flask, actions: Actions) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-user", "ops@example.com", "--password",
+                                 "an operator passphrase"])
+    assert result.exit_code == 0, result.output
+    weak = runner.invoke(args=["create-user", "weak@example.com", "--password", "password1234"])
+    assert weak.exit_code != 0 and "too common" in weak.output
+    assert actions.login("ops@example.com", "an operator passphrase").status_code == 302
+    listed = runner.invoke(args=["sessions", "list", "--email", "ops@example.com"])
+    assert "ops@example.com" in listed.output
+    revoked = runner.invoke(args=["sessions", "revoke", "--email", "ops@example.com"])
+    assert "revoked 1" in revoked.output
+    assert actions.client.get("/").status_code == 302
+
+
+def test_cli_revocation_is_audited_and_ends_a_waiting_2fa_sign_in(
+    app: Flask, actions: Actions
+) -> None:
+    """The operator's "revoke --email" is the person's "sign out everywhere": on the Activity
+    page, and a sign-in waiting for its 2FA code dies with it."""
+    actions.create_user("ops@example.com", totp=True)
+    assert actions.login("ops@example.com").headers["Location"].startswith("/login/2fa")
+    revoked = app.test_cli_runner().invoke(
+        args=["sessions", "revoke", "--email", "ops@example.com"]
+    )
+    assert revoked.exit_code == 0, revoked.output
+    waiting = actions.client.get("/login/2fa")
+    assert waiting.status_code == 302 and "/login/2fa" not in waiting.headers["Location"]
+    assert actions.client.get("/").status_code == 302  # not signed in
+    user = actions.user("ops@example.com")
+    actions.login("ops@example.com")
+    actions.login_2fa(current_code(user.totp_secret))
+    activity = actions.client.get("/settings/activity").get_data(as_text=True)
+    assert "Signed out everywhere" in activity
+
+
+@pytest.mark.parametrize("agent", ["", "curl/8", "kube-probe/1.29", "x" * 5000])
+def test_health_endpoints_whatever_the_user_agent(app: Flask, agent: str) -> None:
+    client = app.test_client()
+    assert client.get("/healthz", headers={"User-Agent": agent}).get_json() == {"status": "ok"}
+    ready = client.get("/readyz", headers={"User-Agent": agent})
+    assert ready.get_json()["checks"]["database"] == "ok"
+
+
+def test_readyz_reports_database_down() -> None:
+    app = create_app({"APP_ENV": "test",
+                      "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/none"})
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"] == "unavailable"
+
+
+def test_plan_shown_and_upgrade_needs_confirmation(actions: Actions) -> None:
+    actions.create_user()
+    actions.login()
+    assert 'data-testid="console-plan">trial<' in actions.client.get("/").get_data(as_text=True)
+    page = actions.client.get("/upgrade").get_data(as_text=True)
+    assert "Confirm upgrade" in page
+    assert actions.client.post("/upgrade").status_code == 400  # no CSRF token: nothing changes
+    assert actions.user("user@example.com").plan == "trial"
+    assert actions.post("/upgrade").status_code == 302
+    assert actions.user("user@example.com").plan == "upgraded"
+    activity = actions.client.get("/settings/activity").get_data(as_text=True)
+    assert 'data-event="plan_upgraded"' in activity

@@ -1,0 +1,172 @@
+"""Server-side sessions: fixation, logout, sign out everywhere, password change, two instances."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.support.console import PASSWORD, Actions, make_app
+
+
+def session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("gw_session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_new_session_id_at_login(actions: Actions) -> None:
+    actions.create_user()
+    actions.client.get("/login")
+    actions.client.set_cookie("gw_session", "attacker-chosen-value")
+    actions.login()
+    with actions.client.session_transaction() as session:
+        first_sid = session["sid"]
+    actions.logout()
+    actions.login()
+    with actions.client.session_transaction() as session:
+        assert session["sid"] != first_sid
+
+
+def test_pre_login_cookie_is_not_kept(actions: Actions, app: Flask) -> None:
+    """Session fixation: a cookie planted before login never becomes an authenticated one."""
+    actions.create_user()
+    planted = app.test_client()
+    planted.get("/login")
+    planted_cookie = session_cookie(planted)
+    actions.client.set_cookie("gw_session", planted_cookie)
+    actions.login()
+    victim_cookie = session_cookie(actions.client)
+    assert victim_cookie != planted_cookie
+    planted.set_cookie("gw_session", planted_cookie)
+    assert planted.get("/").status_code == 302
+
+
+def test_cookie_flags(actions: Actions, database_url: str) -> None:
+    actions.create_user()
+    response = actions.login()
+    header = next(h for h in response.headers.getlist("Set-Cookie") if "gw_session" in h)
+    assert "HttpOnly" in header and "SameSite=Lax" in header and "Secure" not in header
+    secure_app = make_app(database_url, SESSION_COOKIE_SECURE=True)
+    secure = Actions(secure_app, secure_app.test_client())
+    response = secure.login()
+    header = next(h for h in response.headers.getlist("Set-Cookie") if "gw_session" in h)
+    assert "Secure" in header
+
+
+def test_logout_revokes_server_side(actions: Actions, app: Flask) -> None:
+    actions.create_user()
+    actions.login()
+    stolen = session_cookie(actions.client)
+    assert actions.logout().status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("gw_session", stolen)
+    response = replay.get("/settings")
+    assert response.status_code == 302 and response.location.startswith("/login")
+
+
+def test_logout_requires_post_with_csrf(actions: Actions) -> None:
+    actions.create_user()
+    actions.login()
+    assert actions.client.get("/logout").status_code == 405
+    assert actions.client.post("/logout").status_code == 400
+    assert actions.client.get("/").status_code == 200
+
+
+def test_sign_out_everywhere(actions: Actions, app: Flask) -> None:
+    actions.create_user()
+    other = Actions(app, app.test_client())
+    other.login()
+    actions.login()
+    response = actions.post("/settings/sessions/revoke-all", form_path="/settings/sessions")
+    assert response.status_code == 302
+    assert actions.client.get("/").status_code == 302
+    assert other.client.get("/").status_code == 302
+
+
+def test_sessions_page_lists_and_revokes_one(actions: Actions, app: Flask) -> None:
+    actions.create_user()
+    phone_actions = Actions(app, app.test_client())
+    phone_client = phone_actions.client
+    phone_client.environ_base["HTTP_USER_AGENT"] = "PhoneBrowser/1.0"
+    phone_actions.login()
+    actions.login()
+    page = actions.client.get("/settings/sessions").get_data(as_text=True)
+    assert "PhoneBrowser/1.0" in page and "(this browser)" in page
+    import re
+
+    ids = re.findall(r"/settings/sessions/([0-9a-f]{32})/revoke", page)
+    assert len(ids) == 2
+    # Revoke the phone's session (the one that is not "this browser").
+    with app.app_context():
+        from gateway.db import new_session
+        from gateway.models import LoginSession
+
+        with new_session() as s:
+            phone = s.query(LoginSession).filter_by(user_agent="PhoneBrowser/1.0").one()
+            phone_id = phone.public_id
+    actions.post(f"/settings/sessions/{phone_id}/revoke", form_path="/settings/sessions")
+    assert phone_client.get("/").status_code == 302
+    assert actions.client.get("/").status_code == 200
+
+
+def test_password_change_needs_fresh_auth_and_ends_other_sessions(
+    actions: Actions, app: Flask
+) -> None:
+    actions.create_user()
+    laptop = Actions(app, app.test_client())
+    laptop.login()
+    actions.login()
+    # Outside the freshness window: sent to re-authenticate first.
+    with actions.client.session_transaction():
+        pass
+    from datetime import timedelta
+
+    from gateway.db import new_session
+    from gateway.models import LoginSession, utcnow
+
+    with app.app_context(), new_session() as s:
+        for record in s.query(LoginSession):
+            record.authenticated_at = utcnow() - timedelta(hours=1)
+        s.commit()
+    response = actions.client.get("/settings/password")
+    assert response.status_code == 302 and "/settings/reauthenticate" in response.location
+    assert actions.reauthenticate("wrong password!!").status_code == 401
+    assert actions.reauthenticate().status_code == 302
+    new_password = "a brand new passphrase"
+    response = actions.post("/settings/password", password=new_password)
+    assert response.status_code == 302
+    assert actions.client.get("/").status_code == 200  # this browser stays signed in
+    assert laptop.client.get("/").status_code == 302  # the other one is signed out
+    assert Actions(app, app.test_client()).login(password=PASSWORD).status_code == 401
+    assert Actions(app, app.test_client()).login(password=new_password).status_code == 302
+
+
+def test_revocation_seen_by_second_instance(database_url: str) -> None:
+    """Two gateway apps on one database: logout on one is refused on the other at once."""
+    first = make_app(database_url)
+    second = make_app(database_url)
+    actions = Actions(first, first.test_client())
+    actions.create_user()
+    actions.login()
+    cookie = session_cookie(actions.client)
+    other = second.test_client()
+    other.set_cookie("gw_session", cookie)
+    assert other.get("/").status_code == 200
+    actions.logout()
+    assert other.get("/").status_code == 302
+
+
+def test_foreign_or_garbled_cookie_is_anonymous(app: Flask, database_url: str) -> None:
+    actions = Actions(app, app.test_client())
+    actions.create_user()
+    actions.login()
+    cookie = session_cookie(actions.client)
+    foreign = make_app(database_url, SECRET_KEY="another-secret-key-of-another-deploy-000")
+    client = foreign.test_client()
+    client.set_cookie("gw_session", cookie)
+    assert client.get("/").status_code == 302
+    for value in ("", "garbage", cookie[:-5], cookie + "x", "." * 500):
+        fresh = app.test_client()
+        fresh.set_cookie("gw_session", value)
+        response = fresh.get("/settings")
+        assert response.status_code == 302 and response.location.startswith("/login")

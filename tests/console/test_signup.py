@@ -1,0 +1,135 @@
+"""Sign-up with NIST password rules and single-use, time-limited email verification."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from tests.support.console import PASSWORD, Actions
+
+
+def signup(actions: Actions, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return actions.post("/signup", email=email, password=password)
+
+
+def test_signup_sends_verification_and_account_waits_for_it(actions: Actions) -> None:
+    response = signup(actions, "  New.Person@Example.COM ")
+    assert response.status_code == 200
+    assert "Check your inbox" in response.get_data(as_text=True)
+    user = actions.user("new.person@example.com")
+    assert not user.is_verified
+    # Not usable before verification, even with the right password.
+    login = actions.login("new.person@example.com")
+    assert login.status_code == 403
+    assert "Confirm your email first" in login.get_data(as_text=True)
+
+    link = actions.last_link("new.person@example.com")
+    page = actions.client.get(link)
+    assert page.status_code == 200 and "Confirm email address" in page.get_data(as_text=True)
+    token = link.split("token=", 1)[1]
+    confirmed = actions.post("/verify-email", form_path=link, token=token)
+    assert confirmed.status_code == 200 and "is confirmed" in confirmed.get_data(as_text=True)
+    assert actions.user("new.person@example.com").is_verified
+    assert actions.login("new.person@example.com").status_code == 302
+
+
+def test_verification_link_is_single_use(actions: Actions) -> None:
+    signup(actions, "once@example.com")
+    link = actions.last_link("once@example.com")
+    token = link.split("token=", 1)[1]
+    assert actions.post("/verify-email", form_path=link, token=token).status_code == 200
+    again = actions.client.get(link)
+    assert again.status_code == 400
+    assert "already used" in again.get_data(as_text=True)
+
+
+def test_tampered_verification_link_is_refused(actions: Actions) -> None:
+    signup(actions, "tamper@example.com")
+    link = actions.last_link("tamper@example.com")
+    tampered = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+    response = actions.client.get(tampered)
+    assert response.status_code == 400
+    assert "not valid" in response.get_data(as_text=True)
+    assert not actions.user("tamper@example.com").is_verified
+
+
+def test_expired_verification_link_is_refused(actions: Actions) -> None:
+    signup(actions, "late@example.com")
+    user = actions.user("late@example.com")
+    serializer = URLSafeTimedSerializer(
+        actions.app.config["SECRET_KEY"], salt="unified-login.verify-email.v1"
+    )
+    # A link signed 25 hours ago (the lifetime is 24 hours).
+    real_time = time.time
+    try:
+        time.time = lambda: real_time() - 25 * 3600  # type: ignore[assignment]
+        token = serializer.dumps({"uid": user.id, "email": user.email, "jti": "x" * 32})
+    finally:
+        time.time = real_time  # type: ignore[assignment]
+    response = actions.client.get(f"/verify-email?token={token}")
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+
+
+def test_duplicate_email_case_insensitive_does_not_create_or_reveal(actions: Actions) -> None:
+    actions.create_user("taken@example.com")
+    response = signup(actions, "TAKEN@example.com")
+    assert response.status_code == 200
+    assert "Check your inbox" in response.get_data(as_text=True)
+    mails = actions.mails("taken@example.com")
+    assert len(mails) == 1 and "already have" in mails[0].body
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short pass", "at least 12"),
+        ("x" * 129, "at most 128"),
+        ("password1234", "too common"),
+        ("aaaaaaaaaaaaaaaa", "too easy"),
+    ],
+    ids=["too-short", "too-long", "common-list", "repetitive"],
+)
+def test_password_rules(actions: Actions, password: str, message: str) -> None:
+    response = signup(actions, "rules@example.com", password)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert actions.mails("rules@example.com") == []
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["no composition rules", "x" * 64 + "yz", "日本語のとても長いパスワードです"],
+    ids=["plain-words", "66-chars", "unicode"],
+)
+def test_long_and_plain_passwords_are_accepted(actions: Actions, password: str) -> None:
+    assert signup(actions, "ok@example.com", password).status_code == 200
+    assert actions.user("ok@example.com")
+
+
+@pytest.mark.parametrize(
+    "email", ["not-an-email", "a@@example.com", "a@b", "а@example.com", "x" * 300 + "@e.com"],
+    ids=["no-at", "two-at", "no-dot", "cyrillic-lookalike", "too-long"],
+)
+def test_invalid_emails_refused(actions: Actions, email: str) -> None:
+    response = signup(actions, email)
+    assert response.status_code == 400
+    assert "valid email" in response.get_data(as_text=True) or "Field" in response.get_data(
+        as_text=True
+    )
+
+
+def test_unsolicited_mail_is_capped_per_recipient(actions: Actions) -> None:
+    """Sign-ups with a taken address and resent links cannot flood someone's inbox."""
+    actions.create_user("victim@example.com")
+    for _ in range(8):
+        assert signup(actions, "victim@example.com").status_code == 200
+    assert len(actions.mails("victim@example.com")) == 5
+    actions.create_user("unverified@example.com", verified=False)
+    for _ in range(8):
+        response = actions.post("/verify-email/resend", form_path="/signup",
+                                email="unverified@example.com")
+        assert response.status_code == 200
+    assert len(actions.mails("unverified@example.com")) == 5

@@ -1,0 +1,84 @@
+"""The Product Switcher before and after linking, on the Console and on both products (SPEC 10)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.assertion import AssertionVerifier, InvalidAssertion, sign_assertion
+from tests.support.product_servers import SEGMENT_ALICE, SENDGRID_ALICE, page, switcher_state
+
+KEYS = ["switcher-test-key-0123456789abcdef0123456789"]
+
+
+def test_switcher_before_and_after_linking_on_both_products(person, products):
+    person.sign_up_and_in("alice@example.com")
+    before = page(person.client.get("/"))
+    assert switcher_state(before) == {
+        "console": "linked", "segment": "not-linked", "sendgrid": "not-linked",
+    }
+    assert 'aria-label="Product switcher"' in before and 'aria-current="page"' in before
+
+    assert person.link("segment", *SEGMENT_ALICE).status_code == 302
+    on_segment = page(person.client.get("/segment/"))
+    assert switcher_state(on_segment) == {
+        "console": "linked", "segment": "linked", "sendgrid": "not-linked",
+    }
+    assert 'href="http://gateway.test/" data-product="console"' in on_segment
+    assert "http://gateway.test/link/sendgrid" in on_segment
+
+    assert person.link("sendgrid", *SENDGRID_ALICE).status_code == 302
+    every = {"console": "linked", "segment": "linked", "sendgrid": "linked"}
+    assert switcher_state(page(person.client.get("/sendgrid/"))) == every
+    assert switcher_state(page(person.client.get("/segment/"))) == every
+    assert switcher_state(page(person.client.get("/"))) == every
+
+
+def test_link_page_marks_the_product_being_opened(person, products):
+    person.sign_up_and_in("alice@example.com")
+    html = page(person.client.get("/link/sendgrid"))
+    nav = html.split('aria-label="Product switcher"', 1)[1].split("</nav>", 1)[0]
+    assert 'aria-current="page"\n           data-product="sendgrid"' in nav or (
+        'data-product="sendgrid"' in nav.split('aria-current="page"', 1)[1][:60]
+    )
+
+
+def test_product_page_without_gateway_has_no_switcher(products):
+    from tests.support.product_servers import product_browser, product_login
+
+    browser = product_browser()
+    product_login(browser, products["segment"].url, "bob@example.com", "segment-bob-pass")
+    html = browser.get(products["segment"].url + "/", timeout=5).text
+    assert "Product switcher" not in html
+
+
+def _sign(**extra: object) -> str:
+    return sign_assertion(
+        KEYS, product="segment", console_user_id="c1", email="a@example.com",
+        product_user_id="p1", session_id="s1", auth_methods=["pwd"], method="GET", path="/",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_links_claim_is_optional_and_verified():
+    verifier = AssertionVerifier("segment", KEYS)
+    without = verifier.verify(_sign(), method="GET", path="/")
+    with_links = verifier.verify(
+        _sign(links={"segment": True, "sendgrid": False}), method="GET", path="/"
+    )
+    assert without.links is None
+    assert with_links.links == {"segment": True, "sendgrid": False}
+
+
+@pytest.mark.parametrize("bad", [["segment"], {"segment": "yes"}, {"segment": 1}], ids=str)
+def test_malformed_links_claim_is_refused(bad):
+    from itsdangerous import URLSafeTimedSerializer
+
+    from gateway.assertion import SALT
+
+    serializer = URLSafeTimedSerializer(KEYS, salt=SALT)
+    payload = serializer.loads(_sign())
+    payload["lnk"] = bad
+    with pytest.raises(InvalidAssertion):
+        AssertionVerifier("segment", KEYS).verify(
+            serializer.dumps(payload), method="GET", path="/"
+        )

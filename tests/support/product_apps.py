@@ -1,0 +1,229 @@
+"""Product apps in tests: build one on a fresh (seeded) database, ``Helper`` for small actions,
+and disposal of every app a test built (an autouse fixture, registered in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, select, text
+from werkzeug.test import TestResponse
+
+from gateway.assertion import FORWARDED_HEADER, sign_assertion, sign_forwarded
+from product_stubs.kit.db import session_factory
+from product_stubs.kit.models import OutboxMessage, User
+
+PRODUCTS = ["segment", "sendgrid"]
+PASSWORDS = {
+    "segment": {"alice@example.com": "segment-alice-pass", "bob@example.com": "segment-bob-pass"},
+    "sendgrid": {
+        "dave@example.com": "sendgrid-dave-pass",
+        "erin@sendgrid.example": "sendgrid-erin-pass",
+    },
+}
+_sessions = itertools.count()
+
+
+def _database_url(product: str, tmp_path: Any) -> str:
+    """SQLite by default; a fresh PostgreSQL database when TEST_DATABASE_URL is set."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_path}/{product}.db"
+    name = f"test_{product}_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+_templates: dict[str, Path] = {}
+#: Apps made by the current test (with their PostgreSQL URL) to dispose of afterwards.
+_created: list[tuple[Flask, str | None]] = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_apps() -> Iterator[None]:
+    """Close every engine a test opened; drop its PostgreSQL database when there is one."""
+    yield
+    while _created:
+        app, pg_url = _created.pop()
+        session_factory(app).kw["bind"].dispose()
+        if pg_url:
+            base = os.environ["TEST_DATABASE_URL"]
+            engine = create_engine(base, isolation_level="AUTOCOMMIT")
+            with engine.connect() as conn:
+                name = pg_url.rsplit("/", 1)[1]
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            engine.dispose()
+
+
+def _seeded_copy(module: ModuleType, product: str, tmp_path: Path) -> str:
+    """A copy of a once-per-run seeded SQLite file: most tests skip schema and seed work."""
+    if product not in _templates:
+        folder = Path(tempfile.mkdtemp(prefix=f"{product}-template-"))
+        template = folder / f"{product}.db"
+        app = module.create_app(
+            {"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{template}", "PASSWORD_HASH_FAST": True}
+        )
+        module.seed_demo_data(app)
+        _templates[product] = template
+    target = tmp_path / f"{product}.db"
+    shutil.copyfile(_templates[product], target)
+    return f"sqlite:///{target}"
+
+
+def make_app(module: ModuleType, product: str, tmp_path: Any, **extra: Any) -> Flask:
+    if os.environ.get("TEST_DATABASE_URL"):
+        url, seeded = _database_url(product, tmp_path), False
+    else:
+        url, seeded = _seeded_copy(module, product, Path(tmp_path)), True
+    config = {
+        "APP_ENV": "test",
+        "DATABASE_URL": url,
+        "PASSWORD_HASH_FAST": True,
+        "WTF_CSRF_ENABLED": False,
+    }
+    config.update(extra)
+    app: Flask = module.create_app(config)
+    _created.append((app, None if seeded else url))
+    if not seeded or not config["PASSWORD_HASH_FAST"]:
+        module.seed_demo_data(app)
+    return app
+
+
+class Helper:
+    """Small actions against one product app."""
+
+    def __init__(self, app: Flask, client: FlaskClient, product: str) -> None:
+        self.app = app
+        self.client = client
+        self.product = product
+        self.token = app.config["SCIM_TOKEN"]
+
+    # users --------------------------------------------------------------------------------
+    @property
+    def password_user(self) -> tuple[str, str]:
+        return next(iter(PASSWORDS[self.product].items()))
+
+    def password_user_emails(self) -> list[str]:
+        return list(PASSWORDS[self.product])
+
+    def user(self, email: str) -> User:
+        with session_factory(self.app)() as db:
+            user = db.query(User).filter_by(email=email).one()
+            db.expunge(user)
+            return user
+
+    def login(self, email: str, password: str, client: FlaskClient | None = None) -> TestResponse:
+        return (client or self.client).post(
+            "/login", data={"step": "password", "email": email, "password": password}
+        )
+
+    def sign_up(self, email: str, password: str, client: FlaskClient | None = None) -> TestResponse:
+        """Sign up as the mailbox owner does: the form, then the mailed link, then a password."""
+        client = client or self.client
+        assert client.post("/signup", data={"email": email}).status_code == 200
+        with session_factory(self.app)() as db:
+            body = db.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.recipient == email.strip().lower())
+                .order_by(OutboxMessage.id.desc())
+            ).first()
+        assert body is not None, f"no mail to {email}"
+        link = re.search(r"/signup/confirm/\S+", body.body)
+        assert link, body.body
+        return client.post(link.group(0), data={"password": password})
+
+    # API ----------------------------------------------------------------------------------
+    def bearer(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    def scim(self, method: str, path: str, json: Any = None, **headers: str) -> TestResponse:
+        return self.client.open(
+            "/scim/v2" + path,
+            method=method,
+            json=json,
+            headers=self.bearer() | headers,
+        )
+
+    def create_scim_user(self, email: str, external_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": email,
+        }
+        if external_id:
+            body["externalId"] = external_id
+        response = self.scim("POST", "/Users", body)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        data: dict[str, Any] = response.get_json(force=True)
+        return data
+
+    def link(self, user_id: str, console_user_id: str, by: str = "x@example.com") -> TestResponse:
+        return self.client.post(
+            "/internal/link",
+            json={
+                "product_user_id": user_id,
+                "console_user_id": console_user_id,
+                "linked_by_email": by,
+            },
+            headers=self.bearer(),
+        )
+
+    def linked_user(self, email: str = "linked@example.com") -> tuple[str, str]:
+        """A linked product user; returns (product user id, console user id)."""
+        console_id = "console-" + uuid.uuid4().hex[:8]
+        return self.create_scim_user(email, console_id)["id"], console_id
+
+    # assertions ---------------------------------------------------------------------------
+    def assertion(
+        self,
+        user_id: str,
+        console_id: str,
+        path: str = "/",
+        method: str = "GET",
+        *,
+        product: str | None = None,
+        keys: list[str] | None = None,
+        session_id: str | None = None,
+        email: str = "linked@example.com",
+    ) -> dict[str, str]:
+        token = sign_assertion(
+            keys or self.app.config["ASSERTION_KEYS"],
+            product=product or self.product,
+            console_user_id=console_id,
+            email=email,
+            product_user_id=user_id,
+            session_id=session_id or f"gw-session-{next(_sessions)}",
+            auth_methods=["pwd", "otp"],
+            method=method,
+            path=path,
+        )
+        return {"X-Identity-Assertion": token}
+
+    def forwarded(self, path: str, method: str = "GET", **values: str) -> dict[str, str]:
+        """X-Forwarded-* as the gateway sends them: with its signature over the values."""
+        values = {"for": "203.0.113.7", "proto": "https", "host": "gw.test"} | values
+        values.setdefault("prefix", f"/{self.product}")
+        headers = {f"X-Forwarded-{name.title()}": value for name, value in values.items()}
+        proof = sign_forwarded(
+            self.app.config["ASSERTION_KEYS"],
+            product=self.product,
+            method=method,
+            path=path,
+            forwarded=values,
+        )
+        return headers | {FORWARDED_HEADER: proof}
+
+

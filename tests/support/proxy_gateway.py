@@ -1,0 +1,140 @@
+"""A gateway in front of echo upstreams on loopback ports (fixtures ``upstreams``, ``gateway``,
+``signed_in``), used by the proxy and security suites.
+
+The echo upstream reports exactly what the product would see (method, path, headers, body hash,
+and whether the assertion verifies), so tests assert on the far side of the proxy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from gateway.assertion import KeyFile
+from gateway.db import new_session
+from gateway.models import LoginSession, ProductLink, User, utcnow
+from tests.support.apps import dispose
+from tests.support.console import make_app
+from tests.support.echo import echo_app
+
+SEGMENT_KEYS = ["segment-key-one-0123456789abcdef0123456789"]
+SENDGRID_KEYS = ["sendgrid-key-one-0123456789abcdef0123456789"]
+MB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Upstream:
+    product: str
+    url: str
+    server: BaseWSGIServer
+
+
+def _serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture(scope="session")
+def upstreams() -> Iterator[dict[str, Upstream]]:
+    started = {}
+    for product, keys in (("segment", SEGMENT_KEYS), ("sendgrid", SENDGRID_KEYS)):
+        server, _thread = _serve(echo_app(product, list(keys)))
+        started[product] = Upstream(product, f"http://127.0.0.1:{server.server_port}", server)
+    yield started
+    for upstream in started.values():
+        upstream.server.shutdown()
+        upstream.server.server_close()
+
+
+def gateway_settings(upstreams: dict[str, Upstream], tmp_path: Any, **extra: Any) -> dict:
+    settings = {
+        "SEGMENT_UPSTREAM": upstreams["segment"].url,
+        "SENDGRID_UPSTREAM": upstreams["sendgrid"].url,
+        "SEGMENT_ASSERTION_KEYS": list(SEGMENT_KEYS),
+        "SENDGRID_ASSERTION_KEYS": list(SENDGRID_KEYS),
+        "UPSTREAM_CONNECT_TIMEOUT": 1,
+        "UPSTREAM_READ_TIMEOUT": 1,
+        "SESSION_CACHE_SECONDS": 0,
+        "ASSERTION_KEY_DIR": str(tmp_path / "keys"),
+    }
+    settings.update(extra)
+    return settings
+
+
+@pytest.fixture
+def gateway(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any) -> Iterator[Flask]:
+    app = make_app(database_url, **gateway_settings(upstreams, tmp_path))
+    yield app
+    dispose(app)
+
+
+@dataclass
+class SignedIn:
+    client: FlaskClient
+    user_id: str
+    email: str
+    session_public_id: str
+    token: str
+
+
+def sign_in(
+    app: Flask,
+    client: FlaskClient,
+    email: str = "pat@example.com",
+    links: dict[str, str] | None = None,
+    methods: str = "pwd,otp",
+) -> SignedIn:
+    """A verified Console user with a live server-side session, cookie set on ``client``."""
+    links = {"segment": "seg-user-1", "sendgrid": "sg-user-1"} if links is None else links
+    token = secrets.token_urlsafe(32)
+    with app.app_context(), new_session() as db:
+        user = User(email=email, password_hash="x", email_verified_at=utcnow())
+        db.add(user)
+        db.flush()
+        record = LoginSession(
+            id=hashlib.sha256(token.encode()).hexdigest(), user_id=user.id, auth_methods=methods
+        )
+        db.add(record)
+        for product, product_user_id in links.items():
+            db.add(ProductLink(user_id=user.id, product=product, product_user_id=product_user_id))
+        db.commit()
+        user_id, public_id = user.id, record.public_id
+    with client.session_transaction() as flask_session:
+        flask_session["sid"] = token
+    return SignedIn(client, user_id, email, public_id, token)
+
+
+@pytest.fixture
+def signed_in(gateway: Flask) -> SignedIn:
+    return sign_in(gateway, gateway.test_client())
+
+
+def echoed(response: Any) -> dict:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return dict(json.loads(response.get_data(as_text=True)))
+
+
+def header_names(echo: dict) -> set[str]:
+    return {name.lower() for name, _ in echo["headers"]}
+
+
+__all__ = ["KeyFile", "MB", "echoed", "free_port", "header_names", "sign_in"]
