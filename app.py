@@ -29,14 +29,12 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 def _demo_environment() -> dict[str, str]:
-    """Generate the demo SCIM tokens (and keep any the operator set); returned for printing."""
+    """Generate the demo SCIM tokens (and keep any the operator set); returned for printing.
+
+    The assertion signing key is the gateway's: ``create_app`` puts a demo key (marked, refused
+    in production) in ``instance/keys`` when there is none; products fetch the public JWKS.
+    """
     os.environ.setdefault("APP_ENV", "demo")
-    # Products read the key files `flask --app gateway keys ...` writes: rotation live.
-    for product in ("segment", "sendgrid"):
-        os.environ.setdefault(
-            f"{product.upper()}_ASSERTION_KEY_FILE",
-            os.path.join(ROOT, "instance", "keys", f"{product}.keys"),
-        )
     generated = {}
     for name in ("SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN"):
         if name not in os.environ:

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.products import load_product
-from gateway.assertion import AssertionVerifier, KeyFile
+from gateway.assertion import AssertionVerifier, JwksFile, KeySource, RemoteJwks
 from product_stubs.kit import auth, internal, scim, settings, teams
 from product_stubs.kit.db import init_db
 from product_stubs.kit.identity import load_identity
@@ -31,11 +31,10 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
         app.config["PUBLIC_PREFIX"],
     )
     app.extensions["product_profile"] = profile
-    keys, key_file = app.config["ASSERTION_KEYS"], app.config["ASSERTION_KEY_FILE"]
     app.extensions["product_verifier"] = AssertionVerifier(
         profile.name,
-        KeyFile(key_file, keys) if key_file else keys,
-        max_age=app.config["ASSERTION_MAX_AGE"],
+        issuer=app.config["GATEWAY_PUBLIC_URL"],
+        keys=_gateway_keys(app.config),
         skew=app.config["ASSERTION_SKEW"],
     )
     app.extensions["product_passwords"] = Passwords(fast=app.config["PASSWORD_HASH_FAST"])
@@ -72,6 +71,13 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
         return error_response(exc)
 
     return app
+
+
+def _gateway_keys(config: dict[str, Any]) -> KeySource:
+    """The gateway's public keys: a pinned JWKS file if set, else its JWKS URL."""
+    if config["JWKS_FILE"]:
+        return JwksFile(config["JWKS_FILE"])
+    return RemoteJwks(config["GATEWAY_INTERNAL_URL"] + "/.well-known/jwks.json")
 
 
 def _only_own_prefix(wsgi_app: Any, prefix: str) -> Any:

@@ -19,9 +19,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from werkzeug.test import TestResponse
 
-from gateway.assertion import sign_assertion
+from gateway.keys.store import SigningKey
+from gateway.proxy.signing import sign_assertion
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User
+from tests.support.keys import shared_store, write_jwks
 
 PRODUCTS = ["segment", "sendgrid"]
 PASSWORDS = {
@@ -87,6 +89,7 @@ def _seeded_copy(module: ModuleType, product: str, tmp_path: Path) -> str:
             {"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{template}", "PASSWORD_HASH_FAST": True}
         )
         module.seed_demo_data(app)
+        session_factory(app).kw["bind"].dispose()  # checkpoints the WAL into the file copied
         _templates[product] = template
     target = tmp_path / f"{product}.db"
     shutil.copyfile(_templates[product], target)
@@ -103,6 +106,8 @@ def make_app(module: ModuleType, product: str, tmp_path: Any, **extra: Any) -> F
         "DATABASE_URL": url,
         "PASSWORD_HASH_FAST": True,
         "WTF_CSRF_ENABLED": False,
+        # The gateway's public keys, pinned (no gateway runs in these tests).
+        "JWKS_FILE": write_jwks(shared_store(), os.path.join(str(tmp_path), "jwks.json")),
     }
     config.update(extra)
     app: Flask = module.create_app(config)
@@ -199,12 +204,17 @@ class Helper:
         method: str = "GET",
         *,
         product: str | None = None,
-        keys: list[str] | None = None,
+        key: SigningKey | None = None,
         session_id: str | None = None,
         email: str = "linked@example.com",
+        issuer: str | None = None,
+        now: int | None = None,
+        lifetime: int = 30,
     ) -> dict[str, str]:
+        """Headers with an assertion as the gateway signs it (its key unless ``key``)."""
         token = sign_assertion(
-            keys or self.app.config["ASSERTION_KEYS"],
+            key or shared_store().signing_key(),
+            issuer=issuer or self.app.config["GATEWAY_PUBLIC_URL"],
             product=product or self.product,
             console_user_id=console_id,
             email=email,
@@ -213,6 +223,8 @@ class Helper:
             auth_methods=["pwd", "otp"],
             method=method,
             path=path,
+            now=now,
+            lifetime=lifetime,
         )
         return {"X-Identity-Assertion": token}
 

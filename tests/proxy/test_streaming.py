@@ -18,7 +18,6 @@ from flask import Flask
 from tests.conftest import make_app
 from tests.proxy.conftest import (
     MB,
-    SEGMENT_KEYS,
     SignedIn,
     echoed,
     free_port,
@@ -26,6 +25,7 @@ from tests.proxy.conftest import (
     sign_in,
 )
 from tests.support.apps import dispose
+from tests.support.keys import shared_store, write_jwks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -69,11 +69,12 @@ def zeros_sha256(size: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def process_upstream() -> Iterator[str]:
+def process_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The echo product in its own process: tracemalloc then sees only the gateway."""
     port = free_port()
+    jwks = write_jwks(shared_store(), str(tmp_path_factory.mktemp("jwks") / "jwks.json"))
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.proxy.echo", str(port), "segment", SEGMENT_KEYS[0]],
+        [sys.executable, "-m", "tests.proxy.echo", str(port), "segment", jwks],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
