@@ -127,6 +127,11 @@ def echo_app(product: str, keys: KeySource, issuer: str = ISSUER) -> Flask:
     return app
 
 
+def remote_echo_app(product: str, jwks_url: str, issuer: str = ISSUER) -> Flask:
+    """The echo product fetching the gateway's JWKS over HTTP (``bench/proxy.py``, gunicorn)."""
+    return echo_app(product, RemoteJwks(jwks_url), issuer)
+
+
 def main() -> None:
     port, product, jwks = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     issuer = sys.argv[4] if len(sys.argv) > 4 else ISSUER
