@@ -71,18 +71,19 @@ def see(page: Any, text: str) -> None:
 
 def age_session(stack: Stack, email: str, minutes: int = 10) -> None:
     """Time passes: the person's last proof of identity is older than the freshness window."""
+    from gateway import db
     from gateway.db import new_session
     from gateway.models import LoginSession, User, utcnow
 
     app = stack.app("gateway")
-    with app.app_context(), new_session() as db:
-        user_ids = db.query(User.id).filter(User.email == email).scalar_subquery()
-        db.execute(
+    with app.app_context(), new_session() as session:
+        user_ids = session.query(User.id).filter(User.email == email).scalar_subquery()
+        session.execute(
             update(LoginSession)
             .where(LoginSession.user_id.in_(user_ids))
             .values(authenticated_at=utcnow() - timedelta(minutes=minutes))
         )
-        db.commit()
+        session.commit()
     db.engine(app).dispose()
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, MetaData, select
 
 from gateway import db
 from gateway.db import Base
+from gateway.products.table import products as product_table
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import Base as ProductBase
 from tests.conftest import make_app
@@ -85,5 +86,5 @@ def linked_gateway(
     }
     app = make_app(database_url, **settings)
     yield app
-    products(app).close()
+    product_table(app).close()
 
