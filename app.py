@@ -30,14 +30,17 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
 #: Secrets shared by the gateway and a product, generated per run unless the operator set them.
-PER_RUN_SECRETS = ("SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN",
-                   "SEGMENT_ASSERTION_KEYS", "SENDGRID_ASSERTION_KEYS")
+PER_RUN_SECRETS = ("SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")
 
 
 def demo_secrets(environ: Mapping[str, str]) -> dict[str, str]:
     """Fresh values for the per-run secrets missing from ``environ``: a value printed in the
-    source tree would let anyone mint assertions for a demo left running. They keep the demo
-    marker, so production still refuses them."""
+    source tree would let anyone provision users in a demo left running. They keep the demo
+    marker, so production still refuses them.
+
+    The assertion signing key is the gateway's own: ``create_app`` generates a demo key
+    (random, marked demo, refused in production) in ``instance/keys`` when there is none, and
+    products fetch only the public JWKS."""
     return {
         name: DEMO_MARKER + secrets.token_urlsafe(24)
         for name in PER_RUN_SECRETS
@@ -49,15 +52,8 @@ def demo_environment() -> dict[str, str]:
     """Say ``APP_ENV=demo`` (apps default to production) and fill in the per-run secrets;
     returns the SCIM tokens, for printing."""
     os.environ.setdefault("APP_ENV", "demo")
-    # Products read the key files `flask --app gateway keys ...` writes: rotation live.
-    # Without such a file, both sides use the per-run <PRODUCT>_ASSERTION_KEYS.
-    for product in ("segment", "sendgrid"):
-        os.environ.setdefault(
-            f"{product.upper()}_ASSERTION_KEY_FILE",
-            os.path.join(ROOT, "instance", "keys", f"{product}.keys"),
-        )
     os.environ.update(demo_secrets(os.environ))
-    return {name: os.environ[name] for name in ("SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
+    return {name: os.environ[name] for name in PER_RUN_SECRETS}
 
 
 def build_stack():  # type: ignore[no-untyped-def]

@@ -28,7 +28,6 @@ from gateway import db as gateway_db
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 LUA = os.path.join(ROOT, "bench", "session.lua")
-KEY = "bench-assertion-key-" + "0" * 32
 SECRET = "bench-secret-key-" + "1" * 32
 
 
@@ -72,7 +71,7 @@ def wait_for(port: int, child: subprocess.Popen[bytes], seconds: float = 30) -> 
     raise SystemExit(f"server on port {port} did not start")
 
 
-def prepare_database(url: str) -> str:
+def prepare_database(url: str, key_dir: str) -> str:
     """Schema, one verified user linked to segment, one live session; returns the cookie."""
     from sqlalchemy import create_engine
 
@@ -83,16 +82,17 @@ def prepare_database(url: str) -> str:
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    app = create_app({"APP_ENV": "test", "DATABASE_URL": url, "SECRET_KEY": SECRET})
+    app = create_app({"APP_ENV": "test", "DATABASE_URL": url, "SECRET_KEY": SECRET,
+                      "ASSERTION_KEY_DIR": key_dir})  # creates the signing key
     token = secrets.token_urlsafe(32)
-    with app.app_context(), new_session() as db:
+    with app.app_context(), new_session() as session:
         user = User(email="bench@example.com", password_hash="x", email_verified_at=utcnow())
-        db.add(user)
-        db.flush()
-        db.add(LoginSession(id=hashlib.sha256(token.encode()).hexdigest(), user_id=user.id,
-                            auth_methods="pwd"))
-        db.add(ProductLink(user_id=user.id, product="segment", product_user_id="bench-1"))
-        db.commit()
+        session.add(user)
+        session.flush()
+        session.add(LoginSession(id=hashlib.sha256(token.encode()).hexdigest(), user_id=user.id,
+                                 auth_methods="pwd"))
+        session.add(ProductLink(user_id=user.id, product="segment", product_user_id="bench-1"))
+        session.commit()
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     cookie = serializer.dumps({"sid": token, "_permanent": True})
     gateway_db.engine(app).dispose()
@@ -122,7 +122,7 @@ def main() -> int:
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     workdir = tempfile.mkdtemp(prefix="bench-proxy-")
     database = f"sqlite:///{workdir}/gateway.db"
-    cookie = prepare_database(database)
+    cookie = prepare_database(database, os.path.join(workdir, "keys"))
     product_port, gateway_port = free_port(), free_port()
     env = dict(
         os.environ,
@@ -131,7 +131,6 @@ def main() -> int:
         DATABASE_URL=database,
         SECRET_KEY=SECRET,
         SEGMENT_UPSTREAM=f"http://127.0.0.1:{product_port}",
-        SEGMENT_ASSERTION_KEYS=KEY,
         SESSION_CACHE_SECONDS=str(args.cache_seconds),
         GATEWAY_BIND=f"127.0.0.1:{gateway_port}",
         WEB_CONCURRENCY=str(args.gateway_workers),
@@ -142,7 +141,8 @@ def main() -> int:
     product = subprocess.Popen(
         [gunicorn, "-w", "1", "-k", "gthread", "--threads", "16", "-b",
          f"127.0.0.1:{product_port}", "--log-level", "warning",
-         f"tests.support.echo:echo_app('segment', ['{KEY}'])"],
+         "tests.support.echo:remote_echo_app('segment', "
+         f"'http://127.0.0.1:{gateway_port}/.well-known/jwks.json')"],
         cwd=ROOT, env=env,
     )
     gateway = subprocess.Popen(

@@ -11,7 +11,7 @@ DEFAULTS: dict[str, Any] = {
     "APP_ENV": "production",
     "SECRET_KEY": DEMO_MARKER + "gateway-secret-key",
     "DATABASE_URL": "sqlite:///instance/gateway.db",
-    # Public base URL of the gateway, used in links sent by mail.
+    # Public base URL of the gateway, used in links sent by mail and as the assertion's `iss`.
     "PUBLIC_URL": "http://127.0.0.1:5000",
     # Mail: SMTP when SMTP_HOST is set, otherwise the local outbox (developer mailbox page).
     "SMTP_HOST": "",
@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     # Number of trusted reverse proxies in front of the gateway (X-Forwarded-* honoured from them).
     "TRUSTED_PROXY_HOPS": 0,
     # Products behind the gateway (their names), then per product: public prefix, upstream
-    # URL, SCIM token, assertion keys, and optionally the paths reachable without a session
+    # URL, SCIM token, and optionally the paths reachable without a session
     # (<NAME>_PUBLIC_PATHS) and never reachable through the proxy (<NAME>_INTERNAL_PATHS).
     "PRODUCTS": ["segment", "sendgrid"],
     "SEGMENT_PUBLIC_PATHS": ["/login", "/signup", "/static/", "/favicon.ico"],
@@ -69,16 +69,18 @@ DEFAULTS: dict[str, Any] = {
     "SEGMENT_PREFIX": "/segment",
     "SEGMENT_UPSTREAM": "http://127.0.0.1:5001",
     "SEGMENT_SCIM_TOKEN": DEMO_MARKER + "segment-scim-token",
-    "SEGMENT_ASSERTION_KEYS": [DEMO_MARKER + "segment-assertion-key"],
     "SENDGRID_PREFIX": "/sendgrid",
     "SENDGRID_UPSTREAM": "http://127.0.0.1:5002",
     "SENDGRID_SCIM_TOKEN": DEMO_MARKER + "sendgrid-scim-token",
-    "SENDGRID_ASSERTION_KEYS": [DEMO_MARKER + "sendgrid-assertion-key"],
-    # Folder of the per-product key files (<product>.keys, rotation by CLI); without a file,
-    # the <PRODUCT>_ASSERTION_KEYS list is used. Every gateway instance must see the same files.
+    # Folder of the ES256 signing keys (PEM, 0600) and their rotation state (`flask keys`).
+    # Every gateway instance must see the same folder. Outside production a demo key is
+    # created there when it is empty; production refuses a demo key and an empty folder.
     "ASSERTION_KEY_DIR": "instance/keys",
-    # Lifetime of an identity assertion, in seconds.
+    # Lifetime of an identity assertion (`exp - iat`), in seconds; at most 60.
     "ASSERTION_MAX_AGE": 30,
+    # Cache-Control max-age of /.well-known/jwks.json: how long products may cache the keys
+    # (so also how long a staged key must be published before `flask keys promote`).
+    "JWKS_MAX_AGE": 300,
     # Upstream timeouts (connect, read) in seconds.
     "UPSTREAM_CONNECT_TIMEOUT": 3,
     "UPSTREAM_READ_TIMEOUT": 30,
@@ -102,8 +104,6 @@ ENV_NAMES: dict[str, str] = {key: key for key in DEFAULTS} | {
 SECRETS = [
     "SECRET_KEY",
     "SEGMENT_SCIM_TOKEN",
-    "SEGMENT_ASSERTION_KEYS",
     "SENDGRID_SCIM_TOKEN",
-    "SENDGRID_ASSERTION_KEYS",
 ]
 

@@ -1,8 +1,9 @@
 """Product (Segment, SendGrid) settings: defaults and the environment variables that set them.
 
-Each product reads its own ``<PRODUCT>_*`` variables; ``APP_ENV`` and ``GATEWAY_PUBLIC_URL`` are
-shared with the gateway. Demo secrets are the same values ``config.gateway`` uses, so the demo
-stack works without configuration and production refuses them.
+Each product reads its own ``<PRODUCT>_*`` variables; ``APP_ENV``, ``GATEWAY_PUBLIC_URL`` and
+``GATEWAY_INTERNAL_URL`` are shared by both products. Products hold no assertion secret: they
+verify with the gateway's public JWKS. Demo secrets are the same values ``config.gateway``
+uses, so the demo stack works without configuration and production refuses them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from config import DEMO_MARKER, load, refuse_demo_secrets
 PORTS = {"segment": 5001, "sendgrid": 5002}
 
 #: Settings that must be real secrets in production.
-SECRETS = ["SECRET_KEY", "SCIM_TOKEN", "ASSERTION_KEYS"]
+SECRETS = ["SECRET_KEY", "SCIM_TOKEN"]
 
 
 def product_defaults(name: str) -> dict[str, Any]:
@@ -26,14 +27,15 @@ def product_defaults(name: str) -> dict[str, Any]:
         "DATABASE_URL": f"sqlite:///instance/{name}.db",
         # Bearer token of the SCIM API and the internal linking endpoints.
         "SCIM_TOKEN": DEMO_MARKER + f"{name}-scim-token",
-        # Assertion keys, oldest to newest (the gateway signs with the newest).
-        "ASSERTION_KEYS": [DEMO_MARKER + f"{name}-assertion-key"],
-        # Optional key file shared with the gateway (``flask --app gateway keys ...``): re-read
-        # when it changes, so keys rotate without a restart. ASSERTION_KEYS is the fallback.
-        "ASSERTION_KEY_FILE": "",
-        "ASSERTION_MAX_AGE": 30,
+        # Tolerated clock difference with the gateway when checking iat/exp, in seconds.
         "ASSERTION_SKEW": 5,
+        # The gateway's public URL: links to the Console, and the assertion issuer (`iss`).
         "GATEWAY_PUBLIC_URL": "http://127.0.0.1:5000",
+        # Where the product fetches the gateway's public keys (GATEWAY_INTERNAL_URL +
+        # /.well-known/jwks.json), cached per their max-age.
+        "GATEWAY_INTERNAL_URL": "http://127.0.0.1:5000",
+        # A pinned JWK Set file instead (air-gapped: `flask --app gateway keys jwks > file`).
+        "JWKS_FILE": "",
         # Public path prefix under which the gateway serves this product.
         "PUBLIC_PREFIX": f"/{name}",
         # The product's own address (its login page; links in its mail), never a request's Host.
@@ -67,6 +69,7 @@ def product_env_names(name: str) -> dict[str, str]:
     names = {key: prefix + key for key in product_defaults(name)}
     names["APP_ENV"] = "APP_ENV"
     names["GATEWAY_PUBLIC_URL"] = "GATEWAY_PUBLIC_URL"
+    names["GATEWAY_INTERNAL_URL"] = "GATEWAY_INTERNAL_URL"
     names["SESSION_COOKIE_SECURE"] = "COOKIE_SECURE"
     return names
 
@@ -80,4 +83,5 @@ def load_product(name: str, test_config: dict[str, Any] | None = None) -> dict[s
     settings["PUBLIC_PREFIX"] = "/" + str(settings["PUBLIC_PREFIX"]).strip("/")
     settings["GATEWAY_PUBLIC_URL"] = str(settings["GATEWAY_PUBLIC_URL"]).rstrip("/")
     settings["SITE_URL"] = str(settings["SITE_URL"]).rstrip("/")
+    settings["GATEWAY_INTERNAL_URL"] = str(settings["GATEWAY_INTERNAL_URL"]).rstrip("/")
     return settings

@@ -1,4 +1,4 @@
-"""The gateway's app factory, in order: settings, database, products, hooks, blueprints, CLI.
+"""The gateway's app factory, in order: settings, database, keys, products, hooks, blueprints, CLI.
 
 Each step only binds what a package already defines; the packages never import this module,
 so the factory is the one place that knows the whole pipeline.
@@ -16,10 +16,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from config import gateway as gateway_config
-from gateway import cli, db
+from gateway import cli, db, keys
 from gateway.console import auth, dev_mailbox, health, home, linking, plan
 from gateway.console.settings import account, email, twofactor
 from gateway.identity.sessions import RememberingCookieSessions, login_manager
+from gateway.keys import jwks
 from gateway.products import propagation, switcher, table
 from gateway.proxy import dispatch
 from gateway.web import errors, limits, observability, security_headers, templating
@@ -37,6 +38,7 @@ BLUEPRINTS = (
     plan.bp,
     linking.bp,
     health.bp,
+    jwks.bp,
     dev_mailbox.bp,
     dispatch.bp,
 )
@@ -54,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     _apply_settings(app, settings)
     db.init_app(app)
+    keys.init_app(app)
     table.init_app(app)
     _install_hooks(app)
     for blueprint in BLUEPRINTS:

@@ -1,55 +1,74 @@
-"""The identity assertion: what the gateway signs and what a product verifies.
+"""Verifying the gateway's identity assertion: the one module a product team vendors.
 
-This is the one module a product team vendors (copy the file; it needs only itsdangerous).
-The gateway signs one short-lived assertion per proxied request with that product's own key
-list; the product verifies it and trusts nothing else about who the user is.
+Dependencies: Python 3.10+, PyJWT and cryptography (``pip install "pyjwt[crypto]"``); nothing
+from the gateway, no web framework. Copy this file into a product.
 
-Keys are ordered oldest to newest. itsdangerous signs with the last key and verifies with any,
-so rotation is: append a new key on the product (it now accepts both), then on the gateway (it
-now signs with the new one), then drop the old key from both.
+The gateway sends ``X-Identity-Assertion: <JWT>`` with every request it forwards: a compact JWS
+(RFC 7515/7519) signed ES256 with a ``kid`` header, verifiable with the public key set it
+publishes at ``/.well-known/jwks.json`` (RFC 7517). A product holds no secret: it fetches that
+set (:class:`RemoteJwks`, cached per its ``Cache-Control: max-age``; an unknown ``kid`` triggers
+one rate-limited refresh) or reads a pinned copy (:class:`JwksFile`, air-gapped deployments).
+
+Claims: ``iss`` (the gateway's public URL), ``aud`` (the product), ``sub`` (Console user),
+``email``, ``puid`` (product user), ``sid`` (gateway session), ``amr`` (RFC 8176), ``iat``,
+``exp`` (at most 60 s later), ``jti``, ``htm``/``htp`` (method and path as the product receives
+them), ``lnk`` (optional: product -> linked, for the Product Switcher).
 
 Backend example (Flask)::
 
-    from gateway.assertion import AssertionVerifier, InvalidAssertion
+    from assertion import HEADER, AssertionVerifier, InvalidAssertion, RemoteJwks
 
-    keys = os.environ["SEGMENT_ASSERTION_KEYS"].split(",")
-    verifier = AssertionVerifier(audience="segment", keys=keys)
-    # or, for rotation without restarts: keys=KeyFile("instance/keys/segment.keys", keys)
+    verifier = AssertionVerifier(
+        audience="segment",
+        issuer="https://login.example.com",
+        keys=RemoteJwks("http://gateway.internal:5000/.well-known/jwks.json"),
+    )
 
     @app.before_request
     def identify():
-        header = request.headers.get("X-Identity-Assertion")
         try:
-            g.identity = verifier.verify(header, method=request.method, path=request.path)
+            g.identity = verifier.verify(
+                request.headers.get(HEADER), method=request.method, path=request.path
+            )
         except InvalidAssertion:
             g.identity = None  # answer 401 on protected pages; never fall back to anything else
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+import jwt
+from jwt import PyJWK
 
 HEADER = "X-Identity-Assertion"
-#: The gateway's signature over the X-Forwarded-* values it sends (every proxied request, public
-#: pages included): a product believes those headers only with it (see :meth:`verify_forwarded`).
+#: The gateway's proof of the X-Forwarded-* values it sends (every proxied request, public pages
+#: included): a product believes those headers only with it (``verify_forwarded``).
 FORWARDED_HEADER = "X-Forwarded-Signature"
-ISSUER = "unified-login-gateway"
-#: Salts separate purposes; they are public. The keys are what separate products.
-SALT = "unified-login.identity-assertion.v1"
-FORWARDED_SALT = "unified-login.forwarded.v1"
-SALTS = (SALT, FORWARDED_SALT)
-DEFAULT_MAX_AGE = 30
+ALGORITHM = "ES256"
+#: Explicit JWT types (RFC 8725 section 3.11): one kind of token is never accepted as the other.
+ASSERTION_TYPE = "JWT"
+FORWARDED_TYPE = "fwd+jwt"
 #: Tolerated clock difference between gateway and product, in seconds.
 DEFAULT_SKEW = 5
+#: Longest assertion lifetime (``exp - iat``) a verifier accepts, in seconds.
+MAX_LIFETIME = 60
+#: Larger headers are refused before any parsing (a real assertion is about 700 bytes).
+MAX_TOKEN_LENGTH = 8192
+#: JWKS refresh bounds: without Cache-Control, after an error, and between unknown-kid refreshes.
+DEFAULT_JWKS_MAX_AGE = 300
+MAX_JWKS_MAX_AGE = 24 * 3600
+REFRESH_INTERVAL = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class InvalidAssertion(Exception):
@@ -67,206 +86,172 @@ class Identity:
     session_id: str
     auth_methods: tuple[str, ...]
     issued_at: int
+    expires_at: int
     assertion_id: str
     #: Product name -> linked, for the Product Switcher; None when the gateway sent no claim.
     links: Mapping[str, bool] | None = field(default=None, compare=False)
 
 
-def _serializer(keys: Sequence[str], salt: str = SALT) -> URLSafeTimedSerializer:
-    if not keys or not all(keys):
-        raise ValueError("an assertion key list needs at least one non-empty key")
-    return URLSafeTimedSerializer(list(keys), salt=salt)
+class KeySource(Protocol):
+    """Where a verifier finds the public key named by an assertion's ``kid``."""
+
+    def get(self, kid: str) -> PyJWK | None: ...
 
 
-def sign_assertion(
-    keys: Sequence[str],
-    *,
-    product: str,
-    console_user_id: str,
-    email: str,
-    product_user_id: str,
-    session_id: str,
-    auth_methods: Sequence[str],
-    method: str,
-    path: str,
-    links: Mapping[str, bool] | None = None,
-) -> str:
-    """Return the header value for one upstream request (signed with the newest key).
-
-    ``links`` (optional ``lnk`` claim) tells the product which products this person is linked
-    to, so the product renders the Product Switcher itself: the gateway never rewrites the
-    HTML it streams, and the state arrives signed with the request it belongs to.
-    """
-    payload: dict[str, object] = {
-        "iss": ISSUER,
-        "aud": product,
-        "sub": console_user_id,
-        "email": email,
-        "puid": product_user_id,
-        "sid": session_id,
-        "amr": list(auth_methods),
-        "iat": int(time.time()),
-        "jti": uuid.uuid4().hex,
-        "htm": method.upper(),
-        "htp": path,
-    }
-    if links is not None:
-        payload["lnk"] = {str(name): bool(linked) for name, linked in links.items()}
-    return _serializer(keys).dumps(payload)
+def parse_jwks(document: object) -> dict[str, PyJWK]:
+    """``kid`` -> key for every usable ES256 signing key (P-256 EC) in a JWK Set."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWK Set")
+    keys: dict[str, PyJWK] = {}
+    for jwk in document["keys"]:
+        if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
+            continue
+        if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+            continue
+        if jwk.get("alg", ALGORITHM) != ALGORITHM or jwk.get("use", "sig") != "sig":
+            continue
+        try:
+            keys[jwk["kid"]] = PyJWK(jwk, algorithm=ALGORITHM)
+        except jwt.PyJWTError:
+            continue
+    return keys
 
 
-def sign_forwarded(
-    keys: Sequence[str], *, product: str, method: str, path: str, forwarded: Mapping[str, str]
-) -> str:
-    """The ``X-Forwarded-Signature`` value: ``forwarded`` (``{"for": ..., "proto": ...,
-    "host": ..., "prefix": ...}``) signed for one request, like the assertion but for anyone."""
-    payload = {
-        "iss": ISSUER,
-        "aud": product,
-        "htm": method.upper(),
-        "htp": path,
-        "fwd": {str(name): str(value) for name, value in forwarded.items()},
-    }
-    return _serializer(keys, FORWARDED_SALT).dumps(payload)
+class StaticJwks:
+    """A JWK Set given as a dict (tests, or keys loaded some other way)."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self._keys = parse_jwks(dict(document))
+
+    def get(self, kid: str) -> PyJWK | None:
+        return self._keys.get(kid)
 
 
-class KeyFile:
-    """A product's key list kept in a file, re-read when the file changes (zero-downtime rotation).
+class JwksFile:
+    """A pinned JWK Set file (``flask --app gateway keys jwks > jwks.json``), re-read when it
+    changes, so copying the new file during a rotation needs no restart."""
 
-    One key per line, oldest first; ``#`` starts a comment. A line ``+<key>`` is a *staged* key:
-    verifiers accept it, the gateway does not sign with it yet. Rotation is: stage a new key,
-    wait until every process re-read the file, promote it (the gateway now signs with it), wait
-    one assertion lifetime, retire the older keys. Without the file, ``fallback`` (the
-    configured list) is used. Pass ``keys=KeyFile(...)`` to :class:`AssertionVerifier`.
-    """
-
-    def __init__(self, path: str, fallback: Sequence[str] = (), interval: float = 1.0) -> None:
+    def __init__(self, path: str, interval: float = 1.0) -> None:
         self.path = path
-        self.fallback = list(fallback)
         self.interval = interval
         self._lock = threading.Lock()
         self._checked = float("-inf")
         self._stamp: tuple[int, int] | None = None
-        self._keys: tuple[list[str], list[str]] = (self.fallback, self.fallback)
+        self._keys: dict[str, PyJWK] = {}
 
-    def __call__(self) -> list[str]:
-        return self.accepted()
-
-    def accepted(self) -> list[str]:
-        """Every key a verifier accepts, staged ones included, oldest to newest."""
-        return self._load()[0]
-
-    def signing(self) -> list[str]:
-        """The keys without staged ones: the last is the one to sign with."""
-        return self._load()[1]
-
-    def _load(self) -> tuple[list[str], list[str]]:
+    def get(self, kid: str) -> PyJWK | None:
         now = time.monotonic()
-        if now - self._checked < self.interval:
-            return self._keys
-        with self._lock:
-            self._checked = now
-            try:
-                stat = os.stat(self.path)
-            except OSError:
-                self._stamp, self._keys = None, (self.fallback, self.fallback)
-                return self._keys
+        if now - self._checked >= self.interval:
+            with self._lock:
+                self._checked = now
+                self._reload()
+        return self._keys.get(kid)
+
+    def _reload(self) -> None:
+        try:
+            stat = os.stat(self.path)
             stamp = (stat.st_mtime_ns, stat.st_size)
-            if stamp != self._stamp:
-                try:
-                    with open(self.path, encoding="utf-8") as handle:
-                        accepted, active = parse_key_lines(handle.read().splitlines())
-                except (OSError, UnicodeDecodeError) as exc:
-                    # Unreadable (permissions, half-copied): keep the last good keys.
-                    logging.getLogger(__name__).error("key file %s unreadable: %s", self.path, exc)
-                    return self._keys
-                if active:
-                    self._stamp, self._keys = stamp, (accepted, active)
-            return self._keys
+            if stamp == self._stamp:
+                return
+            with open(self.path, encoding="utf-8") as handle:
+                self._keys = parse_jwks(json.load(handle))
+            self._stamp = stamp
+        except (OSError, ValueError) as exc:  # half-copied or unreadable: keep the last good set
+            log.error("JWKS file %s unusable: %s", self.path, exc)
 
 
-def parse_key_lines(lines: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(accepted keys, signing keys) from key-file lines, each oldest to newest."""
-    accepted: list[str] = []
-    active: list[str] = []
-    for line in lines:
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        key = line.removeprefix("+").strip()
-        if not key:
-            continue
-        if not line.startswith("+"):
-            active.append(key)
-        accepted.append(key)
-    # A staged key is accepted but never the signing one: move staged keys before active ones
-    # so itsdangerous (which signs with the last key) could never pick them.
-    return [k for k in accepted if k not in active] + active, active
+def fetch_jwks(url: str, timeout: float) -> tuple[bytes, int | None]:
+    """GET ``url`` (no environment proxies: it is the gateway's internal address); the body
+    and the ``Cache-Control`` max-age, if any."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(url), timeout=timeout) as answer:
+        body = answer.read(256 * 1024 + 1)
+        if len(body) > 256 * 1024:
+            raise ValueError("JWK Set too large")
+        return body, _max_age(answer.headers.get("Cache-Control", ""))
 
 
-class AssertionVerifier:
-    """Verifies assertions for one product; thread-safe, keeps a per-process replay cache.
+def _max_age(cache_control: str) -> int | None:
+    for directive in cache_control.split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().isdigit():
+            return int(value.strip())
+    return None
 
-    ``keys`` is a list, or a callable returning one (a :class:`KeyFile`) for live rotation.
+
+class RemoteJwks:
+    """The gateway's JWK Set over HTTP, cached for its ``max-age``.
+
+    An unknown ``kid`` triggers a refresh only if the last fetch is ``refresh_interval``
+    seconds old, so a flood of bogus ``kid`` values costs the gateway at most one request per
+    interval. A failed fetch keeps the keys already known (they are public keys; the gateway
+    drops retired ones from the set, which this cache notices at the next refresh).
     """
 
     def __init__(
         self,
+        url: str,
+        *,
+        timeout: float = 2.0,
+        refresh_interval: float = REFRESH_INTERVAL,
+        fetch: Callable[[str, float], tuple[bytes, int | None]] = fetch_jwks,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.refresh_interval = refresh_interval
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._keys: dict[str, PyJWK] = {}
+        self._expires = float("-inf")
+        self._attempted = float("-inf")
+        #: Number of fetch attempts (for tests and metrics).
+        self.fetches = 0
+
+    def get(self, kid: str) -> PyJWK | None:
+        with self._lock:
+            now = self._clock()
+            if now >= self._expires:
+                self._refresh(now)
+            key = self._keys.get(kid)
+            if key is None and now - self._attempted >= self.refresh_interval:
+                self._refresh(now)
+                key = self._keys.get(kid)
+            return key
+
+    def _refresh(self, now: float) -> None:
+        self._attempted = now
+        self.fetches += 1
+        try:
+            body, max_age = self._fetch(self.url, self.timeout)
+            self._keys = parse_jwks(json.loads(body))
+        except Exception as exc:  # noqa: BLE001 - network, HTTP, JSON: all mean "no new keys"
+            log.warning("JWKS fetch from %s failed: %s", self.url, exc)
+            self._expires = now + self.refresh_interval
+            return
+        age = DEFAULT_JWKS_MAX_AGE if max_age is None else max_age
+        self._expires = now + min(age, MAX_JWKS_MAX_AGE)
+
+
+class AssertionVerifier:
+    """Verifies assertions for one product; thread-safe, keeps a per-process replay cache."""
+
+    def __init__(
+        self,
         audience: str,
-        keys: Sequence[str] | Callable[[], Sequence[str]],
-        max_age: int = DEFAULT_MAX_AGE,
+        issuer: str,
+        keys: KeySource,
         skew: int = DEFAULT_SKEW,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.audience = audience
-        self.max_age = max_age
+        self.issuer = issuer
+        self.keys = keys
         self.skew = skew
-        self._key_source = keys if callable(keys) else None
-        self._keys = tuple(keys() if callable(keys) else keys)
-        self._serializers = {salt: _serializer(self._keys, salt) for salt in SALTS}
+        self._clock = clock
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
-
-    def _current_serializer(self, salt: str = SALT) -> URLSafeTimedSerializer:
-        if self._key_source is not None:
-            keys = tuple(self._key_source())
-            if keys != self._keys:
-                self._keys = keys
-                self._serializers = {s: _serializer(keys, s) for s in SALTS}
-        return self._serializers[salt]
-
-    def _payload(self, token: str | None, salt: str, method: str, path: str) -> dict[str, Any]:
-        """The signed payload, checked for key, age, issuer, product, method and path."""
-        if not token:
-            raise InvalidAssertion("missing assertion")
-        if len(token) > 8192:
-            raise InvalidAssertion("assertion too large")
-        try:
-            payload, signed_at = self._current_serializer(salt).loads(token, return_timestamp=True)
-        except (BadSignature, ValueError, TypeError) as exc:
-            raise InvalidAssertion("bad signature") from exc
-        age = time.time() - signed_at.timestamp()
-        if age < -self.skew or age > self.max_age + self.skew:
-            raise InvalidAssertion("expired assertion")
-        if not isinstance(payload, dict):
-            raise InvalidAssertion("malformed assertion")
-        if payload.get("iss") != ISSUER or payload.get("aud") != self.audience:
-            raise InvalidAssertion("assertion for another issuer or product")
-        if payload.get("htm") != method.upper() or payload.get("htp") != path:
-            raise InvalidAssertion("assertion for another request")
-        return payload
-
-    def verify_forwarded(self, token: str | None, *, method: str, path: str) -> dict[str, str]:
-        """The X-Forwarded-* values the gateway signed for this request, or raise.
-
-        No replay cache: a copy only repeats the values the gateway vouched for, on the same
-        method and path, within the assertion lifetime.
-        """
-        forwarded = self._payload(token, FORWARDED_SALT, method, path).get("fwd")
-        if not isinstance(forwarded, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in forwarded.items()
-        ):
-            raise InvalidAssertion("malformed forwarded values")
-        return dict(forwarded)
 
     def verify(self, token: str | None, *, method: str, path: str) -> Identity:
         """Return the identity in ``token`` or raise :class:`InvalidAssertion`.
@@ -274,39 +259,123 @@ class AssertionVerifier:
         ``method`` and ``path`` are those of the request the product received; an assertion
         captured on one route cannot be replayed on another, nor twice on the same one.
         """
-        payload = self._payload(token, SALT, method, path)
+        claims = self._verified_claims(
+            token, ASSERTION_TYPE, ["iss", "aud", "sub", "iat", "exp", "jti"], method, path
+        )
         try:
             identity = Identity(
-                console_user_id=str(payload["sub"]),
-                email=str(payload["email"]),
-                product=str(payload["aud"]),
-                product_user_id=str(payload["puid"]),
-                session_id=str(payload["sid"]),
-                auth_methods=tuple(str(m) for m in payload["amr"]),
-                issued_at=int(payload["iat"]),
-                assertion_id=str(payload["jti"]),
-                links=_links(payload.get("lnk")),
+                console_user_id=_text(claims["sub"]),
+                email=_text(claims["email"]),
+                product=_text(claims["aud"]),
+                product_user_id=_text(claims["puid"]),
+                session_id=_text(claims["sid"]),
+                auth_methods=tuple(_text(m) for m in _list(claims["amr"])),
+                issued_at=claims["iat"],
+                expires_at=claims["exp"],
+                assertion_id=_text(claims["jti"]),
+                links=_links(claims.get("lnk")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidAssertion("malformed assertion") from exc
-        self._remember(identity.assertion_id)
+        self._remember(identity.assertion_id, identity.expires_at)
         return identity
 
-    def _remember(self, assertion_id: str) -> None:
-        """Refuse a second use of one assertion id within its lifetime (in this process)."""
-        now = time.monotonic()
-        horizon = self.max_age + 2 * self.skew
+    def verify_forwarded(self, token: str | None, *, method: str, path: str) -> dict[str, str]:
+        """The X-Forwarded-* values (``{"for": ..., "proto": ..., "host": ..., "prefix": ...}``)
+        the gateway signed for this request, or raise :class:`InvalidAssertion`.
+
+        No replay cache: a copy only repeats what the gateway vouched for, on the same method
+        and path, within the token's lifetime.
+        """
+        claims = self._verified_claims(
+            token, FORWARDED_TYPE, ["iss", "aud", "iat", "exp"], method, path
+        )
+        forwarded = claims.get("fwd")
+        if not isinstance(forwarded, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in forwarded.items()
+        ):
+            raise InvalidAssertion("malformed forwarded values")
+        return dict(forwarded)
+
+    def _verified_claims(
+        self, token: str | None, typ: str, required: list[str], method: str, path: str
+    ) -> dict[str, Any]:
+        """The claims of ``token``, checked for type, algorithm, key, signature, issuer,
+        audience, time and the request (``htm``/``htp``)."""
+        if not token:
+            raise InvalidAssertion("missing assertion")
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidAssertion("assertion too large")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidAssertion("malformed assertion") from exc
+        # Only ES256: refuses "none", and HS256 keyed with the public key (algorithm confusion).
+        if header.get("alg") != ALGORITHM:
+            raise InvalidAssertion("algorithm not allowed")
+        if header.get("typ", ASSERTION_TYPE) != typ:
+            raise InvalidAssertion("another kind of token")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > 128:
+            raise InvalidAssertion("no key id")
+        key = self.keys.get(kid)
+        if key is None:
+            raise InvalidAssertion("unknown key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.skew,
+                options={"require": required},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidAssertion("expired assertion") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise InvalidAssertion("assertion from the future") from exc
+        except (jwt.InvalidAudienceError, jwt.InvalidIssuerError) as exc:
+            raise InvalidAssertion("assertion for another issuer or product") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise InvalidAssertion("bad signature") from exc
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise InvalidAssertion("malformed assertion") from exc
+        if claims["aud"] != self.audience:  # a list naming several products is not for us alone
+            raise InvalidAssertion("assertion for another issuer or product")
+        if not isinstance(claims["iat"], int) or not isinstance(claims["exp"], int):
+            raise InvalidAssertion("malformed assertion")
+        if claims["exp"] - claims["iat"] > MAX_LIFETIME:
+            raise InvalidAssertion("assertion lifetime too long")
+        if claims.get("htm") != method.upper() or claims.get("htp") != path:
+            raise InvalidAssertion("assertion for another request")
+        return claims
+
+    def _remember(self, assertion_id: str, expires_at: int) -> None:
+        """Refuse a second use of one assertion id while it could still verify (this process)."""
+        now = self._clock()
         with self._lock:
             if len(self._seen) > 10_000:
-                self._seen = {k: t for k, t in self._seen.items() if now - t < horizon}
-            seen_at = self._seen.get(assertion_id)
-            if seen_at is not None and now - seen_at < horizon:
+                self._seen = {k: t for k, t in self._seen.items() if t + self.skew >= now}
+            if assertion_id in self._seen:
                 raise InvalidAssertion("assertion replayed")
-            self._seen[assertion_id] = now
+            self._seen[assertion_id] = float(expires_at)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected a string claim")
+    return value
+
+
+def _list(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise TypeError("expected a list claim")
+    return value
 
 
 def _links(value: object) -> dict[str, bool] | None:
-    """The optional ``lnk`` claim; absent (older gateways) is None, malformed is refused."""
+    """The optional ``lnk`` claim; absent is None, malformed is refused."""
     if value is None:
         return None
     if not isinstance(value, dict) or not all(

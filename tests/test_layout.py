@@ -11,7 +11,8 @@ def test_vendored_assertion_module_imports_without_flask_or_gateway_config() -> 
     code = (
         "import json, sys; import gateway.assertion; "
         "print(json.dumps(sorted(m for m in sys.modules "
-        "if m.split('.')[0] in {'flask', 'werkzeug', 'config', 'sqlalchemy'} "
+        "if m.split('.')[0] in {'flask', 'werkzeug', 'config', 'sqlalchemy', 'requests', "
+        "'itsdangerous'} "
         "or (m.startswith('gateway.') and m != 'gateway.assertion'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,156 +1,105 @@
-"""Operator commands to rotate a product's assertion keys without downtime: ``flask keys ...``.
+"""Operator commands for the assertion signing keys, rotated with no product change: ``flask keys``.
 
-Keys live in ``<ASSERTION_KEY_DIR>/<product>.keys`` (default ``instance/keys``), one per line,
-oldest first, read by the gateway and by the product (``gateway.assertion.KeyFile``), each
-re-reading the file within a second of a change. When the file exists it overrides the
-``<PRODUCT>_ASSERTION_KEYS`` setting; ``keys init`` seeds it from that setting.
+The keys live in ``ASSERTION_KEY_DIR`` (``gateway.keys.store``), shared by every gateway
+instance, which re-read it within a second. Products only ever see the public JWKS.
 
-Rotation, in three steps that never leave a process unable to verify what another signs:
+- ``init``: the first (non-demo) key, for a production deployment.
+- Rotation, in three steps that never leave a product unable to verify what the gateway signs:
 
-1. ``stage``: append ``+<new key>``. Products accept it; the gateway still signs with the old key.
-2. ``promote`` (after every process re-read the file): the staged key becomes the newest active
-   key, so the gateway signs with it; products already accept it.
-3. ``retire`` (after one assertion lifetime): drop every key but the newest.
+  1. ``stage``: a new key appears in ``/.well-known/jwks.json``; the gateway does not sign with
+     it yet. Wait ``JWKS_MAX_AGE`` seconds, until every product's cached JWKS lists it.
+  2. ``promote``: the gateway signs with the staged key; the old one stays published.
+  3. ``retire``: the old key leaves the JWKS after one assertion lifetime plus the JWKS
+     max-age (``ASSERTION_MAX_AGE + JWKS_MAX_AGE``); a later ``retire`` deletes its file.
 
-``rotate`` runs the three steps with the waits in between. For products on another host, copy
-the file there after each step (or put the same list in the product's environment, restarting
-it, before ``promote``).
+- ``rotate`` runs the three steps with the wait in between; ``show`` lists kids and states
+  (never key material); ``jwks`` prints the public set, for products pinned to a JWKS file.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
-import tempfile
+import json
 import time
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from gateway.assertion import parse_key_lines
+from gateway.keys import key_store
+from gateway.keys.store import KeyStateError
 
-keys_cli = AppGroup("keys", help="Rotate the products' identity-assertion keys.")
+keys_cli = AppGroup("keys", help="Rotate the gateway's identity-assertion signing keys.")
 
-#: How long every process needs to notice a changed key file (``KeyFile`` checks each second).
+#: How long every gateway process needs to notice a changed key directory (checked each second).
 RELOAD_SECONDS = 2
 
 
-
-product_argument = click.argument("product")
-
-
-def key_path(product: str) -> str:
-    """The key file of ``product``, one of the configured ``PRODUCTS``."""
-    if product not in current_app.config["PRODUCTS"]:
-        names = ", ".join(current_app.config["PRODUCTS"])
-        raise click.BadParameter(f"{product!r} is not one of {names}", param_hint="PRODUCT")
-    folder = current_app.config["ASSERTION_KEY_DIR"]
-    return os.path.join(folder, f"{product}.keys")
+def _step(action):  # type: ignore[no-untyped-def]
+    try:
+        return action()
+    except KeyStateError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
-def read_lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as handle:
-        return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
-
-
-def write_lines(path: str, lines: list[str]) -> None:
-    """Replace the file atomically (readers never see half a file), owner-readable only."""
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".keys-")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write("# assertion keys, oldest first; '+' marks a staged key (accepted, unused)\n")
-        out.write("\n".join(lines) + "\n")
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
-
-
-def _existing(product: str) -> list[str]:
-    path = key_path(product)
-    if not os.path.exists(path):
-        raise click.ClickException(f"{path} does not exist; run 'flask keys init {product}' first")
-    return read_lines(path)
-
-
-def new_key() -> str:
-    return secrets.token_urlsafe(48)
+def _grace() -> int:
+    config = current_app.config
+    return int(config["ASSERTION_MAX_AGE"]) + int(config["JWKS_MAX_AGE"])
 
 
 @keys_cli.command("init")
-@product_argument
-def init_keys(product: str) -> None:
-    """Create the key file from the configured key list (no change in behaviour)."""
-    path = key_path(product)
-    if os.path.exists(path):
-        raise click.ClickException(f"{path} already exists")
-    configured = current_app.config[f"{product.upper()}_ASSERTION_KEYS"]
-    write_lines(path, list(configured))
-    click.echo(f"wrote {path} with {len(configured)} key(s)")
+def init_keys() -> None:
+    """Create the first signing key (a production deployment starts with this)."""
+    entry = _step(key_store().init)
+    click.echo(f"created signing key {entry.kid} in {key_store().folder}")
 
 
 @keys_cli.command("stage")
-@product_argument
-def stage(product: str) -> None:
-    """Step 1: add a new key that products accept but the gateway does not sign with yet."""
-    lines = _existing(product)
-    if any(line.startswith("+") for line in lines):
-        raise click.ClickException("a key is already staged; promote it first")
-    write_lines(key_path(product), lines + ["+" + new_key()])
-    click.echo(f"staged a new {product} key; wait {RELOAD_SECONDS}s, then promote")
+def stage() -> None:
+    """Step 1: publish a new key in the JWKS; the gateway does not sign with it yet."""
+    entry = _step(key_store().stage)
+    wait = int(current_app.config["JWKS_MAX_AGE"]) + RELOAD_SECONDS
+    click.echo(f"staged key {entry.kid}; wait {wait}s (JWKS max-age), then promote")
 
 
 @keys_cli.command("promote")
-@product_argument
-def promote(product: str) -> None:
-    """Step 2: sign with the staged key from now on (older keys still verify)."""
-    lines = _existing(product)
-    staged = [line for line in lines if line.startswith("+")]
-    if not staged:
-        raise click.ClickException("no staged key; run stage first")
-    active = [line for line in lines if not line.startswith("+")]
-    write_lines(key_path(product), active + [line[1:] for line in staged])
-    click.echo(f"the gateway now signs {product} assertions with the new key")
+def promote() -> None:
+    """Step 2: sign with the staged key from now on (the old key stays published)."""
+    entry = _step(key_store().promote)
+    click.echo(f"the gateway now signs with {entry.kid}; run retire for the old key")
 
 
 @keys_cli.command("retire")
-@product_argument
-def retire(product: str) -> None:
-    """Step 3: drop every key but the newest active one."""
-    accepted, active = parse_key_lines(_existing(product))
-    if not active:
-        raise click.ClickException("no active key in the file")
-    write_lines(key_path(product), [active[-1]])
-    click.echo(f"retired {len(accepted) - 1} old {product} key(s)")
+def retire() -> None:
+    """Step 3: drop the previous keys from the JWKS after their grace period."""
+    retiring = _step(lambda: key_store().retire(_grace()))
+    click.echo(f"{len(retiring)} key(s) retiring: out of the JWKS within {_grace()}s")
 
 
 @keys_cli.command("rotate")
-@product_argument
-@click.option("--wait/--no-wait", default=True, help="Sleep between the steps (default).")
-def rotate(product: str, wait: bool) -> None:
-    """stage, promote, retire, with the waits that keep every request verifiable."""
+@click.option("--wait/--no-wait", default=True, help="Sleep between stage and promote (default).")
+def rotate(wait: bool) -> None:
+    """stage, wait for every product's JWKS cache, promote, retire."""
     ctx = click.get_current_context()
-    if not os.path.exists(key_path(product)):
-        ctx.invoke(init_keys, product=product)
-    ctx.invoke(stage, product=product)
+    ctx.invoke(stage)
     if wait:
-        time.sleep(RELOAD_SECONDS)
-    ctx.invoke(promote, product=product)
-    if wait:
-        max_age = int(current_app.config["ASSERTION_MAX_AGE"])
-        click.echo(f"waiting {max_age + RELOAD_SECONDS}s for assertions signed with the old key")
-        time.sleep(max_age + RELOAD_SECONDS)
-    ctx.invoke(retire, product=product)
+        time.sleep(int(current_app.config["JWKS_MAX_AGE"]) + RELOAD_SECONDS)
+    ctx.invoke(promote)
+    ctx.invoke(retire)
 
 
 @keys_cli.command("show")
-@product_argument
-def show(product: str) -> None:
-    """How many keys are active and staged, and where they come from (never the keys)."""
-    path = key_path(product)
-    if not os.path.exists(path):
-        configured = current_app.config[f"{product.upper()}_ASSERTION_KEYS"]
-        click.echo(f"{product}: {len(configured)} key(s) from configuration (no {path})")
-        return
-    accepted, active = parse_key_lines(read_lines(path))
-    click.echo(f"{product}: {len(active)} active, {len(accepted) - len(active)} staged in {path}")
+def show() -> None:
+    """Each key's kid and state (never key material)."""
+    entries = key_store().entries()
+    if not entries:
+        click.echo(f"no keys in {key_store().folder}; run 'flask keys init'")
+    for entry in entries:
+        demo = " (demo key, refused in production)" if entry.demo else ""
+        until = f" until {int(entry.until)}" if entry.until is not None else ""
+        click.echo(f"{entry.kid} {entry.state}{until}{demo}")
+
+
+@keys_cli.command("jwks")
+def jwks() -> None:
+    """Print the public JWK Set (for products pinned to a JWKS file, JWKS_FILE)."""
+    click.echo(json.dumps(key_store().jwks(), indent=1))

@@ -1,14 +1,13 @@
-"""The products behind the gateway: prefix, upstream, keys, and how a public path maps to them.
+"""The products behind the gateway: prefix, upstream, SCIM token, how a public path maps to them.
 
 Built once per app from configuration (``<NAME>_PREFIX``, ``<NAME>_UPSTREAM``,
-``<NAME>_ASSERTION_KEYS``, ``<NAME>_SCIM_TOKEN``, optional ``<NAME>_PUBLIC_PATHS`` and
-``<NAME>_INTERNAL_PATHS``). Routing works on a normalised path so that encoded dot-segments,
-backslashes, doubled slashes or a differently cased prefix cannot reach an internal product path.
+``<NAME>_SCIM_TOKEN``, optional ``<NAME>_PUBLIC_PATHS`` and ``<NAME>_INTERNAL_PATHS``). Routing
+works on a normalised path so that encoded dot-segments, backslashes, doubled slashes or a
+differently cased prefix cannot reach an internal product path.
 """
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +19,6 @@ import requests
 import urllib3
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
-
-from gateway.assertion import KeyFile
 
 #: Concurrent pooled connections kept per upstream (one gunicorn worker's threads).
 POOL_SIZE = 64
@@ -132,7 +129,6 @@ class Product:
     prefix: str
     upstream: str
     scim_token: str = field(repr=False)
-    keys: KeyFile
     #: Reachable without a Console session and forwarded without an assertion.
     public_paths: tuple[str, ...]
     #: Never reachable through the gateway (provisioning, linking checks, health).
@@ -144,10 +140,6 @@ class Product:
     def origin(self) -> tuple[str, str]:
         parts = urlsplit(self.upstream)
         return parts.scheme.lower(), parts.netloc.lower()
-
-    def signing_keys(self) -> list[str]:
-        """Keys the gateway signs with (the key file's active keys, else configuration)."""
-        return self.keys.signing()
 
     def is_internal(self, path: str) -> bool:
         path_key = _key(path)
@@ -210,22 +202,18 @@ class ProductTable:
             product.pool.clear()
 
 
-def build_table(config: Mapping[str, Any], names: Sequence[str], key_dir: str) -> ProductTable:
-    """The product table from gateway settings; ``key_dir`` holds optional ``<name>.keys``."""
+def build_table(config: Mapping[str, Any], names: Sequence[str]) -> ProductTable:
+    """The product table from gateway settings."""
     products = []
     for name in names:
         upper = name.upper()
         prefix = "/" + str(config[f"{upper}_PREFIX"]).strip("/")
-        fallback = config[f"{upper}_ASSERTION_KEYS"]
-        if isinstance(fallback, str):
-            fallback = [k.strip() for k in fallback.split(",") if k.strip()]
         products.append(
             Product(
                 name=name,
                 prefix=prefix,
                 upstream=str(config[f"{upper}_UPSTREAM"]).rstrip("/"),
                 scim_token=str(config[f"{upper}_SCIM_TOKEN"]),
-                keys=KeyFile(os.path.join(key_dir, f"{name}.keys"), fallback=list(fallback)),
                 public_paths=_paths(config[f"{upper}_PUBLIC_PATHS"]),
                 internal_paths=_paths(config[f"{upper}_INTERNAL_PATHS"]),
             )
@@ -243,7 +231,7 @@ def _paths(value: object) -> tuple[str, ...]:
 
 def init_app(app: Flask) -> None:
     """Build the product table once per app from its settings (``PRODUCTS`` names them)."""
-    table = build_table(app.config, app.config["PRODUCTS"], app.config["ASSERTION_KEY_DIR"])
+    table = build_table(app.config, app.config["PRODUCTS"])
     app.extensions[_EXT] = table
 
 

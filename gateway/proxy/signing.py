@@ -1,22 +1,105 @@
-"""Where the gateway signs: one assertion per upstream request, with the product's newest key,
-and the X-Forwarded-* values of every upstream request (so a product can tell them from a
-client's own)."""
+"""Where the gateway signs: one ES256 JWT per upstream request, with the active key, and a
+proof of the X-Forwarded-* values it sends (so a product can tell them from a client's own).
+
+The claim set is described in ``gateway/assertion.py`` (the verifier products vendor).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 
-from gateway.assertion import FORWARDED_HEADER, sign_assertion, sign_forwarded
+import jwt
+from flask import current_app
+
+from gateway.assertion import ALGORITHM, ASSERTION_TYPE, FORWARDED_HEADER, FORWARDED_TYPE
+from gateway.keys import key_store
+from gateway.keys.store import SigningKey
 from gateway.products.table import Product, products
 from gateway.proxy.principal import Principal
+
+
+def sign_assertion(
+    key: SigningKey,
+    *,
+    issuer: str,
+    product: str,
+    console_user_id: str,
+    email: str,
+    product_user_id: str,
+    session_id: str,
+    auth_methods: Sequence[str],
+    method: str,
+    path: str,
+    lifetime: int = 30,
+    links: Mapping[str, bool] | None = None,
+    now: int | None = None,
+) -> str:
+    """The compact JWS for one upstream request (``method`` and ``path`` as the product
+    receives them). ``links`` (``lnk``) tells the product which products this person is
+    linked to, so it renders the Product Switcher itself."""
+    issued = int(time.time()) if now is None else now
+    claims: dict[str, object] = {
+        "iss": issuer,
+        "aud": product,
+        "sub": console_user_id,
+        "email": email,
+        "puid": product_user_id,
+        "sid": session_id,
+        "amr": list(auth_methods),
+        "iat": issued,
+        "exp": issued + lifetime,
+        "jti": uuid.uuid4().hex,
+        "htm": method.upper(),
+        "htp": path,
+    }
+    if links is not None:
+        claims["lnk"] = {str(name): bool(linked) for name, linked in links.items()}
+    return jwt.encode(
+        claims, key.private_key, algorithm=ALGORITHM,
+        headers={"kid": key.kid, "typ": ASSERTION_TYPE},
+    )
+
+
+def sign_forwarded(
+    key: SigningKey,
+    *,
+    issuer: str,
+    product: str,
+    method: str,
+    path: str,
+    forwarded: Mapping[str, str],
+    lifetime: int = 30,
+    now: int | None = None,
+) -> str:
+    """The ``X-Forwarded-Signature`` value: ``forwarded`` (``{"for": ..., "proto": ...,
+    "host": ..., "prefix": ...}``) signed for one request, typed ``fwd+jwt`` so it can never
+    pass for an identity assertion (nor one for it)."""
+    issued = int(time.time()) if now is None else now
+    claims = {
+        "iss": issuer,
+        "aud": product,
+        "iat": issued,
+        "exp": issued + lifetime,
+        "htm": method.upper(),
+        "htp": path,
+        "fwd": {str(name): str(value) for name, value in forwarded.items()},
+    }
+    return jwt.encode(
+        claims, key.private_key, algorithm=ALGORITHM,
+        headers={"kid": key.kid, "typ": FORWARDED_TYPE},
+    )
 
 
 def assertion_for(product: Product, principal: Principal, method: str, path: str) -> str:
     """The ``X-Identity-Assertion`` value for ``method path`` as the product will receive it."""
     if principal.product_user_id is None:
         raise ValueError("no assertion for a user not linked to " + product.name)
+    config = current_app.config
     return sign_assertion(
-        product.signing_keys(),
+        key_store().signing_key(),
+        issuer=config["PUBLIC_URL"].rstrip("/"),
         product=product.name,
         console_user_id=principal.user_id,
         email=principal.email,
@@ -25,6 +108,7 @@ def assertion_for(product: Product, principal: Principal, method: str, path: str
         auth_methods=principal.auth_methods,
         method=method,
         path=path,
+        lifetime=int(config["ASSERTION_MAX_AGE"]),
         links={name: name in principal.linked for name in products().names()},
     )
 
@@ -42,7 +126,14 @@ def forwarded_proof(
         for name, value in headers
         if name.lower().startswith("x-forwarded-")
     }
+    config = current_app.config
     proof = sign_forwarded(
-        product.signing_keys(), product=product.name, method=method, path=path, forwarded=forwarded
+        key_store().signing_key(),
+        issuer=config["PUBLIC_URL"].rstrip("/"),
+        product=product.name,
+        method=method,
+        path=path,
+        forwarded=forwarded,
+        lifetime=int(config["ASSERTION_MAX_AGE"]),
     )
     return FORWARDED_HEADER, proof

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from config.products import load_product
-from gateway.assertion import AssertionVerifier, KeyFile
+from gateway.assertion import AssertionVerifier, JwksFile, KeySource, RemoteJwks
 from product_stubs.kit import auth, internal, mail, scim, settings, signup, teams
 from product_stubs.kit.db import init_db
 from product_stubs.kit.forwarding import GatewayForwarding
@@ -26,11 +26,10 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
     app = Flask(profile.name, template_folder=profile.template_folder)
     app.config.from_mapping(load_product(profile.name, test_config))
     app.extensions["product_profile"] = profile
-    keys, key_file = app.config["ASSERTION_KEYS"], app.config["ASSERTION_KEY_FILE"]
     verifier = AssertionVerifier(
         profile.name,
-        KeyFile(key_file, keys) if key_file else keys,
-        max_age=app.config["ASSERTION_MAX_AGE"],
+        issuer=app.config["GATEWAY_PUBLIC_URL"],
+        keys=_gateway_keys(app.config),
         skew=app.config["ASSERTION_SKEW"],
     )
     app.extensions["product_verifier"] = verifier
@@ -75,6 +74,13 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
         return error_response(exc)
 
     return app
+
+
+def _gateway_keys(config: dict[str, Any]) -> KeySource:
+    """The gateway's public keys: a pinned JWKS file if set, else its JWKS URL."""
+    if config["JWKS_FILE"]:
+        return JwksFile(config["JWKS_FILE"])
+    return RemoteJwks(config["GATEWAY_INTERNAL_URL"] + "/.well-known/jwks.json")
 
 
 def error_response(exc: HTTPException) -> Response:

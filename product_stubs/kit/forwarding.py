@@ -4,8 +4,9 @@ A product is also reachable on its own port (its password users log in there), s
 send ``X-Forwarded-For``. Believing it would let a client choose the address that login
 throttling counts and the session history records, and the host and prefix URLs are built from.
 The peer address cannot tell the gateway apart: in the demo everything, an attacker included,
-connects from 127.0.0.1. So the gateway signs the values it sends (``X-Forwarded-Signature``,
-this product's assertion keys, bound to method and path, 30 s), on public pages too, and this
+connects from 127.0.0.1. So the gateway signs the values it sends (``X-Forwarded-Signature``:
+a ``fwd+jwt`` from its signing key, checked with the same JWKS as the assertion, bound to
+method and path, 30 s), on public pages too, and this
 middleware drops every ``X-Forwarded-*`` header of a request without a valid signature before
 ``ProxyFix`` runs: such a request is what it looks like, a direct client.
 """

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, inspect
@@ -10,6 +13,7 @@ from config import ConfigError, load
 from config.gateway import DEFAULTS, ENV_NAMES
 from gateway import create_app
 from gateway.db import Base
+from gateway.keys.store import KeyStore
 from tests.support.console import Actions, current_code
 
 
@@ -31,9 +35,17 @@ def test_production_refuses_demo_secrets(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app({"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
     strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
-    strong |= {"SEGMENT_ASSERTION_KEYS": ["k" * 40], "SENDGRID_ASSERTION_KEYS": ["q" * 40]}
-    app = create_app({"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
-                     | strong)
+    keys = f"{tmp_path}/keys"
+    strong |= {"ASSERTION_KEY_DIR": keys, "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
+    with pytest.raises(ConfigError, match="flask keys init"):  # no signing key at all
+        create_app({"APP_ENV": "production"} | strong)
+    KeyStore(keys).ensure(demo=True)  # what `python app.py` leaves in instance/keys
+    with pytest.raises(ConfigError, match="demo key"):
+        create_app({"APP_ENV": "production"} | strong)
+    assert "demo-insecure-" in " ".join(os.listdir(keys))
+    shutil.rmtree(keys)
+    KeyStore(keys).init()  # the operator's `flask keys init`
+    app = create_app({"APP_ENV": "production"} | strong)
     assert app.config["APP_ENV"] == "production"
     assert app.test_client().get("/dev/mailbox").status_code == 404
 

@@ -76,14 +76,14 @@ def age_session(stack: Stack, email: str, minutes: int = 10) -> None:
     from gateway.models import LoginSession, User, utcnow
 
     app = stack.app("gateway")
-    with app.app_context(), new_session() as db:
-        user_ids = db.query(User.id).filter(User.email == email).scalar_subquery()
-        db.execute(
+    with app.app_context(), new_session() as session:
+        user_ids = session.query(User.id).filter(User.email == email).scalar_subquery()
+        session.execute(
             update(LoginSession)
             .where(LoginSession.user_id.in_(user_ids))
             .values(authenticated_at=utcnow() - timedelta(minutes=minutes))
         )
-        db.commit()
+        session.commit()
     gateway_db.engine(app).dispose()
 
 

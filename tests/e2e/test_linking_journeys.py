@@ -32,11 +32,11 @@ def demo(stack: Stack) -> Stack:
     segment.seed_demo_data(stack.app("segment"))
     sendgrid.seed_demo_data(stack.app("sendgrid"))
     gateway = stack.app("gateway")
-    with gateway.app_context(), new_session() as db:
+    with gateway.app_context(), new_session() as session:
         for email in ("alice@example.com", "bob@example.com"):
-            db.add(User(email=email, password_hash=hash_password(CONSOLE_PASSWORD),
-                        email_verified_at=utcnow()))
-        db.commit()
+            session.add(User(email=email, password_hash=hash_password(CONSOLE_PASSWORD),
+                             email_verified_at=utcnow()))
+        session.commit()
     gateway_db.engine(gateway).dispose()
     return stack
 

@@ -113,14 +113,16 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, product: str
     upper = product.upper()
     monkeypatch.setenv(f"{upper}_DATABASE_URL", "sqlite:///elsewhere.db")
     monkeypatch.setenv(f"{upper}_SCIM_TOKEN", "token-from-env")
-    monkeypatch.setenv(f"{upper}_ASSERTION_KEYS", "old-key, new-key")
+    monkeypatch.setenv(f"{upper}_JWKS_FILE", "/etc/unified-login/jwks.json")
+    monkeypatch.setenv("GATEWAY_INTERNAL_URL", "http://gateway.internal:5000/")
     monkeypatch.setenv(f"{upper}_PUBLIC_PREFIX", "/apps/x/")
     monkeypatch.setenv("GATEWAY_PUBLIC_URL", "https://login.example/")
     monkeypatch.setenv("APP_ENV", "demo")
     settings = load_product(product)
     assert settings["DATABASE_URL"] == "sqlite:///elsewhere.db"
     assert settings["SCIM_TOKEN"] == "token-from-env"
-    assert settings["ASSERTION_KEYS"] == ["old-key", "new-key"]
+    assert settings["JWKS_FILE"] == "/etc/unified-login/jwks.json"
+    assert settings["GATEWAY_INTERNAL_URL"] == "http://gateway.internal:5000"
     assert settings["PUBLIC_PREFIX"] == "/apps/x"
     assert settings["GATEWAY_PUBLIC_URL"] == "https://login.example"
     assert settings["APP_ENV"] == "demo"

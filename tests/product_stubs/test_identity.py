@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from itsdangerous.timed import TimestampSigner
 
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User
+from tests.support.keys import craft, hs256_with_public_key, parts, shared_store, stranger_key
 from tests.support.product_apps import Helper, make_app
 
 JSON = {"Accept": "application/json"}
@@ -34,18 +34,12 @@ def test_prefix_from_gateway_builds_public_urls(h: Helper) -> None:
     assert f'href="/{h.product}/settings"' in page
 
 
-def _expired(h: Helper, user_id: str, console_id: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) - 120)
-    headers = h.assertion(user_id, console_id)
-    monkeypatch.undo()
-    return headers
+def _expired(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
+    return h.assertion(user_id, console_id, now=int(time.time()) - 120)
 
 
-def _future(h: Helper, user_id: str, console_id: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) + 120)
-    headers = h.assertion(user_id, console_id)
-    monkeypatch.undo()
-    return headers
+def _future(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
+    return h.assertion(user_id, console_id, now=int(time.time()) + 120)
 
 
 def _other_product(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
@@ -53,20 +47,33 @@ def _other_product(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
     return h.assertion(user_id, console_id, product=other)
 
 
-def _other_products_keys(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
-    other = "sendgrid" if h.product == "segment" else "segment"
-    return h.assertion(
-        user_id, console_id, product=other, keys=[f"demo-insecure-{other}-assertion-key"]
-    )
+def _other_issuer(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
+    return h.assertion(user_id, console_id, issuer="https://evil.example")
+
+
+def _unknown_kid(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
+    return h.assertion(user_id, console_id, key=stranger_key())
 
 
 def _forged(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
-    return h.assertion(user_id, console_id, keys=["attacker-key"])
+    kid = shared_store().signing_key().kid
+    return h.assertion(user_id, console_id, key=stranger_key(kid=kid))
 
 
 def _tampered(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
     token = h.assertion(user_id, console_id)["X-Identity-Assertion"]
-    return {"X-Identity-Assertion": token[:-2] + ("AA" if token[-2:] != "AA" else "BB")}
+    header, claims, signature = parts(token)
+    return {"X-Identity-Assertion": craft(header, {**claims, "puid": "0" * 32}) + signature}
+
+
+def _alg_none(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
+    header, claims, _ = parts(h.assertion(user_id, console_id)["X-Identity-Assertion"])
+    return {"X-Identity-Assertion": craft({**header, "alg": "none"}, claims)}
+
+
+def _hs256_with_public_key(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
+    token = h.assertion(user_id, console_id)["X-Identity-Assertion"]
+    return {"X-Identity-Assertion": hs256_with_public_key(shared_store(), token)}
 
 
 def _unknown_user(h: Helper, user_id: str, console_id: str, _mp: Any) -> Any:
@@ -105,9 +112,12 @@ REJECTIONS: dict[str, Callable[..., Any]] = {
     "expired": _expired,
     "from-the-future": _future,
     "other-product-audience": _other_product,
-    "other-products-key": _other_products_keys,
-    "forged": _forged,
-    "tampered": _tampered,
+    "other-issuer": _other_issuer,
+    "unknown-kid": _unknown_kid,
+    "forged-under-published-kid": _forged,
+    "tampered-payload": _tampered,
+    "alg-none": _alg_none,
+    "hs256-with-public-key": _hs256_with_public_key,
     "unknown-user": _unknown_user,
     "wrong-console-user": _wrong_console_user,
     "unlinked-user": _unlinked_user,
@@ -155,22 +165,25 @@ def test_deactivated_or_deleted_user_is_refused(h: Helper, change: str) -> None:
     assert h.client.get("/", headers=h.assertion(user_id, console_id)).status_code == 401
 
 
-def test_key_rotation_accepts_old_and_new_keys(module: Any, product: str, tmp_path: Any) -> None:
-    app = make_app(module, product, tmp_path, ASSERTION_KEYS=["old-key", "new-key"])
+def test_product_reached_with_no_gateway_answers_401(
+    module: Any, product: str, tmp_path: Any
+) -> None:
+    """No pinned file, and nothing at the gateway's internal URL: no key, so 401 (not 500),
+    and the product's own pages still answer."""
+    app = make_app(module, product, tmp_path, JWKS_FILE="",
+                   GATEWAY_INTERNAL_URL="http://127.0.0.1:9")
     helper = Helper(app, app.test_client(), product)
     user_id, console_id = helper.linked_user()
-    for keys in (["old-key"], ["new-key"], ["old-key", "new-key"]):
-        response = helper.client.get("/", headers=helper.assertion(user_id, console_id, keys=keys))
-        assert response.status_code == 200, keys
-    dropped = helper.assertion(user_id, console_id, keys=["older-key"])
-    assert helper.client.get("/", headers=dropped).status_code == 401
+    for accept in ("application/json", "text/html"):
+        headers = helper.assertion(user_id, console_id) | {"Accept": accept}
+        assert helper.client.get("/", headers=headers).status_code == 401
+    assert helper.client.get("/", headers=JSON).status_code == 401
+    assert helper.client.get("/login").status_code == 200
 
 
-def test_small_clock_skew_is_tolerated(h: Helper, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_clock_skew_is_tolerated(h: Helper) -> None:
     user_id, console_id = h.linked_user()
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) + 3)
-    headers = h.assertion(user_id, console_id)
-    monkeypatch.undo()
+    headers = h.assertion(user_id, console_id, now=int(time.time()) + 3)
     assert h.client.get("/", headers=headers).status_code == 200
 
 

@@ -17,9 +17,9 @@ from flask import Flask
 
 from tests.support.apps import dispose
 from tests.support.console import make_app
+from tests.support.keys import shared_store, write_jwks
 from tests.support.proxy_gateway import (
     MB,
-    SEGMENT_KEYS,
     SignedIn,
     echoed,
     free_port,
@@ -69,11 +69,12 @@ def zeros_sha256(size: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def process_upstream() -> Iterator[str]:
+def process_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The echo product in its own process: tracemalloc then sees only the gateway."""
     port = free_port()
+    jwks = write_jwks(shared_store(), str(tmp_path_factory.mktemp("jwks") / "jwks.json"))
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.echo", str(port), "segment", SEGMENT_KEYS[0]],
+        [sys.executable, "-m", "tests.support.echo", str(port), "segment", jwks],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -17,6 +17,7 @@ import pyotp
 from flask import Flask
 from sqlalchemy import event, update
 
+from gateway import db as gateway_db
 from gateway.console import auth
 from gateway.db import new_session
 from gateway.models import User, utcnow
@@ -196,7 +197,7 @@ def test_cwe_770_burned_mail_budget_does_not_silence_security_notices(
 def counted(app: Flask) -> Iterator[dict[str, Any]]:
     """Count SQL statements (by kind), password hashes and mails while inside."""
     seen: dict[str, Any] = {"sql": [], "hashes": 0}
-    engine = app.extensions["gateway.engine"]
+    engine = gateway_db.engine(app)
 
     def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen["sql"].append(statement.split(None, 1)[0].upper())

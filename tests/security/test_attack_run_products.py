@@ -22,10 +22,11 @@ from flask import Flask
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
-from gateway.assertion import FORWARDED_HEADER, sign_forwarded
+from gateway.assertion import FORWARDED_HEADER
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import OutboxMessage, User
 from tests.product_stubs.test_teams import PASSWORD, invite, setup_team
+from tests.support.keys import stranger_key
 from tests.support.product_apps import PRODUCTS, Helper, make_app
 from tests.support.product_servers import RunningProduct, product_browser
 
@@ -141,7 +142,9 @@ def test_cwe_348_session_history_keeps_the_real_address(h: Helper) -> None:
     assert "203.0.113.66" not in history and "127.0.0.1" in history
 
 
-@pytest.mark.parametrize("forgery", ["unsigned", "other-key", "other-path", "expired"])
+@pytest.mark.parametrize(
+    "forgery", ["unsigned", "other-key", "other-path", "assertion-as-proof", "expired"]
+)
 def test_cwe_348_forwarded_headers_need_the_gateway_signature(
     h: Helper, forgery: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -149,19 +152,13 @@ def test_cwe_348_forwarded_headers_need_the_gateway_signature(
     if forgery == "unsigned":
         del headers[FORWARDED_HEADER]
     elif forgery == "other-key":
-        headers[FORWARDED_HEADER] = sign_forwarded(
-            ["attacker-key"],
-            product=h.product,
-            method="GET",
-            path="/login",
-            forwarded={"for": "203.0.113.7", "prefix": f"/{h.product}"},
-        )
+        headers = h.forwarded("/login", key=stranger_key())
     elif forgery == "other-path":
         headers = h.forwarded("/signup")
+    elif forgery == "assertion-as-proof":  # an identity assertion is not a forwarded proof
+        headers[FORWARDED_HEADER] = h.assertion("u", "c", "/login")["X-Identity-Assertion"]
     else:
-        monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) - 120)
-        headers = h.forwarded("/login")
-        monkeypatch.undo()
+        headers = h.forwarded("/login", now=int(time.time()) - 120)
     page = h.client.get("/login", headers=headers).get_data(as_text=True)
     assert 'action="/login"' in page and f'action="/{h.product}/login"' not in page
 

@@ -24,8 +24,9 @@ from sqlalchemy import select
 
 import app as demo_runner
 from config import DEMO_MARKER, ConfigError
-from gateway import create_app
+from gateway import create_app, db
 from gateway.db import new_session
+from gateway.keys.store import KeyStore
 from gateway.models import EmailChange, User, utcnow
 from tests.support import people
 from tests.support.linked_person import Person, make_person, unique_email
@@ -54,7 +55,7 @@ def gateway_db(stack: Stack) -> Iterator[Any]:
     app = stack.app("gateway")
     with app.app_context():
         yield app
-    app.extensions["gateway.engine"].dispose()
+    db.engine(app).dispose()
 
 
 def _state_of(new_email: str) -> str | None:
@@ -151,13 +152,14 @@ def test_cwe_1188_gateway_without_app_env_is_production_and_refuses_demo_secrets
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(ConfigError, match="refusing to start in production"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/g.db"})
+    keys = str(tmp_path / "keys")
+    KeyStore(keys).init()  # the operator's `flask keys init`: a real signing key
     real = {"SECRET_KEY": "k" * 40, "SEGMENT_SCIM_TOKEN": "s" * 40, "SENDGRID_SCIM_TOKEN": "t" * 40,
-            "SEGMENT_ASSERTION_KEYS": ["a" * 40], "SENDGRID_ASSERTION_KEYS": ["b" * 40],
-            "DATABASE_URL": f"sqlite:///{tmp_path}/g.db"}
+            "ASSERTION_KEY_DIR": keys, "DATABASE_URL": f"sqlite:///{tmp_path}/g.db"}
     app = create_app(real)
     assert app.config["APP_ENV"] == "production"
     assert app.test_client().get("/dev/mailbox").status_code == 404  # no public mailbox
-    app.extensions["gateway.engine"].dispose()
+    db.engine(app).dispose()
 
 
 @pytest.mark.parametrize("name", ["segment", "sendgrid"])
@@ -173,16 +175,15 @@ def test_cwe_1188_product_without_app_env_is_production_and_refuses_demo_secrets
 
 
 def test_cwe_798_demo_runner_generates_its_secrets_per_run() -> None:
-    names = {"SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN",
-             "SEGMENT_ASSERTION_KEYS", "SENDGRID_ASSERTION_KEYS"}
+    names = {"SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN"}
     first, second = demo_runner.demo_secrets({}), demo_runner.demo_secrets({})
     assert set(first) == set(second) == names
     for name in names:
         assert first[name] != second[name]
         assert first[name].startswith(DEMO_MARKER)  # still refused in production
         assert len(first[name]) >= 32 + len(DEMO_MARKER)
-    assert set(demo_runner.demo_secrets({"SEGMENT_ASSERTION_KEYS": "mine"})) == names - {
-        "SEGMENT_ASSERTION_KEYS"}  # an operator's value is kept
+    assert set(demo_runner.demo_secrets({"SEGMENT_SCIM_TOKEN": "mine"})) == names - {
+        "SEGMENT_SCIM_TOKEN"}  # an operator's value is kept
 
 
 def test_cwe_1188_demo_runner_says_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,4 +192,4 @@ def test_cwe_1188_demo_runner_says_its_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(os, "environ", environ)
     demo_runner.demo_environment()
     assert environ["APP_ENV"] == "demo"
-    assert environ["SEGMENT_ASSERTION_KEYS"].startswith(DEMO_MARKER)
+    assert environ["SEGMENT_SCIM_TOKEN"].startswith(DEMO_MARKER)

@@ -24,11 +24,12 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import func, select
 
-from gateway.assertion import AssertionVerifier, InvalidAssertion
+from gateway.assertion import AssertionVerifier, InvalidAssertion, StaticJwks
 from gateway.db import new_session
 from gateway.models import LoginSession, ThrottleBucket, User, utcnow
 from tests.support.console import PASSWORD, Actions, csrf_token, current_code, make_app
-from tests.support.proxy_gateway import SEGMENT_KEYS, SENDGRID_KEYS, echoed, sign_in
+from tests.support.keys import shared_store
+from tests.support.proxy_gateway import echoed, sign_in
 
 # --- session cookies --------------------------------------------------------------------------
 
@@ -294,31 +295,34 @@ def _captured(gateway: Flask) -> str:
 
 
 ASSERTION_REPLAYS = [
-    ("CWE-294-assertion-other-path", "segment", SEGMENT_KEYS, "GET", "/b"),
-    ("CWE-294-assertion-other-path-prefix", "segment", SEGMENT_KEYS, "GET", "/a/../scim/v2/Users"),
-    ("CWE-294-assertion-other-method", "segment", SEGMENT_KEYS, "POST", "/a"),
-    ("CWE-294-assertion-other-product-audience", "sendgrid", SEGMENT_KEYS, "GET", "/a"),
-    ("CWE-294-assertion-other-product-keys", "sendgrid", SENDGRID_KEYS, "GET", "/a"),
+    ("CWE-294-assertion-other-path", "segment", "GET", "/b"),
+    ("CWE-294-assertion-other-path-prefix", "segment", "GET", "/a/../scim/v2/Users"),
+    ("CWE-294-assertion-other-method", "segment", "POST", "/a"),
+    ("CWE-294-assertion-other-product-audience", "sendgrid", "GET", "/a"),
 ]
 
 
+def _product_verifier(product: str) -> AssertionVerifier:
+    return AssertionVerifier(product, "http://127.0.0.1:5000", StaticJwks(shared_store().jwks()))
+
+
 @pytest.mark.parametrize(
-    ("product", "keys", "method", "path"),
+    ("product", "method", "path"),
     [c[1:] for c in ASSERTION_REPLAYS],
     ids=[c[0] for c in ASSERTION_REPLAYS],
 )
 def test_assertion_replayed_elsewhere_is_refused(
-    gateway: Flask, product: str, keys: list[str], method: str, path: str
+    gateway: Flask, product: str, method: str, path: str
 ) -> None:
     token = _captured(gateway)
     with pytest.raises(InvalidAssertion):
-        AssertionVerifier(product, list(keys)).verify(token, method=method, path=path)
+        _product_verifier(product).verify(token, method=method, path=path)
 
 
 def test_assertion_replayed_twice_is_refused(gateway: Flask) -> None:
     """CWE-294-assertion-same-path-twice."""
     token = _captured(gateway)
-    verifier = AssertionVerifier("segment", list(SEGMENT_KEYS))
+    verifier = _product_verifier("segment")
     verifier.verify(token, method="GET", path="/a")
     with pytest.raises(InvalidAssertion, match="replayed"):
         verifier.verify(token, method="GET", path="/a")

@@ -17,6 +17,7 @@ from gateway import db as gateway_db
 from gateway.db import new_session
 from gateway.identity.passwords import hash_password
 from gateway.models import OutboxMessage, User, utcnow
+from tests.support.keys import shared_store
 
 PASSWORD = "correct horse battery staple"
 
@@ -35,6 +36,8 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "PASSWORD_HASH_FAST": True,
         "SECRET_KEY": "test-secret-key-not-a-demo-value-0123456789",
         "EMAIL_CHANGE_BACKGROUND_REPAIR": False,
+        # Never the demo's instance/keys: one signing-key directory for the test run.
+        "ASSERTION_KEY_DIR": shared_store().folder,
     }
     settings.update(overrides)
     application = create_app(settings)

@@ -1,7 +1,8 @@
 """A stand-in product for the proxy tests and the benchmark: echoes what reached it.
 
-Run alone (``python -m tests.support.echo PORT PRODUCT KEY``) when a test needs the upstream in
-another process, so that only the gateway's memory is measured.
+Run alone (``python -m tests.support.echo PORT PRODUCT JWKS [ISSUER]``, JWKS a URL or a pinned
+file) when a test needs the upstream in another process, so that only the gateway's memory is
+measured.
 """
 
 from __future__ import annotations
@@ -15,13 +16,22 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import make_server
 
-from gateway.assertion import AssertionVerifier, InvalidAssertion
+from gateway.assertion import (
+    AssertionVerifier,
+    InvalidAssertion,
+    JwksFile,
+    KeySource,
+    RemoteJwks,
+)
+
+#: The gateway's default public URL: the issuer its assertions name.
+ISSUER = "http://127.0.0.1:5000"
 
 
-def echo_app(product: str, keys: Any) -> Flask:
+def echo_app(product: str, keys: KeySource, issuer: str = ISSUER) -> Flask:
     """A stand-in product: echoes what reached it and checks the assertion like a product."""
     app = Flask(f"echo_{product}", static_folder=None)
-    verifier = AssertionVerifier(product, keys)
+    verifier = AssertionVerifier(product, issuer, keys)
 
     @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE", "HEAD"])
     @app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"])
@@ -125,9 +135,17 @@ def echo_app(product: str, keys: Any) -> Flask:
     return app
 
 
+def remote_echo_app(product: str, jwks_url: str, issuer: str = ISSUER) -> Flask:
+    """The echo product fetching the gateway's JWKS over HTTP (``bench/proxy.py``, gunicorn)."""
+    return echo_app(product, RemoteJwks(jwks_url), issuer)
+
+
 def main() -> None:
-    port, product, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    make_server("127.0.0.1", port, echo_app(product, [key]), threaded=True).serve_forever()
+    port, product, jwks = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    issuer = sys.argv[4] if len(sys.argv) > 4 else ISSUER
+    keys = RemoteJwks(jwks) if jwks.startswith("http") else JwksFile(jwks)
+    app = echo_app(product, keys, issuer)
+    make_server("127.0.0.1", port, app, threaded=True).serve_forever()
 
 
 if __name__ == "__main__":

@@ -20,9 +20,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 from werkzeug.test import TestResponse
 
-from gateway.assertion import FORWARDED_HEADER, sign_assertion, sign_forwarded
+from gateway.assertion import FORWARDED_HEADER
+from gateway.keys.store import SigningKey
+from gateway.proxy.signing import sign_assertion, sign_forwarded
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import OutboxMessage, User
+from tests.support.keys import shared_store, write_jwks
 
 PRODUCTS = ["segment", "sendgrid"]
 PASSWORDS = {
@@ -78,6 +81,7 @@ def _seeded_copy(module: ModuleType, product: str, tmp_path: Path) -> str:
             {"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{template}", "PASSWORD_HASH_FAST": True}
         )
         module.seed_demo_data(app)
+        session_factory(app).kw["bind"].dispose()  # checkpoints the WAL into the file copied
         _templates[product] = template
     target = tmp_path / f"{product}.db"
     shutil.copyfile(_templates[product], target)
@@ -94,6 +98,8 @@ def make_app(module: ModuleType, product: str, tmp_path: Any, **extra: Any) -> F
         "DATABASE_URL": url,
         "PASSWORD_HASH_FAST": True,
         "WTF_CSRF_ENABLED": False,
+        # The gateway's public keys, pinned (no gateway runs in these tests).
+        "JWKS_FILE": write_jwks(shared_store(), os.path.join(str(tmp_path), "jwks.json")),
     }
     config.update(extra)
     app: Flask = module.create_app(config)
@@ -195,12 +201,17 @@ class Helper:
         method: str = "GET",
         *,
         product: str | None = None,
-        keys: list[str] | None = None,
+        key: SigningKey | None = None,
         session_id: str | None = None,
         email: str = "linked@example.com",
+        issuer: str | None = None,
+        now: int | None = None,
+        lifetime: int = 30,
     ) -> dict[str, str]:
+        """Headers with an assertion as the gateway signs it (its key unless ``key``)."""
         token = sign_assertion(
-            keys or self.app.config["ASSERTION_KEYS"],
+            key or shared_store().signing_key(),
+            issuer=issuer or self.app.config["GATEWAY_PUBLIC_URL"],
             product=product or self.product,
             console_user_id=console_id,
             email=email,
@@ -209,20 +220,32 @@ class Helper:
             auth_methods=["pwd", "otp"],
             method=method,
             path=path,
+            now=now,
+            lifetime=lifetime,
         )
         return {"X-Identity-Assertion": token}
 
-    def forwarded(self, path: str, method: str = "GET", **values: str) -> dict[str, str]:
+    def forwarded(
+        self,
+        path: str,
+        method: str = "GET",
+        *,
+        key: SigningKey | None = None,
+        now: int | None = None,
+        **values: str,
+    ) -> dict[str, str]:
         """X-Forwarded-* as the gateway sends them: with its signature over the values."""
         values = {"for": "203.0.113.7", "proto": "https", "host": "gw.test"} | values
         values.setdefault("prefix", f"/{self.product}")
         headers = {f"X-Forwarded-{name.title()}": value for name, value in values.items()}
         proof = sign_forwarded(
-            self.app.config["ASSERTION_KEYS"],
+            key or shared_store().signing_key(),
+            issuer=self.app.config["GATEWAY_PUBLIC_URL"],
             product=self.product,
             method=method,
             path=path,
             forwarded=values,
+            now=now,
         )
         return headers | {FORWARDED_HEADER: proof}
 

@@ -30,6 +30,7 @@ from gateway.models import AuditEvent, LoginSession, ProductLink, User
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User as ProductUser
 from tests.support.console import Actions, csrf_token
+from tests.support.keys import shared_store, write_jwks
 
 GATEWAY_URL = "http://gateway.test"
 #: Demo product users and their product passwords (product_stubs/*/DEMO_USERS).
@@ -46,7 +47,6 @@ class RunningProduct:
     app: Flask
     url: str
     token: str
-    keys: list[str]
     server: BaseWSGIServer = field(repr=False)
 
     def user(self, email: str) -> ProductUser | None:
@@ -59,14 +59,15 @@ class RunningProduct:
 
 def start_product(name: str, tmp_path: Any) -> RunningProduct:
     module = importlib.import_module(f"product_stubs.{name}")
-    token, keys = "test-" + secrets.token_urlsafe(16), ["test-" + secrets.token_urlsafe(24)]
+    token = "test-" + secrets.token_urlsafe(16)
     app: Flask = module.create_app(
         {
             "APP_ENV": "test",
             "DATABASE_URL": f"sqlite:///{tmp_path}/{name}.db",
             "PASSWORD_HASH_FAST": True,
             "SCIM_TOKEN": token,
-            "ASSERTION_KEYS": keys,
+            # The gateway's public keys (its key directory is the shared test one).
+            "JWKS_FILE": write_jwks(shared_store(), f"{tmp_path}/{name}-jwks.json"),
             "SECRET_KEY": "test-" + secrets.token_urlsafe(24),
             "GATEWAY_PUBLIC_URL": GATEWAY_URL,
         }
@@ -74,7 +75,7 @@ def start_product(name: str, tmp_path: Any) -> RunningProduct:
     module.seed_demo_data(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return RunningProduct(name, app, f"http://127.0.0.1:{server.server_port}", token, keys, server)
+    return RunningProduct(name, app, f"http://127.0.0.1:{server.server_port}", token, server)
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def products(tmp_path: Any) -> Iterator[dict[str, RunningProduct]]:
 def gateway_settings(products: dict[str, RunningProduct], tmp_path: Any) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "SESSION_CACHE_SECONDS": 2,  # as deployed: linking must not be defeated by the cache
-        "ASSERTION_KEY_DIR": str(tmp_path / "keys"),
+        "ASSERTION_KEY_DIR": shared_store().folder,
         "LOGIN_MAX_FAILURES": 3,
         "UPSTREAM_CONNECT_TIMEOUT": 1,
         "UPSTREAM_READ_TIMEOUT": 3,
@@ -101,7 +102,6 @@ def gateway_settings(products: dict[str, RunningProduct], tmp_path: Any) -> dict
         settings |= {
             f"{upper}_UPSTREAM": product.url,
             f"{upper}_SCIM_TOKEN": product.token,
-            f"{upper}_ASSERTION_KEYS": list(product.keys),
         }
     return settings
 

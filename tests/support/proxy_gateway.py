@@ -21,15 +21,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from gateway.assertion import KeyFile
 from gateway.db import new_session
 from gateway.models import LoginSession, ProductLink, User, utcnow
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.echo import echo_app
+from tests.support.keys import StoreJwks, shared_store
 
-SEGMENT_KEYS = ["segment-key-one-0123456789abcdef0123456789"]
-SENDGRID_KEYS = ["sendgrid-key-one-0123456789abcdef0123456789"]
 MB = 1024 * 1024
 
 
@@ -56,8 +54,8 @@ def _serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
 @pytest.fixture(scope="session")
 def upstreams() -> Iterator[dict[str, Upstream]]:
     started = {}
-    for product, keys in (("segment", SEGMENT_KEYS), ("sendgrid", SENDGRID_KEYS)):
-        server, _thread = _serve(echo_app(product, list(keys)))
+    for product in ("segment", "sendgrid"):
+        server, _thread = _serve(echo_app(product, StoreJwks(shared_store())))
         started[product] = Upstream(product, f"http://127.0.0.1:{server.server_port}", server)
     yield started
     for upstream in started.values():
@@ -69,12 +67,11 @@ def gateway_settings(upstreams: dict[str, Upstream], tmp_path: Any, **extra: Any
     settings = {
         "SEGMENT_UPSTREAM": upstreams["segment"].url,
         "SENDGRID_UPSTREAM": upstreams["sendgrid"].url,
-        "SEGMENT_ASSERTION_KEYS": list(SEGMENT_KEYS),
-        "SENDGRID_ASSERTION_KEYS": list(SENDGRID_KEYS),
         "UPSTREAM_CONNECT_TIMEOUT": 1,
         "UPSTREAM_READ_TIMEOUT": 1,
         "SESSION_CACHE_SECONDS": 0,
-        "ASSERTION_KEY_DIR": str(tmp_path / "keys"),
+        # One key directory for the run: the echo upstreams verify with its JWKS.
+        "ASSERTION_KEY_DIR": shared_store().folder,
     }
     settings.update(extra)
     return settings
@@ -137,4 +134,4 @@ def header_names(echo: dict) -> set[str]:
     return {name.lower() for name, _ in echo["headers"]}
 
 
-__all__ = ["KeyFile", "MB", "echoed", "free_port", "header_names", "sign_in"]
+__all__ = ["MB", "echoed", "free_port", "header_names", "sign_in"]

@@ -89,7 +89,6 @@ class Stack:
         self.gateway_url = f"http://127.0.0.1:{self.ports['gateway']}"
         self.gateway_urls = [self.url(name) for name in self.gateways]
         self.tokens = {p: "test-" + secrets.token_urlsafe(16) for p in ("segment", "sendgrid")}
-        self.keys = {p: "test-" + secrets.token_urlsafe(24) for p in ("segment", "sendgrid")}
         self.database_urls = {
             "gateway": gateway_database_url,
             "segment": f"sqlite:///{workdir}/segment.db",
@@ -103,10 +102,13 @@ class Stack:
             "DATABASE_URL": gateway_database_url,
             "PUBLIC_URL": self.gateway_url,
             "GATEWAY_PUBLIC_URL": self.gateway_url,
+            # Products fetch the gateway's JWKS here (the first gateway instance).
+            "GATEWAY_INTERNAL_URL": self.gateway_url,
             "PASSWORD_HASH_FAST": "1",
             "UPSTREAM_READ_TIMEOUT": "3",
             "PRODUCT_API_TIMEOUT": "2",
-            # Never the demo's instance/keys: the keys are the ones given below.
+            # Never the demo's instance/keys: the first gateway creates a key here, and every
+            # gateway instance shares it.
             "ASSERTION_KEY_DIR": os.path.join(workdir, "keys"),
             # gunicorn (server="gunicorn"): small, but several workers per instance.
             "WEB_CONCURRENCY": "2",
@@ -118,11 +120,9 @@ class Stack:
                 f"{upper}_UPSTREAM": self.url(product),
                 f"{upper}_SITE_URL": self.url(product),
                 f"{upper}_SCIM_TOKEN": self.tokens[product],
-                f"{upper}_ASSERTION_KEYS": self.keys[product],
                 f"{upper}_DATABASE_URL": self.database_urls[product],
                 f"{upper}_SECRET_KEY": "test-" + secrets.token_urlsafe(24),
                 f"{upper}_PASSWORD_HASH_FAST": "1",
-                f"{upper}_ASSERTION_KEY_FILE": os.path.join(workdir, "keys", f"{product}.keys"),
             }
         self.env |= env
 

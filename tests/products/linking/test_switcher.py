@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import jwt
 import pytest
 
-from gateway.assertion import AssertionVerifier, InvalidAssertion, sign_assertion
+from gateway.assertion import AssertionVerifier, InvalidAssertion, StaticJwks
+from gateway.proxy.signing import sign_assertion
+from tests.support.keys import parts, shared_store
 from tests.support.product_servers import SEGMENT_ALICE, SENDGRID_ALICE, page, switcher_state
 
-KEYS = ["switcher-test-key-0123456789abcdef0123456789"]
+ISSUER = "http://gateway.test"
 
 
 def test_switcher_before_and_after_linking_on_both_products(person, products):
@@ -53,14 +56,19 @@ def test_product_page_without_gateway_has_no_switcher(products):
 
 def _sign(**extra: object) -> str:
     return sign_assertion(
-        KEYS, product="segment", console_user_id="c1", email="a@example.com",
+        shared_store().signing_key(), issuer=ISSUER, product="segment", console_user_id="c1",
+        email="a@example.com",
         product_user_id="p1", session_id="s1", auth_methods=["pwd"], method="GET", path="/",
         **extra,  # type: ignore[arg-type]
     )
 
 
+def _verifier() -> AssertionVerifier:
+    return AssertionVerifier("segment", ISSUER, StaticJwks(shared_store().jwks()))
+
+
 def test_links_claim_is_optional_and_verified():
-    verifier = AssertionVerifier("segment", KEYS)
+    verifier = _verifier()
     without = verifier.verify(_sign(), method="GET", path="/")
     with_links = verifier.verify(
         _sign(links={"segment": True, "sendgrid": False}), method="GET", path="/"
@@ -71,14 +79,9 @@ def test_links_claim_is_optional_and_verified():
 
 @pytest.mark.parametrize("bad", [["segment"], {"segment": "yes"}, {"segment": 1}], ids=str)
 def test_malformed_links_claim_is_refused(bad):
-    from itsdangerous import URLSafeTimedSerializer
-
-    from gateway.assertion import SALT
-
-    serializer = URLSafeTimedSerializer(KEYS, salt=SALT)
-    payload = serializer.loads(_sign())
+    header, payload, _ = parts(_sign())
     payload["lnk"] = bad
-    with pytest.raises(InvalidAssertion):
-        AssertionVerifier("segment", KEYS).verify(
-            serializer.dumps(payload), method="GET", path="/"
-        )
+    token = jwt.encode(payload, shared_store().signing_key().private_key, algorithm="ES256",
+                       headers=header)
+    with pytest.raises(InvalidAssertion, match="malformed"):
+        _verifier().verify(token, method="GET", path="/")
