@@ -30,7 +30,14 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from gateway.console import linking
-from gateway.console.forms import ActionForm, CodeForm, EmailForm, LoginForm, SignupForm
+from gateway.console.forms import (
+    ActionForm,
+    CodeForm,
+    ConfirmSignupForm,
+    EmailForm,
+    LoginForm,
+    SignupForm,
+)
 from gateway.db import db
 from gateway.identity import audit, throttle, tokens
 from gateway.identity.addresses import canonical_email
@@ -170,7 +177,7 @@ def _pending_signup(email: str, password_hash: str) -> User | None:
 def verify_email() -> ResponseReturnValue:
     """GET shows a confirm button (mail scanners prefetch links); POST spends the link."""
     token = request.values.get("token", "")
-    form = ActionForm()
+    form = ConfirmSignupForm()
     try:
         data = tokens.read_token("verify-email", token)
         if tokens.is_spent(data):
@@ -186,14 +193,48 @@ def verify_email() -> ResponseReturnValue:
         return _link_problem("This link is not valid any more. Ask for a new one below.")
     if expired_signup(user):
         return _link_problem("This sign-up has expired. Sign up again.")
-    if request.method == "GET" or not form.validate_on_submit():
+    if request.method == "GET":
         return render_template("auth/verify_email.html", form=form, token=token, email=user.email)
+    refused = _confirm_signup_password(user, form, token)
+    if refused is not None:
+        return refused
     tokens.spend(data)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit.record("email_verified", user.id)
     db().commit()
     return render_template("auth/verified.html", email=user.email)
+
+
+def _confirm_signup_password(
+    user: User, form: ConfirmSignupForm, token: str
+) -> ResponseReturnValue | None:
+    """The link proves the mailbox; the password proves this is the sign-up the mailbox owner
+    made. Someone who signed up the address with their own password cannot confirm it without
+    the link, and the mailbox owner cannot confirm a stranger's sign-up: they sign up again,
+    which replaces it. Failures count like sign-in failures (throttled per account and client).
+    """
+    ip = client_ip()
+    blocked = throttle.check(user.email, ip)
+    if blocked:
+        page = render_template("auth/verify_email.html", form=form, token=token,
+                               email=user.email, error=retry_message(blocked.retry_after))
+        return too_many_attempts(page, blocked.retry_after)
+    if not form.validate_on_submit():
+        return render_template("auth/verify_email.html", form=form, token=token,
+                               email=user.email), 400
+    if not verify_password(user.password_hash, form.password.data or ""):
+        throttle.record_failure(user.email, ip)
+        db().commit()
+        message = (
+            "That is not the password chosen for this sign-up. If you did not sign up again "
+            "since this link was sent, someone else may have: sign up again with your own "
+            "password, and use the link from that mail."
+        )
+        return render_template("auth/verify_email.html", form=form, token=token,
+                               email=user.email, error=message), 400
+    throttle.record_success(user.email)
+    return None
 
 
 def _link_problem(message: str) -> ResponseReturnValue:

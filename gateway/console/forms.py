@@ -25,6 +25,17 @@ class SignupForm(FlaskForm):
     )
 
 
+class ConfirmSignupForm(FlaskForm):
+    """The verification link's page: the password chosen at sign-up, so that only the person
+    who chose it *and* reads the mailbox can confirm (no pre-account hijack, CWE-640)."""
+
+    password = PasswordField(
+        "The password you chose",
+        [DataRequired(), Length(max=PASSWORD_MAX * 4)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class LoginForm(FlaskForm):
     email = StringField(
         "Email", [DataRequired(), Length(max=320)], render_kw=_EMAIL | {"autocomplete": "username"}

@@ -29,7 +29,9 @@ def test_signup_sends_verification_and_account_waits_for_it(actions: Actions) ->
     page = actions.client.get(link)
     assert page.status_code == 200 and "Confirm email address" in page.get_data(as_text=True)
     token = link.split("token=", 1)[1]
-    confirmed = actions.post("/verify-email", form_path=link, token=token)
+    wrong = actions.post("/verify-email", form_path=link, token=token, password="not the one")
+    assert wrong.status_code == 400 and not actions.user("new.person@example.com").is_verified
+    confirmed = actions.post("/verify-email", form_path=link, token=token, password=PASSWORD)
     assert confirmed.status_code == 200 and "is confirmed" in confirmed.get_data(as_text=True)
     assert actions.user("new.person@example.com").is_verified
     assert actions.login("new.person@example.com").status_code == 302
@@ -39,7 +41,8 @@ def test_verification_link_is_single_use(actions: Actions) -> None:
     signup(actions, "once@example.com")
     link = actions.last_link("once@example.com")
     token = link.split("token=", 1)[1]
-    assert actions.post("/verify-email", form_path=link, token=token).status_code == 200
+    confirmed = actions.post("/verify-email", form_path=link, token=token, password=PASSWORD)
+    assert confirmed.status_code == 200
     again = actions.client.get(link)
     assert again.status_code == 400
     assert "already used" in again.get_data(as_text=True)

@@ -146,6 +146,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     open_mail_link(steps, gateway, email, "/verify-email")
     expect(page.get_by_role("heading", name="Confirm your email")).to_be_visible()
     steps.shot("confirm-email")
+    page.get_by_label("The password you chose").fill(PASSWORD)
     page.get_by_role("button", name="Confirm email address").click()
     expect(page.get_by_role("heading", name="Email confirmed")).to_be_visible()
     steps.shot("email-confirmed")

@@ -41,10 +41,12 @@ def links(actions: Actions, recipient: str) -> list[str]:
     return [m.group(1) for m in found if m and "/verify-email?token=" in m.group(1)]
 
 
-def confirm(app: Flask, link: str) -> int:
+def confirm(app: Flask, link: str, password: str = VICTIM_PASSWORD) -> int:
+    """The mailbox owner opens ``link`` and confirms with the password they chose."""
     visitor = Actions(app, app.test_client())
     token = link.split("token=", 1)[1]
-    return visitor.post("/verify-email", form_path=link, token=token).status_code
+    return visitor.post("/verify-email", form_path=link, token=token,
+                        password=password).status_code
 
 
 def login_status(app: Flask, email: str, password: str) -> int:
@@ -61,10 +63,28 @@ def test_cwe_640_victim_signup_replaces_the_attackers_pending_password(
     assert len(mailed) == 2
     first, latest = mailed
     # The link mailed for the attacker's attempt verifies nothing any more ...
-    assert confirm(app, first) == 400
+    assert confirm(app, first, ATTACKER_PASSWORD) == 400
     assert not actions.user("victim@example.com").is_verified
     # ... the victim's own link verifies the victim's password, and only it.
     assert confirm(app, latest) == 200
+    assert login_status(app, "victim@example.com", ATTACKER_PASSWORD) == 401
+    assert login_status(app, "victim@example.com", VICTIM_PASSWORD) == 302
+
+
+def test_cwe_640_attackers_later_signup_cannot_be_confirmed_by_the_victim(
+    actions: Actions, app: Flask
+) -> None:
+    """The attacker signs up again *after* the victim: the newest link in the victim's inbox is
+    for the attacker's password. Following it with the victim's own password confirms nothing,
+    so the attacker's password never owns a confirmed account; the victim signs up again."""
+    signup(app, "victim@example.com", VICTIM_PASSWORD)
+    signup(app, "victim@example.com", ATTACKER_PASSWORD)
+    newest = links(actions, "victim@example.com")[-1]
+    assert confirm(app, newest, VICTIM_PASSWORD) == 400
+    assert not actions.user("victim@example.com").is_verified
+    assert login_status(app, "victim@example.com", ATTACKER_PASSWORD) == 403  # unconfirmed
+    signup(app, "victim@example.com", VICTIM_PASSWORD)
+    assert confirm(app, links(actions, "victim@example.com")[-1], VICTIM_PASSWORD) == 200
     assert login_status(app, "victim@example.com", ATTACKER_PASSWORD) == 401
     assert login_status(app, "victim@example.com", VICTIM_PASSWORD) == 302
 
@@ -100,7 +120,7 @@ def test_cwe_287_unverified_signup_expires(actions: Actions, app: Flask) -> None
     link = links(actions, "stale@example.com")[-1]
     _age_signups(app, 25)
     assert login_status(app, "stale@example.com", ATTACKER_PASSWORD) == 401
-    assert confirm(app, link) == 400
+    assert confirm(app, link, ATTACKER_PASSWORD) == 400
     assert not actions.user("stale@example.com").is_verified
 
 

@@ -83,7 +83,7 @@ def _post(person: Person, path: str, fields: dict[str, Any], token: bool) -> Tes
 ANONYMOUS = {
     "/signup": ["email", "password"],
     "/login": ["email", "password", "next"],
-    "/verify-email": ["token"],
+    "/verify-email": ["token", "password"],
     "/verify-email/resend": ["email"],
 }
 

@@ -59,7 +59,8 @@ class Person:
         assert token, "no token on the confirmation page"
         answer = self.http.post(
             self.base + "/verify-email",
-            data={"csrf_token": csrf(confirm), "token": html.unescape(token.group(1))},
+            data={"csrf_token": csrf(confirm), "token": html.unescape(token.group(1)),
+                  "password": self.password},
             timeout=_TIMEOUT,
         )
         assert answer.status_code == 200, answer.text[:500]
