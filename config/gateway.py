@@ -58,6 +58,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_MEMORY_SIZE": 64 * 1024,
     # Number of trusted reverse proxies in front of the gateway (X-Forwarded-* honoured from them).
     "TRUSTED_PROXY_HOPS": 0,
+    # Addresses (networks) of the edge proxies allowed to ask the forward-auth endpoints
+    # (/auth/nginx, /auth/forward, /auth/envoy/...); empty: those endpoints answer 403 to all.
+    # Behind an edge on the same host: 127.0.0.1/32,::1/128 (`python app.py --edge` sets it).
+    "FORWARD_AUTH_ALLOW": [],
     # Products behind the gateway (their names), then per product: public prefix, upstream
     # URL, SCIM token, and optionally the paths reachable without a session
     # (<NAME>_PUBLIC_PATHS) and never reachable through the proxy (<NAME>_INTERNAL_PATHS).

@@ -22,7 +22,7 @@ from gateway.console.settings import account, email, twofactor
 from gateway.identity.sessions import RememberingCookieSessions, login_manager
 from gateway.keys import jwks
 from gateway.products import propagation, switcher, table
-from gateway.proxy import dispatch
+from gateway.proxy import dispatch, forward_auth
 from gateway.web import errors, limits, observability, security_headers, templating
 from gateway.web.csrf import csrf
 
@@ -40,6 +40,7 @@ BLUEPRINTS = (
     health.bp,
     jwks.bp,
     dev_mailbox.bp,
+    forward_auth.bp,
     dispatch.bp,
 )
 

@@ -18,7 +18,6 @@ import re
 import time
 from collections.abc import Iterator
 from typing import cast
-from urllib.parse import urlencode
 
 import urllib3
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request
@@ -32,17 +31,12 @@ from werkzeug.exceptions import BadRequest, NotFound
 from werkzeug.wrappers import Response
 
 from gateway.assertion import HEADER as ASSERTION_HEADER
-from gateway.products.table import (
-    BadPath,
-    Product,
-    Route,
-    normalise_path,
-    products,
-)
+from gateway.products.table import Product, products
 from gateway.proxy import headers as hdr
 from gateway.proxy import principal
 from gateway.proxy.body import BodyError, Busy, Receiver, abandon
-from gateway.proxy.principal import Principal, load_principal
+from gateway.proxy.decision import Verdict, decide
+from gateway.proxy.principal import Principal
 from gateway.proxy.signing import assertion_for, forwarded_proof
 from gateway.web.client import client_ip
 from gateway.web.csrf import csrf
@@ -50,7 +44,6 @@ from gateway.web.errors import error_response
 from gateway.web.negotiation import is_browser
 from gateway.web.observability import UPSTREAM_ERRORS
 from gateway.web.observability import request_id as request_id_of
-from gateway.web.return_paths import safe_return_path
 
 log = logging.getLogger("gateway.proxy")
 
@@ -101,48 +94,29 @@ def dispatch() -> Response | None:
     """
     if not _METHOD.fullmatch(request.method):
         raise BadRequest()
-    try:
-        path = normalise_path(request.path)
-    except BadPath:
-        if _could_be_product(request.path):
-            raise BadRequest() from None
+    decision = decide(request.path, request.query_string.decode("latin-1"))
+    verdict = decision.verdict
+    if verdict is Verdict.NOT_PRODUCT:
         return None
-    route = products().route(path)
-    if route is None:
-        return None
-    return _proxy(route)
-
-
-def _could_be_product(raw: str) -> bool:
-    lowered = raw.lower()
-    return any(p.prefix.lower().strip("/") in lowered for p in products())
-
-
-def _proxy(route: Route) -> Response:
-    product = route.product
-    if product.is_internal(route.path):
+    if verdict is Verdict.BAD_PATH:
+        raise BadRequest()
+    if verdict is Verdict.REFUSED:
         raise NotFound()
-    public_path = product.prefix + (route.path if not route.bare else "/")
-    query = request.query_string.decode("latin-1")
-    if route.bare:
-        return redirect(public_path + ("?" + query if query else ""), 308)
+    if verdict is Verdict.CANONICAL:
+        return redirect(decision.location, 308)
+    if verdict is Verdict.SIGN_IN:
+        return not_signed_in(decision.location)
+    if verdict is Verdict.LINK:
+        return redirect(decision.location, 302)
+    assert decision.product is not None
     request_id = g.get("request_id") or request_id_of(request.headers.get("X-Request-ID"))
-    principal = None
-    if not product.is_public(route.path):
-        principal = load_principal(product)
-        original = safe_return_path(
-            public_path + ("?" + query if query else ""), default=product.prefix + "/"
-        )
-        if principal is None:
-            return _not_signed_in(original)
-        if principal.product_user_id is None:
-            return redirect("/link/" + product.name + "?" + urlencode({"next": original}), 302)
-    return _forward(product, route.path, principal, request_id)
+    return _forward(decision.product, decision.path, decision.principal, request_id)
 
 
-def _not_signed_in(next_path: str) -> Response:
+def not_signed_in(login: str) -> Response:
+    """Browsers are sent to ``login``; API clients get a 401 naming the sign-in page."""
     if is_browser():
-        return redirect("/login?" + urlencode({"next": next_path}), 302)
+        return redirect(login, 302)
     response = jsonify(error="not_authenticated", login="/login")
     response.status_code = 401
     return response
@@ -156,7 +130,8 @@ def _not_signed_in(next_path: str) -> Response:
 
 def _gateway_cookies() -> tuple[str, ...]:
     config = current_app.config
-    return (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE))
+    return (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE),
+            config["DEVICE_COOKIE_NAME"])
 
 
 def _forward(

@@ -28,6 +28,7 @@ from gateway.assertion import AssertionVerifier, InvalidAssertion, StaticJwks
 from gateway.db import new_session
 from gateway.models import LoginSession, ThrottleBucket, User, utcnow
 from tests.support.console import PASSWORD, Actions, csrf_token, current_code, make_app
+from tests.support.corpora import FORWARDED_FOR
 from tests.support.keys import shared_store
 from tests.support.proxy_gateway import echoed, sign_in
 
@@ -107,21 +108,6 @@ def test_bad_session_cookies_never_give_an_identity(
 
 
 # --- X-Forwarded-For ----------------------------------------------------------------------------
-
-FORWARDED_FOR = [
-    ("CWE-348-not-an-ip", "not-an-ip"),
-    ("CWE-348-empty", ""),
-    ("CWE-348-commas-only", " , , "),
-    ("CWE-348-garbage-last-hop", "203.0.113.9, garbage"),
-    ("CWE-348-with-port", "203.0.113.9:443"),
-    ("CWE-348-bracketed-v6", "[2001:db8::1]"),
-    ("CWE-348-overflowing-octet", "999.1.1.1"),
-    ("CWE-348-encoded-nul", "203.0.113.9%00"),
-    ("CWE-348-huge", "1." * 3000),
-    ("CWE-348-unicode-digits", "١٢٣.١.١.١"),
-    ("CWE-348-sql", "1.1.1.1' OR '1'='1"),
-    ("CWE-348-many-hops", ", ".join(["198.51.100.1"] * 200)),
-]
 
 
 @pytest.mark.parametrize("hops", [0, 1], ids=["hops-0", "hops-1"])

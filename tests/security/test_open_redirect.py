@@ -17,50 +17,11 @@ from flask import Flask
 
 from product_stubs.kit.db import session_factory
 from tests.support.console import PASSWORD, Actions, current_code
+from tests.support.corpora import OPEN_REDIRECTS
 from tests.support.proxy_gateway import sign_in
 
 ORIGIN = "https://gw.test"
 
-OPEN_REDIRECTS = [
-    ("CWE-601-double-slash", "//evil.test"),
-    ("CWE-601-triple-slash", "///evil.test"),
-    ("CWE-601-backslash", "/\\evil.test"),
-    ("CWE-601-double-backslash", "\\\\evil.test"),
-    ("CWE-601-slash-backslash-mix", "\\/evil.test"),
-    ("CWE-601-tab", "/\t/evil.test"),
-    ("CWE-601-newline", "/\n/evil.test"),
-    ("CWE-601-encoded-tab", "/%09/evil.test"),
-    ("CWE-601-encoded-newline", "/%0a/evil.test"),
-    ("CWE-601-encoded-cr", "/%0d/evil.test"),
-    ("CWE-601-encoded-space-prefix", "%20//evil.test"),
-    ("CWE-601-leading-space", " //evil.test"),
-    ("CWE-601-leading-nul", "\x00//evil.test"),
-    ("CWE-601-encoded-nul", "/%00//evil.test"),
-    ("CWE-601-absolute", "https://evil.test/"),
-    ("CWE-601-scheme-no-slashes", "http:evil.test"),
-    ("CWE-601-scheme-relative-userinfo", "//gw.test@evil.test/"),
-    ("CWE-601-userinfo", "https://gw.test@evil.test/"),
-    ("CWE-601-userinfo-encoded-at", "/%2F%2Fgw.test%40evil.test"),
-    ("CWE-601-lookalike-host-suffix", "https://gw.test.evil.test/"),
-    ("CWE-601-lookalike-host-path", "https://evil.test/gw.test"),
-    ("CWE-601-lookalike-idn", "https://gw.tеst/"),  # Cyrillic е
-    ("CWE-601-javascript", "javascript:alert(1)"),
-    ("CWE-601-javascript-mixed-case", "JaVaScRiPt:alert(1)"),
-    ("CWE-601-javascript-tab", "java\tscript:alert(1)"),
-    ("CWE-601-javascript-encoded", "javascript%3Aalert(1)"),
-    ("CWE-601-data", "data:text/html,<script>alert(1)</script>"),
-    ("CWE-601-encoded-slashes", "/%2F%2Fevil.test"),
-    ("CWE-601-encoded-slash-lower", "/%2f/evil.test"),
-    ("CWE-601-encoded-backslash", "/%5Cevil.test"),
-    ("CWE-601-double-encoded", "/%252F%252Fevil.test"),
-    ("CWE-601-triple-encoded", "/%25252F%25252Fevil.test"),
-    ("CWE-601-nested-url", "/login?next=https://evil.test/"),
-    ("CWE-601-nested-double-encoded", "https%253A%252F%252Fevil.test"),
-    ("CWE-601-unicode-division-slash", "/\u2215\u2215evil.test"),
-    ("CWE-601-fullwidth-slash", "/\uff0f\uff0fevil.test"),
-    ("CWE-601-dot-segments", "/segment/../..//evil.test"),
-    ("CWE-601-encoded-dot-segments", "/%2e%2e//evil.test"),
-]
 IDS = [case_id for case_id, _ in OPEN_REDIRECTS]
 VALUES = [value for _, value in OPEN_REDIRECTS]
 

@@ -15,32 +15,18 @@ import pytest
 from flask import Flask
 
 from gateway.proxy import headers as hdr
+from tests.support.corpora import (
+    IDENTITY_NAMES,
+    INTERNAL_PATH_CASES,
+    PUBLIC_TRICK_CASES,
+    identity_header_variants,
+)
 from tests.support.proxy_gateway import SignedIn, echoed, header_names, sign_in
-
-IDENTITY_NAMES = [
-    "X-Identity-Assertion", "X-Identity-Email", "X-Forwarded-User", "X-Forwarded-Email",
-    "Remote-User", "X-Remote-User", "X-Auth-Request-Email", "X-User", "X-Authenticated-User",
-    "X-MS-Client-Principal-Name", "X-Goog-Authenticated-User-Email", "X-Pomerium-Jwt-Assertion",
-]
-
-
-def _variants(name: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    mixed = "".join(c.upper() if i % 2 else c.lower() for i, c in enumerate(name))
-    evil = "evil@attacker.test"
-    return [
-        ("lower", [(name.lower(), evil)]),
-        ("upper", [(name.upper(), evil)]),
-        ("underscore", [(name.replace("-", "_"), evil)]),
-        ("mixed-underscore", [(mixed.replace("-", "_", 1), evil)]),
-        ("duplicate", [(name, evil), (name.lower(), evil + "-2"),
-                       (name.replace("-", "_"), evil + "-3")]),
-    ]
-
 
 SPOOFED = [
     pytest.param(headers, id=f"CWE-290-{name}-{kind}")
     for name in IDENTITY_NAMES
-    for kind, headers in _variants(name)
+    for kind, headers in identity_header_variants(name)
 ]
 
 
@@ -95,41 +81,7 @@ def test_connection_header_names(signed_in: SignedIn, connection: str, dropped: 
     assert not any(v == "evil" and hdr.is_identity_header(n) for n, v in echo["headers"])
 
 
-INTERNAL_PATHS = [
-    pytest.param(path, id=case_id)
-    for case_id, path in [
-        ("CWE-22-plain-scim", "/segment/scim/v2/Users"),
-        ("CWE-22-plain-internal", "/sendgrid/internal/link/verify"),
-        ("CWE-22-plain-healthz", "/segment/healthz"),
-        ("CWE-22-dot-dot", "/segment/x/../scim/v2/Users"),
-        ("CWE-22-encoded-dot-dot", "/segment/x/%2e%2e/scim/v2/Users"),
-        ("CWE-22-encoded-dot-dot-upper", "/segment/x/%2E%2E/internal/link"),
-        ("CWE-22-encoded-slash", "/segment/x%2f..%2fscim/v2/Users"),
-        ("CWE-22-encoded-backslash", "/segment/x%5c..%5cscim/v2/Users"),
-        ("CWE-22-double-encoded-dot-dot", "/segment/%252e%252e/scim/v2/Users"),
-        ("CWE-22-double-encoded-letter", "/segment/%2573cim/v2/Users"),
-        ("CWE-22-backslash", "/segment/x\\..\\internal\\link"),
-        ("CWE-22-from-public-path", "/segment/login/../internal/link"),
-        ("CWE-22-from-static", "/segment/static/../scim/v2/Users"),
-        ("CWE-22-above-prefix", "/segment/../segment/scim/v2/Users"),
-        ("CWE-41-double-slash", "/segment//scim/v2/Users"),
-        ("CWE-41-double-slash-internal", "//sendgrid//internal//link"),
-        ("CWE-41-dot-segment", "/segment/./scim/v2/Users"),
-        ("CWE-41-trailing-dot", "/segment/scim./v2/Users"),
-        ("CWE-41-triple-dot", "/segment/.../scim/v2/Users"),
-        ("CWE-41-semicolon-param", "/segment/scim;x=1/v2/Users"),
-        ("CWE-41-trailing-slash", "/segment/healthz/"),
-        ("CWE-178-uppercase", "/segment/SCIM/v2/Users"),
-        ("CWE-178-uppercase-prefix", "/SEGMENT/%73cim/v2/Users"),
-        ("CWE-178-mixed-case", "/SendGrid/Internal/link"),
-        ("CWE-176-fullwidth", "/segment/\uff53\uff43\uff49\uff4d/v2/Users"),
-        ("CWE-176-fullwidth-encoded", "/segment/%EF%BD%93cim/v2/Users"),
-        ("CWE-22-readyz", "/sendgrid/readyz"),
-        ("CWE-41-dot-dot-semicolon", "/sendgrid/x/..;/scim/v2/Users"),
-        ("CWE-41-encoded-dot-dot-semicolon", "/sendgrid/x/%2e%2e%3b/internal/link"),
-        ("CWE-41-fullwidth-dot-dot", "/segment/x/\uff0e\uff0e/scim/v2/Users"),
-    ]
-]
+INTERNAL_PATHS = [pytest.param(path, id=case_id) for case_id, path in INTERNAL_PATH_CASES]
 
 
 @pytest.mark.parametrize("path", INTERNAL_PATHS)
@@ -144,18 +96,7 @@ def test_internal_product_paths(gateway: Flask, path: str) -> None:
 
 PUBLIC_TRICKS = [
     pytest.param(path, expected, id=case_id)
-    for case_id, path, expected in [
-        ("CWE-20-query-traversal", "/segment/login?next=/../scim/v2/Users", "/login"),
-        ("CWE-20-query-encoded-traversal", "/segment/login?x=%2F..%2Fscim", "/login"),
-        ("CWE-20-encoded-question-mark", "/segment/login%3F/../../scim/v2/Users", None),
-        ("CWE-20-encoded-hash", "/segment/login%23/../../internal/link", None),
-        ("CWE-20-double-encoded-question-mark", "/segment/login%253F/../../scim", None),
-        ("CWE-20-semicolon", "/segment/login;/../scim/v2/Users", None),
-        ("CWE-20-static-encoded-traversal", "/segment/static/..%2f..%2fscim/v2/Users", None),
-        ("CWE-20-query-internal-path", "/segment/signup?/scim/v2/Users", "/signup"),
-        ("CWE-41-dot-dot-semicolon-from-static", "/sendgrid/static/..;/settings", None),
-        ("CWE-41-matrix-param-on-public", "/sendgrid/login;jsessionid=x", None),
-    ]
+    for case_id, path, expected in PUBLIC_TRICK_CASES
 ]
 
 
