@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
-from typing import cast
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
 
 import urllib3
 from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request
@@ -128,10 +128,19 @@ def not_signed_in(login: str) -> Response:
 # --- the upstream request --------------------------------------------------------------------
 
 
+def gateway_cookies(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The gateway's own cookies (session, remember-me, known device): never sent to a
+    product, never set by one. The forward-auth answer uses the same list."""
+    names = (
+        config["SESSION_COOKIE_NAME"],
+        config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE),
+        config.get("DEVICE_COOKIE_NAME"),
+    )
+    return tuple(name for name in names if name)
+
+
 def _gateway_cookies() -> tuple[str, ...]:
-    config = current_app.config
-    return (config["SESSION_COOKIE_NAME"], config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE),
-            config["DEVICE_COOKIE_NAME"])
+    return gateway_cookies(current_app.config)
 
 
 def _forward(

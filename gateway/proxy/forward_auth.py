@@ -46,13 +46,12 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, current_app, request
 from flask.blueprints import BlueprintSetupState
-from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
 from werkzeug.wrappers import Response
 
 from gateway.assertion import HEADER as ASSERTION_HEADER
 from gateway.proxy import headers as hdr
 from gateway.proxy.decision import Decision, Verdict, decide
-from gateway.proxy.dispatch import not_signed_in
+from gateway.proxy.dispatch import gateway_cookies, not_signed_in
 from gateway.proxy.signing import assertion_for, forwarded_proof
 from gateway.web.client import client_ip
 from gateway.web.csrf import csrf
@@ -200,9 +199,7 @@ def _allowed(decision: Decision, method: str, scheme: str, host: str) -> Respons
     if decision.principal is not None:
         out[ASSERTION_HEADER] = assertion_for(product, decision.principal, method, decision.path)
     cookie = hdr.strip_cookie(
-        "; ".join(request.headers.getlist("Cookie")),
-        (current_app.config["SESSION_COOKIE_NAME"],
-         current_app.config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE)),
+        "; ".join(request.headers.getlist("Cookie")), gateway_cookies(current_app.config)
     )
     out[COOKIE_HEADER] = cookie  # even empty: an edge sets Cookie from it, never the client's
     return response
@@ -215,6 +212,12 @@ def _method(value: str) -> str:
 
 
 def _raw_path(path: str) -> str:
+    """The path as the client sent it. Header values arrive as latin-1 text (WSGI); an edge
+    copies a raw request line, UTF-8 included (nginx ``$request_uri``), so read it as UTF-8."""
+    try:
+        path = path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise _Unreadable("path is not UTF-8") from None
     if not path.startswith("/"):
         raise _Unreadable("path")
     return path
