@@ -1,7 +1,9 @@
 """Run the whole stack with demo data: gateway :5000, Segment :5001, SendGrid :5002.
 
-    python app.py            # SQLite databases under instance/, demo users printed
-    python app.py --reset    # start again from empty databases
+    python app.py              # SQLite databases under instance/, demo users printed
+    python app.py --reset      # start again from empty databases
+    python app.py --edge nginx # the same stack behind nginx (or: --edge caddy) on :8080,
+                               # running config/edge with the gateway as forward-auth service
 
 This is the demo/development runner (werkzeug threads in one process). For production, serve
 each app with gunicorn (see README, "Deployment").
@@ -15,8 +17,12 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
+import time
+import urllib.request
 from collections.abc import Mapping
 from types import FrameType
 
@@ -26,6 +32,9 @@ from config import DEMO_MARKER
 
 HOST = "127.0.0.1"
 PORTS = {"gateway": 5000, "segment": 5001, "sendgrid": 5002}
+EDGE_PORT = 8080
+#: Health checks of the edge go straight to loopback, whatever the environment's proxies.
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -54,6 +63,44 @@ def demo_environment() -> dict[str, str]:
     os.environ.setdefault("APP_ENV", "demo")
     os.environ.update(demo_secrets(os.environ))
     return {name: os.environ[name] for name in PER_RUN_SECRETS}
+
+
+def edge_environment(kind: str) -> None:
+    """Settings for the stack behind an edge on this host: mail links and the assertion's
+    issuer name the edge's address; the edge is the one trusted hop and the one caller of the
+    forward-auth endpoints."""
+    from config import edge as edge_config
+
+    public = f"http://{HOST}:{EDGE_PORT}"
+    os.environ.setdefault("PUBLIC_URL", public)
+    os.environ.setdefault("GATEWAY_PUBLIC_URL", public)
+    for name, value in edge_config.GATEWAY_ENV.items():
+        os.environ.setdefault(name, value)
+
+
+def start_edge(kind: str) -> subprocess.Popen[bytes]:
+    """Run the shipped edge configuration (config/edge) from a temporary folder, in the
+    foreground, and wait until it answers."""
+    from config import edge as edge_config
+
+    workdir = tempfile.mkdtemp(prefix=f"unified-login-{kind}-")
+    run = edge_config.command(
+        kind, workdir,
+        listen=f"{HOST}:{EDGE_PORT}",
+        **{name: f"{HOST}:{port}" for name, port in PORTS.items()},
+    )
+    process = subprocess.Popen(run.argv, env=run.env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{kind} exited with status {process.returncode}")
+        try:
+            with _NO_PROXY.open(f"http://{HOST}:{EDGE_PORT}/healthz", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit(f"{kind} did not answer on :{EDGE_PORT}")
 
 
 def build_stack():  # type: ignore[no-untyped-def]
@@ -86,8 +133,21 @@ def build_stack():  # type: ignore[no-untyped-def]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reset", action="store_true", help="delete the demo databases first")
+    parser.add_argument(
+        "--edge", choices=("nginx", "caddy"),
+        help=f"put that edge proxy in front, public entry http://{HOST}:{EDGE_PORT}",
+    )
     args = parser.parse_args()
     os.chdir(ROOT)
+    if args.edge:
+        from config import edge as edge_config
+
+        try:
+            edge_config.binary(args.edge)
+        except edge_config.EdgeMissing as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        edge_environment(args.edge)
     if args.reset:
         shutil.rmtree(os.path.join(ROOT, "instance"), ignore_errors=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -101,10 +161,15 @@ def main() -> int:
         servers.append(server)
         threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
 
-    print(f"\nUnified Login is running: http://{HOST}:{PORTS['gateway']}/")
-    print(f"  Segment   http://{HOST}:{PORTS['gateway']}/segment/  (upstream :{PORTS['segment']})")
-    print(f"  SendGrid  http://{HOST}:{PORTS['gateway']}/sendgrid/ (upstream :{PORTS['sendgrid']})")
-    print(f"  Mailbox   http://{HOST}:{PORTS['gateway']}/dev/mailbox (demo mail lands here)")
+    edge = start_edge(args.edge) if args.edge else None
+    entry = EDGE_PORT if edge else PORTS["gateway"]
+    print(f"\nUnified Login is running: http://{HOST}:{entry}/")
+    if edge:
+        print(f"  (behind {args.edge} on :{EDGE_PORT}; gateway :{PORTS['gateway']} answers its "
+              "forward-auth requests)")
+    print(f"  Segment   http://{HOST}:{entry}/segment/  (upstream :{PORTS['segment']})")
+    print(f"  SendGrid  http://{HOST}:{entry}/sendgrid/ (upstream :{PORTS['sendgrid']})")
+    print(f"  Mailbox   http://{HOST}:{entry}/dev/mailbox (demo mail lands here)")
     print("\nDemo Console users (email verified, 2FA off):")
     print("\n".join(lines))
     print("\nDemo product users (their own product passwords, for linking):")
@@ -125,6 +190,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     stop.wait()
     print("\nStopping...")
+    if edge:
+        edge.terminate()
+        edge.wait(timeout=10)
     for server in servers:
         server.shutdown()
         server.server_close()
