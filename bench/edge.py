@@ -1,0 +1,228 @@
+"""Benchmark: one product page five ways, in one run (issue 14, item 6).
+
+    .venv/bin/python bench/edge.py [--duration 8] [--connections 8] [--gateway-server gunicorn]
+
+On loopback ports: the echo product under gunicorn (1 gthread worker, 16 threads; it verifies
+the assertion with the gateway's JWKS like a real product), the gateway under
+``config/gunicorn_gateway.py`` (or granian, ``--gateway-server granian``, to compare servers)
+on a fresh SQLite database with one signed-in user linked to Segment, then:
+
+- direct: the product itself;
+- plain nginx: nginx proxying to the product, no auth (the hop operators already pay);
+- nginx + forward-auth: the shipped ``config/edge/nginx.conf`` (auth_request to the gateway);
+- Caddy + forward-auth: the shipped ``config/edge/Caddyfile`` (forward_auth to the gateway);
+- built-in proxy: the gateway itself proxying ``/segment/``.
+
+wrk (``apt-get install -y wrk``; installed when missing) measures each with ``--connections``
+(throughput) and with one connection (latency without queueing), and the ratios the issue
+targets are printed. Before measuring, each path must show the product a verified assertion
+(or, for direct and plain nginx, reach it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from bench.proxy import (  # noqa: E402
+    SECRET,
+    Result,
+    ensure_wrk,
+    free_port,
+    prepare_database,
+    run_wrk,
+    wait_for,
+)
+from config import edge as edge_config  # noqa: E402
+
+PLAIN_NGINX = """
+worker_processes auto;
+pid nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path tmp/client_body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+    upstream product { server 127.0.0.1:PRODUCT; keepalive 32; }
+    server {
+        listen 127.0.0.1:LISTEN;
+        location /segment/ {
+            proxy_pass http://product/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+"""
+
+NAMES = ("direct", "plain nginx", "nginx + forward-auth", "Caddy + forward-auth",
+         "built-in proxy")
+
+
+def _start(argv: list[str], env: dict[str, str], cwd: str = ROOT) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def gateway_command(server: str, port: int, workers: int, threads: int) -> list[str]:
+    bindir = os.path.dirname(sys.executable)
+    if server == "gunicorn":
+        return [os.path.join(bindir, "gunicorn"), "-c",
+                os.path.join(ROOT, "config", "gunicorn_gateway.py"), "gateway:create_app()"]
+    return [os.path.join(bindir, "granian"), "--interface", "wsgi", "--factory",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--blocking-threads", str(threads), "--no-access-log", "--log-level", "warning",
+            "gateway:create_app"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--gateway-workers", type=int, default=2)
+    parser.add_argument("--gateway-threads", type=int, default=16)
+    parser.add_argument("--gateway-server", choices=("gunicorn", "granian"), default="gunicorn")
+    parser.add_argument("--only", help="comma-separated subset of: " + ", ".join(NAMES))
+    args = parser.parse_args()
+
+    wrk = ensure_wrk()
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    workdir = tempfile.mkdtemp(prefix="bench-edge-")
+    database = f"sqlite:///{workdir}/gateway.db"
+    cookie = prepare_database(database, os.path.join(workdir, "keys"))
+    ports = {name: free_port() for name in ("product", "gateway", "plain", "nginx", "caddy")}
+    public = f"http://127.0.0.1:{ports['nginx']}"
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT,
+        APP_ENV="development",
+        DATABASE_URL=database,
+        SECRET_KEY=SECRET,
+        SEGMENT_UPSTREAM=f"http://127.0.0.1:{ports['product']}",
+        GATEWAY_BIND=f"127.0.0.1:{ports['gateway']}",
+        WEB_CONCURRENCY=str(args.gateway_workers),
+        GATEWAY_THREADS=str(args.gateway_threads),
+        GATEWAY_LOG_LEVEL="warning",
+        ASSERTION_KEY_DIR=os.path.join(workdir, "keys"),
+        **edge_config.GATEWAY_ENV,
+    )
+    children: list[subprocess.Popen[bytes]] = []
+    results: dict[str, tuple[Result, Result]] = {}
+    try:
+        # The issuer the product expects is the gateway's PUBLIC_URL: one for every path here.
+        env["PUBLIC_URL"] = public
+        children.append(_start(
+            [gunicorn, "-w", "1", "-k", "gthread", "--threads", "16", "-b",
+             f"127.0.0.1:{ports['product']}", "--log-level", "warning",
+             f"tests.support.echo:remote_echo_app('segment', 'http://127.0.0.1:"
+             f"{ports['gateway']}/.well-known/jwks.json', '{public}')"], env))
+        children.append(_start(gateway_command(args.gateway_server, ports["gateway"],
+                                                args.gateway_workers, args.gateway_threads),
+                               env))
+        wait_for(ports["product"], children[0])
+        wait_for(ports["gateway"], children[1])
+
+        plain_dir = os.path.join(workdir, "plain")
+        os.makedirs(os.path.join(plain_dir, "tmp"))
+        with open(os.path.join(plain_dir, "nginx.conf"), "w") as f:
+            f.write(PLAIN_NGINX.replace("PRODUCT", str(ports["product"]))
+                    .replace("LISTEN", str(ports["plain"])))
+        nginx = edge_config.binary("nginx")
+        children.append(_start([nginx, "-p", plain_dir, "-e", "stderr", "-c",
+                                os.path.join(plain_dir, "nginx.conf"), "-g", "daemon off;"],
+                               env))
+        addresses = {"gateway": f"127.0.0.1:{ports['gateway']}",
+                     "segment": f"127.0.0.1:{ports['product']}",
+                     "sendgrid": f"127.0.0.1:{ports['product']}"}
+        edges = {"plain": children[-1]}
+        for kind in ("nginx", "caddy"):
+            run = edge_config.command(kind, os.path.join(workdir, kind),
+                                      listen=f"127.0.0.1:{ports[kind]}", **addresses)
+            edges[kind] = _start(run.argv, run.env, cwd=workdir)
+            children.append(edges[kind])
+        for name, child in edges.items():
+            wait_for(ports[name], child)
+
+        urls = {
+            "direct": f"http://127.0.0.1:{ports['product']}/bench/page",
+            "plain nginx": f"http://127.0.0.1:{ports['plain']}/segment/bench/page",
+            "nginx + forward-auth": f"http://127.0.0.1:{ports['nginx']}/segment/bench/page",
+            "Caddy + forward-auth": f"http://127.0.0.1:{ports['caddy']}/segment/bench/page",
+            "built-in proxy": f"http://127.0.0.1:{ports['gateway']}/segment/bench/page",
+        }
+        chosen = [n.strip() for n in args.only.split(",")] if args.only else list(NAMES)
+        for name in chosen:
+            check = subprocess.run(["curl", "-s", "-H", f"Cookie: {cookie}", urls[name]],
+                                   capture_output=True, text=True).stdout.replace(" ", "")
+            verified = '"email":"bench@example.com"' in check
+            if name in ("direct", "plain nginx") and '"path":"/bench/page"' not in check:
+                raise SystemExit(f"{name}: the product was not reached:\n{check[:500]}")
+            if name not in ("direct", "plain nginx") and not verified:
+                raise SystemExit(f"{name}: no verified assertion at the product:\n{check[:500]}")
+            run_wrk(wrk, urls[name], cookie, 2, args.connections)  # warm up
+        for name in chosen:
+            many = run_wrk(wrk, urls[name], cookie, args.duration, args.connections)
+            time.sleep(0.5)
+            one = run_wrk(wrk, urls[name], cookie, args.duration, 1)
+            results[name] = (many, one)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"\nwrk: {args.connections} connections (and 1), {args.duration}s each; gateway: "
+          f"{args.gateway_server}, {args.gateway_workers} workers x {args.gateway_threads} "
+          f"threads; {os.cpu_count()} CPUs shared by every process")
+    print(f"{'':24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+          f"{'1c req/s':>10}{'1c p50':>9}")
+    for name, (many, one) in results.items():
+        print(f"{name:24}{many.rps:9.0f}{many.p50_ms:9.2f}{many.p99_ms:9.2f}{many.bad:9d}"
+              f"{one.rps:10.0f}{one.p50_ms:9.2f}")
+
+    def ratio(a: str, b: str) -> str:
+        if a in results and b in results:
+            return f"{results[a][0].rps / results[b][0].rps:.2f}"
+        return "-"
+
+    def added(a: str, b: str) -> str:
+        if a in results and b in results:
+            return f"{results[a][1].p50_ms - results[b][1].p50_ms:+.2f} ms"
+        return "-"
+
+    print()
+    print(f"nginx + forward-auth / plain nginx throughput: "
+          f"{ratio('nginx + forward-auth', 'plain nginx')} (target >= 0.75)")
+    print(f"nginx + forward-auth added p50 over plain nginx (1 conn): "
+          f"{added('nginx + forward-auth', 'plain nginx')} (target <= 0.7 ms)")
+    print(f"Caddy + forward-auth / plain nginx throughput: "
+          f"{ratio('Caddy + forward-auth', 'plain nginx')}; added p50 over plain nginx: "
+          f"{added('Caddy + forward-auth', 'plain nginx')}")
+    print(f"built-in proxy / plain nginx throughput: {ratio('built-in proxy', 'plain nginx')}"
+          " (target >= 0.5)")
+    print(f"built-in proxy added p50 over direct (1 conn): {added('built-in proxy', 'direct')}"
+          " (target <= 1.0 ms)")
+    print(f"plain nginx / direct throughput: {ratio('plain nginx', 'direct')}; added p50: "
+          f"{added('plain nginx', 'direct')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
