@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
+from gateway import db as gateway_db
 from gateway.assertion import AssertionVerifier, RemoteJwks
 from gateway.db import new_session
 from gateway.models import ProductLink
@@ -45,6 +46,7 @@ class Linked:
             db.add(ProductLink(user_id=self.user_id, product="segment",
                                product_user_id="echo-" + self.user_id[:8], origin="created"))
             db.commit()
+        gateway_db.engine(app).dispose()
         self.http = browser()
         answer = people.submit(self.http, edge.url + "/login", email=self.email,
                                password=PASSWORD)
