@@ -277,3 +277,18 @@ def test_sign_in_redirect_stays_home(edge: EdgeStack, linked: Linked, value: str
                            email=linked.email, password=PASSWORD, next=value)
     assert answer.status_code == 302, answer.status_code
     _stays_home(edge, answer.headers["Location"])
+
+
+def test_product_pages_gain_the_built_in_proxy_defaults(edge: EdgeStack, linked: Linked) -> None:
+    """No framing, nosniff, no-store when the product set none; the product's own win."""
+    bare = _send(edge, "/segment/x", cookie=linked.cookie)
+    assert bare.status_code == 200
+    assert bare.header("Content-Security-Policy") == "frame-ancestors 'none'"
+    assert bare.header("X-Frame-Options") == "DENY"
+    assert bare.header("X-Content-Type-Options") == "nosniff"
+    assert bare.header("Cache-Control") == "no-store"
+    own = _send(edge, "/segment/own-headers", cookie=linked.cookie)
+    assert own.status_code == 200
+    assert [v for k, v in own.headers if k.lower() == "content-security-policy"] == [
+        "default-src 'self'; frame-ancestors 'self'"]
+    assert [v for k, v in own.headers if k.lower() == "cache-control"] == ["public, max-age=60"]
