@@ -47,6 +47,17 @@ DEFAULTS: dict[str, Any] = {
     # someone who may not have asked).
     "SIGNUP_MAX_PER_IP": 20,
     "SIGNUP_WINDOW_SECONDS": 3600,
+    # Password reset: lifetime of the mailed link (seconds), and reset requests per address and
+    # hour that send a mail (more are answered the same way and send nothing; the per-client
+    # limit is SIGNUP_MAX_PER_IP).
+    "PASSWORD_RESET_MAX_AGE": 3600,
+    "RESET_MAX_PER_ADDRESS": 3,
+    # "Remember this device": how long a remembered browser skips the second factor, and the
+    # browser cookie naming the devices a person signed in from (new-sign-in notice), with its
+    # lifetime (it outlives the 30 days: a device seen before gets no notice).
+    "REMEMBER_DEVICE_SECONDS": 30 * 24 * 3600,
+    "DEVICE_COOKIE_NAME": "gw_device",
+    "DEVICE_COOKIE_MAX_AGE": 365 * 24 * 3600,
     # Mails per recipient and hour, whatever sent them (notices about the recipient's own
     # account excepted; see gateway/mail.py).
     "MAIL_PER_HOUR": 5,

@@ -17,8 +17,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config
 from config import gateway as gateway_config
 from gateway import cli, db, keys
-from gateway.console import auth, dev_mailbox, health, home, linking, plan
-from gateway.console.settings import account, email, twofactor
+from gateway.console import auth, dev_mailbox, health, home, linking, plan, recovery
+from gateway.console.settings import account, devices, email, twofactor
 from gateway.identity.sessions import RememberingCookieSessions, login_manager
 from gateway.keys import jwks
 from gateway.products import propagation, switcher, table
@@ -31,10 +31,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Console blueprints, then the proxy (its hook answers product prefixes before any of them).
 BLUEPRINTS = (
     auth.bp,
+    recovery.bp,
     home.bp,
     account.bp,
     email.bp,
     twofactor.bp,
+    devices.bp,
     plan.bp,
     linking.bp,
     health.bp,

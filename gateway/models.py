@@ -109,6 +109,27 @@ class LoginSession(Base):
     user: Mapped[User] = relationship()
 
 
+class KnownDevice(Base):
+    """A browser a user completed a sign-in from (new-sign-in notice), and, when the person
+    ticked "Remember this device", until when it skips the second factor.
+
+    The browser's ``gw_device`` cookie holds a random token; only its SHA-256 is stored here,
+    so a database leak hands out no remembered device. ``public_id`` is what pages show.
+    """
+
+    __tablename__ = "known_devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set while the device skips the second factor; cleared on revocation and credential changes.
+    remembered_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class ProductLink(Base):
     """One Console user <-> one product user, per product, both ways unique."""
 

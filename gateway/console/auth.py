@@ -25,6 +25,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -32,19 +33,20 @@ from werkzeug.wrappers import Response
 from gateway.console import linking
 from gateway.console.forms import (
     ActionForm,
-    CodeForm,
     ConfirmSignupForm,
     EmailForm,
+    LoginCodeForm,
     LoginForm,
+    RecoveryCodeForm,
     SignupForm,
 )
 from gateway.db import db
-from gateway.identity import audit, throttle, tokens
+from gateway.identity import audit, devices, notices, throttle, tokens
 from gateway.identity.addresses import canonical_email
 from gateway.identity.mail import send_mail
 from gateway.identity.passwords import hash_password, needs_rehash, policy_problem, verify_password
 from gateway.identity.sessions import current_record, end_browser_session, revoke, start_session
-from gateway.identity.totp import use_recovery_code, verify_totp
+from gateway.identity.totp import Check, check_totp, remaining_recovery_codes, use_recovery_code
 from gateway.models import User, utcnow
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
@@ -55,6 +57,11 @@ bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "Incorrect email or password."
 GENERIC_CODE_ERROR = "That code did not work. Try the current code or a recovery code."
+REUSED_CODE_ERROR = (
+    "That code was already used. Wait for the next code in your authenticator app, "
+    "then enter it."
+)
+RECOVERY_CODE_ERROR = "That recovery code did not work. Check it, or try another of your codes."
 #: Seconds between the password step and the 2FA step before starting over.
 PENDING_2FA_SECONDS = 300
 
@@ -100,6 +107,32 @@ def _throttled(template: str, blocked: throttle.Blocked, **context: Any) -> Resp
     return too_many_attempts(page, blocked.retry_after)
 
 
+def _lockout_rule() -> str:
+    config = current_app.config
+    minutes = max(1, round(config["LOGIN_LOCKOUT_SECONDS"] / 60))
+    return (
+        f"After {config['LOGIN_MAX_FAILURES']} failed attempts in a row, signing in to the "
+        f"account pauses for {minutes} minutes."
+    )
+
+
+def _with_reset_link(text: str) -> Markup:
+    """A sign-in error that says what repeated failures do and offers the reset."""
+    return Markup('{} {} <a href="{}">Forgot your password? Reset it</a>.').format(
+        text, _lockout_rule(), url_for("recovery.forgot_password")
+    )
+
+
+def _locked_out(template: str, blocked: throttle.Blocked, **context: Any) -> Response:
+    """The sign-in 429: how long to wait, why, and the way out (a reset lifts the pause)."""
+    message = Markup('{} {} <a href="{}">Reset your password</a> to sign in without waiting.')
+    error = message.format(
+        retry_message(blocked.retry_after), _lockout_rule(), url_for("recovery.forgot_password")
+    )
+    return too_many_attempts(render_template(template, error=error, **context),
+                             blocked.retry_after)
+
+
 def verification_link(user: User) -> str:
     token = tokens.make_token("verify-email", uid=user.id, email=user.email, attempt=_attempt(user))
     return current_app.config["PUBLIC_URL"] + url_for("auth.verify_email", token=token)
@@ -142,8 +175,10 @@ def signup() -> ResponseReturnValue:
         send_mail(
             email,
             "Someone tried to sign up with your address",
-            "You already have a Unified Login account. Sign in, or reset your password "
-            f"from the sign-in page: {current_app.config['PUBLIC_URL']}{url_for('auth.login')}",
+            "You already have a Unified Login account. Sign in: "
+            f"{current_app.config['PUBLIC_URL']}{url_for('auth.login')}\n\nForgot your password? "
+            "Reset it: "
+            f"{current_app.config['PUBLIC_URL']}{url_for('recovery.forgot_password')}",
         )
     db().commit()
     return render_template("auth/check_inbox.html", email=email)
@@ -285,14 +320,15 @@ def login() -> ResponseReturnValue:
         if current_user.is_authenticated:
             return redirect(next_path)
         form.email.data = canonical_email(request.args.get("login_hint")) or ""
-        return render_template("auth/login.html", form=form, next=next_path)
+        handoff = linking.handoff_product(request.args.get("login_hint"), next_path)
+        return render_template("auth/login.html", form=form, next=next_path, handoff=handoff)
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next=next_path), 400
     account = _account_key(form.email.data or "")
     ip = client_ip()
     blocked = throttle.check(account, ip)
     if blocked:
-        return _throttled("auth/login.html", blocked, form=form, next=next_path)
+        return _locked_out("auth/login.html", blocked, form=form, next=next_path)
     user = find_account(canonical_email(form.email.data))
     password = form.password.data or ""
     if not verify_password(user.password_hash if user else None, password) or user is None:
@@ -303,7 +339,8 @@ def login() -> ResponseReturnValue:
             audit.record("lockout", user.id if user else None)
         db().commit()
         return render_template(
-            "auth/login.html", form=form, next=next_path, error=GENERIC_LOGIN_ERROR
+            "auth/login.html", form=form, next=next_path,
+            error=_with_reset_link(GENERIC_LOGIN_ERROR),
         ), 401
     if not user.has_2fa:  # with 2FA the count is cleared only once the code is right too
         throttle.record_success(account)
@@ -312,6 +349,10 @@ def login() -> ResponseReturnValue:
         return render_template("auth/unverified.html", email=user.email, form=EmailForm()), 403
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if user.has_2fa and devices.remembered_device(user) is not None:
+        # A remembered browser skips the second factor only: the password was just checked.
+        throttle.record_success(account)
+        return finish_login(user, ["pwd", "device"], next_path)
     if user.has_2fa:
         session["pending_2fa"] = {
             "uid": user.id, "at": int(time.time()), "epoch": user.session_epoch, "next": next_path
@@ -321,12 +362,27 @@ def login() -> ResponseReturnValue:
     return finish_login(user, ["pwd"], next_path)
 
 
-def finish_login(user: User, methods: list[str], next_path: str) -> Response:
+def finish_login(
+    user: User, methods: list[str], next_path: str, *, remember: bool = False
+) -> Response:
+    """Start the session; note the device (a notice when it is new, remembered when asked);
+    after a recovery code, show how many are left before going on to ``next_path``."""
     start_session(user, methods)
+    response = redirect(next_path)
+    if "recovery" in methods:
+        remaining = remaining_recovery_codes(user)
+        session["recovery_code_used"] = {"next": next_path, "remaining": remaining}
+        notices.recovery_code_used(user, remaining)
+        response = redirect(url_for("twofactor.recovery_code_used"))
+    device, seen_before = devices.note_sign_in(user, response, remember=remember)
+    if not seen_before and devices.has_other_devices(user, device):
+        notices.new_sign_in(user, device)
+    if remember:
+        audit.record("device_remembered", user.id, device=device.name)
     LOGINS.labels("success").inc()
-    audit.record("login", user.id, methods=methods)
+    audit.record("login", user.id, methods=methods, device=device.name)
     db().commit()
-    return redirect(next_path)
+    return response
 
 
 def _pending_user() -> tuple[User, str] | None:
@@ -346,23 +402,42 @@ def _pending_user() -> tuple[User, str] | None:
 
 @bp.route("/login/2fa", methods=["GET", "POST"])
 def login_2fa() -> ResponseReturnValue:
+    """The second step: the authenticator's code (numeric keyboard). A recovery code typed
+    here still works; the page offers its own entry for one (``/login/2fa/recovery``)."""
+    return _second_step(recovery=False)
+
+
+@bp.route("/login/2fa/recovery", methods=["GET", "POST"])
+def login_recovery_code() -> ResponseReturnValue:
+    """The second step with a recovery code (text keyboard: the codes hold letters)."""
+    return _second_step(recovery=True)
+
+
+def _second_step(*, recovery: bool) -> ResponseReturnValue:
     pending = _pending_user()
     if pending is None:
         return redirect(url_for("auth.login"))
     user, next_path = pending
-    form = CodeForm()
+    form: LoginCodeForm | RecoveryCodeForm = RecoveryCodeForm() if recovery else LoginCodeForm()
+
+    def page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
+        return render_template(
+            "auth/login_2fa.html", form=form, recovery=recovery, error=error
+        ), status
+
     if request.method == "GET":
-        return render_template("auth/login_2fa.html", form=form)
+        return page()
     if not form.validate_on_submit():
-        return render_template("auth/login_2fa.html", form=form), 400
+        return page(400)
     ip = client_ip()
     blocked = throttle.check(user.email, ip)
     if blocked:
-        return _throttled("auth/login_2fa.html", blocked, form=form)
+        return _locked_out("auth/login_2fa.html", blocked, form=form, recovery=recovery)
     code = form.code.data or ""
-    if verify_totp(user, code):
+    checked = Check.WRONG if recovery else check_totp(user, code)
+    if checked is Check.ACCEPTED:
         methods = ["pwd", "otp"]
-    elif use_recovery_code(user, code):
+    elif checked is Check.WRONG and use_recovery_code(user, code):
         methods = ["pwd", "recovery"]
         audit.record("recovery_code_used", user.id)
     else:
@@ -372,9 +447,11 @@ def login_2fa() -> ResponseReturnValue:
         if locked:
             audit.record("lockout", user.id)
         db().commit()
-        return render_template("auth/login_2fa.html", form=form, error=GENERIC_CODE_ERROR), 401
+        if checked is Check.REUSED:
+            return page(401, REUSED_CODE_ERROR)
+        return page(401, RECOVERY_CODE_ERROR if recovery else GENERIC_CODE_ERROR)
     throttle.record_success(user.email)
-    return finish_login(user, methods, next_path)
+    return finish_login(user, methods, next_path, remember=bool(form.remember.data))
 
 
 @bp.route("/logout", methods=["POST"])

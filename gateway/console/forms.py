@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from gateway.identity.passwords import MAX_LENGTH as PASSWORD_MAX
@@ -58,8 +58,37 @@ class CodeForm(FlaskForm):
             "spellcheck": "false",
             "autocapitalize": "off",
         },
-        description="The 6-digit code from your authenticator app, or a recovery code.",
+        description="The 6-digit code from your authenticator app.",
     )
+
+
+_REMEMBER = "Remember this device for 30 days"
+_REMEMBER_HINT = "Skips this step on this browser, never the password. Not on a shared computer."
+
+
+class LoginCodeForm(CodeForm):
+    """The 2FA step of a sign-in: the code, and the opt-in to remember this browser."""
+
+    remember = BooleanField(_REMEMBER, description=_REMEMBER_HINT)
+
+
+class RecoveryCodeForm(FlaskForm):
+    """A recovery code: letters and digits, so a text keyboard (the TOTP field is numeric)."""
+
+    code = StringField(
+        "Recovery code",
+        [DataRequired(), Length(max=64)],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "text",
+            "spellcheck": "false",
+            "autocapitalize": "off",
+            "autocorrect": "off",
+        },
+        description="One of the codes you saved when you turned on two-factor "
+        "authentication, like 1a2b3-c4d5e-f6a7b-c8d9e. Each works once.",
+    )
+    remember = BooleanField(_REMEMBER, description=_REMEMBER_HINT)
 
 
 class ReauthForm(FlaskForm):
@@ -108,3 +137,23 @@ class CreateProductUserForm(FlaskForm):
     """Create a new product user from the Console: only the CSRF token and the return path."""
 
     next = HiddenField()
+
+
+class ResetPasswordForm(FlaskForm):
+    """The page a reset link opens: the new password, and a second factor when 2FA is on
+    (``code``: the authenticator's code, or a recovery code with ``?use=recovery``)."""
+
+    password = PasswordField(
+        "New password",
+        [DataRequired(), Length(max=PASSWORD_MAX * 4)],
+        render_kw={"autocomplete": "new-password", "minlength": 12, "maxlength": PASSWORD_MAX},
+        description="At least 12 characters, not your current password. Every session will "
+        "be signed out.",
+    )
+    code = StringField("Authentication code", [Length(max=64)])
+
+
+class DownloadCodesForm(FlaskForm):
+    """The codes just shown, sent back to be downloaded as a text file (nothing kept)."""
+
+    codes = StringField(validators=[Length(max=1000)])

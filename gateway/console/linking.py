@@ -300,3 +300,16 @@ def note_product_login_redirect(login_hint: str | None, next_path: str) -> None:
         return
     audit.record("product_login_redirect", user_id, product=product.name)
     db().commit()
+
+
+def handoff_product(login_hint: str | None, next_path: str) -> str | None:
+    """The name of the product whose own login page sent this person here (it sends a linked
+    user's email as ``login_hint`` and its own path as ``next``), for the sign-in page to say
+    "<Product> now uses your Console sign-in". The same for any hint: no account is looked up.
+    """
+    if not login_hint:
+        return None
+    for product in products():
+        if next_path.lower().startswith(product.prefix.lower() + "/"):
+            return _title(product.name)
+    return None

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from gateway.db import db
+from gateway.identity import devices
 from gateway.models import LoginSession, User, utcnow
 from gateway.web.client import client_ip, user_agent
 
@@ -169,7 +170,9 @@ def revoke(record: LoginSession) -> None:
 
 def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:
     """End every live session of a user (except ``keep``) and every sign-in of theirs still
-    waiting for its 2FA code; returns how many sessions ended."""
+    waiting for its 2FA code, and make every remembered device ask for the second factor
+    again (every credential change and "sign out everywhere" come here); returns how many
+    sessions ended."""
     query = update(LoginSession).where(
         LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
     )
@@ -179,6 +182,7 @@ def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:
     db().execute(
         update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
     )
+    devices.forget_all(user_id)
     invalidate_cached_checks()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

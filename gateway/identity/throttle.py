@@ -127,3 +127,10 @@ def client_action(action: str, ip: str) -> Blocked | None:
         return None
     ends = bucket.window_start + timedelta(seconds=window)
     return Blocked(max(1, math.ceil((ends - utcnow()).total_seconds())))
+
+
+def per_address(action: str, address: str, limit: int) -> bool:
+    """Count one ``action`` (a reset request) for ``address`` this hour; False once over
+    ``limit``. The key is the canonical address whether or not an account uses it, so the
+    answer tells nothing about accounts; callers stay silent past it (same page, no mail)."""
+    return _count_in_window(f"{action}:addr:{address}", 3600).count <= limit

@@ -1,4 +1,4 @@
-"""Single-use, time-limited links (email verification, email change).
+"""Single-use, time-limited links (email verification, email change, password reset).
 
 Signed with the app secret and a versioned salt per purpose; each token carries an id that is
 spent in ``used_tokens`` on first use, so a link works once.
@@ -38,13 +38,14 @@ def make_token(purpose: str, **data: Any) -> str:
     return _serializer(purpose).dumps({**data, "jti": uuid.uuid4().hex})
 
 
-def read_token(purpose: str, token: object) -> dict[str, Any]:
-    """The token's data, checking signature, purpose and age (not yet spent)."""
+def read_token(purpose: str, token: object, max_age: int | None = None) -> dict[str, Any]:
+    """The token's data, checking signature, purpose and age (not yet spent); ``max_age``
+    defaults to ``EMAIL_TOKEN_MAX_AGE``."""
     if not isinstance(token, str) or len(token) > 2048:
         raise TokenInvalid
     try:
         data = _serializer(purpose).loads(
-            token, max_age=current_app.config["EMAIL_TOKEN_MAX_AGE"]
+            token, max_age=max_age or current_app.config["EMAIL_TOKEN_MAX_AGE"]
         )
     except SignatureExpired:
         raise TokenExpired from None

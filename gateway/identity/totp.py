@@ -7,6 +7,7 @@ SHA-256 digests (they are high-entropy, so a slow hash adds nothing) and compare
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import secrets
@@ -42,21 +43,36 @@ def _clean(code: str) -> str:
     return "".join(code.split()).replace("-", "").lower()
 
 
-def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
+class Check(enum.Enum):
+    """What a TOTP code turned out to be."""
+
+    ACCEPTED = "accepted"
+    #: A current code, but its time step (or a later one) was already accepted: the person
+    #: must wait for the next code, which is worth telling them apart from a wrong code.
+    REUSED = "reused"
+    WRONG = "wrong"
+
+
+def check_totp(user: User, code: str, secret: str | None = None) -> Check:
     """Accept a current code (+-1 step) once; updates ``user.totp_last_step`` on success."""
     secret = secret or user.totp_secret
     code = _clean(code)
     if not secret or len(code) != 6 or not code.isdigit():
-        return False
+        return Check.WRONG
     totp = pyotp.TOTP(secret)
     now_step = int(time.time()) // _STEP
     for step in (now_step - 1, now_step, now_step + 1):
         expected = totp.at(step * _STEP)
         if hmac.compare_digest(expected, code):
             if user.totp_last_step is not None and step <= user.totp_last_step:
-                return False  # replay of an accepted (or older) code
-            return _claim_step(user, step)
-    return False
+                return Check.REUSED  # replay of an accepted (or older) code
+            return Check.ACCEPTED if _claim_step(user, step) else Check.REUSED
+    return Check.WRONG
+
+
+def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
+    """True only for a current code not accepted before (see :func:`check_totp`)."""
+    return check_totp(user, code, secret) is Check.ACCEPTED
 
 
 def _claim_step(user: User, step: int) -> bool:
@@ -128,3 +144,11 @@ def _spend_code(stored: RecoveryCode) -> bool:
 
 def remaining_recovery_codes(user: User) -> int:
     return sum(1 for c in user.recovery_codes if c.used_at is None)
+
+
+def are_unused_recovery_codes(user: User, codes: list[str]) -> bool:
+    """Whether every one of ``codes`` is an unused recovery code of ``user`` (nothing spent)."""
+    unused = {c.code_hash for c in user.recovery_codes if c.used_at is None}
+    return all(
+        any(hmac.compare_digest(_digest(code), stored) for stored in unused) for code in codes
+    )

@@ -85,6 +85,8 @@ ANONYMOUS = {
     "/login": ["email", "password", "next"],
     "/verify-email": ["token", "password"],
     "/verify-email/resend": ["email"],
+    "/forgot-password": ["email"],
+    "/reset-password": ["token", "password", "code"],
 }
 
 
@@ -120,8 +122,9 @@ def test_fuzz_second_factor(fuzz_app: Flask, fields: dict[str, Any], token: bool
         person.create_user("totp@example.com", totp=True)
         fuzz_app.config["FUZZ_TOTP_USER"] = True
     assert person.login("totp@example.com").status_code == 302
-    response = check(fuzz_app, lambda: _post(person, "/login/2fa", fields, token))
-    assert response.status_code in (302, 400, 401)
+    for path in ("/login/2fa", "/login/2fa/recovery"):
+        response = check(fuzz_app, lambda path=path: _post(person, path, fields, token))
+        assert response.status_code in (302, 400, 401)
 
 
 SIGNED_IN = {
@@ -130,6 +133,8 @@ SIGNED_IN = {
     "/settings/2fa/enable": ["code"],
     "/settings/2fa/disable": [],
     "/settings/2fa/recovery-codes": [],
+    "/settings/2fa/recovery-codes/download": ["codes"],
+    "/settings/devices/forget-all": [],
     "/settings/sessions/revoke-all": [],
     "/upgrade": ["plan"],
     "/logout": ["next"],

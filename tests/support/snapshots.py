@@ -24,6 +24,7 @@ GATEWAY_STATE = (
     "outbox_messages",
     "email_changes",
     "email_change_steps",
+    "known_devices",
 )
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -147,7 +156,8 @@ def change_password() -> ResponseReturnValue:
         user.email,
         "Your password was changed",
         "The password of your Unified Login account was just changed and your other sessions "
-        "were signed out. If this was not you, reset your password and contact support.",
+        "were signed out. If this was not you, reset your password now and contact support: "
+        f"{current_app.config['PUBLIC_URL']}{url_for('recovery.forgot_password')}",
         notice=True,
     )
     db().commit()

@@ -1,30 +1,38 @@
 """2FA settings: enrol with a QR code, confirm with a code, disable, new recovery codes.
 
-Every change ends the user's other sessions (a stolen session must not survive a 2FA change)
-and needs a fresh re-authentication.
+Every change ends the user's other sessions (a stolen session must not survive a 2FA change),
+forgets remembered devices, and needs a fresh re-authentication. New recovery codes are made
+only from a confirmation page that says the old ones stop working. Codes are shown once and
+stored hashed; the page offers them to copy, print, and download: the download is a POST of
+the codes shown on the page, answered only for codes that match the account's unused ones, so
+nothing is ever kept in clear to serve it later.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from markupsafe import Markup
+from werkzeug.wrappers import Response
 
-from gateway.console.forms import ActionForm, CodeForm
+from gateway.console.forms import ActionForm, CodeForm, DownloadCodesForm
 from gateway.db import db
 from gateway.identity import audit
 from gateway.identity.mail import send_mail
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import revoke_all
 from gateway.identity.totp import (
+    are_unused_recovery_codes,
     new_recovery_codes,
     new_secret,
     provisioning_uri,
     qr_svg,
+    remaining_recovery_codes,
     verify_totp,
 )
 from gateway.models import utcnow
+from gateway.web.return_paths import safe_return_path
 
 bp = Blueprint("twofactor", __name__, url_prefix="/settings/2fa")
 
@@ -73,7 +81,13 @@ def enable() -> ResponseReturnValue:
     send_mail(user.email, "Two-factor authentication turned on", _notice("turned on"),
               notice=True)
     db().commit()
-    return render_template("settings/recovery_codes.html", codes=codes)
+    return _codes_page(codes)
+
+
+def _codes_page(codes: list[str]) -> str:
+    return render_template(
+        "settings/recovery_codes.html", codes=codes, form=DownloadCodesForm(codes=" ".join(codes))
+    )
 
 
 @bp.route("/disable", methods=["GET", "POST"])
@@ -98,6 +112,19 @@ def disable() -> ResponseReturnValue:
     return redirect(url_for("settings.overview"))
 
 
+@bp.route("/recovery-codes", methods=["GET"])
+@fresh_login_required
+def confirm_new_codes() -> ResponseReturnValue:
+    """The confirmation step before new codes: the old ones stop working."""
+    user = current_user.user
+    if not user.has_2fa:
+        return redirect(url_for("settings.overview"))
+    return render_template(
+        "settings/recovery_codes_confirm.html", form=ActionForm(),
+        remaining=remaining_recovery_codes(user),
+    )
+
+
 @bp.route("/recovery-codes", methods=["POST"])
 @fresh_login_required
 def regenerate_recovery_codes() -> str:
@@ -110,7 +137,36 @@ def regenerate_recovery_codes() -> str:
     send_mail(user.email, "New recovery codes created", _notice("given new recovery codes"),
               notice=True)
     db().commit()
-    return render_template("settings/recovery_codes.html", codes=codes)
+    return _codes_page(codes)
+
+
+@bp.route("/recovery-codes/download", methods=["POST"])
+def download_recovery_codes() -> Response:
+    """The codes just shown, as a text file; only the account's own unused codes are echoed."""
+    form = DownloadCodesForm()
+    codes = (form.codes.data or "").split() if form.validate_on_submit() else []
+    if not codes or len(codes) > 20 or not are_unused_recovery_codes(current_user.user, codes):
+        abort(400)
+    text = (
+        "Unified Login recovery codes for " + current_user.user.email + "\n"
+        "Each code signs you in once if you lose your authenticator app.\n\n"
+        + "\n".join(codes) + "\n"
+    )
+    return Response(text, mimetype="text/plain", headers={
+        "Content-Disposition": 'attachment; filename="unified-login-recovery-codes.txt"',
+    })
+
+
+@bp.route("/recovery-code-used")
+def recovery_code_used() -> ResponseReturnValue:
+    """After a sign-in with a recovery code: how many are left, and an offer of new ones."""
+    shown = session.pop("recovery_code_used", None)
+    if not isinstance(shown, dict):
+        return redirect(url_for("console.home"))
+    remaining = remaining_recovery_codes(current_user.user)
+    next_path = safe_return_path(shown.get("next"), default=url_for("console.home"))
+    return render_template("settings/recovery_code_used.html", remaining=remaining,
+                           next=next_path)
 
 
 def _notice(change: str) -> str:

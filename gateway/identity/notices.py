@@ -1,0 +1,56 @@
+"""Account notices: the mails that tell a person what just happened in their own account
+(a sign-in from a new device, a recovery code used, a password reset).
+
+Each goes out as a notice (``send_mail(..., notice=True)``): only the account holder, or
+whoever just got into the account, can cause one, and a spent mail cap must not let anyone
+act unseen.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+
+from gateway.identity.mail import send_mail
+from gateway.models import KnownDevice, User, utcnow
+
+
+def _link(endpoint: str) -> str:
+    return current_app.config["PUBLIC_URL"] + url_for(endpoint)
+
+
+def new_sign_in(user: User, device: KnownDevice) -> None:
+    when = utcnow().strftime("%Y-%m-%d %H:%M UTC")
+    send_mail(
+        user.email,
+        "New sign-in to your account",
+        f"Your Unified Login account was just signed in to from a device it had not seen "
+        f"before.\n\nDevice: {device.name}\nTime: about {when}\n\n"
+        f"If this was you, there is nothing to do. If not, reset your password "
+        f"({_link('recovery.forgot_password')}) and sign out the sessions you do not know: "
+        f"{_link('settings.sessions')}",
+        notice=True,
+    )
+
+
+def recovery_code_used(user: User, remaining: int) -> None:
+    send_mail(
+        user.email,
+        "A recovery code was used to sign in",
+        f"A recovery code was just used to sign in to your Unified Login account. "
+        f"{remaining} unused code{'s' * (remaining != 1)} left.\n\n"
+        f"Create new ones when you are running low: {_link('twofactor.confirm_new_codes')}\n\n"
+        f"If this was not you, reset your password: {_link('recovery.forgot_password')}",
+        notice=True,
+    )
+
+
+def password_reset(user: User) -> None:
+    send_mail(
+        user.email,
+        "Your password was reset",
+        "The password of your Unified Login account was just reset from the link mailed to "
+        "this address. Every session was signed out and remembered devices were forgotten.\n\n"
+        "If this was not you, reset it again now and check your account activity: "
+        f"{_link('recovery.forgot_password')}",
+        notice=True,
+    )

@@ -1,0 +1,146 @@
+"""Password reset: the emailed link, the second factor it still needs, and what a reset ends.
+
+The link (``PASSWORD_RESET_MAX_AGE``, one hour) is signed for its own purpose, names the user
+and address, and carries a fingerprint of the password hash at the time it was mailed: a
+password change by any route (settings, another reset, sign-up replacing a pending password)
+makes it stop matching. It is spent in ``used_tokens`` by the POST that sets the password
+(mail scanners fetch links with GET). A person with 2FA proves a second factor before the new
+password takes effect (:func:`second_factors` lists what they can use). Afterwards every
+session ends and remembered devices are forgotten (``revoke_all``), the address gets a notice,
+the audit log records it, and an unconfirmed address counts as confirmed (the link proved the
+mailbox).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from typing import Any
+
+from flask import current_app, url_for
+
+from gateway.db import db
+from gateway.identity import audit, notices, throttle, tokens
+from gateway.identity.mail import send_mail
+from gateway.identity.passwords import hash_password
+from gateway.identity.sessions import revoke_all
+from gateway.identity.totp import Check, check_totp, use_recovery_code
+from gateway.models import User, utcnow
+
+TOKEN_PURPOSE = "password-reset"
+
+
+class Factor(enum.StrEnum):
+    """Second factors a reset (and the sign-in) can be finished with."""
+
+    TOTP = "otp"
+    RECOVERY_CODE = "recovery"
+
+
+class LinkProblem(enum.Enum):
+    INVALID = "This link is not valid. Check that you copied all of it, or ask for a new one."
+    EXPIRED = "This link has expired (it works for one hour). Ask for a new one below."
+    USED = "This link was already used. Ask for a new one below if you need to."
+    STALE = (
+        "This link no longer works: the password was changed after it was sent. "
+        "Ask for a new one below if you need to."
+    )
+
+
+class ResetLinkError(Exception):
+    def __init__(self, problem: LinkProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(("reset:" + user.password_hash).encode()).hexdigest()[:32]
+
+
+def reset_link(user: User) -> str:
+    token = tokens.make_token(TOKEN_PURPOSE, uid=user.id, email=user.email, pw=_fingerprint(user))
+    return current_app.config["PUBLIC_URL"] + url_for("recovery.reset_password", token=token)
+
+
+def request_reset(email: str, user: User | None) -> None:
+    """Answer a "forgot password" request for ``email`` (``user``: its account, or None).
+
+    The same work whoever holds the address: one per-address count, one audit row, one mail
+    (the link, or a note that no account uses the address), so neither the page nor its
+    timing tells who has an account. Past ``RESET_MAX_PER_ADDRESS`` an hour, nothing is sent.
+    """
+    allowed = throttle.per_address("reset", email, current_app.config["RESET_MAX_PER_ADDRESS"])
+    audit.record("password_reset_requested", user.id if user else None, sent=allowed)
+    if not allowed:
+        return
+    base = current_app.config["PUBLIC_URL"]
+    if user is not None:
+        send_mail(
+            email,
+            "Reset your password",
+            "Someone (we hope you) asked to reset the password of your Unified Login account. "
+            f"Open this link to choose a new one (it works once, for one hour):\n\n"
+            f"{reset_link(user)}\n\n"
+            "If you did not ask, ignore this message: your password stays as it is.",
+        )
+    else:
+        send_mail(
+            email,
+            "Password reset requested",
+            "Someone asked to reset the Unified Login password for this address, but no "
+            f"account uses it. To create one: {base}{url_for('auth.signup')}\n\n"
+            "If this was not you, ignore this message.",
+        )
+
+
+def open_link(token: object) -> tuple[User, dict[str, Any]]:
+    """The user a live, unspent reset link is for, and its data; raises ResetLinkError."""
+    try:
+        data = tokens.read_token(
+            TOKEN_PURPOSE, token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"]
+        )
+    except tokens.TokenExpired:
+        raise ResetLinkError(LinkProblem.EXPIRED) from None
+    except tokens.TokenInvalid:
+        raise ResetLinkError(LinkProblem.INVALID) from None
+    if tokens.is_spent(data):
+        raise ResetLinkError(LinkProblem.USED)
+    user = db().get(User, str(data.get("uid")))
+    if user is None or user.email != data.get("email"):
+        raise ResetLinkError(LinkProblem.INVALID)
+    if data.get("pw") != _fingerprint(user):
+        raise ResetLinkError(LinkProblem.STALE)
+    return user, data
+
+
+def second_factors(user: User) -> list[Factor]:
+    """What ``user`` can prove at a reset besides the mailbox (empty: 2FA is off).
+
+    The seam for passkeys: a factor added here is offered by the reset page."""
+    if not user.has_2fa:
+        return []
+    return [Factor.TOTP, Factor.RECOVERY_CODE]
+
+
+def prove(user: User, factor: Factor, code: str) -> Check:
+    """Check one second factor for a reset (a recovery code is spent when it matches)."""
+    if factor is Factor.TOTP:
+        return check_totp(user, code)
+    return Check.ACCEPTED if use_recovery_code(user, code) else Check.WRONG
+
+
+def apply_reset(user: User, data: dict[str, Any], password: str) -> int:
+    """Spend the link and set the new password; ends every session, forgets remembered
+    devices, confirms the address, audits and notifies. Returns the sessions ended. The
+    caller commits."""
+    tokens.spend(data)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        audit.record("email_verified", user.id, by="password_reset")
+    ended = revoke_all(user.id)
+    throttle.record_success(user.email)  # the mailbox (and 2FA) proved it: lift a lockout
+    audit.record("password_reset", user.id, sessions_ended=ended)
+    notices.password_reset(user)
+    return ended

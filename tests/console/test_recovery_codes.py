@@ -1,0 +1,140 @@
+"""Recovery codes that work (issue 12, item 3): their own entry with a text keyboard, copy /
+download / print, regeneration behind a confirmation, the count and a notice after one is
+used, and a reused TOTP code told apart from a wrong one."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from sqlalchemy import select
+
+from gateway.db import new_session
+from gateway.identity.totp import new_recovery_codes
+from gateway.models import User
+from tests.support.console import Actions, current_code
+
+
+def with_codes(actions: Actions, app: Flask) -> tuple[str, list[str]]:
+    actions.create_user(totp=True)
+    with app.app_context(), new_session() as session:
+        user = session.scalars(select(User)).one()
+        codes = new_recovery_codes(user)
+        session.commit()
+        return user.totp_secret or "", codes
+
+
+def input_tag(page: str, name: str = "code") -> str:
+    match = re.search(rf'<input[^>]*name="{name}"[^>]*>', page)
+    assert match, page
+    return match.group(0)
+
+
+def test_code_step_numeric_and_recovery_entry_with_a_text_keyboard(
+    actions: Actions, app: Flask
+) -> None:
+    with_codes(actions, app)
+    actions.login()
+    totp_page = actions.client.get("/login/2fa").get_data(as_text=True)
+    assert 'inputmode="numeric"' in input_tag(totp_page)
+    assert 'href="/login/2fa/recovery"' in totp_page and "Use a recovery code" in totp_page
+    recovery_page = actions.client.get("/login/2fa/recovery").get_data(as_text=True)
+    field = input_tag(recovery_page)
+    assert 'inputmode="text"' in field and 'autocomplete="one-time-code"' in field
+    assert "Recovery code" in recovery_page
+
+
+def test_recovery_code_sign_in_shows_the_count_invites_and_mails(
+    actions: Actions, app: Flask
+) -> None:
+    _secret, codes = with_codes(actions, app)
+    actions.login(next="/settings")
+    response = actions.post("/login/2fa/recovery", form_path="/login/2fa/recovery",
+                            code=codes[0].upper())
+    assert response.status_code == 302
+    assert response.location == "/settings/2fa/recovery-code-used"
+    page = actions.client.get(response.location).get_data(as_text=True)
+    assert re.search(r'data-testid="recovery-left">9<', page)
+    assert 'href="/settings/2fa/recovery-codes"' in page  # invited to make new ones
+    assert 'href="/settings"' in page  # and on to where they were going
+    notice = actions.mails("user@example.com")[-1]
+    assert notice.subject == "A recovery code was used to sign in" and "9 unused" in notice.body
+    # The page is shown once; afterwards it leads home.
+    assert actions.client.get("/settings/2fa/recovery-code-used").status_code == 302
+
+
+def test_wrong_recovery_code_has_its_own_message(actions: Actions, app: Flask) -> None:
+    with_codes(actions, app)
+    actions.login()
+    response = actions.post("/login/2fa/recovery", code="aaaaa-bbbbb-ccccc-ddddd")
+    assert response.status_code == 401
+    assert "That recovery code did not work" in response.get_data(as_text=True)
+
+
+def test_reused_totp_code_says_wait_for_the_next_one(actions: Actions, app: Flask) -> None:
+    secret, _codes = with_codes(actions, app)
+    code = current_code(secret)
+    actions.login()
+    assert actions.login_2fa(code).status_code == 302
+    actions.logout()
+    actions.login()
+    response = actions.login_2fa(code)
+    assert response.status_code == 401
+    body = response.get_data(as_text=True)
+    assert "already used" in body and "Wait for the next code" in body
+    wrong = actions.login_2fa("000000" if code != "000000" else "111111")
+    assert "That code did not work" in wrong.get_data(as_text=True)
+
+
+def test_codes_offered_to_copy_download_and_print(actions: Actions, app: Flask) -> None:
+    secret, _codes = with_codes(actions, app)
+    actions.login()
+    actions.login_2fa(current_code(secret))
+    page = actions.post("/settings/2fa/recovery-codes", form_path="/settings/2fa/recovery-codes")
+    body = page.get_data(as_text=True)
+    codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", body)
+    assert len(codes) == 10
+    assert "data-copy-codes" in body and "data-print-page" in body
+    assert "recovery-codes.js" in body and "\n".join(codes) in body  # the text box to copy
+    download = actions.post("/settings/2fa/recovery-codes/download",
+                            form_path="/settings/2fa/recovery-codes", codes=" ".join(codes))
+    assert download.status_code == 200
+    assert download.mimetype == "text/plain"
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert ".txt" in download.headers["Content-Disposition"]
+    assert all(code in download.get_data(as_text=True) for code in codes)
+    with actions.client.get("/static/recovery-codes.js") as script:
+        assert script.status_code == 200
+
+
+def test_download_echoes_only_the_accounts_unused_codes(actions: Actions, app: Flask) -> None:
+    _secret, codes = with_codes(actions, app)
+    actions.login()
+    assert actions.login_2fa(codes[0]).status_code == 302
+    for sent in ("<script>alert(1)</script>", "aaaaa-bbbbb-ccccc-ddddd", codes[0],
+                 " ".join(codes[1:] + ["x" * 30]), ""):
+        response = actions.post("/settings/2fa/recovery-codes/download",
+                                form_path="/settings", codes=sent)
+        assert response.status_code == 400, sent
+    signed_out = Actions(app, app.test_client())
+    response = signed_out.post("/settings/2fa/recovery-codes/download", form_path="/login",
+                               codes=codes[1])
+    assert response.status_code == 302 and "/login" in response.location
+
+
+def test_regeneration_asks_first_and_says_old_codes_stop_working(
+    actions: Actions, app: Flask
+) -> None:
+    secret, codes = with_codes(actions, app)
+    actions.login()
+    actions.login_2fa(current_code(secret))
+    overview = actions.client.get("/settings").get_data(as_text=True)
+    assert 'href="/settings/2fa/recovery-codes"' in overview
+    assert 'action="/settings/2fa/recovery-codes"' not in overview  # no one-click replace
+    confirm = actions.client.get("/settings/2fa/recovery-codes")
+    body = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "every old code stops" in body
+    assert 'action="/settings/2fa/recovery-codes"' in body
+    other = Actions(app, app.test_client())
+    assert other.login().location == "/login/2fa"
+    assert other.login_2fa(codes[0]).status_code == 302  # nothing replaced by looking
