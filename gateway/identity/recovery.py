@@ -74,13 +74,15 @@ def request_reset(email: str, user: User | None) -> None:
     if not allowed:
         return
     base = current_app.config["PUBLIC_URL"]
+    # A link is signed for an unknown address too (and thrown away): the same CPU work.
+    link = reset_link(user if user is not None else User(id="", email=email, password_hash=""))
     if user is not None:
         send_mail(
             email,
             "Reset your password",
             "Someone (we hope you) asked to reset the password of your Unified Login account. "
             f"Open this link to choose a new one (it works once, for one hour):\n\n"
-            f"{reset_link(user)}\n\n"
+            f"{link}\n\n"
             "If you did not ask, ignore this message: your password stays as it is.",
         )
     else:
