@@ -17,6 +17,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -151,16 +152,17 @@ def send_verification(user: User) -> None:
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> ResponseReturnValue:
     form = SignupForm()
-    if not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
-        return render_template("auth/signup.html", form=form), status
-    email = canonical_email(form.email.data)
-    if email is None:
+    valid = form.validate_on_submit()
+    if request.method == "GET":
+        return render_template("auth/signup.html", form=form)
+    # Every problem at once: the address and the password are checked whatever the other says.
+    email = canonical_email(form.email.data) if form.email.data else None
+    if form.email.data and email is None and not form.email.errors:
         form.email.errors.append("Enter a valid email address, like name@example.com.")
-        return render_template("auth/signup.html", form=form), 400
-    problem = policy_problem(form.password.data or "", email)
-    if problem:
+    problem = policy_problem(form.password.data, email or "") if form.password.data else None
+    if problem and not form.password.errors:
         form.password.errors.append(problem)
+    if not valid or email is None or problem:
         return render_template("auth/signup.html", form=form), 400
     blocked = throttle.client_action("signup", client_ip())
     if blocked:
@@ -308,7 +310,7 @@ def resend_verification() -> ResponseReturnValue:
             "If this was not you, ignore this message.",
         )
     db().commit()
-    return render_template("auth/check_inbox.html", email=email)
+    return render_template("auth/check_inbox.html", email=email, resent=True)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -342,18 +344,18 @@ def login() -> ResponseReturnValue:
             "auth/login.html", form=form, next=next_path,
             error=_with_reset_link(GENERIC_LOGIN_ERROR),
         ), 401
-    if not user.has_2fa:  # with 2FA the count is cleared only once the code is right too
+    if not user.has_second_factor:  # cleared once the second factor is right too
         throttle.record_success(account)
     if not user.is_verified:  # no rehash: it would end the links mailed for this sign-up
         db().commit()
         return render_template("auth/unverified.html", email=user.email, form=EmailForm()), 403
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    if user.has_2fa and devices.remembered_device(user) is not None:
+    if user.has_second_factor and devices.remembered_device(user) is not None:
         # A remembered browser skips the second factor only: the password was just checked.
         throttle.record_success(account)
         return finish_login(user, ["pwd", "device"], next_path)
-    if user.has_2fa:
+    if user.has_second_factor:  # TOTP or a passkey
         session["pending_2fa"] = {
             "uid": user.id, "at": int(time.time()), "epoch": user.session_epoch, "next": next_path
         }
@@ -394,7 +396,7 @@ def _pending_user() -> tuple[User, str] | None:
         return None
     user = db().get(User, str(pending.get("uid")))
     # Sign out everywhere and a password or 2FA change end this half-done sign-in too.
-    if user is None or not user.has_2fa or pending.get("epoch") != user.session_epoch:
+    if user is None or not user.has_second_factor or pending.get("epoch") != user.session_epoch:
         session.pop("pending_2fa", None)
         return None
     return user, safe_return_path(pending.get("next"), default=url_for("console.home"))
@@ -454,9 +456,15 @@ def _second_step(*, recovery: bool) -> ResponseReturnValue:
     return finish_login(user, methods, next_path, remember=bool(form.remember.data))
 
 
-@bp.route("/logout", methods=["POST"])
-def logout() -> Response:
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> ResponseReturnValue:
     form = ActionForm()
+    if request.method == "GET":
+        # A product's "Sign out" link lands here: the question, then a POST with this CSRF token.
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        nxt = safe_return_path(request.args.get("next"), default="")
+        return render_template("auth/logout.html", form=form, next=nxt)
     if not form.validate_on_submit():
         abort(400)
     record = current_record()
@@ -465,4 +473,5 @@ def logout() -> Response:
         audit.record("logout", record.user_id)
         db().commit()
     end_browser_session()
+    flash("You are signed out.", "success")
     return redirect(safe_return_path(request.values.get("next"), default=url_for("auth.login")))

@@ -26,6 +26,10 @@ EVENT_LABELS = {
     "2fa_disabled": "Two-factor authentication turned off",
     "recovery_code_used": "Recovery code used",
     "recovery_codes_regenerated": "New recovery codes created",
+    "passkey_added": "Passkey added",
+    "passkey_renamed": "Passkey renamed",
+    "passkey_removed": "Passkey removed",
+    "passkey_counter_regression": "Passkey refused: its counter went backwards (possible copy)",
     "password_changed": "Password changed",
     "password_reset_requested": "Password reset link requested",
     "password_reset": "Password reset from the emailed link",
@@ -37,6 +41,7 @@ EVENT_LABELS = {
     "product_created": "Product user created",
     "product_login_redirect": "Sent from a product login page",
     "email_change_requested": "Email change requested",
+    "email_change_cancelled": "Email change stopped from the old address",
     "email_changed": "Email address changed",
     "email_change_failed": "Email change failed",
     "plan_upgraded": "Plan upgraded",
@@ -50,6 +55,48 @@ def record(event: str, user_id: str | None = None, **detail: object) -> None:
     text = json.dumps(detail, sort_keys=True, default=str) if detail else ""
     db().add(AuditEvent(user_id=user_id, event=event, ip_address=client_ip(), detail=text))
     log.info("audit %s user=%s %s", event, user_id, text)
+
+
+_PRODUCT_TITLES = {"segment": "Segment", "sendgrid": "SendGrid"}
+_FAILED_STAGES = {
+    "password": "Failed sign-in: wrong password",
+    "2fa": "Failed sign-in: wrong two-factor code",
+    "reauthenticate": "Failed password confirmation (before changing a setting)",
+    "password_reset": "Failed password reset: wrong two-factor code",
+}
+
+
+def describe(event: AuditEvent) -> str:
+    """What happened, in words, with the product and details the event recorded."""
+    try:
+        detail = json.loads(event.detail) if event.detail else {}
+    except ValueError:
+        detail = {}
+    if not isinstance(detail, dict):
+        detail = {}
+    product = str(detail.get("product", ""))
+    title = _PRODUCT_TITLES.get(product, product.title())
+    kind = event.event
+    if kind == "product_linked" and title:
+        return f"Existing {title} user linked to this account"
+    if kind == "product_created" and title:
+        return f"New {title} user created and linked to this account"
+    if kind == "product_login_redirect" and title:
+        return f"Sent to sign in here from the {title} sign-in page"
+    if kind == "login_failed":
+        return _FAILED_STAGES.get(str(detail.get("stage")), EVENT_LABELS[kind])
+    if kind == "email_change_requested" and detail.get("new_email"):
+        return f"Email change to {detail['new_email']} requested"
+    if kind == "email_change_cancelled" and detail.get("new_email"):
+        return f"Email change to {detail['new_email']} stopped from the old address"
+    if kind == "email_changed" and detail.get("old_email"):
+        return f"Email address changed (was {detail['old_email']})"
+    if kind == "sessions_revoked_all" and isinstance(detail.get("count"), int):
+        count = detail["count"]
+        return f"Signed out everywhere ({count} session{'s' if count != 1 else ''} ended)"
+    if kind == "plan_upgraded":
+        return "Plan changed to Console Unlimited"
+    return EVENT_LABELS.get(kind, kind)
 
 
 def recent_events(user_id: str, limit: int = 50) -> list[AuditEvent]:

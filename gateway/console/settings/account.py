@@ -35,6 +35,7 @@ from gateway.models import LoginSession, utcnow
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
+from gateway.web.user_agents import device_name
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -56,12 +57,13 @@ def overview() -> str:
 
 
 @bp.route("/sessions")
-def sessions() -> str:
+def sessions(confirm_all: bool = False) -> str:
     return render_template(
         "settings/sessions.html",
         sessions=active_sessions(current_user.user.id),
         current=current_user.record,
         form=ActionForm(),
+        confirm_all=confirm_all,
     )
 
 
@@ -84,14 +86,17 @@ def revoke_session(public_id: str) -> Response:
     db().commit()
     if record.id == current_user.record.id:
         end_browser_session()
+        flash("This browser is signed out.", "success")
         return redirect(url_for("auth.login"))
-    flash("That session is signed out.")
+    flash(f"Signed out: {device_name(record.user_agent)} ({record.ip_address}).", "success")
     return redirect(url_for("settings.sessions"))
 
 
-@bp.route("/sessions/revoke-all", methods=["POST"])
-def revoke_all_sessions() -> Response:
-    """Sign out everywhere, this browser included."""
+@bp.route("/sessions/revoke-all", methods=["GET", "POST"])
+def revoke_all_sessions() -> ResponseReturnValue:
+    """Sign out everywhere, this browser included (GET asks first)."""
+    if request.method == "GET":
+        return sessions(confirm_all=True)
     if not ActionForm().validate_on_submit():
         abort(400)
     user_id = current_user.user.id
@@ -99,6 +104,11 @@ def revoke_all_sessions() -> Response:
     audit.record("sessions_revoked_all", user_id, count=count)
     db().commit()
     end_browser_session()
+    flash(
+        f"Signed out everywhere: {count} session{'s' if count != 1 else ''} ended. "
+        "Sign in again to continue.",
+        "success",
+    )
     return redirect(url_for("auth.login"))
 
 
@@ -121,6 +131,8 @@ def reauthenticate() -> ResponseReturnValue:
     ok = verify_password(user.password_hash, form.password.data or "")
     if ok and user.has_2fa:
         ok = verify_totp(user, code) or use_recovery_code(user, code)
+    elif ok and user.passkeys:  # the second factor is a passkey: the password alone is not it
+        ok = False  # (confirmed with the passkey instead: gateway/console/passkeys.py)
     if not ok:
         throttle.record_failure(user.email, ip)
         audit.record("login_failed", user.id, stage="reauthenticate")
@@ -128,6 +140,8 @@ def reauthenticate() -> ResponseReturnValue:
         error = "That did not match. Check your password" + (
             " and authentication code." if user.has_2fa else "."
         )
+        if user.passkeys and not user.has_2fa:
+            error = "Confirm with your passkey."
         return render_template("settings/reauth.html", form=form, next=next_path, error=error), 401
     throttle.record_success(user.email)
     mark_reauthenticated(current_user.record)
@@ -145,6 +159,8 @@ def change_password() -> ResponseReturnValue:
         status = 400 if request.method == "POST" else 200
         return render_template("settings/password.html", form=form), status
     problem = policy_problem(form.password.data or "", user.email)
+    if not problem and verify_password(user.password_hash, form.password.data or ""):
+        problem = "That is your current password. Choose a new one."
     if problem:
         form.password.errors.append(problem)
         return render_template("settings/password.html", form=form), 400
@@ -161,7 +177,7 @@ def change_password() -> ResponseReturnValue:
         notice=True,
     )
     db().commit()
-    flash("Password changed. Your other sessions were signed out.")
+    flash("Password changed. Your other sessions were signed out.", "success")
     return redirect(url_for("settings.overview"))
 
 
@@ -171,4 +187,5 @@ def activity() -> str:
         "settings/activity.html",
         events=audit.recent_events(current_user.user.id),
         labels=audit.EVENT_LABELS,
+        describe=audit.describe,
     )
