@@ -16,7 +16,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -262,6 +262,9 @@ def _record_link(user: User, product: str, product_user_id: str, origin: str) ->
     audit.record(event, user.id, product=product, product_user_id=product_user_id)
     db().commit()
     invalidate_cached_checks()  # the switcher of other products shows the new link at once
+    verb = "created and linked" if origin == "created" else "linked"
+    flash(f"Your {_title(product)} user is {verb}: you sign in to {_title(product)} with your "
+          "Console account now.", "success")
     return True
 
 

@@ -1,4 +1,4 @@
-"""The Console plan (trial or upgraded) and the upgrade page.
+"""The Console plan (Console Trial or Console Unlimited) and the upgrade page.
 
 No payment integration: upgrading is a confirmation step and an audit entry. Product users
 created from the Console stay on the products' free plan whatever the Console plan is.
@@ -16,9 +16,11 @@ from gateway.identity import audit
 
 bp = Blueprint("plan", __name__, url_prefix="/upgrade")
 
+#: Stored plan value -> the name people see (the product's plan names).
+PLAN_NAMES = {"trial": "Console Trial", "upgraded": "Console Unlimited"}
 PLANS = {
-    "trial": "Trial: every product on its free plan, Console features with trial limits.",
-    "upgraded": "Upgraded: Console without trial limits.",
+    "trial": "Every product on its free plan; the Console with trial limits.",
+    "upgraded": "The Console without trial limits; every product still on its free plan.",
 }
 
 
@@ -28,7 +30,9 @@ def upgrade() -> ResponseReturnValue:
     user = current_user.user
     form = ActionForm()
     if request.method == "GET":
-        return render_template("console/upgrade.html", user=user, plans=PLANS, form=form)
+        return render_template(
+            "console/upgrade.html", user=user, plans=PLANS, names=PLAN_NAMES, form=form
+        )
     if not form.validate_on_submit():
         abort(400)
     if user.plan != "upgraded":
@@ -36,5 +40,5 @@ def upgrade() -> ResponseReturnValue:
         user.plan = "upgraded"
         audit.record("plan_upgraded", user.id, previous=previous)
         db().commit()
-        flash("Your account is upgraded.")
+        flash(f"You are on {PLAN_NAMES['upgraded']} now.", "success")
     return redirect("/settings")

@@ -56,6 +56,8 @@ APPLYING = (
     "then try again."
 )
 TOKEN_PURPOSE = "email-change"
+#: The link in the notice to the old address that stops a pending change.
+CANCEL_PURPOSE = "email-change-cancel"
 
 #: Sent after each product took the new address and that step was committed (the app is the
 #: sender). A point to observe the saga from outside: metrics, or a test harness that injects a
@@ -172,14 +174,45 @@ def request_change(user: User, new_email: str) -> EmailChange:
         f"Open this link to make {new_email} the email of your Unified Login account "
         f"(valid for 24 hours, once):\n\n{link}\n\nIf you did not ask for this, ignore it.",
     )
+    cancel = tokens.make_token(CANCEL_PURPOSE, cid=change.id, uid=user.id)
+    cancel_link = current_app.config["PUBLIC_URL"] + url_for(
+        "email_settings.cancel", token=cancel
+    )
     send_mail(
         user.email,
         "Your email address is about to change",
         f"Someone signed in to your account asked to change its email to {new_email}. "
-        "If this was not you, change your password and sign out everywhere now.",
+        f"If this was not you, stop the change with this link:\n\n{cancel_link}\n\n"
+        "then change your password and sign out everywhere.",
         notice=True,
     )
     audit.record("email_change_requested", user.id, new_email=new_email)
+    db().commit()
+    return change
+
+
+def pending_change(data: dict[str, object]) -> EmailChange | None:
+    """The change a confirm or cancel link names, if it is still pending."""
+    change = db().get(EmailChange, str(data.get("cid")))
+    if change is None or change.user_id != data.get("uid"):
+        return None
+    return change if change.state == ChangeState.PENDING else None
+
+
+def cancel_change(data: dict[str, object]) -> EmailChange | None:
+    """Stop a pending change (the old address's link); None when it is no longer pending."""
+    change = pending_change(data)
+    if change is None:
+        return None
+    stopped = db().execute(
+        update(EmailChange)
+        .where(EmailChange.id == change.id, EmailChange.state == ChangeState.PENDING)
+        .values(state=ChangeState.CANCELLED, updated_at=utcnow())
+    )
+    if not stopped.rowcount:  # type: ignore[attr-defined]
+        db().rollback()
+        return None
+    audit.record("email_change_cancelled", change.user_id, new_email=change.new_email)
     db().commit()
     return change
 

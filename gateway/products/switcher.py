@@ -1,4 +1,8 @@
-"""The Product Switcher: Console, Segment, SendGrid, each marked linked or not linked.
+"""The Product Switcher: Console, Segment, SendGrid, each with its state in words.
+
+The Console is "your account"; a product is "linked to your account" or "not linked yet" with
+the call to action "Link your account" (the wording lives in ``STATE_TEXT``; each product's
+template spells out the same words, and the browser suite checks the markup is identical).
 
 On Console pages the gateway renders it (templates/_switcher.html) from the user's
 ``ProductLink`` rows. On product pages reached through the gateway the *product* renders it
@@ -23,6 +27,12 @@ from gateway.models import ProductLink
 from gateway.products.table import products
 
 PRODUCT_NAMES = {"console": "Console", "segment": "Segment", "sendgrid": "SendGrid"}
+#: (css class, state in words, call to action) for the Console and for a linked/unlinked product.
+STATE_TEXT = {
+    "console": ("linked", "your account", ""),
+    True: ("linked", "linked to your account", ""),
+    False: ("not-linked", "not linked yet", "Link your account"),
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,18 @@ class SwitcherItem:
     url: str
     linked: bool
     current: bool
+
+    @property
+    def state(self) -> str:
+        return STATE_TEXT["console" if self.key == "console" else self.linked][0]
+
+    @property
+    def state_text(self) -> str:
+        return STATE_TEXT["console" if self.key == "console" else self.linked][1]
+
+    @property
+    def action(self) -> str:
+        return STATE_TEXT["console" if self.key == "console" else self.linked][2]
 
 
 def linked_products(user_id: str) -> set[str]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Flask
 from markupsafe import Markup, escape
+
+from gateway.web.user_agents import device_name
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
@@ -16,5 +19,21 @@ def linkify(text: str) -> Markup:
     return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))  # noqa: S704
 
 
+_HIDDEN = {"CSRFTokenField", "HiddenField", "SubmitField"}
+
+
+def select_invalid(form: Any) -> list[Any]:
+    """The visible fields of a WTForms form that have errors, in page order."""
+    return [f for f in form if f.type not in _HIDDEN and f.errors]
+
+
+def first_input(form: Any) -> Any:
+    """The first visible field of a form (where a page-level error about it points)."""
+    return next((f for f in form if f.type not in _HIDDEN), None)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["linkify"] = linkify
+    app.jinja_env.filters["device_name"] = device_name
+    app.jinja_env.filters["select_invalid"] = select_invalid
+    app.jinja_env.filters["first_input"] = first_input

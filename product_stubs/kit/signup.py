@@ -31,7 +31,7 @@ from product_stubs.kit.users import (
 bp = Blueprint("signup", __name__, template_folder="templates")
 
 SALT = "product-signup.v1"
-TAKEN = "An account with this email already exists. Log in instead."
+TAKEN = "An account with this email already exists. Sign in instead."
 
 
 def _links() -> URLSafeTimedSerializer:
@@ -68,7 +68,7 @@ def start() -> Response:
     else:
         body = (
             f"Someone asked for a {title} user for {email}, but you already have one.\n\n"
-            f"Log in here: {site}/login\n\nIf it was not you, ignore this mail."
+            f"Sign in here: {site}/login\n\nIf it was not you, ignore this mail."
         )
     send(db, email, f"Your {title} sign-up", body)
     db.commit()

@@ -116,12 +116,16 @@ def test_readyz_reports_database_down() -> None:
 def test_plan_shown_and_upgrade_needs_confirmation(actions: Actions) -> None:
     actions.create_user()
     actions.login()
-    assert 'data-testid="console-plan">trial<' in actions.client.get("/").get_data(as_text=True)
+    home = actions.client.get("/").get_data(as_text=True)
+    assert 'data-plan="trial" data-testid="console-plan">Console Trial<' in home
     page = actions.client.get("/upgrade").get_data(as_text=True)
     assert "Confirm upgrade" in page
+    assert "What changes with Console Unlimited" in page and "No trial limits" in page
     assert actions.client.post("/upgrade").status_code == 400  # no CSRF token: nothing changes
     assert actions.user("user@example.com").plan == "trial"
     assert actions.post("/upgrade").status_code == 302
     assert actions.user("user@example.com").plan == "upgraded"
+    settings = actions.client.get("/settings").get_data(as_text=True)
+    assert "You are on Console Unlimited now." in settings
     activity = actions.client.get("/settings/activity").get_data(as_text=True)
     assert 'data-event="plan_upgraded"' in activity

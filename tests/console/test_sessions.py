@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -67,9 +69,15 @@ def test_logout_revokes_server_side(actions: Actions, app: Flask) -> None:
 def test_logout_requires_post_with_csrf(actions: Actions) -> None:
     actions.create_user()
     actions.login()
-    assert actions.client.get("/logout").status_code == 405
+    # GET only asks (a product's "Sign out" link lands here); it signs nobody out.
+    question = actions.client.get("/logout")
+    assert question.status_code == 200 and "Sign out?" in question.get_data(as_text=True)
     assert actions.client.post("/logout").status_code == 400
     assert actions.client.get("/").status_code == 200
+    # The POST the page makes signs out and says so on the sign-in page.
+    assert actions.post("/logout", form_path="/logout").status_code == 302
+    assert "You are signed out." in actions.client.get("/login").get_data(as_text=True)
+    assert actions.client.get("/logout").location == "/login"  # signed out: nothing to ask
 
 
 def test_sign_out_everywhere(actions: Actions, app: Flask) -> None:
@@ -87,13 +95,16 @@ def test_sessions_page_lists_and_revokes_one(actions: Actions, app: Flask) -> No
     actions.create_user()
     phone_actions = Actions(app, app.test_client())
     phone_client = phone_actions.client
-    phone_client.environ_base["HTTP_USER_AGENT"] = "PhoneBrowser/1.0"
+    phone_client.environ_base["HTTP_USER_AGENT"] = PHONE
     phone_actions.login()
     actions.login()
     page = actions.client.get("/settings/sessions").get_data(as_text=True)
-    assert "PhoneBrowser/1.0" in page and "(this browser)" in page
-    import re
-
+    # Device names, not raw user agents; the current session marked; each button labelled.
+    assert "Mobile Safari 17 on iOS 17.1 (iPhone)" in page and PHONE not in page
+    assert '<span class="current-mark">This browser</span>' in page
+    assert re.search(r'Sign out<span class="visually-hidden">\s*this browser</span>', page)
+    assert re.search(r'Sign out<span class="visually-hidden">\s*Mobile Safari 17 on iOS', page)
+    assert 'datetime="' in page and " UTC</time>" in page  # UTC until the script makes it local
     ids = re.findall(r"/settings/sessions/([0-9a-f]{32})/revoke", page)
     assert len(ids) == 2
     # Revoke the phone's session (the one that is not "this browser").
@@ -102,11 +113,33 @@ def test_sessions_page_lists_and_revokes_one(actions: Actions, app: Flask) -> No
         from gateway.models import LoginSession
 
         with new_session() as s:
-            phone = s.query(LoginSession).filter_by(user_agent="PhoneBrowser/1.0").one()
+            phone = s.query(LoginSession).filter_by(user_agent=PHONE).one()
             phone_id = phone.public_id
     actions.post(f"/settings/sessions/{phone_id}/revoke", form_path="/settings/sessions")
+    after = actions.client.get("/settings/sessions").get_data(as_text=True)
+    assert "Signed out: Mobile Safari 17 on iOS 17.1 (iPhone)" in after
     assert phone_client.get("/").status_code == 302
     assert actions.client.get("/").status_code == 200
+
+
+def test_sign_out_everywhere_asks_first_then_says_what_happened(
+    actions: Actions, app: Flask
+) -> None:
+    actions.create_user()
+    Actions(app, app.test_client()).login()
+    actions.login()
+    page = actions.client.get("/settings/sessions").get_data(as_text=True)
+    assert 'href="/settings/sessions/revoke-all">Sign out everywhere' in page
+    question = actions.client.get("/settings/sessions/revoke-all")
+    asked = question.get_data(as_text=True)
+    assert question.status_code == 200 and "Sign out everywhere?" in asked
+    assert "This ends all 2 sessions" in asked and "Yes, sign out everywhere" in asked
+    assert actions.client.get("/").status_code == 200  # asking signed nobody out
+    everywhere = "/settings/sessions/revoke-all"
+    response = actions.post(everywhere, form_path=everywhere)
+    assert response.status_code == 302 and response.location == "/login"
+    told = actions.client.get("/login").get_data(as_text=True)
+    assert "Signed out everywhere: 2 sessions ended." in told
 
 
 def test_password_change_needs_fresh_auth_and_ends_other_sessions(
@@ -170,3 +203,9 @@ def test_foreign_or_garbled_cookie_is_anonymous(app: Flask, database_url: str) -
         fresh.set_cookie("gw_session", value)
         response = fresh.get("/settings")
         assert response.status_code == 302 and response.location.startswith("/login")
+
+
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)

@@ -13,15 +13,23 @@ from tests.support.console import Actions
 def enrol(actions: Actions) -> tuple[str, list[str]]:
     page = actions.client.get("/settings/2fa/enable").get_data(as_text=True)
     assert "<svg" in page  # QR code rendered server-side
-    secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page)
-    assert secret
+    shown = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<', page)
+    assert shown
+    groups = shown.group(1).split(" ")  # the key in groups of four, easier to type
+    assert len(groups) > 1 and all(len(group) == 4 for group in groups[:-1])
+    secret = "".join(groups)
+    # Same-device set-up: the otpauth:// link carries the same key; a copy button for it.
+    assert re.search(r'href="otpauth://totp/[^"]*secret=' + secret, page)
+    assert f'data-copy="{secret}"' in page
+    steps = page.split("<ol>")[1].split("</form>")[0]
+    assert "recovery code" not in steps  # none yet: the steps do not mention them
     response = actions.post(
         "/settings/2fa/enable", form_path="/settings/2fa/enable",
-        code=pyotp.TOTP(secret.group(1)).now(),
+        code=pyotp.TOTP(secret).now(),
     )
     assert response.status_code == 200
     codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", response.get_data(as_text=True))
-    return secret.group(1), codes
+    return secret, codes
 
 
 def test_enrolment_with_code_from_shown_key(actions: Actions, app: Flask) -> None:

@@ -174,7 +174,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     expect(
         page.get_by_role("figure", name="QR code for your authenticator app").locator("svg")
     ).to_be_visible()
-    secret = page.get_by_test_id("totp-secret").inner_text().strip()
+    secret = page.get_by_test_id("totp-secret").inner_text().replace(" ", "")  # in fours
     code_field = page.get_by_label("Authentication code")
     assert code_field.get_attribute("autocomplete") == "one-time-code"
     code_field.fill(wrong_code(secret))
@@ -313,8 +313,14 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.wait_for_url(gateway + "/settings/sessions")
     expect(page.get_by_role("table").locator("tbody tr")).to_have_count(2)
     steps.shot("sessions")
-    page.get_by_role("button", name="Sign out everywhere").click()
+    # It asks first (nothing is signed out yet), then says what happened.
+    page.get_by_role("link", name="Sign out everywhere").click()
+    page.wait_for_url(gateway + "/settings/sessions/revoke-all")
+    expect(page.get_by_role("heading", name="Sign out everywhere?")).to_be_visible()
+    steps.shot("sign-out-everywhere-question")
+    page.get_by_role("button", name="Yes, sign out everywhere").click()
     page.wait_for_url(re.compile(r"/login"))
+    expect(page.get_by_role("status")).to_contain_text("Signed out everywhere: 2 sessions ended.")
     steps.shot("signed-out-everywhere")
     for browser_tab in (page, other):
         browser_tab.goto(gateway + "/settings")
@@ -361,9 +367,11 @@ def tab_to(page: Any, wanted: Any, limit: int = 20) -> list[dict[str, Any]]:
     raise AssertionError(f"never focused; focus went through {seen}")
 
 
-#: Accessible names of the switcher links: the product, then whether it is linked.
+#: Accessible names of the switcher links: the product, its state in words, the call to action.
 SWITCHER_NAMES = {
-    "console": "Console linked", "segment": "Segment linked", "sendgrid": "SendGrid not linked",
+    "console": "Console your account",
+    "segment": "Segment linked to your account",
+    "sendgrid": "SendGrid not linked yet Link your account",
 }
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from gateway.console.forms import ActionForm, EmailForm
 from gateway.identity import tokens
@@ -47,9 +47,13 @@ STATUS = {
 
 
 @bp.route("/confirm", methods=["GET", "POST"])
-@login_required
 def confirm() -> ResponseReturnValue:
     """GET shows a confirm button (mail scanners prefetch links); POST applies the change."""
+    if not current_user.is_authenticated:
+        # Signed out: say what the link needs, and come back to it after signing in.
+        flash("Sign in to finish changing your email address. Your link keeps working "
+              "until it expires.", "info")
+        return redirect(url_for("auth.login", next=request.full_path))
     token = request.values.get("token", "")
     try:
         data = tokens.read_token(propagation.TOKEN_PURPOSE, token)
@@ -59,7 +63,9 @@ def confirm() -> ResponseReturnValue:
         return _problem("This link is not valid. Check that you copied all of it.", 400)
     form = ActionForm()
     if request.method == "GET":
-        return render_template("settings/email_confirm.html", form=form, token=token)
+        change = propagation.pending_change(data)
+        return render_template("settings/email_confirm.html", form=form, token=token,
+                               change=change, user=current_user.user)
     if not form.validate_on_submit():
         return _problem("The form expired. Open the link again.", 400)
     try:
@@ -69,6 +75,31 @@ def confirm() -> ResponseReturnValue:
     except tokens.TokenUsed:
         return _problem("This link was already used.", 400)
     return render_template("settings/email_changed.html", change=change)
+
+
+@bp.route("/cancel", methods=["GET", "POST"])
+def cancel() -> ResponseReturnValue:
+    """The old address's way to stop a pending change: GET asks (mail scanners prefetch
+    links), POST stops it. The link itself proves the old mailbox; no sign-in needed."""
+    token = request.values.get("token", "")
+    try:
+        data = tokens.read_token(propagation.CANCEL_PURPOSE, token)
+    except tokens.TokenExpired:
+        return _problem("This link has expired: the change it was about has expired too.", 400)
+    except tokens.TokenInvalid:
+        return _problem("This link is not valid. Check that you copied all of it.", 400)
+    form = ActionForm()
+    if request.method == "GET":
+        change = propagation.pending_change(data)
+        return render_template("settings/email_cancel.html", form=form, token=token,
+                               change=change)
+    if not form.validate_on_submit():
+        return _problem("The form expired. Open the link again.", 400)
+    change = propagation.cancel_change(data)
+    if change is None:
+        return _problem("There is no pending change to stop: it was already confirmed, "
+                        "stopped or expired. Check your email address in settings.", 409)
+    return render_template("settings/email_cancelled.html", change=change)
 
 
 def _problem(message: str, status: int) -> ResponseReturnValue:

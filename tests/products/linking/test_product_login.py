@@ -131,6 +131,7 @@ def _shape(html: str, email: str) -> str:
 def test_login_hint_audit_is_no_oracle(person, products):
     person.sign_up_and_in("alice@example.com")
     person.logout()
+    person.client.get("/login")  # shows (and so clears) "You are signed out."
 
     known = person.client.get("/login?login_hint=alice@example.com&next=/segment/")
     unknown = person.client.get("/login?login_hint=zed@example.com&next=/segment/")

@@ -1,0 +1,96 @@
+// Console pages' small enhancements; every page works without this file (the CSP allows only
+// scripts from this origin, so it is a static file, never inline script).
+// - focus moves to the error summary when a form comes back with problems;
+// - times shown in UTC by the server are rewritten in the person's local time;
+// - password fields get a "Show password" toggle;
+// - "Copy" buttons copy their value (the 2FA key).
+(function () {
+  "use strict";
+
+  function focusErrors() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) {
+      summary.focus();
+      summary.querySelectorAll("a[href^='#']").forEach(function (link) {
+        link.addEventListener("click", function (event) {
+          var target = document.getElementById(link.getAttribute("href").slice(1));
+          if (target) {
+            event.preventDefault();
+            target.focus();
+          }
+        });
+      });
+    }
+  }
+
+  function localTimes() {
+    var format;
+    try {
+      format = new Intl.DateTimeFormat(undefined, {
+        year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+        timeZoneName: "short"
+      });
+    } catch (e) {
+      return; // an old browser: the UTC text stays
+    }
+    document.querySelectorAll("time[data-local-time]").forEach(function (node) {
+      var when = new Date(node.getAttribute("datetime"));
+      if (isNaN(when.getTime())) { return; }
+      node.title = node.textContent.trim();
+      node.textContent = format.format(when);
+    });
+  }
+
+  function passwordToggles() {
+    document.querySelectorAll("input[type=password]").forEach(function (input) {
+      if (input.hidden || !input.id) { return; }
+      var row = document.createElement("div");
+      row.className = "password-row";
+      input.parentNode.insertBefore(row, input);
+      row.appendChild(input);
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.textContent = "Show password";
+      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-controls", input.id);
+      button.addEventListener("click", function () {
+        var show = input.type === "password";
+        input.type = show ? "text" : "password";
+        button.setAttribute("aria-pressed", show ? "true" : "false");
+      });
+      row.appendChild(button);
+      if (input.form) {
+        input.form.addEventListener("submit", function () { input.type = "password"; });
+      }
+    });
+  }
+
+  function copyButtons() {
+    if (!navigator.clipboard) { return; }
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var status = button.parentNode.querySelector(".copy-status");
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
+          if (status) { status.textContent = "Key copied."; }
+        }, function () {
+          if (status) { status.textContent = "Could not copy: select the key and copy it."; }
+        });
+      });
+    });
+  }
+
+  function start() {
+    localTimes();
+    passwordToggles();
+    copyButtons();
+    focusErrors();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+}());

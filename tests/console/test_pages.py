@@ -1,0 +1,138 @@
+"""What the Console pages tell a person (issue 16): notices by kind, one wording ("sign in"),
+every form error at once with a summary linking to its field, the password rules before
+submitting, dead ends with a way on, the email change's new address and its stop link, precise
+activity entries, the favicon and logo. Browser-level checks (axe-core, phone widths, the
+switcher's markup in three apps) are in tests/e2e/test_accessibility.py."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+
+from tests.support.console import PASSWORD, Actions
+
+
+def text(response: object) -> str:
+    return response.get_data(as_text=True)  # type: ignore[attr-defined]
+
+
+def test_first_visit_is_an_info_notice_that_says_sign_in(actions: Actions) -> None:
+    page = text(actions.client.get("/settings", follow_redirects=True))
+    notice = '<div class="notice notice-info" role="status"><p>Please sign in to see that page.'
+    assert notice in page
+    assert "log in" not in page.lower()
+
+
+def test_signup_shows_every_problem_at_once_with_a_linked_summary(actions: Actions) -> None:
+    form = text(actions.client.get("/signup"))
+    # The rules are on the page before anything is submitted, tied to the field.
+    assert 'id="password-hint"' in form and "at least 12 characters long" in form
+    assert re.search(r'<input[^>]*aria-describedby="password-hint"[^>]*id="password"', form)
+
+    response = actions.post("/signup", email="not an address", password="short")
+    page = text(response)
+    assert response.status_code == 400
+    assert 'id="email-error">Enter a valid email address' in page
+    assert 'id="password-error">Use at least 12 characters.' in page
+    summary = page.split("data-error-summary", 1)[1].split("</div>", 1)[0]
+    assert "There are problems" in summary
+    assert '<a href="#email">Email: Enter a valid email address' in summary
+    assert '<a href="#password">Password: Use at least 12 characters.' in summary
+    assert 'tabindex="-1"' in page.split("data-error-summary")[0][-200:]  # app.js focuses it
+
+
+def test_new_password_must_differ_from_the_current_one(actions: Actions) -> None:
+    actions.create_user()
+    actions.login()
+    form = text(actions.client.get("/settings/password"))
+    assert "different from your current password" in form
+    same = actions.post("/settings/password", password=PASSWORD)
+    assert same.status_code == 400
+    assert "That is your current password. Choose a new one." in text(same)
+    changed = actions.post("/settings/password", password="a brand new passphrase here")
+    assert changed.status_code == 302
+    assert "notice-success" in text(actions.client.get("/settings"))
+
+
+def test_check_inbox_and_unverified_pages_have_a_way_on(actions: Actions) -> None:
+    inbox = actions.post("/signup", email="new@example.com", password="a long enough passphrase")
+    page = text(inbox)
+    assert "Check your inbox" in page
+    assert 'action="/verify-email/resend"' in page and "Send the link again" in page
+    assert 'Wrong address? <a href="/signup">' in page
+    resent = actions.post(
+        "/verify-email/resend", form_path="/signup", email="new@example.com"
+    )
+    assert "We sent a new link to new@example.com" in text(resent)
+
+    unverified = actions.login("new@example.com", "a long enough passphrase")
+    page = text(unverified)
+    assert unverified.status_code == 403 and "Send the link again" in page
+    assert 'href="/signup">Sign up again with the right one' in page
+    assert 'href="/login">Sign in with another account' in page
+
+
+def test_email_change_pages_show_the_new_address_and_the_old_one_can_stop_it(
+    actions: Actions, app: Flask
+) -> None:
+    actions.create_user()
+    actions.login()
+    sent = actions.post("/settings/email", email="new.address@example.com")
+    assert "new.address@example.com" in text(sent)
+    confirm_path = actions.last_link("new.address@example.com")
+    notice = actions.mails("user@example.com")[-1].body
+    assert "stop the change" in notice
+    cancel_path = re.search(r"https?://[^/\s]+(/settings/email/cancel\S+)", notice)
+    assert cancel_path
+
+    # The confirm page names both addresses.
+    confirm = text(actions.client.get(confirm_path))
+    assert "from <strong>user@example.com</strong> to" in confirm
+    assert 'data-testid="new-email">new.address@example.com<' in confirm
+
+    # Opened while signed out: the sign-in page says why, and comes back to the link.
+    stranger = app.test_client()
+    bounced = stranger.get(confirm_path)
+    assert bounced.status_code == 302 and bounced.location.startswith("/login?next=")
+    assert "Sign in to finish changing your email address." in text(stranger.get(bounced.location))
+
+    # The old address's link asks first (mail scanners prefetch), then stops the change.
+    mailbox = app.test_client()
+    asked = text(mailbox.get(cancel_path.group(1)))
+    assert "Stop the email change" in asked and "new.address@example.com" in asked
+    assert actions.user("user@example.com").email == "user@example.com"
+    cancel, token = cancel_path.group(1), cancel_path.group(1).split("token=")[1]
+    stop = Actions(app, mailbox).post(cancel, token=token)
+    assert stop.status_code == 200 and "The email stays" in text(stop)
+    assert "no pending change to stop" in text(mailbox.get(cancel))
+    again = Actions(app, mailbox).post(cancel, form_path="/login", token=token)
+    assert again.status_code == 409
+    # The confirm link no longer changes anything.
+    token = confirm_path.split("token=")[1]
+    late = actions.post("/settings/email/confirm", form_path=confirm_path, token=token)
+    assert late.status_code == 400 and actions.user("user@example.com").email == "user@example.com"
+    activity = text(actions.client.get("/settings/activity"))
+    assert "Email change to new.address@example.com stopped from the old address" in activity
+
+
+def test_failed_reauthentication_is_not_called_a_failed_sign_in(actions: Actions) -> None:
+    actions.create_user()
+    actions.login()
+    assert actions.reauthenticate(password="not the password").status_code == 401
+    activity = text(actions.client.get("/settings/activity"))
+    assert "Failed password confirmation (before changing a setting)" in activity
+    assert "Failed sign-in" not in activity
+
+
+def test_favicon_and_logo(actions: Actions) -> None:
+    favicon = actions.client.get("/favicon.ico")
+    assert favicon.status_code == 301 and favicon.location.endswith("/static/favicon.svg")
+    for asset in ("favicon.svg", "logo.svg", "app.js"):
+        with actions.client.get("/static/" + asset) as response:
+            assert response.status_code == 200
+    page = text(actions.client.get("/login"))
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    assert '<img src="/static/logo.svg" alt=""' in page
+    with actions.client.get("/static/app.css") as css:
+        assert "@media (prefers-color-scheme: dark)" in text(css)

@@ -1,0 +1,346 @@
+"""Every page of the Console and both products through axe-core, light and dark (issue 16).
+
+One stack for the module; one crawl per colour scheme. Each page is reached as a person reaches
+it (through the gateway, and each product directly on its own port), then:
+
+- axe-core (npm, pinned in tests/e2e/axe/package.json, installed by ``.ci/run``) runs with the
+  WCAG 2.0/2.1 A and AA rules; any violation fails the test;
+- nothing may scroll sideways on a 375 px phone nor at 200 % zoom (a 1280 px window zoomed to
+  200 % lays out 640 CSS px);
+- a screenshot per page goes to ``test-artifacts/accessibility/<scheme>/NN-page.png`` and the
+  violation counts to ``test-artifacts/accessibility/<scheme>/report.json``.
+
+The switcher's markup is compared between the Console and both products on the way.
+
+The crawl is the slowest browser test; ``.ci/run`` sets ``SKIP_ACCESSIBILITY_CRAWL=1`` for the
+PostgreSQL pass (the pages do not depend on the database engine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+import pyotp
+import pytest
+
+from gateway import db as gateway_db
+from tests.e2e.browser import TIMEOUT_MS
+from tests.support.people import create_console_user
+from tests.support.stack import ROOT, Stack
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        bool(os.environ.get("SKIP_ACCESSIBILITY_CRAWL")),
+        reason="SKIP_ACCESSIBILITY_CRAWL is set (CI runs the crawl in the SQLite pass only)",
+    ),
+]
+
+AXE = os.path.join(ROOT, "tests", "e2e", "axe", "node_modules", "axe-core", "axe.min.js")
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PASSWORD = "a console passphrase for axe"
+WIDTHS = {"phone": 375, "zoom-200": 640}
+
+
+def axe_or_skip() -> str:
+    if os.path.exists(AXE):
+        return AXE
+    if os.environ.get("REQUIRE_BROWSER"):
+        pytest.fail("axe-core is missing: npm ci --prefix tests/e2e/axe")
+    pytest.skip("axe-core is not installed (npm ci --prefix tests/e2e/axe)")
+
+
+@pytest.fixture(scope="module")
+def people(stack: Stack) -> dict[str, str]:
+    """Alice: linked to both products. Bob: linked to none (sees the link pages)."""
+    from gateway.db import new_session
+    from gateway.models import ProductLink
+    from product_stubs import segment, sendgrid
+
+    segment.seed_demo_data(stack.app("segment"))
+    sendgrid.seed_demo_data(stack.app("sendgrid"))
+    alice = create_console_user(stack, "alice@example.com", PASSWORD)
+    create_console_user(stack, "bob@example.com", PASSWORD)
+    gateway = stack.app("gateway")
+    for name, module in (("segment", segment), ("sendgrid", sendgrid)):
+        product_id = module.link_user_for_demo(stack.app(name), "alice@example.com", alice)
+        with gateway.app_context(), new_session() as session:
+            session.add(ProductLink(user_id=alice, product=name, product_user_id=product_id,
+                                    origin="linked"))
+            session.commit()
+    gateway_db.engine(gateway).dispose()
+    return {"alice": alice}
+
+
+class Crawl:
+    """Visits pages in one browser context, checking and photographing each."""
+
+    def __init__(self, browser: Any, scheme: str) -> None:
+        self.browser, self.scheme = browser, scheme
+        self.folder = os.path.join(ROOT, "test-artifacts", "accessibility", scheme)
+        os.makedirs(self.folder, exist_ok=True)
+        for old in os.listdir(self.folder):
+            os.remove(os.path.join(self.folder, old))
+        self.count = 0
+        self.violations: dict[str, list[str]] = {}
+        self.overflow: dict[str, dict[str, int]] = {}
+        self.switchers: dict[str, str] = {}
+        self.compare_switcher = False  # on while one person's pages are crawled
+
+    def context(self) -> Any:
+        context = self.browser.new_context(
+            color_scheme=self.scheme, bypass_csp=True, viewport={"width": 1280, "height": 900}
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        return context
+
+    def check(self, page: Any, name: str) -> None:
+        """axe, overflow at 375 px and 640 px, a screenshot; ``name`` labels the findings."""
+        page.wait_for_load_state("load")
+        self.count += 1
+        label = f"{self.count:02d}-{name}"
+        page.screenshot(path=os.path.join(self.folder, label + ".png"), full_page=True)
+        page.add_script_tag(path=AXE)
+        result = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS
+        )
+        self.violations[label] = [
+            f"{v['id']} ({len(v['nodes'])}): {v['help']} at "
+            + "; ".join(" ".join(n["target"]) for n in v["nodes"][:4])
+            for v in result["violations"]
+        ]
+        sizes = page.viewport_size
+        wide: dict[str, int] = {}
+        for key, width in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": 800})
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            if scroll > width:
+                wide[key] = scroll
+        if wide:
+            self.overflow[label] = wide
+        page.set_viewport_size({"width": WIDTHS["phone"], "height": 800})
+        page.screenshot(path=os.path.join(self.folder, label + "-phone.png"), full_page=True)
+        page.set_viewport_size(sizes)
+        switcher = page.locator("nav.switcher")
+        if self.compare_switcher and switcher.count():
+            self.switchers[label] = switcher_markup(page)
+
+    def report(self) -> dict[str, Any]:
+        report = {
+            "pages": self.count,
+            "violations": sum(len(v) for v in self.violations.values()),
+            "by_page": {k: v for k, v in self.violations.items() if v},
+            "overflow": self.overflow,
+        }
+        with open(os.path.join(self.folder, "report.json"), "w") as out:
+            json.dump(report, out, indent=2)
+        return report
+
+
+def switcher_markup(page: Any) -> str:
+    """The switcher's HTML with links made absolute, the current mark and whitespace removed."""
+    html: str = page.evaluate(
+        """() => {
+          const nav = document.querySelector('nav.switcher').cloneNode(true);
+          nav.querySelectorAll('a').forEach(a => { a.setAttribute('href', a.href); });
+          nav.querySelectorAll('[aria-current]').forEach(e => e.removeAttribute('aria-current'));
+          return nav.outerHTML;
+        }"""
+    )
+    return re.sub(r"\s+", " ", re.sub(r">\s+<", "><", html)).strip()
+
+
+def sign_in(page: Any, gateway: str, email: str) -> None:
+    page.goto(gateway + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(gateway + "/")
+
+
+def crawl_console_signed_out(crawl: Crawl, stack: Stack) -> None:
+    gateway = stack.gateway_url
+    page = crawl.context().new_page()
+    for path, name in [
+        ("/login", "login"),
+        ("/settings", "login-after-protected-page"),
+        ("/signup", "signup"),
+        ("/verify-email?token=not-a-token", "verify-link-problem"),
+        ("/no-such-page", "not-found"),
+        ("/forgot-password", "forgot-password"),
+        ("/reset-password?token=not-a-token", "reset-link-problem"),
+    ]:
+        page.goto(gateway + path)
+        crawl.check(page, "console-" + name)
+    page.goto(gateway + "/signup")
+    page.get_by_label("Email").fill("new.person@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("Create|Sign up")).click()
+    page.wait_for_load_state("load")
+    crawl.check(page, "console-check-inbox")
+    page.goto(gateway + "/login")
+    page.get_by_label("Email").fill("new.person@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("load")
+    crawl.check(page, "console-login-unverified")
+    page.goto(gateway + "/dev/mailbox")
+    crawl.check(page, "console-dev-mailbox")
+    page.context.close()
+
+
+def crawl_console_signed_in(crawl: Crawl, stack: Stack) -> None:
+    gateway = stack.gateway_url
+    page = crawl.context().new_page()
+    sign_in(page, gateway, "alice@example.com")
+    crawl.compare_switcher = True
+    for path, name in [
+        ("/", "home"),
+        ("/upgrade", "plan"),
+        ("/settings", "settings"),
+        ("/settings/sessions", "sessions"),
+        ("/settings/activity", "activity"),
+        ("/settings/reauthenticate", "reauthenticate"),
+        ("/settings/password", "password"),
+        ("/settings/email", "email"),
+        ("/settings/devices", "devices"),
+        ("/settings/passkeys", "passkeys"),
+        ("/settings/sessions/revoke-all", "sign-out-everywhere-question"),
+        ("/logout", "sign-out-question"),
+    ]:
+        page.goto(gateway + path)
+        crawl.check(page, "console-" + name)
+    # Through the gateway, each product renders the shared switcher from the assertion.
+    for path, name in [
+        ("/segment/", "home"),
+        ("/segment/workspaces/1", "workspace"),
+        ("/segment/settings", "settings"),
+        ("/segment/settings/sessions", "sessions"),
+        ("/sendgrid/", "home"),
+        ("/sendgrid/accounts/1", "account"),
+        ("/sendgrid/settings", "settings"),
+        ("/segment/no-such-page", "not-found"),
+    ]:
+        page.goto(gateway + path)
+        crawl.check(page, "via-gateway-" + path.split("/")[1] + "-" + name)
+    crawl.compare_switcher = False
+    page.context.close()
+    crawl_email_change(crawl, stack)
+    # Bob is linked to nothing: the link pages.
+    page = crawl.context().new_page()
+    sign_in(page, gateway, "bob@example.com")
+    for product in ("segment", "sendgrid"):
+        page.goto(gateway + "/link/" + product)
+        crawl.check(page, "console-link-" + product)
+    page.context.close()
+
+
+def crawl_email_change(crawl: Crawl, stack: Stack) -> None:
+    """The email change: sent, the confirm page, the old address's stop page, stopped."""
+    gateway, email = stack.gateway_url, f"changing.{crawl.scheme}@example.com"
+    create_console_user(stack, email, PASSWORD)
+    page = crawl.context().new_page()
+    sign_in(page, gateway, email)
+    page.goto(gateway + "/settings/email")
+    page.get_by_label("New email address").fill(f"changed.{crawl.scheme}@example.com")
+    page.get_by_role("button", name="Send confirmation link").click()
+    page.wait_for_load_state("load")
+    crawl.check(page, "console-email-sent")
+    page.goto(gateway + "/dev/mailbox")
+    links = re.findall(r'href="(http[^"]*/settings/email/(?:confirm|cancel)\?token=[^"]+)"',
+                       page.content())
+    confirm = next(link for link in links if "/confirm?" in link).replace("&amp;", "&")
+    cancel = next(link for link in links if "/cancel?" in link).replace("&amp;", "&")
+    page.goto(confirm)
+    crawl.check(page, "console-email-confirm")
+    page.goto(cancel)
+    crawl.check(page, "console-email-stop")
+    page.get_by_role("button", name="Stop the change").click()
+    page.wait_for_load_state("load")
+    crawl.check(page, "console-email-stopped")
+    page.context.close()
+
+
+def crawl_two_factor(crawl: Crawl, stack: Stack) -> None:
+    """Enrolment, recovery codes, turning it off, and the second sign-in step (a fresh user)."""
+    gateway, email = stack.gateway_url, f"two.factor.{crawl.scheme}@example.com"
+    create_console_user(stack, email, PASSWORD)
+    page = crawl.context().new_page()
+    sign_in(page, gateway, email)
+    page.goto(gateway + "/settings/2fa/enable")
+    crawl.check(page, "console-2fa-enable")
+    secret = re.sub(r"\s", "", page.get_by_test_id("totp-secret").inner_text())
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on").click()
+    page.get_by_role("heading", name="Save your recovery codes").wait_for()
+    crawl.check(page, "console-recovery-codes")
+    page.goto(gateway + "/settings/2fa/disable")
+    crawl.check(page, "console-2fa-disable")
+    page.context.close()
+    page = crawl.context().new_page()
+    page.goto(gateway + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(gateway + "/login/2fa")
+    crawl.check(page, "console-login-2fa")
+    page.context.close()
+
+
+def crawl_products_directly(crawl: Crawl, stack: Stack) -> None:
+    # Product users of their own (a linked user is sent to the gateway's sign-in).
+    for product, email, password, container in (
+        ("segment", "carol@segment.example", "segment-carol-pass", "workspaces"),
+        ("sendgrid", "dave@example.com", "sendgrid-dave-pass", "accounts"),
+    ):
+        base = stack.url(product)
+        page = crawl.context().new_page()
+        for path, name in [("/login", "login"), ("/signup", "signup")]:
+            page.goto(base + path)
+            crawl.check(page, f"direct-{product}-{name}")
+        page.goto(base + "/login")
+        page.get_by_label("Email").fill(email)
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("Password", exact=True).wait_for()
+        crawl.check(page, f"direct-{product}-login-password")
+        page.get_by_label("Password", exact=True).fill(password)
+        page.get_by_role("button", name=re.compile("Log in|Sign in")).click()
+        page.wait_for_load_state("load")
+        page.wait_for_url(base + "/")
+        crawl.check(page, f"direct-{product}-home")
+        page.locator(f'main a[href*="/{container}/"]').first.click()
+        page.wait_for_url(re.compile(f"/{container}/[0-9]+$"))
+        crawl.check(page, f"direct-{product}-container")
+        own = [("/settings", "settings"), ("/dev/mailbox", "mailbox")]
+        if product == "segment":
+            own.append(("/settings/sessions", "sessions"))
+        for path, name in own:
+            page.goto(base + path)
+            crawl.check(page, f"direct-{product}-{name}")
+        page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_passes_axe_and_fits_a_phone(
+    stack: Stack, people: dict[str, str], browser: Any, scheme: str
+) -> None:
+    axe_or_skip()
+    crawl = Crawl(browser, scheme)
+    crawl_console_signed_out(crawl, stack)
+    crawl_console_signed_in(crawl, stack)
+    crawl_two_factor(crawl, stack)
+    crawl_products_directly(crawl, stack)
+    report = crawl.report()
+    assert report["pages"] >= 40, report["pages"]
+    assert not report["by_page"], json.dumps(report["by_page"], indent=1)
+    assert not report["overflow"], report["overflow"]
+    # One switcher component: the same markup in the Console and in both products.
+    console = {v for k, v in crawl.switchers.items() if "-console-" in k}
+    segment = {v for k, v in crawl.switchers.items() if "via-gateway-segment" in k}
+    sendgrid = {v for k, v in crawl.switchers.items() if "via-gateway-sendgrid" in k}
+    assert len(console) == 1 and console == segment == sendgrid, (console, segment, sendgrid)
+    assert 'data-product="segment"' in console.pop()
