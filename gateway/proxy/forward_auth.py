@@ -64,6 +64,7 @@ _ALLOW = "gateway.forward_auth.allow"
 _METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+#: Envoy asks with the original request's method; nginx (proxy_method GET) and Caddy use GET.
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: Response headers of an allowed request (the edge copies them; names in config/edge/).
 PATH_HEADER = "X-Gateway-Path"
@@ -99,7 +100,7 @@ def _only_the_edge() -> Response | None:
     return None
 
 
-@bp.route("/auth/nginx", methods=_METHODS, provide_automatic_options=False)
+@bp.route("/auth/nginx", methods=["GET", "HEAD"])
 def nginx() -> Response:
     try:
         method = _method(request.headers.get("X-Original-Method", ""))
@@ -121,7 +122,7 @@ def nginx() -> Response:
     return _plain(403)
 
 
-@bp.route("/auth/forward", methods=_METHODS, provide_automatic_options=False)
+@bp.route("/auth/forward", methods=["GET", "HEAD"])
 def forward() -> Response:
     headers = request.headers
     try:

@@ -145,6 +145,9 @@ def test_nginx_sign_in_link_and_refusals(app: Flask, person: SignedIn) -> None:
         assert answer.status_code == 403, url
         assert "X-Identity-Assertion" not in answer.headers
     assert nginx(person.client, "http://edge.test/segment/x", method="G E T").status_code == 403
+    # nginx (proxy_method GET) and Caddy ask with GET: nothing else is a question here.
+    assert person.client.post("/auth/nginx", environ_base=EDGE).status_code == 405
+    assert person.client.post("/auth/forward", environ_base=EDGE).status_code == 405
     assert person.client.get("/auth/nginx", environ_base=EDGE).status_code == 403
 
 
