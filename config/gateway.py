@@ -13,6 +13,14 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": "sqlite:///instance/gateway.db",
     # Public base URL of the gateway, used in links sent by mail and as the assertion's `iss`.
     "PUBLIC_URL": "http://127.0.0.1:5000",
+    # Passkeys (WebAuthn): relying-party id and origin. Empty: derived from PUBLIC_URL (its host,
+    # and scheme://host[:port]). The RP id must be a domain (not an IP address) equal to the
+    # origin's host or a parent of it: the gateway refuses to start when they do not match, and
+    # offers no passkeys when the public URL's host is an IP address. Seconds a challenge stays
+    # usable (once, by the browser session that asked for it).
+    "WEBAUTHN_RP_ID": "",
+    "WEBAUTHN_ORIGIN": "",
+    "WEBAUTHN_CHALLENGE_SECONDS": 120,
     # Mail: SMTP when SMTP_HOST is set, otherwise the local outbox (developer mailbox page).
     "SMTP_HOST": "",
     "SMTP_PORT": 25,

@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config
 from config import gateway as gateway_config
 from gateway import cli, db, keys
-from gateway.console import auth, dev_mailbox, health, home, linking, plan, recovery
+from gateway.console import auth, dev_mailbox, health, home, linking, passkeys, plan, recovery
 from gateway.console.settings import account, devices, email, twofactor
 from gateway.identity.sessions import RememberingCookieSessions, login_manager
 from gateway.keys import jwks
@@ -37,6 +37,7 @@ BLUEPRINTS = (
     email.bp,
     twofactor.bp,
     devices.bp,
+    passkeys.bp,
     plan.bp,
     linking.bp,
     health.bp,

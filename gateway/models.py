@@ -9,7 +9,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -64,6 +73,9 @@ class User(Base):
     recovery_codes: Mapped[list[RecoveryCode]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+    passkeys: Mapped[list[PasskeyCredential]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="PasskeyCredential.id"
+    )
 
     @property
     def is_verified(self) -> bool:
@@ -72,6 +84,11 @@ class User(Base):
     @property
     def has_2fa(self) -> bool:
         return self.totp_enabled_at is not None
+
+    @property
+    def has_second_factor(self) -> bool:
+        """TOTP or at least one passkey: sign-in asks for one of them after the password."""
+        return self.has_2fa or bool(self.passkeys)
 
 
 class RecoveryCode(Base):
@@ -83,6 +100,47 @@ class RecoveryCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
+class PasskeyCredential(Base):
+    """A WebAuthn credential (passkey) registered by a user (gateway.identity.passkeys).
+
+    ``credential_id`` is the authenticator's id, base64url; ``public_key`` the COSE key the
+    library verifies assertions with; ``sign_count`` the last signature counter seen (one that
+    goes backwards is refused: a cloned authenticator). ``public_id`` is what pages show.
+    """
+
+    __tablename__ = "passkey_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(64), default="Passkey")
+    transports: Mapped[str] = mapped_column(String(128), default="")
+    # Synced (multi-device, backup eligible) or bound to one authenticator: amr "swk" / "hwk".
+    multi_device: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(back_populates="passkeys")
+
+
+class PasskeyChallenge(Base):
+    """A WebAuthn challenge handed to a browser: single use (``used_at``), short-lived
+    (``expires_at``) and bound to the browser session that asked (``binding``, the SHA-256 of a
+    random value kept in that session's cookie). ``id`` is the SHA-256 of the challenge."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    binding: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LoginSession(Base):

@@ -344,18 +344,18 @@ def login() -> ResponseReturnValue:
             "auth/login.html", form=form, next=next_path,
             error=_with_reset_link(GENERIC_LOGIN_ERROR),
         ), 401
-    if not user.has_2fa:  # with 2FA the count is cleared only once the code is right too
+    if not user.has_second_factor:  # cleared once the second factor is right too
         throttle.record_success(account)
     if not user.is_verified:  # no rehash: it would end the links mailed for this sign-up
         db().commit()
         return render_template("auth/unverified.html", email=user.email, form=EmailForm()), 403
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    if user.has_2fa and devices.remembered_device(user) is not None:
+    if user.has_second_factor and devices.remembered_device(user) is not None:
         # A remembered browser skips the second factor only: the password was just checked.
         throttle.record_success(account)
         return finish_login(user, ["pwd", "device"], next_path)
-    if user.has_2fa:
+    if user.has_second_factor:  # TOTP or a passkey
         session["pending_2fa"] = {
             "uid": user.id, "at": int(time.time()), "epoch": user.session_epoch, "next": next_path
         }
@@ -396,7 +396,7 @@ def _pending_user() -> tuple[User, str] | None:
         return None
     user = db().get(User, str(pending.get("uid")))
     # Sign out everywhere and a password or 2FA change end this half-done sign-in too.
-    if user is None or not user.has_2fa or pending.get("epoch") != user.session_epoch:
+    if user is None or not user.has_second_factor or pending.get("epoch") != user.session_epoch:
         session.pop("pending_2fa", None)
         return None
     return user, safe_return_path(pending.get("next"), default=url_for("console.home"))

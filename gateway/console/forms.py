@@ -37,8 +37,11 @@ class ConfirmSignupForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
+    # "webauthn": the browser offers the person's passkeys in the field's autofill (conditional
+    # mediation, gateway/static/webauthn.js).
     email = StringField(
-        "Email", [DataRequired(), Length(max=320)], render_kw=_EMAIL | {"autocomplete": "username"}
+        "Email", [DataRequired(), Length(max=320)],
+        render_kw=_EMAIL | {"autocomplete": "username webauthn"},
     )
     password = PasswordField(
         "Password",

@@ -64,12 +64,29 @@ def _proven_method(data: dict[str, Any]) -> str | None:
     return None
 
 
+def remember_passkey_proof(data: dict[str, Any], amr: list[str]) -> None:
+    """A passkey proved the second factor for this link in this browser
+    (gateway/console/passkeys.py); ``amr`` is what the session will say after the password."""
+    session[_PROVEN] = {"jti": data["jti"], "method": Factor.PASSKEY.value, "amr": amr}
+
+
+def _proven_amr(data: dict[str, Any]) -> list[str]:
+    """The RFC 8176 values a passkey proof recorded (without "pwd"), else []."""
+    proven = session.get(_PROVEN)
+    if _proven_method(data) != Factor.PASSKEY.value or not isinstance(proven, dict):
+        return []
+    amr = proven.get("amr")
+    return [m for m in amr if m != "pwd"] if isinstance(amr, list) else []
+
+
 def _factor(user: User) -> Factor | None:
     """The second factor this page asks for, or None when none is needed (any more)."""
     factors = recovery.second_factors(user)
     if not factors:
         return None
-    wanted = Factor.RECOVERY_CODE if request.args.get("use") == "recovery" else Factor.TOTP
+    wanted = {"recovery": Factor.RECOVERY_CODE, "passkey": Factor.PASSKEY}.get(
+        request.args.get("use", ""), Factor.TOTP
+    )
     return wanted if wanted in factors else factors[0]
 
 
@@ -113,6 +130,8 @@ def reset_password() -> ResponseReturnValue:
         form.password.errors.append(problem)
         return page(400)
     ip = client_ip()
+    if factor is Factor.PASSKEY:  # proven by /reset-password/passkey, never by this form
+        return page(401, "Confirm it is you with your passkey first (the button above).")
     if factor is not None:
         blocked = throttle.check(user.email, ip)
         if blocked:
@@ -137,7 +156,7 @@ def reset_password() -> ResponseReturnValue:
     if verify_password(user.password_hash, password):
         form.password.errors.append("That is your current password. Choose a new one.")
         return page(400)
-    method = _proven_method(data) if user.has_2fa else None
+    method = _proven_method(data) if user.has_second_factor else None
     recovery.apply_reset(user, data, password)
-    methods = ["pwd"] + ([method] if method else [])
+    methods = ["pwd"] + (_proven_amr(data) or ([method] if method else []))
     return finish_login(user, methods, url_for("console.home"))

@@ -35,6 +35,8 @@ class Factor(enum.StrEnum):
 
     TOTP = "otp"
     RECOVERY_CODE = "recovery"
+    #: Proven by a WebAuthn ceremony (gateway/console/passkeys.py), never by a typed code.
+    PASSKEY = "passkey"
 
 
 class LinkProblem(enum.Enum):
@@ -74,13 +76,15 @@ def request_reset(email: str, user: User | None) -> None:
     if not allowed:
         return
     base = current_app.config["PUBLIC_URL"]
+    # A link is signed for an unknown address too (and thrown away): the same CPU work.
+    link = reset_link(user if user is not None else User(id="", email=email, password_hash=""))
     if user is not None:
         send_mail(
             email,
             "Reset your password",
             "Someone (we hope you) asked to reset the password of your Unified Login account. "
             f"Open this link to choose a new one (it works once, for one hour):\n\n"
-            f"{reset_link(user)}\n\n"
+            f"{link}\n\n"
             "If you did not ask, ignore this message: your password stays as it is.",
         )
     else:
@@ -117,15 +121,18 @@ def second_factors(user: User) -> list[Factor]:
     """What ``user`` can prove at a reset besides the mailbox (empty: 2FA is off).
 
     The seam for passkeys: a factor added here is offered by the reset page."""
-    if not user.has_2fa:
-        return []
-    return [Factor.TOTP, Factor.RECOVERY_CODE]
+    factors = [Factor.TOTP, Factor.RECOVERY_CODE] if user.has_2fa else []
+    if user.passkeys:
+        factors.append(Factor.PASSKEY)
+    return factors
 
 
 def prove(user: User, factor: Factor, code: str) -> Check:
     """Check one second factor for a reset (a recovery code is spent when it matches)."""
     if factor is Factor.TOTP:
         return check_totp(user, code)
+    if factor is Factor.PASSKEY:  # no code proves a passkey
+        return Check.WRONG
     return Check.ACCEPTED if use_recovery_code(user, code) else Check.WRONG
 
 

@@ -80,11 +80,35 @@ def _from_assertion(header: str) -> Response | None:
     g.user = user
     g.identity = identity
     if profile().session_history:
-        _record_gateway_sign_in(user, identity.session_id)
+        _record_gateway_sign_in(user, identity.session_id, identity.auth_methods)
     return None
 
 
-def _record_gateway_sign_in(user: User, gateway_session_id: str) -> None:
+#: The assertion's ``amr`` (RFC 8176) in words for the session history; "user" (presence)
+#: and "mfa" add nothing a person needs to read here.
+METHOD_WORDS = {
+    "pwd": "password",
+    "otp": "code",
+    "recovery": "recovery code",
+    "hwk": "passkey",
+    "swk": "passkey",
+    "device": "remembered device",
+}
+
+
+def describe_methods(amr: tuple[str, ...] | list[str]) -> str:
+    """``("pwd", "hwk", "user", "mfa")`` -> ``"unified login: password + passkey"``."""
+    words: list[str] = []
+    for method in amr:
+        word = METHOD_WORDS.get(method)
+        if word and word not in words:
+            words.append(word)
+    return "unified login" + (": " + " + ".join(words) if words else "")
+
+
+def _record_gateway_sign_in(
+    user: User, gateway_session_id: str, amr: tuple[str, ...] = ()
+) -> None:
     """The first request of each gateway session is one "unified login" sign-in."""
     db = get_db()
     seen = db.scalar(select(SignIn.id).where(SignIn.gateway_session_id == gateway_session_id))
@@ -97,7 +121,7 @@ def _record_gateway_sign_in(user: User, gateway_session_id: str) -> None:
                     user_id=user.id,
                     ip=(request.remote_addr or "")[:64],
                     user_agent=request.user_agent.string[:512],
-                    method="unified login",
+                    method=describe_methods(amr)[:64],
                     gateway_session_id=gateway_session_id[:128],
                 )
             )

@@ -153,7 +153,8 @@ class SignIn(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(512), default="")
-    method: Mapped[str] = mapped_column(String(32))
+    # "password" for a product login; "unified login: <methods in words>" for a gateway session.
+    method: Mapped[str] = mapped_column(String(64))
     # The gateway session id for "unified login" entries: recorded once per session.
     gateway_session_id: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
 

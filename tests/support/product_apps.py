@@ -207,6 +207,7 @@ class Helper:
         issuer: str | None = None,
         now: int | None = None,
         lifetime: int = 30,
+        amr: tuple[str, ...] = ("pwd", "otp"),
     ) -> dict[str, str]:
         """Headers with an assertion as the gateway signs it (its key unless ``key``)."""
         token = sign_assertion(
@@ -217,7 +218,7 @@ class Helper:
             email=email,
             product_user_id=user_id,
             session_id=session_id or f"gw-session-{next(_sessions)}",
-            auth_methods=["pwd", "otp"],
+            auth_methods=list(amr),
             method=method,
             path=path,
             now=now,

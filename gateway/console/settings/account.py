@@ -131,6 +131,8 @@ def reauthenticate() -> ResponseReturnValue:
     ok = verify_password(user.password_hash, form.password.data or "")
     if ok and user.has_2fa:
         ok = verify_totp(user, code) or use_recovery_code(user, code)
+    elif ok and user.passkeys:  # the second factor is a passkey: the password alone is not it
+        ok = False  # (confirmed with the passkey instead: gateway/console/passkeys.py)
     if not ok:
         throttle.record_failure(user.email, ip)
         audit.record("login_failed", user.id, stage="reauthenticate")
@@ -138,6 +140,8 @@ def reauthenticate() -> ResponseReturnValue:
         error = "That did not match. Check your password" + (
             " and authentication code." if user.has_2fa else "."
         )
+        if user.passkeys and not user.has_2fa:
+            error = "Confirm with your passkey."
         return render_template("settings/reauth.html", form=form, next=next_path, error=error), 401
     throttle.record_success(user.email)
     mark_reauthenticated(current_user.record)

@@ -109,7 +109,11 @@ def disable() -> ResponseReturnValue:
     send_mail(user.email, "Two-factor authentication turned off", _notice("turned off"),
               notice=True)
     db().commit()
-    flash("Two-factor authentication is off. Your other sessions were signed out.")
+    if user.passkeys:  # still on: a passkey is asked after the password (issue 15)
+        flash("The authenticator app is removed; sign-in still asks for your passkey. "
+              "Your other sessions were signed out.")
+    else:
+        flash("Two-factor authentication is off. Your other sessions were signed out.")
     return redirect(url_for("settings.overview"))
 
 

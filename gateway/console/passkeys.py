@@ -1,0 +1,400 @@
+"""Passkeys in the Console: options for the browser (JSON), then ordinary form posts.
+
+``gateway/static/webauthn.js`` asks ``/passkeys/options/<purpose>`` for the options, runs the
+browser's ceremony, and submits the page's form with the credential as JSON; the views below
+answer those posts like the password forms do (redirects, or the page again with an error).
+
+* ``/login/passkey``: passwordless sign-in (throttled, audited, new-device notice and session
+  rules of password sign-in: :func:`gateway.console.auth.finish_login`);
+* ``/login/2fa/passkey``: a passkey instead of the TOTP code at the second step;
+* ``/settings/reauthenticate/passkey``: re-authentication before sensitive changes;
+* ``/reset-password/passkey``: the second factor of a password reset (with the mailed link);
+* ``/settings/passkeys``: list, add, rename, remove (after re-authentication). Adding or
+  removing one ends the other sessions and sends a notice; removing the last second factor
+  turns 2FA off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from gateway.console import auth
+from gateway.console import recovery as reset_views
+from gateway.console.forms import (
+    ActionForm,
+    LoginCodeForm,
+    LoginForm,
+    ReauthForm,
+    ResetPasswordForm,
+)
+from gateway.db import db
+from gateway.identity import audit, passkeys, recovery, throttle
+from gateway.identity.mail import send_mail
+from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
+from gateway.identity.reauth import fresh_login_required
+from gateway.identity.recovery import Factor
+from gateway.identity.sessions import is_fresh, mark_reauthenticated, revoke_all
+from gateway.models import User
+from gateway.web.client import client_ip
+from gateway.web.errors import retry_message, too_many_attempts
+from gateway.web.observability import LOGINS
+from gateway.web.return_paths import safe_return_path
+
+bp = Blueprint("passkeys", __name__)
+
+SIGN_IN_ERROR = "That passkey did not work. Try again, or sign in with your email and password."
+SECOND_FACTOR_ERROR = "That passkey did not work. Try again, or use a code."
+REAUTH_ERROR = "That passkey did not work. Try again, or confirm with your password."
+
+
+@bp.record_once
+def _check_configuration(state: BlueprintSetupState) -> None:
+    """A relying-party id that does not match the origin is refused at start-up."""
+    passkeys.check_configuration(state.app.config)
+
+
+@bp.app_context_processor
+def _passkeys_enabled() -> dict[str, Any]:
+    return {"passkeys_enabled": passkeys.relying_party(current_app.config) is not None}
+
+
+@bp.app_template_global()
+def pending_second_factors() -> dict[str, bool]:
+    """What the 2FA step offers the person signing in: a passkey, the TOTP code, or both."""
+    pending = auth._pending_user()
+    if pending is None:
+        return {"passkey": False, "totp": True}
+    user = pending[0]
+    return {"passkey": bool(user.passkeys) and passkeys.enabled(), "totp": user.has_2fa}
+
+
+def _json_error(message: str, status: int) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+@bp.post("/passkeys/options/<purpose>")
+def options(purpose: str) -> ResponseReturnValue:
+    """The options for one ceremony; its challenge is bound to this browser session."""
+    if not ActionForm().validate_on_submit():  # the CSRF token (X-CSRFToken header)
+        return _json_error("The page expired. Reload it and try again.", 400)
+    if not passkeys.enabled():
+        return _json_error("Passkeys are not available on this address.", 404)
+    if purpose == Purpose.LOGIN:
+        body = passkeys.authentication_options(Purpose.LOGIN, None)
+    elif purpose == Purpose.SECOND_FACTOR:
+        pending = auth._pending_user()
+        if pending is None or not pending[0].passkeys:
+            return _json_error("Start again from the sign-in page.", 401)
+        body = passkeys.authentication_options(Purpose.SECOND_FACTOR, pending[0])
+    elif purpose == Purpose.RESET:
+        user = _reset_user()
+        if user is None:
+            return _json_error("This reset link does not work any more.", 400)
+        body = passkeys.authentication_options(Purpose.RESET, user)
+    elif purpose in (Purpose.REAUTH, Purpose.REGISTER):
+        if not current_user.is_authenticated:
+            return _json_error("Sign in first.", 401)
+        user = current_user.user
+        if purpose == Purpose.REAUTH:
+            if not user.passkeys:
+                return _json_error("This account has no passkey.", 400)
+            body = passkeys.authentication_options(Purpose.REAUTH, user)
+        elif not is_fresh(current_user.record):
+            return _json_error("Confirm it is you first (reload the page).", 403)
+        else:
+            body = passkeys.registration_options(user)
+    else:
+        abort(404)
+    db().commit()
+    response = current_app.response_class(body, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _refusal_status(refused: PasskeyRefused) -> int:
+    return 400 if refused.refusal is Refusal.MALFORMED else 401
+
+
+def _failed(refused: PasskeyRefused, account: str, ip: str, stage: str) -> None:
+    """Count and audit a refused passkey like a wrong password (the caller commits)."""
+    user = refused.user
+    locked = throttle.record_failure(account, ip)
+    LOGINS.labels("failure").inc()
+    audit.record("login_failed", user.id if user else None, stage=stage,
+                 reason=refused.refusal.value)
+    if locked:
+        audit.record("lockout", user.id if user else None)
+    current_app.logger.info("passkey refused (%s): %s", stage, refused)
+
+
+# ----- passwordless sign-in ------------------------------------------------------------------
+
+@bp.post("/login/passkey")
+def login() -> ResponseReturnValue:
+    next_path = safe_return_path(request.form.get("next"), default=url_for("console.home"))
+
+    def page(status: int, error: str) -> tuple[str, int]:
+        return render_template("auth/login.html", form=LoginForm(formdata=None), next=next_path,
+                               error=error), status
+
+    if not ActionForm().validate_on_submit():
+        return page(400, "The page expired. Try again.")
+    ip = client_ip()
+    client_key = f"passkey:{ip}"
+    blocked = throttle.check(client_key, ip)
+    if blocked:
+        return too_many_attempts(page(429, retry_message(blocked.retry_after))[0],
+                                 blocked.retry_after)
+    try:
+        result = passkeys.authenticate(Purpose.LOGIN, request.form.get("credential", ""))
+    except PasskeyRefused as refused:
+        _failed(refused, refused.user.email if refused.user else client_key, ip, "passkey")
+        db().commit()
+        return page(_refusal_status(refused), SIGN_IN_ERROR)
+    user: User = result.user
+    blocked = throttle.check(user.email, ip)  # the account's own lockout applies too
+    if blocked:
+        db().commit()
+        return too_many_attempts(page(429, retry_message(blocked.retry_after))[0],
+                                 blocked.retry_after)
+    if not user.is_verified:
+        db().commit()
+        return page(403, "Confirm your email address first.")
+    throttle.record_success(user.email)
+    return auth.finish_login(user, passkeys.amr(result, password=False), next_path)
+
+
+# ----- second factor -------------------------------------------------------------------------
+
+@bp.post("/login/2fa/passkey")
+def second_factor() -> ResponseReturnValue:
+    pending = auth._pending_user()
+    if pending is None:
+        return redirect(url_for("auth.login"))
+    user, next_path = pending
+
+    def page(status: int, error: str) -> tuple[str, int]:
+        return render_template("auth/login_2fa.html", form=LoginCodeForm(formdata=None),
+                               recovery=False, error=error), status
+
+    if not ActionForm().validate_on_submit():
+        return page(400, "The page expired. Try again.")
+    ip = client_ip()
+    blocked = throttle.check(user.email, ip)
+    if blocked:
+        return too_many_attempts(page(429, retry_message(blocked.retry_after))[0],
+                                 blocked.retry_after)
+    try:
+        result = passkeys.authenticate(
+            Purpose.SECOND_FACTOR, request.form.get("credential", ""), user
+        )
+    except PasskeyRefused as refused:
+        refused.user = user
+        _failed(refused, user.email, ip, "2fa")
+        db().commit()
+        return page(_refusal_status(refused), SECOND_FACTOR_ERROR)
+    throttle.record_success(user.email)
+    return auth.finish_login(user, passkeys.amr(result, password=True), next_path,
+                             remember=request.form.get("remember") == "y")
+
+
+# ----- password reset ------------------------------------------------------------------------
+
+def _reset_link() -> tuple[User, dict[str, Any]] | None:
+    """The user and data of the live reset link in this request, when a passkey is one of the
+    second factors it needs."""
+    try:
+        user, data = recovery.open_link(request.values.get("token", ""))
+    except recovery.ResetLinkError:
+        return None
+    return (user, data) if Factor.PASSKEY in recovery.second_factors(user) else None
+
+
+def _reset_user() -> User | None:
+    link = _reset_link()
+    return link[0] if link else None
+
+
+@bp.post("/reset-password/passkey")
+def reset() -> ResponseReturnValue:
+    """A passkey as the second factor of a reset: remembered for this link in this browser,
+    then the reset page asks only for the new password."""
+    link = _reset_link()
+    if link is None:
+        return redirect(url_for("recovery.reset_password", token=request.form.get("token", "")))
+    user, data = link
+    token = request.form.get("token", "")
+
+    def page(status: int, error: str) -> tuple[str, int]:
+        return render_template("auth/reset_password.html", form=ResetPasswordForm(formdata=None),
+                               token=token, email=user.email, factor=Factor.PASSKEY,
+                               error=error), status
+
+    if not ActionForm().validate_on_submit():
+        return page(400, "The page expired. Try again.")
+    ip = client_ip()
+    blocked = throttle.check(user.email, ip)
+    if blocked:
+        return too_many_attempts(page(429, retry_message(blocked.retry_after))[0],
+                                 blocked.retry_after)
+    try:
+        result = passkeys.authenticate(Purpose.RESET, request.form.get("credential", ""), user)
+    except PasskeyRefused as refused:
+        refused.user = user
+        _failed(refused, user.email, ip, "password_reset")
+        db().commit()
+        return page(_refusal_status(refused), SECOND_FACTOR_ERROR)
+    reset_views.remember_passkey_proof(data, passkeys.amr(result, password=True))
+    db().commit()
+    return redirect(url_for("recovery.reset_password", token=token))
+
+
+# ----- re-authentication ---------------------------------------------------------------------
+
+@bp.post("/settings/reauthenticate/passkey")
+@login_required
+def reauthenticate() -> ResponseReturnValue:
+    user = current_user.user
+    next_path = safe_return_path(request.form.get("next"), default=url_for("settings.overview"))
+
+    def page(status: int, error: str) -> tuple[str, int]:
+        return render_template("settings/reauth.html", form=ReauthForm(formdata=None),
+                               next=next_path, error=error), status
+
+    if not ActionForm().validate_on_submit():
+        return page(400, "The page expired. Try again.")
+    ip = client_ip()
+    blocked = throttle.check(user.email, ip)
+    if blocked:
+        return too_many_attempts(page(429, retry_message(blocked.retry_after))[0],
+                                 blocked.retry_after)
+    try:
+        passkeys.authenticate(Purpose.REAUTH, request.form.get("credential", ""), user)
+    except PasskeyRefused as refused:
+        refused.user = user
+        _failed(refused, user.email, ip, "reauthenticate")
+        db().commit()
+        return page(_refusal_status(refused), REAUTH_ERROR)
+    throttle.record_success(user.email)
+    mark_reauthenticated(current_user.record)
+    audit.record("reauthenticated", user.id, method="passkey")
+    db().commit()
+    return redirect(next_path)
+
+
+# ----- settings ------------------------------------------------------------------------------
+
+def _settings_page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
+    user = current_user.user
+    return render_template(
+        "settings/passkeys.html", user=user, passkeys=user.passkeys, form=ActionForm(),
+        error=error,
+    ), status
+
+
+@bp.get("/settings/passkeys")
+@fresh_login_required
+def settings() -> ResponseReturnValue:
+    return _settings_page()
+
+
+def _notice(user: User, subject: str, body: str) -> None:
+    send_mail(user.email, subject, body + " Your other sessions were signed out. If this was "
+              "not you, contact support.", notice=True)
+
+
+@bp.post("/settings/passkeys")
+@fresh_login_required
+def add() -> ResponseReturnValue:
+    user = current_user.user
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    was_on = user.has_second_factor
+    try:
+        credential = passkeys.register(
+            user, request.form.get("credential", ""), request.form.get("name", "")
+        )
+    except PasskeyRefused as refused:
+        db().commit()  # the challenge stays spent
+        current_app.logger.info("passkey registration refused: %s", refused)
+        message = (
+            "That passkey is already registered."
+            if refused.refusal is Refusal.DUPLICATE
+            else "That passkey could not be added. Try again."
+        )
+        return _settings_page(_refusal_status(refused), message)
+    ended = revoke_all(user.id, keep=current_user.record)
+    body = f'A passkey named "{credential.name}" was added to your Unified Login account.'
+    if not was_on:
+        audit.record("2fa_enabled", user.id, sessions_ended=ended, factor="passkey")
+        body += " Two-factor authentication is now on: sign-in asks for it after your password."
+    _notice(user, "A passkey was added to your account", body)
+    db().commit()
+    flash(f'Passkey "{credential.name}" added. Your other sessions were signed out.')
+    return redirect(url_for("passkeys.settings"))
+
+
+def _owned(public_id: str) -> Any:
+    credential = passkeys.find(current_user.user, public_id)
+    if credential is None:
+        abort(404)
+    return credential
+
+
+@bp.post("/settings/passkeys/<public_id>/rename")
+@fresh_login_required
+def rename(public_id: str) -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    credential = _owned(public_id)
+    name = request.form.get("name", "").strip()
+    if not name or len(name) > 64 or not name.isprintable():
+        return _settings_page(400, "A passkey name is 1 to 64 characters.")
+    old = credential.name
+    passkeys.rename(credential, name)
+    audit.record("passkey_renamed", current_user.user.id, old=old, new=credential.name)
+    db().commit()
+    flash(f'Passkey renamed to "{credential.name}".')
+    return redirect(url_for("passkeys.settings"))
+
+
+@bp.post("/settings/passkeys/<public_id>/remove")
+@fresh_login_required
+def remove(public_id: str) -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user = current_user.user
+    credential = _owned(public_id)
+    name = credential.name
+    passkeys.remove(user, credential)
+    ended = revoke_all(user.id, keep=current_user.record)
+    audit.record("passkey_removed", user.id, passkey=name, sessions_ended=ended)
+    body = f'The passkey named "{name}" was removed from your Unified Login account.'
+    if not user.has_second_factor:
+        audit.record("2fa_disabled", user.id, sessions_ended=ended, factor="passkey")
+        body += " It was your last second factor: two-factor authentication is now off."
+        flash("Passkey removed. Two-factor authentication is off. "
+              "Your other sessions were signed out.")
+    else:
+        flash(f'Passkey "{name}" removed. Your other sessions were signed out.')
+    _notice(user, "A passkey was removed from your account", body)
+    db().commit()
+    return redirect(url_for("passkeys.settings"))

@@ -1,0 +1,323 @@
+"""Passkeys in the Console (issue 15): add after re-authentication, name, rename, remove; a
+passkey as second factor and for passwordless sign-in; re-authentication with a passkey; the
+amr the products receive. The refusals are in tests/security/test_passkeys.py."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import update
+
+from gateway.db import new_session
+from gateway.models import LoginSession, ProductLink, utcnow
+from tests.support.apps import dispose
+from tests.support.authenticator import SoftAuthenticator
+from tests.support.console import Actions, current_code
+from tests.support.passkey_flows import (
+    ORIGIN,
+    events,
+    live_methods,
+    options,
+    passkey_app,
+    passwordless,
+    register,
+    signed_in,
+    stored_passkeys,
+    submit,
+)
+from tests.support.proxy_gateway import echoed, gateway_settings
+
+EMAIL = "user@example.com"
+
+
+@pytest.fixture
+def app(database_url: str) -> Flask:
+    return passkey_app(database_url)
+
+
+def age_sessions(app: Flask) -> None:
+    """Time passes: the last proof of identity is older than the re-authentication window."""
+    with app.app_context(), new_session() as session:
+        session.execute(update(LoginSession).values(authenticated_at=utcnow() - timedelta(hours=1)))
+        session.commit()
+
+
+def second_factor(actions: Actions, phone: SoftAuthenticator, **overrides: Any) -> Any:
+    challenge = options(actions.client, "second-factor", "/login/2fa")
+    return submit(actions.client, "/login/2fa/passkey", phone.get(challenge, **overrides),
+                  "/login/2fa")
+
+
+def test_login_page_offers_passkeys_without_inline_script(client: Any) -> None:
+    response = client.get("/login")
+    page = response.get_data(as_text=True)
+    assert 'autocomplete="username webauthn"' in page  # passkey autofill on the email field
+    assert "Sign in with a passkey" in page
+    # The passkey form stays hidden until the static script finds WebAuthn; the password form
+    # works without JavaScript.
+    assert re.search(r'<form[^>]*data-webauthn="login"[^>]*hidden>', page)
+    assert '<script src="/static/webauthn.js" defer></script>' in page
+    assert "<script>" not in page
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    with client.get("/static/webauthn.js") as script:
+        assert script.status_code == 200
+        assert 'mediation: "conditional"' in script.get_data(as_text=True)
+
+
+def test_adding_needs_a_recent_reauthentication(app: Flask, actions: Actions) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    age_sessions(app)
+    page = actions.client.get("/settings/passkeys")
+    assert page.status_code == 302 and "/settings/reauthenticate" in page.headers["Location"]
+    token = re.search(r'value="([^"]+)"', actions.client.get("/settings/reauthenticate")
+                      .get_data(as_text=True))
+    assert token
+    denied = actions.client.post("/passkeys/options/register",
+                                 headers={"X-CSRFToken": token.group(1)})
+    assert denied.status_code == 403
+    actions.reauthenticate()
+    assert actions.client.get("/settings/passkeys").status_code == 200
+
+
+def test_add_several_named_then_rename(app: Flask, actions: Actions) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    other = Actions(app, app.test_client())
+    other.login(EMAIL)
+    phone, key = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
+    register(actions, phone, name="My phone")
+    register(actions, key, name="Security key")
+    page = actions.client.get("/settings/passkeys").get_data(as_text=True)
+    assert "My phone" in page and "Security key" in page and "Never" in page
+    assert page.count("<time") >= 2  # added dates
+    assert [p.name for p in stored_passkeys(app)] == ["My phone", "Security key"]
+    # Adding the first passkey turned 2FA on: notice, other sessions signed out.
+    assert not signed_in(other.client)
+    subjects = [m.subject for m in actions.mails(EMAIL)]
+    assert subjects.count("A passkey was added to your account") == 2
+    assert len(events(app, "2fa_enabled")) == 1
+    # Registering the same authenticator again is refused by the browser (excluded) and, if
+    # forced, by the server.
+    assert len(options(actions.client, "register", "/settings/passkeys")
+               ["excludeCredentials"]) == 2
+    public_id = stored_passkeys(app)[0].public_id
+    renamed = actions.post(f"/settings/passkeys/{public_id}/rename", "/settings/passkeys",
+                           name="Old phone")
+    assert renamed.status_code == 302
+    assert stored_passkeys(app)[0].name == "Old phone"
+    bad = actions.post(f"/settings/passkeys/{public_id}/rename", "/settings/passkeys", name="")
+    assert bad.status_code == 400
+    assert actions.post("/settings/passkeys/nope/rename", "/settings/passkeys",
+                        name="x").status_code == 404
+    activity = actions.client.get("/settings/activity").get_data(as_text=True)
+    assert "Passkey added" in activity and "Passkey renamed" in activity
+
+
+def test_passkey_as_second_factor(app: Flask, actions: Actions) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    actions.logout()
+    assert actions.login(EMAIL).headers["Location"].endswith("/login/2fa")
+    page = actions.client.get("/login/2fa").get_data(as_text=True)
+    assert "Use a passkey" in page
+    assert 'name="code"' not in page  # no authenticator app: the passkey is the factor
+    response = second_factor(actions, phone)
+    assert response.status_code == 302 and signed_in(actions.client)
+    assert live_methods(app, EMAIL)[-1] == "pwd,hwk,user,mfa"
+    assert stored_passkeys(app)[0].last_used_at is not None
+
+
+def test_passkey_instead_of_totp_code(app: Flask, actions: Actions) -> None:
+    user = actions.create_user(EMAIL, totp=True)
+    actions.login(EMAIL)
+    actions.login_2fa(current_code(user.totp_secret or ""))
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    actions.logout()
+    actions.login(EMAIL)
+    page = actions.client.get("/login/2fa").get_data(as_text=True)
+    assert "Use a passkey" in page and 'name="code"' in page  # either one
+    assert second_factor(actions, phone).status_code == 302
+    assert signed_in(actions.client)
+
+
+def test_passwordless_sign_in(app: Flask, actions: Actions) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    actions.logout()
+    login_options = options(actions.client, "login")
+    assert "allowCredentials" not in login_options or not login_options["allowCredentials"]
+    credential = phone.get(login_options)
+    response = submit(actions.client, "/login/passkey", credential, "/login",
+                      next="/settings/sessions")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/settings/sessions")
+    assert live_methods(app, EMAIL)[-1] == "hwk,user,mfa"
+    login = [e for e in events(app, "login")]
+    assert '"methods": ["hwk", "user", "mfa"]' in login[-1].detail
+
+
+def test_synced_passkey_is_a_software_key(app: Flask, actions: Actions) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    synced = SoftAuthenticator(ORIGIN, synced=True)
+    register(actions, synced)
+    actions.logout()
+    assert passwordless(actions.client, synced).status_code == 302
+    assert live_methods(app, EMAIL)[-1] == "swk,user,mfa"
+
+
+def test_reauthenticate_with_a_passkey(app: Flask, actions: Actions) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    age_sessions(app)
+    page = actions.client.get("/settings/reauthenticate").get_data(as_text=True)
+    assert "Confirm with a passkey" in page
+    assert 'name="password"' not in page  # the passkey is the second factor: it is asked
+    # The password alone does not do for someone whose second factor is a passkey.
+    assert actions.reauthenticate().status_code == 401
+    challenge = options(actions.client, "reauth", "/settings/reauthenticate")
+    assert challenge["userVerification"] == "required"
+    response = submit(actions.client, "/settings/reauthenticate/passkey", phone.get(challenge),
+                      "/settings/reauthenticate", next="/settings/passkeys")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/settings/passkeys")
+    assert actions.client.get("/settings/passkeys").status_code == 200
+    assert '"method": "passkey"' in events(app, "reauthenticated")[-1].detail
+
+
+def test_removing_the_last_second_factor_turns_2fa_off(app: Flask, actions: Actions) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone, key = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
+    register(actions, phone, name="Phone")
+    register(actions, key, name="Key")
+    other = Actions(app, app.test_client())
+    other.login(EMAIL)
+    assert second_factor(other, key).status_code == 302
+    first, last = stored_passkeys(app)
+    assert actions.post(f"/settings/passkeys/{first.public_id}/remove",
+                        "/settings/passkeys").status_code == 302
+    assert not signed_in(other.client)  # every removal ends the other sessions
+    assert not events(app, "2fa_disabled")
+    page = actions.client.get("/settings/passkeys").get_data(as_text=True)
+    assert "turns two-factor authentication off" in page
+    # After the window, removal asks for re-authentication first.
+    age_sessions(app)
+    denied = actions.post(f"/settings/passkeys/{last.public_id}/remove", "/settings")
+    assert denied.status_code == 302 and "reauthenticate" in denied.headers["Location"]
+    assert len(stored_passkeys(app)) == 1
+    challenge = options(actions.client, "reauth", "/settings/reauthenticate")
+    submit(actions.client, "/settings/reauthenticate/passkey", key.get(challenge),
+           "/settings/reauthenticate")
+    removed = actions.post(f"/settings/passkeys/{last.public_id}/remove", "/settings/passkeys")
+    assert removed.status_code == 302
+    assert not stored_passkeys(app)
+    assert events(app, "2fa_disabled")
+    notice = actions.mails(EMAIL)[-1]
+    assert notice.subject == "A passkey was removed from your account"
+    assert "two-factor authentication is now off" in notice.body
+    actions.logout()
+    assert actions.login(EMAIL).headers["Location"].endswith("/")  # no second step any more
+
+
+def test_someone_elses_passkey_cannot_be_renamed_or_removed(app: Flask, actions: Actions) -> None:
+    owner = Actions(app, app.test_client())
+    owner.create_user("owner@example.com")
+    owner.login("owner@example.com")
+    register(owner, SoftAuthenticator(ORIGIN))
+    theirs = stored_passkeys(app)[0].public_id
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    assert actions.post(f"/settings/passkeys/{theirs}/remove",
+                        "/settings/passkeys").status_code == 404
+    assert len(stored_passkeys(app)) == 1
+
+
+def test_products_see_the_passkey_in_the_assertion(
+    database_url: str, upstreams: dict[str, Any], tmp_path: Any
+) -> None:
+    """Done when: a passkey alone reaches Segment and SendGrid, and they see it in amr."""
+    # The echo products check the assertion's issuer (the default public URL); the passkey
+    # origin is set explicitly (an RP id must be a domain).
+    app = passkey_app(database_url, **gateway_settings(
+        upstreams, tmp_path, PUBLIC_URL="http://127.0.0.1:5000", WEBAUTHN_RP_ID="localhost",
+        WEBAUTHN_ORIGIN=ORIGIN,
+    ))
+    try:
+        actions = Actions(app, app.test_client())
+        user = actions.create_user(EMAIL)
+        with app.app_context(), new_session() as session:
+            session.add_all([ProductLink(user_id=user.id, product="segment", product_user_id="s1"),
+                             ProductLink(user_id=user.id, product="sendgrid",
+                                         product_user_id="g1")])
+            session.commit()
+        actions.login(EMAIL)
+        phone = SoftAuthenticator(ORIGIN)
+        register(actions, phone)
+        actions.logout()
+        assert passwordless(actions.client, phone).status_code == 302
+        for product in ("segment", "sendgrid"):
+            identity = echoed(actions.client.get(f"/{product}/"))["identity"]
+            assert identity["email"] == EMAIL
+            assert identity["amr"] == ["hwk", "user", "mfa"]
+    finally:
+        dispose(app)
+
+
+def test_password_reset_needs_the_passkey(app: Flask, actions: Actions) -> None:
+    """The mailbox alone does not reset the password of an account whose second factor is a
+    passkey: the reset page asks for it (issue 12's seam ``second_factors``)."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    actions.logout()
+    assert actions.post("/forgot-password", email=EMAIL).status_code == 200
+    link = actions.last_link(EMAIL)
+    token = link.split("token=", 1)[1]
+    page = actions.client.get(link).get_data(as_text=True)
+    assert "Confirm with a passkey" in page and 'name="code"' not in page
+    new_password = "a brand new passkey-guarded passphrase"
+    refused = actions.post("/reset-password", link, token=token, password=new_password)
+    assert refused.status_code == 401
+    assert not signed_in(actions.client)
+    from tests.support.console import csrf_token
+
+    response = actions.client.post(f"/passkeys/options/reset?token={token}",
+                                   headers={"X-CSRFToken": csrf_token(actions.client, link)})
+    assert response.status_code == 200
+    proof = submit(actions.client, "/reset-password/passkey", phone.get(response.get_json()),
+                   link, token=token)
+    assert proof.status_code == 302
+    page = actions.client.get(link).get_data(as_text=True)
+    assert "Confirm with a passkey" not in page
+    done = actions.post("/reset-password", link, token=token, password=new_password)
+    assert done.status_code == 302 and signed_in(actions.client)
+    assert live_methods(app, EMAIL)[-1] == "pwd,hwk,user,mfa"
+
+
+def test_turning_off_the_app_keeps_the_passkey_as_second_factor(
+    app: Flask, actions: Actions
+) -> None:
+    user = actions.create_user(EMAIL, totp=True)
+    actions.login(EMAIL)
+    actions.login_2fa(current_code(user.totp_secret or ""))
+    register(actions, SoftAuthenticator(ORIGIN))
+    response = actions.post("/settings/2fa/disable", "/settings/2fa/disable")
+    assert response.status_code == 302
+    page = actions.client.get("/settings").get_data(as_text=True)
+    assert "sign-in still asks for your passkey" in page
+    actions.logout()
+    assert actions.login(EMAIL).headers["Location"].endswith("/login/2fa")
