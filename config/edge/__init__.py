@@ -77,7 +77,10 @@ def command(kind: str, workdir: str, **addresses: str) -> EdgeRun:
     main = render(kind, workdir, **addresses)
     env = dict(os.environ)
     if kind == "nginx":
-        argv = [exe, "-p", workdir, "-e", "stderr", "-c", main, "-g", "daemon off;"]
+        # As root, nginx's workers would run as nobody, who cannot enter a private temporary
+        # folder to buffer request bodies; these runs are loopback-only and throw-away.
+        directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+        argv = [exe, "-p", workdir, "-e", "stderr", "-c", main, "-g", directives]
     else:
         argv = [exe, "run", "--adapter", "caddyfile", "--config", main]
         env |= {"HOME": workdir, "XDG_DATA_HOME": workdir, "XDG_CONFIG_HOME": workdir}

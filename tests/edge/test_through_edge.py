@@ -7,6 +7,7 @@ forwards what the gateway said. The security corpora are the built-in proxy's ow
 
 from __future__ import annotations
 
+import hashlib
 import time
 from urllib.parse import urljoin, urlsplit
 
@@ -292,3 +293,15 @@ def test_product_pages_gain_the_built_in_proxy_defaults(edge: EdgeStack, linked:
     assert [v for k, v in own.headers if k.lower() == "content-security-policy"] == [
         "default-src 'self'; frame-ancestors 'self'"]
     assert [v for k, v in own.headers if k.lower() == "cache-control"] == ["public, max-age=60"]
+
+
+def test_a_request_body_reaches_the_product_whole(edge: EdgeStack, linked: Linked) -> None:
+    body = bytes(range(256)) * 400  # 100 KiB
+    answer = raw_request(edge.url, "POST", "/segment/upload",
+                         [("Cookie", linked.cookie), ("Content-Type", "application/octet-stream")],
+                         body)
+    assert answer.status_code == 200, answer.body[:300]
+    echo = answer.json()
+    assert (echo["method"], echo["body_size"]) == ("POST", len(body))
+    assert echo["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert echo["identity"]["email"] == linked.email  # signed for POST /upload
