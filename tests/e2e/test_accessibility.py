@@ -344,3 +344,29 @@ def test_every_page_passes_axe_and_fits_a_phone(
     sendgrid = {v for k, v in crawl.switchers.items() if "via-gateway-sendgrid" in k}
     assert len(console) == 1 and console == segment == sendgrid, (console, segment, sendgrid)
     assert 'data-product="segment"' in console.pop()
+
+
+def test_form_errors_take_focus_and_passwords_can_be_shown(stack: Stack, browser: Any) -> None:
+    """app.js: focus on the error summary, its links focus the field, the show-password toggle."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(stack.gateway_url + "/signup")
+    password = page.get_by_label("Password", exact=True)
+    toggle = page.get_by_role("button", name="Show password")
+    assert password.get_attribute("type") == "password"
+    toggle.click()
+    assert password.get_attribute("type") == "text"
+    assert toggle.get_attribute("aria-pressed") == "true"
+    toggle.click()
+    assert password.get_attribute("type") == "password"
+
+    page.get_by_label("Email").fill("not an address")
+    password.fill("short")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_load_state("load")
+    summary = page.locator("[data-error-summary]")
+    assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")
+    assert summary.get_by_role("link").count() == 2  # both problems, each a link to its field
+    summary.get_by_role("link", name=re.compile("^Password:")).click()
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.context.close()
