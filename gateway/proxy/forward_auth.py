@@ -110,7 +110,7 @@ def nginx() -> Response:
         else:  # a path only: the edge's own scheme and host as it forwarded them
             scheme, host = request.scheme, request.host
         decision = decide(_raw_path(parts.path), parts.query)
-    except _Unreadable:
+    except ValueError:  # _Unreadable, or urlsplit's own refusal (a broken IPv6 host)
         return _plain(403)
     verdict = decision.verdict
     if verdict is Verdict.ALLOW:
@@ -133,9 +133,10 @@ def forward() -> Response:
         parts = urlsplit(uri)
         scheme = headers.get("X-Forwarded-Proto", "http")
         host = headers.get("X-Forwarded-Host") or request.host
-    except _Unreadable:
+        decision = decide(_raw_path(parts.path), parts.query)
+    except ValueError:  # _Unreadable, or urlsplit's own refusal
         return _plain(400)
-    return _answer(decide(_raw_path(parts.path), parts.query), method, scheme, host)
+    return _answer(decision, method, scheme, host)
 
 
 @bp.route("/auth/envoy/", defaults={"_rest": ""}, methods=_METHODS,
@@ -145,11 +146,11 @@ def envoy(_rest: str) -> Response:
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or (
         quote(request.path, safe=_PATH_SAFE)
     )
-    parts = urlsplit(raw)
     try:
+        parts = urlsplit(raw)
         method = _method(request.method)
         path = _raw_path(parts.path[len("/auth/envoy"):])
-    except _Unreadable:
+    except ValueError:  # _Unreadable, or urlsplit's own refusal
         return _plain(400)
     scheme = request.headers.get("X-Forwarded-Proto", "http")
     return _answer(decide(path, parts.query), method, scheme, request.host)

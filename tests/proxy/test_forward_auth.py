@@ -195,6 +195,27 @@ def test_forward_needs_the_original_uri(person: SignedIn) -> None:
     assert bad_proto.status_code == 400
 
 
+HOSTILE = [
+    ("X-Original-URL", "http://[broken/segment/x"),
+    ("X-Original-URL", "/segment/caf\xe9"),  # latin-1 byte, not UTF-8
+    ("X-Original-URL", "segment/x"),
+    ("X-Forwarded-Uri", "/segment/caf\xe9"),
+    ("X-Forwarded-Uri", "//[broken/x"),
+    ("X-Forwarded-Uri", "/segment/%00x"),
+    ("X-Forwarded-Uri", "/segment/%252525252525252e%252525252525252e/scim"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), HOSTILE)
+def test_hostile_descriptions_are_refused_never_a_500(person: SignedIn, name: str,
+                                                      value: str) -> None:
+    sent = {"X-Original-Method": "GET", "X-Forwarded-Method": "GET", name: value}
+    endpoint = "/auth/nginx" if name == "X-Original-URL" else "/auth/forward"
+    answer = person.client.get(endpoint, headers=sent, environ_base=EDGE)
+    assert answer.status_code in (400, 403, 404), answer.status_code
+    assert "X-Identity-Assertion" not in answer.headers
+
+
 def test_envoy_path_prefix_mode(app: Flask, person: SignedIn) -> None:
     answer = person.client.post("/auth/envoy/segment/a/b?x=1", environ_base=EDGE,
                                 headers={"X-Forwarded-Proto": "https"})
