@@ -167,10 +167,9 @@ def link_existing(name: str) -> ResponseReturnValue:
         throttle.record_failure(account, ip)
         db().commit()
         form.password.data = ""
-        return _page(
-            product, next_path, 401, error=GENERIC_LINK_ERROR.format(title=title),
-            link_form=form,
-        )
+        # At the field it is about (and in the page's error summary, linked to it).
+        form.password.errors = [GENERIC_LINK_ERROR.format(title=title)]
+        return _page(product, next_path, 401, link_form=form)
     except api.ProductError:
         return _unavailable(product, next_path)
     throttle.record_success(account)

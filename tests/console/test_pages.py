@@ -7,7 +7,9 @@ switcher's markup in three apps) are in tests/e2e/test_accessibility.py."""
 from __future__ import annotations
 
 import re
+import time
 
+import pyotp
 from flask import Flask
 
 from tests.support.console import PASSWORD, Actions
@@ -136,3 +138,16 @@ def test_favicon_and_logo(actions: Actions) -> None:
     assert '<img src="/static/logo.svg" alt=""' in page
     with actions.client.get("/static/app.css") as css:
         assert "@media (prefers-color-scheme: dark)" in text(css)
+
+
+def test_a_wrong_code_is_shown_at_the_code_field(actions: Actions) -> None:
+    secret = actions.create_user(totp=True).totp_secret or ""
+    actions.login()
+    totp, now = pyotp.TOTP(secret), time.time()
+    near = {totp.at(now + drift) for drift in (-60, -30, 0, 30, 60)}
+    wrong = next(code for code in ("000000", "111111", "222222") if code not in near)
+    page = text(actions.login_2fa(wrong))
+    assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="code"', page) or re.search(
+        r'<input[^>]*id="code"[^>]*aria-invalid="true"', page
+    )
+    assert 'id="code-error">' in page and '<a href="#code">' in page  # field and summary
