@@ -106,8 +106,11 @@ class KeyStore:
         now = time.monotonic()
         if now - self._checked >= self.interval:
             with self._lock:
-                self._checked = now
-                self._reload()
+                # Marked fresh only once the reload is done: a thread arriving meanwhile waits
+                # here instead of reading the (at first empty) state mid-reload.
+                if now - self._checked >= self.interval:
+                    self._reload()
+                    self._checked = now
         return self._entries
 
     def signing_key(self) -> SigningKey:

@@ -1,0 +1,1 @@
+"""Tests of gateway.keys: the shared key directory and the JWKS."""
