@@ -175,8 +175,9 @@ def main() -> int:
     print("\nDemo product users (their own product passwords, for linking):")
     print("  Segment   alice@example.com segment-alice-pass · bob@example.com segment-bob-pass")
     print("  SendGrid  dave@example.com sendgrid-dave-pass · alice@example.com is already linked")
-    print("\nDemo SCIM tokens (generated for this run, like the assertion keys; demo values,")
-    print("refused in production):")
+    print("\nDemo SCIM tokens (generated for this run; demo values, refused in production).")
+    print("The assertion signing key is a demo key made once in instance/keys (refused in")
+    print("production); products fetch its public half from /.well-known/jwks.json:")
     for name, value in tokens.items():
         print(f"  {name}={value}")
     print("\nPress Ctrl-C to stop.")
