@@ -2,11 +2,14 @@
 
     .venv/bin/python bench/assertion.py [--rounds 5000]
 
-New: ``gateway.proxy.signing.sign_assertion`` (PyJWT, ES256 with cryptography) and
+New: ``gateway.proxy.signing.sign_assertion`` (PyJWT, ES256 with cryptography; with the
+X-Forwarded-* values in its ``fwd`` claim, as the gateway sends it) and
 ``gateway.assertion.AssertionVerifier`` (every product check: alg, kid, signature, iss, aud,
 exp/iat, lifetime, htm/htp, replay). Old: the removed itsdangerous assertion
 (``URLSafeTimedSerializer`` with a shared key, salt, aud/htm/htp checks), kept here only for
-comparison, with the same claims. Prints microseconds per operation (best of 3 runs).
+comparison, with the same claims. Prints microseconds per operation (best of 3 runs), and per
+authenticated proxied request: the old format signed and verified two tokens (the assertion and
+``X-Forwarded-Signature``), the new one a single assertion.
 """
 
 from __future__ import annotations
@@ -34,10 +37,13 @@ CLAIMS: dict[str, Any] = {
     "email": "pat@example.com", "product_user_id": "c9f0f895fb98ab9159f51fd0297e236d",
     "session_id": "45c48cce2e2d7fbdeb7e4dabd7f3b1a3", "auth_methods": ["pwd", "otp"],
     "method": "GET", "path": "/settings/profile", "links": {"segment": True, "sendgrid": False},
+    "forwarded": {"for": "203.0.113.7", "proto": "https", "host": "login.example",
+                  "prefix": "/segment"},
 }
 
 # --- the old format, as it was (gateway/assertion.py before the JWT) ---------------------------
 OLD_SALT = "unified-login.identity-assertion.v1"
+OLD_FORWARDED_SALT = "unified-login.forwarded.v1"
 OLD_KEYS = ["bench-assertion-key-" + "0" * 32]
 
 
@@ -54,6 +60,19 @@ def old_verify(serializer: URLSafeTimedSerializer, token: str) -> None:
     payload = serializer.loads(token, max_age=35)
     assert payload["aud"] == "segment" and payload["htm"] == "GET"
     assert payload["htp"] == CLAIMS["path"]
+
+
+def old_sign_forwarded(serializer: URLSafeTimedSerializer) -> str:
+    """The old X-Forwarded-Signature (itsdangerous too), sent next to the old assertion."""
+    return serializer.dumps({
+        "iss": "unified-login-gateway", "aud": CLAIMS["product"], "htm": "GET",
+        "htp": CLAIMS["path"], "fwd": CLAIMS["forwarded"],
+    })
+
+
+def old_verify_forwarded(serializer: URLSafeTimedSerializer, token: str) -> None:
+    payload = serializer.loads(token, max_age=35)
+    assert payload["aud"] == "segment" and payload["htp"] == CLAIMS["path"]
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -79,6 +98,18 @@ def main() -> int:
     verifier = AssertionVerifier("segment", ISSUER, StaticJwks(store.jwks()))
     serializer = URLSafeTimedSerializer(OLD_KEYS, salt=OLD_SALT)
     old_tokens = [old_sign(serializer) for _ in range(rounds)]
+    fwd_serializer = URLSafeTimedSerializer(OLD_KEYS, salt=OLD_FORWARDED_SALT)
+    old_proof = old_sign_forwarded(fwd_serializer)
+
+    def old_request(i: int) -> None:
+        old_sign(serializer)
+        old_sign_forwarded(fwd_serializer)
+        old_verify(serializer, old_tokens[i])
+        old_verify_forwarded(fwd_serializer, old_proof)
+
+    def new_request(i: int) -> None:
+        sign_assertion(key, issuer=ISSUER, **CLAIMS)
+        new_verify(i)
 
     def new_verify(i: int) -> None:
         verifier._seen.clear()  # the same tokens are verified in each of the 3 runs
@@ -89,6 +120,7 @@ def main() -> int:
                  per_call_us(lambda _i: sign_assertion(key, issuer=ISSUER, **CLAIMS), rounds)),
         "verify": (per_call_us(lambda i: old_verify(serializer, old_tokens[i]), rounds),
                    per_call_us(new_verify, rounds)),
+        "per request": (per_call_us(old_request, rounds), per_call_us(new_request, rounds)),
     }
     print(f"{'µs per assertion':<18}{'itsdangerous (old)':>20}{'ES256 JWT (new)':>18}")
     for name, (old, new) in results.items():

@@ -23,10 +23,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from gateway import db as gateway_db
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from gateway import db as gateway_db  # noqa: E402
+
 LUA = os.path.join(ROOT, "bench", "session.lua")
 SECRET = "bench-secret-key-" + "1" * 32
 

@@ -12,7 +12,10 @@ one rate-limited refresh) or reads a pinned copy (:class:`JwksFile`, air-gapped 
 Claims: ``iss`` (the gateway's public URL), ``aud`` (the product), ``sub`` (Console user),
 ``email``, ``puid`` (product user), ``sid`` (gateway session), ``amr`` (RFC 8176), ``iat``,
 ``exp`` (at most 60 s later), ``jti``, ``htm``/``htp`` (method and path as the product receives
-them), ``lnk`` (optional: product -> linked, for the Product Switcher).
+them), ``lnk`` (optional: product -> linked, for the Product Switcher), ``fwd`` (optional: the
+X-Forwarded-* values sent with the request, ``{"for", "proto", "host", "prefix"}``; a product
+believes those headers only as signed here or, on public paths that carry no assertion, in the
+``X-Forwarded-Signature`` proof, a JWT typed ``fwd+jwt``: see ``verify_forwarded``).
 
 Backend example (Flask)::
 
@@ -50,8 +53,8 @@ import jwt
 from jwt import PyJWK
 
 HEADER = "X-Identity-Assertion"
-#: The gateway's proof of the X-Forwarded-* values it sends (every proxied request, public pages
-#: included): a product believes those headers only with it (``verify_forwarded``).
+#: The gateway's proof of the X-Forwarded-* values it sends on requests without an assertion
+#: (public pages; with one, its ``fwd`` claim vouches for them): ``verify_forwarded``.
 FORWARDED_HEADER = "X-Forwarded-Signature"
 ALGORITHM = "ES256"
 #: Explicit JWT types (RFC 8725 section 3.11): one kind of token is never accepted as the other.
@@ -90,6 +93,9 @@ class Identity:
     assertion_id: str
     #: Product name -> linked, for the Product Switcher; None when the gateway sent no claim.
     links: Mapping[str, bool] | None = field(default=None, compare=False)
+    #: The X-Forwarded-* values the gateway sent with this request (``fwd``: ``{"for": ...,
+    #: "proto": ..., "host": ..., "prefix": ...}``); None when the assertion has no such claim.
+    forwarded: Mapping[str, str] | None = field(default=None, compare=False)
 
 
 class KeySource(Protocol):
@@ -251,6 +257,8 @@ class AssertionVerifier:
         self.skew = skew
         self._clock = clock
         self._seen: dict[str, float] = {}
+        #: JOSE header segment -> parsed header, for tokens that verified (see _verified_claims).
+        self._headers: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def verify(self, token: str | None, *, method: str, path: str) -> Identity:
@@ -274,6 +282,7 @@ class AssertionVerifier:
                 expires_at=claims["exp"],
                 assertion_id=_text(claims["jti"]),
                 links=_links(claims.get("lnk")),
+                forwarded=_forwarded(claims.get("fwd")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidAssertion("malformed assertion") from exc
@@ -290,12 +299,13 @@ class AssertionVerifier:
         claims = self._verified_claims(
             token, FORWARDED_TYPE, ["iss", "aud", "iat", "exp"], method, path
         )
-        forwarded = claims.get("fwd")
-        if not isinstance(forwarded, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in forwarded.items()
-        ):
+        try:
+            forwarded = _forwarded(claims.get("fwd"))
+        except ValueError as exc:
+            raise InvalidAssertion("malformed forwarded values") from exc
+        if forwarded is None:
             raise InvalidAssertion("malformed forwarded values")
-        return dict(forwarded)
+        return forwarded
 
     def _verified_claims(
         self, token: str | None, typ: str, required: list[str], method: str, path: str
@@ -306,10 +316,16 @@ class AssertionVerifier:
             raise InvalidAssertion("missing assertion")
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidAssertion("assertion too large")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise InvalidAssertion("malformed assertion") from exc
+        # The JOSE header of every token one gateway key signs is the same segment: remember the
+        # parsed headers of tokens that verified, so the usual token is parsed once, by
+        # jwt.decode_complete below (whose header must then be the one checked here).
+        segment = token.partition(".")[0]
+        header = self._headers.get(segment)
+        if header is None:
+            try:
+                header = jwt.get_unverified_header(token)
+            except jwt.PyJWTError as exc:
+                raise InvalidAssertion("malformed assertion") from exc
         # Only ES256: refuses "none", and HS256 keyed with the public key (algorithm confusion).
         if header.get("alg") != ALGORITHM:
             raise InvalidAssertion("algorithm not allowed")
@@ -322,7 +338,7 @@ class AssertionVerifier:
         if key is None:
             raise InvalidAssertion("unknown key")
         try:
-            claims: dict[str, Any] = jwt.decode(
+            decoded = jwt.decode_complete(
                 token,
                 key,
                 algorithms=[ALGORITHM],
@@ -341,6 +357,14 @@ class AssertionVerifier:
             raise InvalidAssertion("bad signature") from exc
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidAssertion("malformed assertion") from exc
+        if decoded["header"] != header:  # cannot happen: the same bytes parse the same
+            raise InvalidAssertion("malformed assertion")
+        if segment not in self._headers:
+            with self._lock:
+                if len(self._headers) >= 64:  # a handful of keys in use; never grows unbounded
+                    self._headers.clear()
+                self._headers[segment] = header
+        claims: dict[str, Any] = decoded["payload"]
         if claims["aud"] != self.audience:  # a list naming several products is not for us alone
             raise InvalidAssertion("assertion for another issuer or product")
         if not isinstance(claims["iat"], int) or not isinstance(claims["exp"], int):
@@ -382,4 +406,15 @@ def _links(value: object) -> dict[str, bool] | None:
         isinstance(k, str) and isinstance(v, bool) for k, v in value.items()
     ):
         raise ValueError("malformed links claim")
+    return dict(value)
+
+
+def _forwarded(value: object) -> dict[str, str] | None:
+    """The ``fwd`` claim (forwarded values); absent is None, malformed is refused."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("malformed forwarded values")
     return dict(value)

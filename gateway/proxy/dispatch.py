@@ -156,9 +156,12 @@ def _forward(
         request_id=request_id,
     )
     out += forwarded
-    out.append(forwarded_proof(product, request.method, path, forwarded))
-    if principal is not None:
-        out.append((ASSERTION_HEADER, assertion_for(product, principal, request.method, path)))
+    if principal is not None:  # one signature: the assertion vouches for X-Forwarded-* too
+        out.append(
+            (ASSERTION_HEADER, assertion_for(product, principal, request.method, path, forwarded))
+        )
+    else:
+        out.append(forwarded_proof(product, request.method, path, forwarded))
     receiver: Receiver = current_app.extensions[_RECEIVER]
     try:
         body = receiver.receive(request.environ, request.stream, request.content_length)

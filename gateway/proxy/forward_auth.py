@@ -26,9 +26,10 @@ copies values and decides nothing itself:
 - ``X-Gateway-Path``: that path, percent-encoded (prefix stripped, normalised): the edge must
   forward exactly it, never the client's spelling (``X-Gateway-Path-Unescaped``: the same path
   not escaped, for an edge whose rewrite escapes it, such as Caddy 2.6);
-- ``X-Gateway-Forwarded-For``, ``-Proto``, ``-Host``, ``-Prefix`` and ``X-Forwarded-Signature``:
-  the forwarded values and the gateway's proof over exactly them (a product believes
-  X-Forwarded-* only with that proof); the edge sends them as ``X-Forwarded-*``;
+- ``X-Gateway-Forwarded-For``, ``-Proto``, ``-Host``, ``-Prefix``: the forwarded values, which
+  the edge sends as ``X-Forwarded-*``, and the gateway's proof over exactly them (a product
+  believes X-Forwarded-* only with it): the assertion's ``fwd`` claim, or on public paths
+  ``X-Forwarded-Signature`` (only one of the two is answered; the edge copies both, as present);
 - ``X-Gateway-Cookie``: the client's ``Cookie`` header without the gateway's own cookies (empty
   when nothing is left): the edge sends it as ``Cookie``, so a product never sees ``gw_session``.
 
@@ -196,10 +197,13 @@ def _allowed(decision: Decision, method: str, scheme: str, host: str) -> Respons
     out[UNESCAPED_PATH_HEADER] = decision.path.encode("utf-8").decode("latin-1")
     for name, value in forwarded:
         out[FORWARDED_PREFIX + name[len("X-Forwarded-"):]] = value
-    name, proof = forwarded_proof(product, method, decision.path, forwarded)
-    out[name] = proof
-    if decision.principal is not None:
-        out[ASSERTION_HEADER] = assertion_for(product, decision.principal, method, decision.path)
+    if decision.principal is not None:  # its fwd claim vouches for the forwarded values
+        out[ASSERTION_HEADER] = assertion_for(
+            product, decision.principal, method, decision.path, forwarded
+        )
+    else:
+        name, proof = forwarded_proof(product, method, decision.path, forwarded)
+        out[name] = proof
     cookie = hdr.strip_cookie(
         "; ".join(request.headers.getlist("Cookie")), gateway_cookies(current_app.config)
     )

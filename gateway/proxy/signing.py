@@ -1,5 +1,6 @@
-"""Where the gateway signs: one ES256 JWT per upstream request, with the active key, and a
-proof of the X-Forwarded-* values it sends (so a product can tell them from a client's own).
+"""Where the gateway signs: one ES256 JWT per upstream request, with the active key, that also
+vouches for the X-Forwarded-* values it sends (so a product can tell them from a client's own):
+the identity assertion's ``fwd`` claim, or on public paths (no assertion) a ``fwd+jwt`` proof.
 
 The claim set is described in ``gateway/assertion.py`` (the verifier products vendor).
 """
@@ -34,11 +35,13 @@ def sign_assertion(
     path: str,
     lifetime: int = 30,
     links: Mapping[str, bool] | None = None,
+    forwarded: Mapping[str, str] | None = None,
     now: int | None = None,
 ) -> str:
     """The compact JWS for one upstream request (``method`` and ``path`` as the product
     receives them). ``links`` (``lnk``) tells the product which products this person is
-    linked to, so it renders the Product Switcher itself."""
+    linked to, so it renders the Product Switcher itself. ``forwarded`` (``fwd``): the
+    X-Forwarded-* values sent with it, so no separate ``X-Forwarded-Signature`` is needed."""
     issued = int(time.time()) if now is None else now
     claims: dict[str, object] = {
         "iss": issuer,
@@ -56,6 +59,8 @@ def sign_assertion(
     }
     if links is not None:
         claims["lnk"] = {str(name): bool(linked) for name, linked in links.items()}
+    if forwarded is not None:
+        claims["fwd"] = {str(name): str(value) for name, value in forwarded.items()}
     return jwt.encode(
         claims, key.private_key, algorithm=ALGORITHM,
         headers={"kid": key.kid, "typ": ASSERTION_TYPE},
@@ -92,8 +97,26 @@ def sign_forwarded(
     )
 
 
-def assertion_for(product: Product, principal: Principal, method: str, path: str) -> str:
-    """The ``X-Identity-Assertion`` value for ``method path`` as the product will receive it."""
+def forwarded_values(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``{"for": ..., "proto": ..., "host": ..., "prefix": ...}`` from the ``X-Forwarded-*``
+    ones among ``headers``."""
+    return {
+        name[len("x-forwarded-") :].lower(): value
+        for name, value in headers
+        if name.lower().startswith("x-forwarded-")
+    }
+
+
+def assertion_for(
+    product: Product,
+    principal: Principal,
+    method: str,
+    path: str,
+    forwarded: Iterable[tuple[str, str]] | None = None,
+) -> str:
+    """The ``X-Identity-Assertion`` value for ``method path`` as the product will receive it;
+    with ``forwarded`` (headers), it also vouches for the X-Forwarded-* ones among them (the
+    ``fwd`` claim), in place of :func:`forwarded_proof`."""
     if principal.product_user_id is None:
         raise ValueError("no assertion for a user not linked to " + product.name)
     config = current_app.config
@@ -110,6 +133,7 @@ def assertion_for(product: Product, principal: Principal, method: str, path: str
         path=path,
         lifetime=int(config["ASSERTION_MAX_AGE"]),
         links={name: name in principal.linked for name in products().names()},
+        forwarded=None if forwarded is None else forwarded_values(forwarded),
     )
 
 
@@ -118,14 +142,11 @@ def forwarded_proof(
 ) -> tuple[str, str]:
     """The ``X-Forwarded-Signature`` header over the ``X-Forwarded-*`` ones among ``headers``.
 
-    Sent on public paths too (no assertion there): a product honours X-Forwarded-* only with
-    it, since on one host the gateway and a direct client share the same peer address.
+    Sent on public paths (no assertion there; with one, its ``fwd`` claim carries the same
+    values): a product honours X-Forwarded-* only with a proof, since on one host the gateway
+    and a direct client share the same peer address.
     """
-    forwarded = {
-        name[len("x-forwarded-") :].lower(): value
-        for name, value in headers
-        if name.lower().startswith("x-forwarded-")
-    }
+    forwarded = forwarded_values(headers)
     config = current_app.config
     proof = sign_forwarded(
         key_store().signing_key(),

@@ -20,8 +20,9 @@ from flask import Response, current_app, g, jsonify, redirect, render_template, 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.assertion import HEADER, AssertionVerifier, InvalidAssertion
+from gateway.assertion import HEADER, AssertionVerifier, Identity, InvalidAssertion
 from product_stubs.kit.db import get_db
+from product_stubs.kit.forwarding import VERIFIED
 from product_stubs.kit.models import ProductSession, SignIn, User, utcnow
 from product_stubs.kit.profile import ProductProfile
 from product_stubs.kit.urls import login_url
@@ -62,11 +63,23 @@ def load_identity() -> Response | None:
     return None
 
 
-def _from_assertion(header: str) -> Response | None:
+def _verified(header: str) -> Identity | None:
+    """The identity in ``header``, verified once per request: by the forwarding middleware when
+    it ran (its outcome is in the environ), else here."""
+    done = request.environ.get(VERIFIED)
+    if done is not None and done[0] == header:
+        identity: Identity | None = done[1]
+        return identity
     verifier: AssertionVerifier = current_app.extensions["product_verifier"]
     try:
-        identity = verifier.verify(header, method=request.method, path=request.path)
+        return verifier.verify(header, method=request.method, path=request.path)
     except InvalidAssertion:
+        return None
+
+
+def _from_assertion(header: str) -> Response | None:
+    identity = _verified(header)
+    if identity is None:
         return unauthorized("invalid_assertion")
     db = get_db()
     user = db.get(User, identity.product_user_id)

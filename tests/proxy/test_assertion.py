@@ -27,7 +27,7 @@ from tests.support.proxy_gateway import SignedIn, echoed, gateway_settings, sign
 
 ISSUER = "http://127.0.0.1:5000"
 CLAIMS = {"iss", "aud", "sub", "email", "puid", "sid", "amr", "iat", "exp", "jti", "htm", "htp",
-          "lnk"}
+          "lnk", "fwd"}
 
 
 def _token(echo: dict) -> str:
@@ -52,6 +52,11 @@ def test_product_receives_a_full_assertion(signed_in: SignedIn) -> None:
     assert (claims["aud"], claims["htm"], claims["htp"]) == ("segment", "GET", "/settings")
     assert claims["exp"] - claims["iat"] == 30
     assert claims["lnk"] == {"segment": True, "sendgrid": True}
+    # The assertion vouches for the X-Forwarded-* values sent with it: no separate proof.
+    headers = dict(echo["headers"])
+    assert claims["fwd"] == {name: headers[f"X-Forwarded-{name.title()}"]
+                             for name in ("for", "proto", "host", "prefix")}
+    assert "X-Forwarded-Signature" not in headers
     assert signed_in.session_public_id != signed_in.token
 
 
