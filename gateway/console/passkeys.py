@@ -16,6 +16,7 @@ answer those posts like the password forms do (redirects, or the page again with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -145,6 +146,32 @@ def _failed(refused: PasskeyRefused, account: str, ip: str, stage: str) -> None:
     current_app.logger.info("passkey refused (%s): %s", stage, refused)
 
 
+def _proven(
+    purpose: Purpose,
+    user: User,
+    stage: str,
+    page: Callable[[int, str], tuple[str, int]],
+    error: str,
+) -> tuple[Any, ResponseReturnValue | None]:
+    """A known person proves a passkey (2FA step, reset, re-authentication): the form's CSRF
+    token, the account and client throttle, then the ceremony; a refusal counts like a wrong
+    password. Returns the library's result, or the page to answer with instead."""
+    if not ActionForm().validate_on_submit():
+        return None, page(400, "The page expired. Try again.")
+    ip = client_ip()
+    blocked = throttle.check(user.email, ip)
+    if blocked:
+        refused_page = page(429, retry_message(blocked.retry_after))[0]
+        return None, too_many_attempts(refused_page, blocked.retry_after)
+    try:
+        return passkeys.authenticate(purpose, request.form.get("credential", ""), user), None
+    except PasskeyRefused as refused:
+        refused.user = user
+        _failed(refused, user.email, ip, stage)
+        db().commit()
+        return None, page(_refusal_status(refused), error)
+
+
 # ----- passwordless sign-in ------------------------------------------------------------------
 
 @bp.post("/login/passkey")
@@ -195,22 +222,9 @@ def second_factor() -> ResponseReturnValue:
         return render_template("auth/login_2fa.html", form=LoginCodeForm(formdata=None),
                                recovery=False, error=error), status
 
-    if not ActionForm().validate_on_submit():
-        return page(400, "The page expired. Try again.")
-    ip = client_ip()
-    blocked = throttle.check(user.email, ip)
-    if blocked:
-        return too_many_attempts(page(429, retry_message(blocked.retry_after))[0],
-                                 blocked.retry_after)
-    try:
-        result = passkeys.authenticate(
-            Purpose.SECOND_FACTOR, request.form.get("credential", ""), user
-        )
-    except PasskeyRefused as refused:
-        refused.user = user
-        _failed(refused, user.email, ip, "2fa")
-        db().commit()
-        return page(_refusal_status(refused), SECOND_FACTOR_ERROR)
+    result, answer = _proven(Purpose.SECOND_FACTOR, user, "2fa", page, SECOND_FACTOR_ERROR)
+    if answer is not None:
+        return answer
     throttle.record_success(user.email)
     return auth.finish_login(user, passkeys.amr(result, password=True), next_path,
                              remember=request.form.get("remember") == "y")
@@ -248,20 +262,9 @@ def reset() -> ResponseReturnValue:
                                token=token, email=user.email, factor=Factor.PASSKEY,
                                error=error), status
 
-    if not ActionForm().validate_on_submit():
-        return page(400, "The page expired. Try again.")
-    ip = client_ip()
-    blocked = throttle.check(user.email, ip)
-    if blocked:
-        return too_many_attempts(page(429, retry_message(blocked.retry_after))[0],
-                                 blocked.retry_after)
-    try:
-        result = passkeys.authenticate(Purpose.RESET, request.form.get("credential", ""), user)
-    except PasskeyRefused as refused:
-        refused.user = user
-        _failed(refused, user.email, ip, "password_reset")
-        db().commit()
-        return page(_refusal_status(refused), SECOND_FACTOR_ERROR)
+    result, answer = _proven(Purpose.RESET, user, "password_reset", page, SECOND_FACTOR_ERROR)
+    if answer is not None:
+        return answer
     reset_views.remember_passkey_proof(data, passkeys.amr(result, password=True))
     db().commit()
     return redirect(url_for("recovery.reset_password", token=token))
@@ -279,20 +282,9 @@ def reauthenticate() -> ResponseReturnValue:
         return render_template("settings/reauth.html", form=ReauthForm(formdata=None),
                                next=next_path, error=error), status
 
-    if not ActionForm().validate_on_submit():
-        return page(400, "The page expired. Try again.")
-    ip = client_ip()
-    blocked = throttle.check(user.email, ip)
-    if blocked:
-        return too_many_attempts(page(429, retry_message(blocked.retry_after))[0],
-                                 blocked.retry_after)
-    try:
-        passkeys.authenticate(Purpose.REAUTH, request.form.get("credential", ""), user)
-    except PasskeyRefused as refused:
-        refused.user = user
-        _failed(refused, user.email, ip, "reauthenticate")
-        db().commit()
-        return page(_refusal_status(refused), REAUTH_ERROR)
+    _result, answer = _proven(Purpose.REAUTH, user, "reauthenticate", page, REAUTH_ERROR)
+    if answer is not None:
+        return answer
     throttle.record_success(user.email)
     mark_reauthenticated(current_user.record)
     audit.record("reauthenticated", user.id, method="passkey")

@@ -122,9 +122,6 @@ def not_signed_in(login: str) -> Response:
     return response
 
 
-# --- who is asking ---------------------------------------------------------------------------
-
-
 # --- the upstream request --------------------------------------------------------------------
 
 
@@ -139,15 +136,12 @@ def gateway_cookies(config: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(name for name in names if name)
 
 
-def _gateway_cookies() -> tuple[str, ...]:
-    return gateway_cookies(current_app.config)
-
-
 def _forward(
     product: Product, path: str, principal: Principal | None, request_id: str
 ) -> Response:
     config = current_app.config
-    out = hdr.upstream_request_headers(request.headers.items(), drop_cookies=_gateway_cookies())
+    own_cookies = gateway_cookies(config)
+    out = hdr.upstream_request_headers(request.headers.items(), drop_cookies=own_cookies)
     forwarded = hdr.forwarded_headers(
         client_ip=client_ip(),
         scheme=request.scheme,
@@ -216,7 +210,7 @@ def _forward(
         upstream.headers.items(),
         prefix=product.prefix,
         upstream_origin=product.origin,
-        reserved_cookies=_gateway_cookies(),
+        reserved_cookies=own_cookies,
     )
     bodyless = request.method == "HEAD" or upstream.status in (204, 304)
     if bodyless:
