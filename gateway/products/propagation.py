@@ -234,18 +234,15 @@ def _claim(change: EmailChange, data: dict[str, object]) -> None:
     """pending -> applying, atomically, holding the address and the person; spends the link."""
     session = db()
     outcome = _take_claim(change)
-    if outcome in (Claim.ADDRESS_BUSY, Claim.PERSON_BUSY) and _settle_stale_blockers(change):
+    retries = 0
+    while outcome in (Claim.ADDRESS_BUSY, Claim.PERSON_BUSY):
+        # One snapshot decides both whether to try again and what the refusal says: a blocker
+        # can end at any moment (the background repair), so the state is never read twice.
+        blockers = _settle_stale_blockers(change)
+        if blockers or retries == 2:
+            raise _busy(change, blockers)
+        retries += 1
         outcome = _take_claim(change)
-    if outcome == Claim.PERSON_BUSY:
-        state = _state_in_progress(change.user_id)
-        message = UNDOING if state == ChangeState.COMPENSATING else APPLYING
-        raise EmailChangeError(message, Refusal.CONFLICT)
-    if outcome == Claim.ADDRESS_BUSY:
-        holder = session.scalars(select(EmailChange).where(
-            EmailChange.claim == change.new_email)).first()
-        if holder is not None and holder.user_id == change.user_id:
-            raise EmailChangeError(UNDOING, Refusal.CONFLICT)
-        raise EmailChangeError(IN_USE, Refusal.CONFLICT)
     session.refresh(change)
     if outcome == Claim.MOVED:  # another request confirmed this change first
         if change.state == ChangeState.APPLIED:
@@ -256,6 +253,16 @@ def _claim(change: EmailChange, data: dict[str, object]) -> None:
         change.steps.append(EmailChangeStep(product=link.product,
                                             product_user_id=link.product_user_id))
     session.commit()
+
+
+def _busy(change: EmailChange, blockers: list[EmailChange]) -> EmailChangeError:
+    """Why the claim was refused, from the blockers as they were seen: another person holding
+    the address means it is taken; this person's own change is being applied or undone."""
+    if any(blocker.user_id != change.user_id for blocker in blockers):
+        return EmailChangeError(IN_USE, Refusal.CONFLICT)
+    if any(blocker.state == ChangeState.COMPENSATING for blocker in blockers):
+        return EmailChangeError(UNDOING, Refusal.CONFLICT)
+    return EmailChangeError(APPLYING, Refusal.CONFLICT)
 
 
 def _take_claim(change: EmailChange) -> Claim:
@@ -304,9 +311,9 @@ def _lock_person(user_id: str) -> None:
         db().execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
-def _settle_stale_blockers(change: EmailChange) -> bool:
-    """Roll back stale, interrupted changes holding the address or the person; True when
-    nothing blocks the claim any more."""
+def _settle_stale_blockers(change: EmailChange) -> list[EmailChange]:
+    """Roll back stale, interrupted changes holding the address or the person; returns the
+    blockers still in progress (fresh ones, and stale ones a product kept from settling)."""
     cutoff = utcnow() - timedelta(seconds=current_app.config["EMAIL_CHANGE_STALE_SECONDS"])
     query = select(EmailChange).where(
         EmailChange.id != change.id,
@@ -315,9 +322,9 @@ def _settle_stale_blockers(change: EmailChange) -> bool:
     )
     blockers = list(db().scalars(query))
     if any(blocker.updated_at > cutoff for blocker in blockers):
-        return False
-    return all([_compensate(blocker, "Interrupted; rolled back before a retry.")
-                for blocker in blockers])
+        return blockers
+    return [blocker for blocker in blockers
+            if not _compensate(blocker, "Interrupted; rolled back before a retry.")]
 
 
 def _apply(change: EmailChange) -> EmailChange:
