@@ -17,6 +17,7 @@ from gateway.assertion import (
     InvalidAssertion,
     JwksFile,
     RemoteJwks,
+    ReplayCache,
     StaticJwks,
 )
 from gateway.keys.store import public_jwk
@@ -136,6 +137,21 @@ def test_replay_is_refused_once_seen() -> None:
     assert verifier.verify(token, method="GET", path="/settings").console_user_id == "c1"
     with pytest.raises(InvalidAssertion, match="replayed"):
         verifier.verify(token, method="GET", path="/settings")
+
+
+def test_replay_cache_holds_every_live_id_and_forgets_each_once_expired() -> None:
+    # A busy product: 30,000 assertions live at once (once 10,000 were live, each request used
+    # to sweep them all, and product CPU grew with traffic; see bench/edge.py).
+    cache = ReplayCache(skew=5)
+    for i in range(30_000):
+        assert cache.spend(f"id{i}", expires_at=1000 + i // 1000, now=990)
+    assert not cache.spend("id7", expires_at=1000, now=995)  # still live: still refused
+    assert not cache.spend("id29999", expires_at=1029, now=995)
+    assert len(cache) == 30_000
+    # At 1010 the ids expiring at 1000..1004 can no longer verify (5 s of skew): forgotten.
+    assert cache.spend("fresh", expires_at=1060, now=1010)
+    assert len(cache) == 30_000 - 5_000 + 1
+    assert not cache.spend("id5000", expires_at=1005, now=1010)  # 1005 + 5 is not past 1010
 
 
 def test_a_valid_assertion_gives_every_claim() -> None:
