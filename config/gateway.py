@@ -81,6 +81,11 @@ DEFAULTS: dict[str, Any] = {
     # (/auth/nginx, /auth/forward, /auth/envoy/...); empty: those endpoints answer 403 to all.
     # Behind an edge on the same host: 127.0.0.1/32,::1/128 (`python app.py --edge` sets it).
     "FORWARD_AUTH_ALLOW": [],
+    # One access-log line per *allowed* answer of /auth/nginx and /auth/forward (the edge asks
+    # before every product request, and its own access log already has each one): off by
+    # default, as Authelia logs them only at debug level. Refusals and sign-ins are always
+    # logged; every answer is counted in /metrics (area "forward_auth").
+    "FORWARD_AUTH_LOG_ALLOWED": False,
     # Products behind the gateway (their names), then per product: public prefix, upstream
     # URL, SCIM token, and optionally the paths reachable without a session
     # (<NAME>_PUBLIC_PATHS) and never reachable through the proxy (<NAME>_INTERNAL_PATHS).

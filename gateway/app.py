@@ -23,6 +23,7 @@ from gateway.identity.sessions import RememberingCookieSessions, login_manager
 from gateway.keys import jwks
 from gateway.products import propagation, switcher, table
 from gateway.proxy import dispatch, forward_auth
+from gateway.proxy.lean_auth import LeanForwardAuth
 from gateway.web import errors, limits, observability, security_headers, templating
 from gateway.web.csrf import csrf
 
@@ -68,7 +69,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     propagation.init_app(app)
     cli.init_app(app)
+    _wrap_wsgi(app)
     return app
+
+
+def _wrap_wsgi(app: Flask) -> None:
+    """Outermost first: ``ProxyFix`` for the trusted hops, then the lean forward-auth answer
+    (only when an edge may ask), then Flask."""
+    if app.config["FORWARD_AUTH_ALLOW"]:
+        app.wsgi_app = LeanForwardAuth(app, app.wsgi_app)  # type: ignore[method-assign]
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
@@ -85,9 +97,6 @@ def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         TEMPLATES_AUTO_RELOAD=settings["APP_ENV"] == "development",
     )
-    if settings["TRUSTED_PROXY_HOPS"]:
-        hops = settings["TRUSTED_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _install_hooks(app: Flask) -> None:

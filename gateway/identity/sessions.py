@@ -17,8 +17,10 @@ from typing import Any
 from flask import Flask, Request, current_app, g, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin
+from itsdangerous import BadSignature
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
+from werkzeug.http import parse_cookie
 
 from gateway.db import db
 from gateway.identity import devices
@@ -46,19 +48,49 @@ class RememberingCookieSessions(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         value = request.cookies.get(self.get_cookie_name(app))
-        cache: dict[str, tuple[float, dict[str, Any]]] = app.extensions.setdefault(
-            "gateway.cookie_cache", {}
-        )
-        now = time.monotonic()
-        hit = cache.get(value) if value else None
-        if hit is not None and hit[0] > now:
-            return self.session_class(copy.deepcopy(hit[1]))
+        remembered = self._remembered(app, value)
+        if remembered is not None:
+            return self.session_class(copy.deepcopy(remembered))
         opened = super().open_session(app, request)
         if value and opened:  # verified and not empty: worth remembering
-            if len(cache) >= self.size:
-                cache.clear()
-            cache[value] = (now + self.ttl, copy.deepcopy(dict(opened)))
+            self._remember(app, value, dict(opened))
         return opened
+
+    def token(self, app: Flask, cookie_header: str) -> object:
+        """The ``sid`` in a raw ``Cookie`` header, verified as :meth:`open_session` would, for
+        the forward-auth answer that runs without a request context (None when absent)."""
+        value = parse_cookie(cookie_header).get(self.get_cookie_name(app))
+        if not value:
+            return None
+        data = self._remembered(app, value)
+        if data is None:
+            serializer = self.get_signing_serializer(app)
+            if serializer is None:
+                return None
+            try:
+                data = dict(serializer.loads(
+                    value, max_age=int(app.permanent_session_lifetime.total_seconds())))
+            except BadSignature:
+                return None
+            if data:
+                self._remember(app, value, data)
+        return data.get("sid")
+
+    def _remembered(self, app: Flask, value: str | None) -> dict[str, Any] | None:
+        if not value:
+            return None
+        hit = self._cache(app).get(value)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def _remember(self, app: Flask, value: str, data: dict[str, Any]) -> None:
+        cache = self._cache(app)
+        if len(cache) >= self.size:
+            cache.clear()
+        cache[value] = (time.monotonic() + self.ttl, copy.deepcopy(data))
+
+    @staticmethod
+    def _cache(app: Flask) -> dict[str, tuple[float, dict[str, Any]]]:
+        return app.extensions.setdefault("gateway.cookie_cache", {})  # type: ignore[no-any-return]
 
 
 class CurrentUser(UserMixin):

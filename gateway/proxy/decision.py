@@ -53,8 +53,9 @@ _NOT_PRODUCT = Decision(Verdict.NOT_PRODUCT)
 _BAD_PATH = Decision(Verdict.BAD_PATH)
 
 
-def decide(raw_path: str, query: str) -> Decision:
-    """Decide for ``raw_path`` (as the client sent it, percent-encoded or not) and ``query``."""
+def decide(raw_path: str, query: str, token: object) -> Decision:
+    """Decide for ``raw_path`` (as the client sent it, percent-encoded or not) and ``query``,
+    asked by the holder of session ``token`` (the cookie's ``sid``; None when signed out)."""
     table = products()
     try:
         path = normalise_path(raw_path)
@@ -74,16 +75,16 @@ def decide(raw_path: str, query: str) -> Decision:
         return Decision(Verdict.CANONICAL, product, "/", location=product.prefix + "/" + suffix)
     if product.is_public(route.path):
         return Decision(Verdict.ALLOW, product, route.path)
-    principal = load_principal(product)
+    principal = load_principal(product, token)
+    if principal is not None and principal.product_user_id is not None:
+        return Decision(Verdict.ALLOW, product, route.path, principal)
     original = safe_return_path(product.prefix + route.path + suffix, default=product.prefix + "/")
     if principal is None:
         return Decision(
             Verdict.SIGN_IN, product, route.path,
             location="/login?" + urlencode({"next": original}),
         )
-    if principal.product_user_id is None:
-        return Decision(
-            Verdict.LINK, product, route.path, principal,
-            location="/link/" + product.name + "?" + urlencode({"next": original}),
-        )
-    return Decision(Verdict.ALLOW, product, route.path, principal)
+    return Decision(
+        Verdict.LINK, product, route.path, principal,
+        location="/link/" + product.name + "?" + urlencode({"next": original}),
+    )

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import urllib3
-from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session
 from flask.blueprints import BlueprintSetupState
 from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
 from urllib3 import BaseHTTPResponse, HTTPHeaderDict
@@ -94,7 +94,7 @@ def dispatch() -> Response | None:
     """
     if not _METHOD.fullmatch(request.method):
         raise BadRequest()
-    decision = decide(request.path, request.query_string.decode("latin-1"))
+    decision = decide(request.path, request.query_string.decode("latin-1"), session.get("sid"))
     verdict = decision.verdict
     if verdict is Verdict.NOT_PRODUCT:
         return None

@@ -43,10 +43,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, current_app, request, session
 from flask.blueprints import BlueprintSetupState
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from gateway.assertion import HEADER as ASSERTION_HEADER
@@ -89,33 +92,31 @@ def _setup(state: BlueprintSetupState) -> None:
 @bp.before_request
 def _only_the_edge() -> Response | None:
     """403 for any caller not in ``FORWARD_AUTH_ALLOW``, judged on the socket peer itself."""
-    peer = request.environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or (
-        request.environ.get("REMOTE_ADDR") or ""
+    return None if from_the_edge(request.environ, current_app) else _plain(403)
+
+
+def from_the_edge(environ: Mapping[str, Any], app: Flask) -> bool:
+    """The socket peer (before ``ProxyFix``) is in ``FORWARD_AUTH_ALLOW``."""
+    peer = environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or (
+        environ.get("REMOTE_ADDR") or ""
     )
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:
-        return _plain(403)
-    if not any(address in net for net in current_app.extensions[_ALLOW]):
-        return _plain(403)
-    return None
+        return False
+    return any(address in net for net in app.extensions[_ALLOW])
 
 
 @bp.route("/auth/nginx", methods=["GET", "HEAD"])
 def nginx() -> Response:
     try:
-        method = _method(request.headers.get("X-Original-Method", ""))
-        parts = urlsplit(request.headers.get("X-Original-URL", ""))
-        if parts.netloc:
-            scheme, host = parts.scheme, parts.netloc
-        else:  # a path only: the edge's own scheme and host as it forwarded them
-            scheme, host = request.scheme, request.host
-        decision = decide(_raw_path(parts.path), parts.query)
+        asked = read_nginx(request.headers, request.scheme, request.host)
     except ValueError:  # _Unreadable, or urlsplit's own refusal (a broken IPv6 host)
         return _plain(403)
+    decision = decide(asked.raw_path, asked.query, session.get("sid"))
     verdict = decision.verdict
     if verdict is Verdict.ALLOW:
-        return _allowed(decision, method, scheme, host) or _plain(403)
+        return _allowed(decision, asked) or _plain(403)
     if verdict is Verdict.SIGN_IN:
         return _plain(401, decision.location if is_browser() else None)
     if verdict is Verdict.LINK:
@@ -125,19 +126,44 @@ def nginx() -> Response:
 
 @bp.route("/auth/forward", methods=["GET", "HEAD"])
 def forward() -> Response:
-    headers = request.headers
     try:
-        method = _method(headers.get("X-Forwarded-Method", ""))
-        uri = headers.get("X-Forwarded-Uri", "")
-        if not uri.startswith("/"):
-            raise _Unreadable("no X-Forwarded-Uri")
-        parts = urlsplit(uri)
-        scheme = headers.get("X-Forwarded-Proto", "http")
-        host = headers.get("X-Forwarded-Host") or request.host
-        decision = decide(_raw_path(parts.path), parts.query)
+        asked = read_forward(request.headers, request.host)
     except ValueError:  # _Unreadable, or urlsplit's own refusal
         return _plain(400)
-    return _answer(decision, method, scheme, host)
+    return _answer(decide(asked.raw_path, asked.query, session.get("sid")), asked)
+
+
+class Asked(NamedTuple):
+    """The original request an edge asks about."""
+
+    method: str
+    scheme: str
+    host: str
+    raw_path: str
+    query: str
+
+
+def read_nginx(headers: Headers, scheme: str, host: str) -> Asked:
+    """nginx's ``X-Original-Method`` and ``X-Original-URL`` (a path only: the edge's own
+    ``scheme`` and ``host``); ValueError when unusable."""
+    method = _method(headers.get("X-Original-Method", ""))
+    parts = urlsplit(headers.get("X-Original-URL", ""))
+    if parts.netloc:
+        scheme, host = parts.scheme, parts.netloc
+    return Asked(method, scheme, host, _raw_path(parts.path), parts.query)
+
+
+def read_forward(headers: Headers, host: str) -> Asked:
+    """Traefik/Caddy's ``X-Forwarded-Method``, ``-Proto``, ``-Host``, ``-Uri``; ValueError when
+    unusable."""
+    method = _method(headers.get("X-Forwarded-Method", ""))
+    uri = headers.get("X-Forwarded-Uri", "")
+    if not uri.startswith("/"):
+        raise _Unreadable("no X-Forwarded-Uri")
+    parts = urlsplit(uri)
+    scheme = headers.get("X-Forwarded-Proto", "http")
+    host = headers.get("X-Forwarded-Host") or host
+    return Asked(method, scheme, host, _raw_path(parts.path), parts.query)
 
 
 @bp.route("/auth/envoy/", defaults={"_rest": ""}, methods=_METHODS,
@@ -149,19 +175,18 @@ def envoy(_rest: str) -> Response:
     )
     try:
         parts = urlsplit(raw)
-        method = _method(request.method)
-        path = _raw_path(parts.path[len("/auth/envoy"):])
+        asked = Asked(_method(request.method), request.headers.get("X-Forwarded-Proto", "http"),
+                      request.host, _raw_path(parts.path[len("/auth/envoy"):]), parts.query)
     except ValueError:  # _Unreadable, or urlsplit's own refusal
         return _plain(400)
-    scheme = request.headers.get("X-Forwarded-Proto", "http")
-    return _answer(decide(path, parts.query), method, scheme, request.host)
+    return _answer(decide(asked.raw_path, asked.query, session.get("sid")), asked)
 
 
-def _answer(decision: Decision, method: str, scheme: str, host: str) -> Response:
+def _answer(decision: Decision, asked: Asked) -> Response:
     """Traefik/Caddy/Envoy: the statuses of the built-in proxy, passed on by the edge."""
     verdict = decision.verdict
     if verdict is Verdict.ALLOW:
-        return _allowed(decision, method, scheme, host) or _plain(400)
+        return _allowed(decision, asked) or _plain(400)
     if verdict is Verdict.SIGN_IN:
         response = not_signed_in(decision.location)
     elif verdict is Verdict.LINK:
@@ -176,39 +201,45 @@ def _answer(decision: Decision, method: str, scheme: str, host: str) -> Response
     return response
 
 
-def _allowed(decision: Decision, method: str, scheme: str, host: str) -> Response | None:
-    """The 200 with everything the edge forwards; None when the edge's values are unusable."""
+def _allowed(decision: Decision, asked: Asked) -> Response | None:
+    headers = allowed_headers(decision, asked, client_ip(),
+                              "; ".join(request.headers.getlist("Cookie")))
+    return None if headers is None else Response(status=200, headers=headers)
+
+
+def allowed_headers(
+    decision: Decision, asked: Asked, client: str, cookie: str
+) -> list[tuple[str, str]] | None:
+    """The 200's headers: everything the edge forwards; None when the edge's values are
+    unusable. ``client`` is the client address, ``cookie`` the client's ``Cookie`` header."""
     product = decision.product
     assert product is not None
-    if scheme not in ("http", "https") or not _HOST.fullmatch(host):
+    if asked.scheme not in ("http", "https") or not _HOST.fullmatch(asked.host):
         return None
     if "?" in decision.path or "#" in decision.path:
         return None  # an encoded ? or # in a path: edges disagree on where the path ends
     forwarded = hdr.forwarded_headers(
-        client_ip=client_ip(), scheme=scheme, host=host, prefix=product.prefix, request_id=""
+        client_ip=client, scheme=asked.scheme, host=asked.host, prefix=product.prefix,
+        request_id="",
     )
     forwarded = [(name, value) for name, value in forwarded if name.startswith("X-Forwarded-")]
-    response = Response(status=200)
-    out = response.headers
-    out["Cache-Control"] = "no-store"
-    out[PATH_HEADER] = quote(decision.path, safe=_PATH_SAFE)
-    # The same path unescaped (UTF-8 on the wire; no control characters: normalise_path
-    # refuses them), for an edge whose rewrite escapes the path itself (Caddy 2.6).
-    out[UNESCAPED_PATH_HEADER] = decision.path.encode("utf-8").decode("latin-1")
-    for name, value in forwarded:
-        out[FORWARDED_PREFIX + name[len("X-Forwarded-"):]] = value
+    out = [
+        ("Cache-Control", "no-store"),
+        (PATH_HEADER, quote(decision.path, safe=_PATH_SAFE)),
+        # The same path unescaped (UTF-8 on the wire; no control characters: normalise_path
+        # refuses them), for an edge whose rewrite escapes the path itself (Caddy 2.6).
+        (UNESCAPED_PATH_HEADER, decision.path.encode("utf-8").decode("latin-1")),
+    ]
+    out += [(FORWARDED_PREFIX + name[len("X-Forwarded-"):], value) for name, value in forwarded]
     if decision.principal is not None:  # its fwd claim vouches for the forwarded values
-        out[ASSERTION_HEADER] = assertion_for(
-            product, decision.principal, method, decision.path, forwarded
-        )
+        out.append((ASSERTION_HEADER, assertion_for(
+            product, decision.principal, asked.method, decision.path, forwarded
+        )))
     else:
-        name, proof = forwarded_proof(product, method, decision.path, forwarded)
-        out[name] = proof
-    cookie = hdr.strip_cookie(
-        "; ".join(request.headers.getlist("Cookie")), gateway_cookies(current_app.config)
-    )
-    out[COOKIE_HEADER] = cookie  # even empty: an edge sets Cookie from it, never the client's
-    return response
+        out.append(forwarded_proof(product, asked.method, decision.path, forwarded))
+    # Even empty: an edge sets Cookie from it, never the client's.
+    out.append((COOKIE_HEADER, hdr.strip_cookie(cookie, gateway_cookies(current_app.config))))
+    return out
 
 
 def _method(value: str) -> str:

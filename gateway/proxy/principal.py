@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
@@ -75,9 +75,10 @@ class _PrincipalCache:
             self._data[key] = (now + self.ttl, principal)
 
 
-def load_principal(product: Product) -> Principal | None:
-    """The signed-in person and their link to ``product``: one SELECT, or a cache hit."""
-    digest = token_digest(session.get("sid"))
+def load_principal(product: Product, token: object) -> Principal | None:
+    """The person whose session ``token`` (the cookie's ``sid``) names, and their link to
+    ``product``: one SELECT, or a cache hit."""
+    digest = token_digest(token)
     if digest is None:
         return None
     cache: _PrincipalCache = current_app.extensions[_CACHE]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
+from typing import Any
 
 from flask import has_request_context, request
 
@@ -20,17 +22,18 @@ def client_ip() -> str:
     """
     if not has_request_context():
         return OPERATOR
-    for candidate in (request.remote_addr, _socket_peer()):
+    return client_ip_of(request.environ)
+
+
+def client_ip_of(environ: Mapping[str, Any]) -> str:
+    """:func:`client_ip` from a WSGI environ (after ``ProxyFix``)."""
+    original = environ.get("werkzeug.proxy_fix.orig", {})
+    for candidate in (environ.get("REMOTE_ADDR"), original.get("REMOTE_ADDR")):
         try:
             return str(ipaddress.ip_address((candidate or "").strip()))
         except ValueError:
             continue
     return "unknown"
-
-
-def _socket_peer() -> str | None:
-    original = request.environ.get("werkzeug.proxy_fix.orig", {})
-    return original.get("REMOTE_ADDR") or request.environ.get("REMOTE_ADDR")
 
 
 def user_agent() -> str:

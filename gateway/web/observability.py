@@ -10,6 +10,7 @@ every worker's counters are summed.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import logging
 import os
@@ -50,11 +51,17 @@ THROTTLED = Counter("gateway_throttled_total", "Attempts refused with 429", ["st
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
+#: New request ids: this process's random prefix and a counter. Unique is all an id needs to
+#: be (it is no secret); a uuid4 per request read the system's random source every time.
+_NEXT_ID = itertools.count(1)
+_ID_PREFIX = uuid.uuid4().hex[:16]
+
+
 def request_id(value: str | None) -> str:
     """Keep a caller's ``X-Request-ID`` when it is short and plain, else make a new one."""
     if value and _REQUEST_ID.match(value):
         return value
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_NEXT_ID):016x}"
 
 
 def _area() -> str:
@@ -69,24 +76,33 @@ def _start() -> None:
 
 def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    area = _area()
-    REQUESTS.labels(request.method, area, str(response.status_code)).inc()
-    LATENCY.labels(area).observe(elapsed)
     response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
+    record(request.method, _area(), response.status_code, elapsed, request.path,
+           client_ip(), g.get("request_id", ""))
+    return response
+
+
+def record(method: str, area: str, status: int, elapsed: float, path: str, ip: str,
+           request_id: str, log: bool = True) -> None:
+    """Count one answered request and write its access-log line unless ``log`` is False (also
+    for the answers given outside Flask's request cycle, :mod:`gateway.proxy.lean_auth`)."""
+    REQUESTS.labels(method, area, str(status)).inc()
+    LATENCY.labels(area).observe(elapsed)
+    if not log:
+        return
     access_log.info(
         json.dumps(
             {
-                "request_id": g.get("request_id"),
-                "method": request.method,
-                "path": request.path[:512],
-                "status": response.status_code,
+                "request_id": request_id,
+                "method": method,
+                "path": path[:512],
+                "status": status,
                 "ms": round(elapsed * 1000, 2),
-                "ip": client_ip(),
+                "ip": ip,
                 "area": area,
             }
         )
     )
-    return response
 
 
 def metrics() -> Response:

@@ -6,6 +6,8 @@ Through real nginx and Caddy: tests/edge.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -13,6 +15,8 @@ from urllib.parse import unquote
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
+from werkzeug.test import Client
 
 from gateway.assertion import AssertionVerifier
 from tests.support.apps import dispose
@@ -226,3 +230,90 @@ def test_envoy_path_prefix_mode(app: Flask, person: SignedIn) -> None:
     assert anonymous.headers["Location"] == "/login?next=%2Fsegment%2Fa"
     internal = person.client.get("/auth/envoy/segment/scim/v2/Users", environ_base=EDGE)
     assert internal.status_code == 404
+
+
+# --- the allowed answer outside Flask's request cycle (gateway/proxy/lean_auth.py) ------------
+
+
+def _through_flask_only(app: Flask, path: str, headers: dict[str, str]) -> Any:
+    """The same request answered by the Flask endpoint (the lean middleware bypassed)."""
+    def flask_only(environ: dict[str, Any], start_response: Any) -> Any:
+        return Flask.wsgi_app(app, environ, start_response)
+    return Client(flask_only, use_cookies=False).get(path, headers=headers, environ_base=EDGE)
+
+
+@pytest.mark.parametrize("convention", ["nginx", "forward"])
+def test_lean_answer_equals_the_flask_endpoints(app: Flask, person: SignedIn,
+                                                convention: str) -> None:
+    session_cookie = person.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert session_cookie is not None
+    cookie = f"segment_session=mine; {session_cookie.key}={session_cookie.value}"
+    if convention == "nginx":
+        path = "/auth/nginx"
+        headers = {"X-Original-Method": "PUT",
+                   "X-Original-URL": "https://edge.test/Segment//a/./b?q=1"}
+    else:
+        path = "/auth/forward"
+        headers = {"X-Forwarded-Method": "PUT", "X-Forwarded-Proto": "https",
+                   "X-Forwarded-Host": "edge.test", "X-Forwarded-Uri": "/Segment//a/./b?q=1"}
+    headers |= {"Cookie": cookie, "X-Request-ID": "edge-request-0001"}
+    lean = Client(app, use_cookies=False).get(path, headers=headers, environ_base=EDGE)
+    full = _through_flask_only(app, path, headers)
+    assert lean.status_code == full.status_code == 200
+    assert lean.data == full.data == b""
+    skip = {"X-Identity-Assertion", "Content-Type", "Content-Security-Policy", "Vary",
+            "Referrer-Policy", "X-Content-Type-Options", "X-Frame-Options",
+            "Permissions-Policy", "Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy"}
+    assert {k: v for k, v in lean.headers if k not in skip} == {
+        k: v for k, v in full.headers if k not in skip}
+    assert lean.headers["X-Gateway-Cookie"] == "segment_session=mine"
+    assert lean.headers["X-Request-ID"] == "edge-request-0001"
+    mine, theirs = (verified("segment", answer.headers["X-Identity-Assertion"], "PUT", "/a/b")
+                    for answer in (lean, full))
+    assert mine.assertion_id != theirs.assertion_id
+    assert (mine.email, mine.product_user_id, mine.forwarded) == (
+        theirs.email, theirs.product_user_id, theirs.forwarded)
+
+
+def test_lean_path_leaves_every_other_answer_to_flask(app: Flask, person: SignedIn) -> None:
+    # Signed out, a stranger's address, an internal path, an unreadable method: the same
+    # answers as the Flask endpoints give (tested above), never a 200.
+    signed_out = app.test_client()
+    assert nginx(signed_out, "http://edge.test/segment/x", **BROWSER).status_code == 401
+    stranger = person.client.get("/auth/nginx", environ_base={"REMOTE_ADDR": "203.0.113.7"},
+                                 headers={"X-Original-Method": "GET",
+                                          "X-Original-URL": "http://edge.test/segment/x"})
+    assert stranger.status_code == 403
+    assert nginx(person.client, "http://edge.test/segment/scim/v2/Users").status_code == 403
+    assert nginx(person.client, "http://edge.test/segment/x", "G E T").status_code == 403
+    assert forward(person.client, "/segment/internal/x").status_code == 404
+
+
+def test_allowed_answers_are_counted_and_logged_only_when_asked(
+    database_url: str, upstreams: dict[str, Upstream], tmp_path: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for log_allowed in (False, True):
+        gateway = make_app(database_url, **gateway_settings(
+            upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.1/32"],
+            PUBLIC_URL="http://edge.test", FORWARD_AUTH_LOG_ALLOWED=log_allowed))
+        try:
+            person = sign_in(gateway, gateway.test_client(), email=f"log{log_allowed}@example.com",
+                             links={"segment": f"seg-log-{log_allowed}"})
+            before = _count(200)
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="gateway.access"):
+                assert nginx(person.client, "http://edge.test/segment/x").status_code == 200
+                assert nginx(gateway.test_client(), "http://edge.test/segment/x").status_code == 401
+            assert _count(200) == before + 1
+            lines = [json.loads(r.getMessage()) for r in caplog.records
+                     if r.name == "gateway.access"]
+            assert [line["status"] for line in lines] == ([200, 401] if log_allowed else [401])
+        finally:
+            dispose(gateway)
+
+
+def _count(status: int) -> float:
+    value = REGISTRY.get_sample_value(
+        "gateway_requests_total", {"method": "GET", "area": "forward_auth", "status": str(status)})
+    return value or 0.0
