@@ -10,8 +10,9 @@ pieces the Flask endpoints use (:func:`~gateway.proxy.forward_auth.from_the_edge
 :func:`~gateway.proxy.decision.decide`, :func:`~gateway.proxy.forward_auth.allowed_headers`),
 and the same metrics (the access-log line only with ``FORWARD_AUTH_LOG_ALLOWED``: the edge
 logs each request already). Everything else (a refusal, a sign-in, a caller that
-is not the edge, Envoy's convention, an unreadable request) goes on to Flask unchanged, so
-there is one behaviour for each case and this module only makes the busiest one cheap.
+is not the edge, Envoy's convention, an unreadable request, and any error on the way, such as
+the database being down) goes on to Flask unchanged, so there is one behaviour for each case
+and this module only makes the busiest one cheap.
 """
 
 from __future__ import annotations
@@ -59,8 +60,11 @@ class LeanForwardAuth:
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         headers = EnvironHeaders(environ)
-        with self.app.app_context():
-            answer = self._allowed(environ, headers, read)
+        try:
+            with self.app.app_context():
+                answer = self._allowed(environ, headers, read)
+        except Exception:  # noqa: BLE001 - the database down, say: Flask's handlers answer it
+            answer = None
         if answer is None:
             return self.wsgi_app(environ, start_response)
         rid = request_id(headers.get("X-Request-ID"))

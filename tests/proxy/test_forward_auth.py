@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from werkzeug.test import Client
 
 from gateway.assertion import AssertionVerifier
+from gateway.proxy import lean_auth
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.keys import StoreJwks, shared_store
@@ -287,6 +288,21 @@ def test_lean_path_leaves_every_other_answer_to_flask(app: Flask, person: Signed
     assert nginx(person.client, "http://edge.test/segment/scim/v2/Users").status_code == 403
     assert nginx(person.client, "http://edge.test/segment/x", "G E T").status_code == 403
     assert forward(person.client, "/segment/internal/x").status_code == 404
+
+
+def test_an_error_in_the_lean_path_is_left_to_flask(
+    app: Flask, person: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An error there (here: a broken decision) must reach Flask's handlers, never the server
+    # as a bare 500: Flask decides again, with its own error pages (a 503 when the database is
+    # down, tests/faults).
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(lean_auth, "decide", broken)
+    answer = nginx(person.client, "http://edge.test/segment/x")
+    assert answer.status_code == 200
+    assert verified("segment", answer.headers["X-Identity-Assertion"], "GET", "/x")
 
 
 def test_allowed_answers_are_counted_and_logged_only_when_asked(
