@@ -20,6 +20,7 @@ import threading
 import time
 from datetime import timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from blinker import Namespace
 from flask import Flask, current_app, url_for
@@ -237,10 +238,10 @@ def _claim(change: EmailChange, data: dict[str, object]) -> None:
     retries = 0
     while outcome in (Claim.ADDRESS_BUSY, Claim.PERSON_BUSY):
         # One snapshot decides both whether to try again and what the refusal says: a blocker
-        # can end at any moment (the background repair), so the state is never read twice.
+        # can end at any moment (the background repair), so its state is never read twice.
         blockers = _settle_stale_blockers(change)
         if blockers or retries == 2:
-            raise _busy(change, blockers)
+            raise _busy(change, blockers, outcome)
         retries += 1
         outcome = _take_claim(change)
     session.refresh(change)
@@ -255,9 +256,19 @@ def _claim(change: EmailChange, data: dict[str, object]) -> None:
     session.commit()
 
 
-def _busy(change: EmailChange, blockers: list[EmailChange]) -> EmailChangeError:
+class Blocker(NamedTuple):
+    """Another change in the way of a claim, as it was when looked at."""
+
+    user_id: str
+    state: str
+
+
+def _busy(change: EmailChange, blockers: list[Blocker], outcome: Claim) -> EmailChangeError:
     """Why the claim was refused, from the blockers as they were seen: another person holding
     the address means it is taken; this person's own change is being applied or undone."""
+    if not blockers:  # each retry found the way blocked, each look found it clear: rare
+        return EmailChangeError(IN_USE if outcome == Claim.ADDRESS_BUSY else APPLYING,
+                                Refusal.CONFLICT)
     if any(blocker.user_id != change.user_id for blocker in blockers):
         return EmailChangeError(IN_USE, Refusal.CONFLICT)
     if any(blocker.state == ChangeState.COMPENSATING for blocker in blockers):
@@ -311,20 +322,25 @@ def _lock_person(user_id: str) -> None:
         db().execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
-def _settle_stale_blockers(change: EmailChange) -> list[EmailChange]:
+def _settle_stale_blockers(change: EmailChange) -> list[Blocker]:
     """Roll back stale, interrupted changes holding the address or the person; returns the
-    blockers still in progress (fresh ones, and stale ones a product kept from settling)."""
+    blockers still in progress (fresh ones, and stale ones a product kept from settling), each
+    as it was at that moment (a later rollback reloads the objects themselves)."""
     cutoff = utcnow() - timedelta(seconds=current_app.config["EMAIL_CHANGE_STALE_SECONDS"])
     query = select(EmailChange).where(
         EmailChange.id != change.id,
         EmailChange.state.in_(IN_PROGRESS),
         (EmailChange.claim == change.new_email) | (EmailChange.user_id == change.user_id),
-    )
-    blockers = list(db().scalars(query))
-    if any(blocker.updated_at > cutoff for blocker in blockers):
-        return blockers
-    return [blocker for blocker in blockers
-            if not _compensate(blocker, "Interrupted; rolled back before a retry.")]
+    ).order_by(EmailChange.created_at)  # oldest first
+    found = list(db().scalars(query))
+    if any(blocker.updated_at > cutoff for blocker in found):
+        return [Blocker(blocker.user_id, blocker.state) for blocker in found]
+    remaining = []
+    for blocker in found:
+        user_id = blocker.user_id
+        if not _compensate(blocker, "Interrupted; rolled back before a retry."):
+            remaining.append(Blocker(user_id, ChangeState.COMPENSATING))
+    return remaining
 
 
 def _apply(change: EmailChange) -> EmailChange:

@@ -17,12 +17,14 @@ and this module only makes the busiest one cheap.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask
 from werkzeug.datastructures import EnvironHeaders, Headers
+from werkzeug.exceptions import SecurityError
 from werkzeug.wsgi import get_host
 
 from gateway.proxy.decision import Verdict, decide
@@ -36,13 +38,19 @@ from gateway.proxy.forward_auth import (
 from gateway.web.client import client_ip_of
 from gateway.web.observability import record, request_id
 
+log = logging.getLogger("gateway.proxy")
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-_READERS: dict[str, Callable[[Headers, dict[str, Any]], Asked]] = {
-    "/auth/nginx": lambda headers, environ: read_nginx(
-        headers, environ["wsgi.url_scheme"], get_host(environ)
+Reader = Callable[[Headers, dict[str, Any], str], Asked]
+#: path -> how to read the edge's question (headers, environ, the request's own host).
+_READERS: dict[str, Reader] = {
+    "/auth/nginx": lambda headers, environ, host: read_nginx(
+        headers, environ["wsgi.url_scheme"], host
     ),
-    "/auth/forward": lambda headers, environ: read_forward(headers, get_host(environ)),
+    "/auth/forward": lambda headers, environ, host: read_forward(headers, host),
 }
+#: Errors on the lean path are logged at most this often per process (Flask answers each).
+_LOG_EVERY = 60.0
 
 
 class LeanForwardAuth:
@@ -51,6 +59,7 @@ class LeanForwardAuth:
     def __init__(self, app: Flask, wsgi_app: WSGIApp) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        self._last_error_logged = float("-inf")
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -64,6 +73,7 @@ class LeanForwardAuth:
             with self.app.app_context():
                 answer = self._allowed(environ, headers, read)
         except Exception:  # noqa: BLE001 - the database down, say: Flask's handlers answer it
+            self._log_error()
             answer = None
         if answer is None:
             return self.wsgi_app(environ, start_response)
@@ -76,17 +86,15 @@ class LeanForwardAuth:
         return []
 
     def _allowed(
-        self,
-        environ: dict[str, Any],
-        headers: Headers,
-        read: Callable[[Headers, dict[str, Any]], Asked],
+        self, environ: dict[str, Any], headers: Headers, read: Reader
     ) -> list[tuple[str, str]] | None:
         """The 200's headers, or None for any answer that is not "allowed"."""
         if not from_the_edge(environ, self.app):
             return None
         try:
-            asked = read(headers, environ)
-        except ValueError:
+            host = get_host(environ, self.app.config.get("TRUSTED_HOSTS"))
+            asked = read(headers, environ, host)
+        except (ValueError, SecurityError):  # unreadable, or a Host Flask would refuse too
             return None
         cookie = environ.get("HTTP_COOKIE", "")
         token = self.app.session_interface.token(self.app, cookie)  # type: ignore[attr-defined]
@@ -94,3 +102,10 @@ class LeanForwardAuth:
         if decision.verdict is not Verdict.ALLOW:
             return None
         return allowed_headers(decision, asked, client_ip_of(environ), cookie)
+
+    def _log_error(self) -> None:
+        """A lasting fault here would quietly send every answer the slow way: say so."""
+        now = time.monotonic()
+        if now - self._last_error_logged >= _LOG_EVERY:
+            self._last_error_logged = now
+            log.exception("lean forward-auth answer failed; Flask answers instead")

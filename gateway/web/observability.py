@@ -10,13 +10,12 @@ every worker's counters are summed.
 from __future__ import annotations
 
 import ipaddress
-import itertools
 import json
 import logging
 import os
+import random
 import re
 import time
-import uuid
 
 from flask import Flask, Response, abort, current_app, g, request
 from prometheus_client import (
@@ -51,17 +50,16 @@ THROTTLED = Counter("gateway_throttled_total", "Attempts refused with 429", ["st
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
-#: New request ids: this process's random prefix and a counter. Unique is all an id needs to
-#: be (it is no secret); a uuid4 per request read the system's random source every time.
-_NEXT_ID = itertools.count(1)
-_ID_PREFIX = uuid.uuid4().hex[:16]
-
-
 def request_id(value: str | None) -> str:
-    """Keep a caller's ``X-Request-ID`` when it is short and plain, else make a new one."""
+    """Keep a caller's ``X-Request-ID`` when it is short and plain, else make a new one.
+
+    128 random bits from the ``random`` module: an id need only be unique, not secret, and a
+    ``uuid4()`` per request read the system's random source each time. ``random`` is reseeded
+    in every forked worker, so workers never share a sequence.
+    """
     if value and _REQUEST_ID.match(value):
         return value
-    return f"{_ID_PREFIX}{next(_NEXT_ID):016x}"
+    return f"{random.getrandbits(128):032x}"
 
 
 def _area() -> str:

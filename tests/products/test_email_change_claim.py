@@ -5,16 +5,18 @@ later (the background repair settles interrupted changes at any time)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from gateway.db import new_session
-from gateway.models import EmailChange
+from gateway.models import EmailChange, EmailChangeStep, utcnow
 from gateway.products import propagation
-from gateway.products.propagation import ChangeState, EmailChangeError, Refusal
-from tests.support.console import Actions
+from gateway.products.propagation import ChangeState, EmailChangeError, Refusal, StepState
+from tests.support.console import Actions, make_app
+from tests.support.stack import free_port
 
 
 @pytest.fixture
@@ -69,3 +71,52 @@ def test_claim_is_taken_once_the_blocker_has_ended(
         change = propagation.confirm_change(user, link)
         assert change.state == ChangeState.APPLIED  # no linked products: only the Console
         assert user.email == "second@example.com"
+
+
+
+def test_refusal_after_settling_describes_each_blocker_as_it_was(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two stale blockers: this person's undo that cannot finish (Segment unreachable), then
+    another person's interrupted claim on the address, which settles. Settling the second
+    reloads every object in the session; the refusal must still name the first as it was."""
+    app = make_app(database_url, SEGMENT_UPSTREAM=f"http://127.0.0.1:{free_port()}")
+    actions = Actions(app, app.test_client())
+    me = actions.create_user("me@example.com")
+    other = actions.create_user("other@example.com")
+    long_ago = utcnow() - timedelta(hours=1)
+    with app.app_context(), new_session() as session:
+        mine = EmailChange(user_id=me.id, old_email=me.email, new_email="first@example.com",
+                           state=ChangeState.COMPENSATING, claim="first@example.com",
+                           created_at=long_ago, updated_at=long_ago)
+        mine.steps.append(EmailChangeStep(product="segment", product_user_id="seg-1",
+                                          state=StepState.APPLYING))
+        theirs = EmailChange(user_id=other.id, old_email=other.email,
+                             new_email="wanted@example.com", state=ChangeState.APPLYING,
+                             claim="wanted@example.com", created_at=long_ago + timedelta(seconds=1),
+                             updated_at=long_ago)
+        pending = EmailChange(user_id=me.id, old_email=me.email, new_email="wanted@example.com")
+        session.add_all([mine, theirs, pending])
+        session.commit()
+        mine_id, pending_id = mine.id, pending.id
+    settle = propagation._settle_stale_blockers
+
+    def repair_finishes_meanwhile(change: EmailChange) -> object:
+        seen = settle(change)
+        with new_session() as session:  # Segment came back; the background repair ended it
+            session.execute(update(EmailChange).where(EmailChange.id == mine_id)
+                            .values(state=ChangeState.FAILED, claim=None))
+            session.commit()
+        return seen
+
+    monkeypatch.setattr(propagation, "_settle_stale_blockers", repair_finishes_meanwhile)
+    with app.test_request_context():
+        user = propagation.db().get(propagation.User, me.id)
+        with pytest.raises(EmailChangeError) as refused:
+            propagation.confirm_change(user, {"cid": pending_id, "uid": me.id, "jti": pending_id})
+        assert refused.value.message == propagation.UNDOING
+        # The other person's interrupted claim was settled on the way: the address is free.
+        assert propagation.db().get(EmailChange, pending_id).state == ChangeState.PENDING
+        claims = propagation.db().scalars(select(EmailChange.claim).where(
+            EmailChange.claim == "wanted@example.com")).all()
+        assert claims == []
