@@ -34,21 +34,27 @@ def blocked(app: Flask, actions: Actions) -> Iterator[tuple[str, str, str]]:
         yield user.id, undoing.id, pending.id
 
 
-def test_refusal_names_the_undo_even_if_it_ends_right_after(
-    app: Flask, blocked: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    user_id, undoing_id, pending_id = blocked
+def _repair_ends_right_after_settling(monkeypatch: pytest.MonkeyPatch, change_id: str) -> None:
+    """The background repair (its own session) ends ``change_id`` just after the claim has
+    looked at its blockers."""
     settle = propagation._settle_stale_blockers
 
     def repair_finishes_meanwhile(change: EmailChange) -> object:
         seen = settle(change)
-        with new_session() as session:  # the background repair, in its own session
-            session.execute(update(EmailChange).where(EmailChange.id == undoing_id)
+        with new_session() as session:
+            session.execute(update(EmailChange).where(EmailChange.id == change_id)
                             .values(state=ChangeState.FAILED, claim=None))
             session.commit()
         return seen
 
     monkeypatch.setattr(propagation, "_settle_stale_blockers", repair_finishes_meanwhile)
+
+
+def test_refusal_names_the_undo_even_if_it_ends_right_after(
+    app: Flask, blocked: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_id, undoing_id, pending_id = blocked
+    _repair_ends_right_after_settling(monkeypatch, undoing_id)
     with app.test_request_context():
         user = propagation.db().get(propagation.User, user_id)
         with pytest.raises(EmailChangeError) as refused:
@@ -99,17 +105,7 @@ def test_refusal_after_settling_describes_each_blocker_as_it_was(
         session.add_all([mine, theirs, pending])
         session.commit()
         mine_id, pending_id = mine.id, pending.id
-    settle = propagation._settle_stale_blockers
-
-    def repair_finishes_meanwhile(change: EmailChange) -> object:
-        seen = settle(change)
-        with new_session() as session:  # Segment came back; the background repair ended it
-            session.execute(update(EmailChange).where(EmailChange.id == mine_id)
-                            .values(state=ChangeState.FAILED, claim=None))
-            session.commit()
-        return seen
-
-    monkeypatch.setattr(propagation, "_settle_stale_blockers", repair_finishes_meanwhile)
+    _repair_ends_right_after_settling(monkeypatch, mine_id)  # Segment came back meanwhile
     with app.test_request_context():
         user = propagation.db().get(propagation.User, me.id)
         with pytest.raises(EmailChangeError) as refused:
