@@ -454,24 +454,44 @@ def expire_pending() -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+_REPAIR = "gateway.email_change.repair"
+
+
 def init_app(app: Flask) -> None:
     """Repair interrupted changes in the background: on the first request after a (re)start,
     then at most once per stale period, triggered by traffic (one indexed query when there is
     nothing to do)."""
     if not app.config["EMAIL_CHANGE_BACKGROUND_REPAIR"]:
         return
-    interval = max(5, int(app.config["EMAIL_CHANGE_STALE_SECONDS"]))
-    lock = threading.Lock()
-    last_run = [float("-inf")]
+    trigger = _RepairTrigger(app, max(5, int(app.config["EMAIL_CHANGE_STALE_SECONDS"])))
+    app.extensions[_REPAIR] = trigger
+    app.before_request(trigger)
 
-    def _maybe_repair() -> None:
+
+def trigger_repair(app: Flask) -> None:
+    """The same trigger for answers given outside Flask's request cycle (behind an edge most
+    requests are forward-auth answers, :mod:`gateway.proxy.lean_auth`)."""
+    trigger: _RepairTrigger | None = app.extensions.get(_REPAIR)
+    if trigger is not None:
+        trigger()
+
+
+class _RepairTrigger:
+    """Starts a background repair when ``interval`` seconds have passed since the last one."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        self.app = app
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.last_run = float("-inf")
+
+    def __call__(self) -> None:
         now = time.monotonic()
-        if now - last_run[0] < interval or not lock.acquire(blocking=False):
+        if now - self.last_run < self.interval or not self.lock.acquire(blocking=False):
             return
-        last_run[0] = now
-        threading.Thread(target=_background_repair, args=(app, lock), daemon=True).start()
-
-    app.before_request(_maybe_repair)
+        self.last_run = now
+        threading.Thread(target=_background_repair, args=(self.app, self.lock),
+                         daemon=True).start()
 
 
 def _background_repair(app: Flask, lock: threading.Lock) -> None:

@@ -27,6 +27,7 @@ from werkzeug.datastructures import EnvironHeaders, Headers
 from werkzeug.exceptions import SecurityError
 from werkzeug.wsgi import get_host
 
+from gateway.products.propagation import trigger_repair
 from gateway.proxy.decision import Verdict, decide
 from gateway.proxy.forward_auth import (
     Asked,
@@ -68,6 +69,7 @@ class LeanForwardAuth:
         if read is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
+        trigger_repair(self.app)  # what Flask's before_request would have started
         headers = EnvironHeaders(environ)
         try:
             with self.app.app_context():

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,6 +21,8 @@ from prometheus_client import REGISTRY
 from werkzeug.test import Client
 
 from gateway.assertion import AssertionVerifier
+from gateway.db import new_session
+from gateway.models import EmailChange, utcnow
 from gateway.proxy import lean_auth
 from tests.support.apps import dispose
 from tests.support.console import make_app
@@ -303,6 +307,36 @@ def test_an_error_in_the_lean_path_is_left_to_flask(
     answer = nginx(person.client, "http://edge.test/segment/x")
     assert answer.status_code == 200
     assert verified("segment", answer.headers["X-Identity-Assertion"], "GET", "/x")
+
+
+def test_lean_answers_start_the_email_change_repair_as_flask_requests_do(
+    database_url: str, upstreams: dict[str, Upstream], tmp_path: Any
+) -> None:
+    # Behind an edge most requests are forward-auth answers: a change left midway by a crash
+    # is still rolled back after a restart without waiting for a Console page.
+    gateway = make_app(database_url, **gateway_settings(
+        upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.1/32"], PUBLIC_URL="http://edge.test",
+        EMAIL_CHANGE_BACKGROUND_REPAIR=True, EMAIL_CHANGE_STALE_SECONDS=5))
+    try:
+        person = sign_in(gateway, gateway.test_client())
+        long_ago = utcnow() - timedelta(hours=1)
+        with gateway.app_context(), new_session() as session:
+            interrupted = EmailChange(user_id=person.user_id, old_email=person.email,
+                                      new_email="new@example.com", state="applying",
+                                      claim="new@example.com", updated_at=long_ago)
+            session.add(interrupted)
+            session.commit()
+            change_id = interrupted.id
+        assert nginx(person.client, "http://edge.test/segment/x").status_code == 200
+        deadline = time.monotonic() + 10
+        state = "applying"
+        while state == "applying" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with gateway.app_context(), new_session() as session:
+                state = session.get(EmailChange, change_id).state  # type: ignore[union-attr]
+        assert state == "failed"  # rolled back: nothing had been changed
+    finally:
+        dispose(gateway)
 
 
 def test_allowed_answers_are_counted_and_logged_only_when_asked(
