@@ -121,7 +121,13 @@ def test_email_change_pages_show_the_new_address_and_the_old_one_can_stop_it(
 def test_failed_reauthentication_is_not_called_a_failed_sign_in(actions: Actions) -> None:
     actions.create_user()
     actions.login()
-    assert actions.reauthenticate(password="not the password").status_code == 401
+    refused = actions.reauthenticate(password="not the password")
+    assert refused.status_code == 401
+    page = text(refused)  # the error sits at the password field, linked from the summary
+    assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="password"', page) or re.search(
+        r'<input[^>]*id="password"[^>]*aria-invalid="true"', page
+    )
+    assert 'id="password-error">' in page and '<a href="#password">' in page
     activity = text(actions.client.get("/settings/activity"))
     assert "Failed password confirmation (before changing a setting)" in activity
     assert "Failed sign-in" not in activity
