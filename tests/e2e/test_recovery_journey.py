@@ -20,11 +20,6 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from gateway import db as gateway_db
-from gateway.db import new_session
-from gateway.identity.passwords import hash_password
-from gateway.identity.totp import new_recovery_codes
-from gateway.models import User, utcnow
 from tests.e2e.browser import Steps
 from tests.support import people
 from tests.support.stack import Stack
@@ -33,21 +28,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 OLD_PASSWORD = "the password I forgot"
 NEW_PASSWORD = "a brand new remembered passphrase"
-
-
-def person_with_2fa(stack: Stack, email: str) -> tuple[str, str, list[str]]:
-    """A verified Console user with 2FA on; returns its id, TOTP key and recovery codes."""
-    app = stack.app("gateway")
-    with app.app_context(), new_session() as session:
-        user = User(email=email, password_hash=hash_password(OLD_PASSWORD),
-                    email_verified_at=utcnow(), totp_secret=pyotp.random_base32(),
-                    totp_enabled_at=utcnow())
-        session.add(user)
-        codes = new_recovery_codes(user)
-        session.commit()
-        found = (user.id, user.totp_secret or "", codes)
-    gateway_db.engine(app).dispose()
-    return found
 
 
 def see(page: Any, text: str) -> None:
@@ -70,7 +50,7 @@ def sign_out(page: Any, gateway: str) -> None:
 def test_forgotten_password_and_remembered_device(stack: Stack, browser_page: Steps) -> None:
     steps, page, gateway = browser_page, browser_page.page, stack.gateway_url
     email = f"forgetful-{uuid.uuid4().hex[:8]}@example.com"
-    console_id, secret, codes = person_with_2fa(stack, email)
+    console_id, secret, codes = people.create_console_user_with_2fa(stack, email, OLD_PASSWORD)
     people.create_linked_product_user(stack, "segment", email, console_id)
 
     # Segment's own login page explains the Console sign-in, then hands the person over.

@@ -16,10 +16,6 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from gateway import db as gateway_db
-from gateway.db import new_session
-from gateway.identity.passwords import hash_password
-from gateway.models import User, utcnow
 from tests.e2e.browser import TIMEOUT_MS, Steps, switcher_link
 from tests.support import people
 from tests.support.stack import Stack
@@ -27,21 +23,6 @@ from tests.support.stack import Stack
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 PASSWORD = "no scripts needed passphrase"
-
-
-def person_with_2fa_and_segment(stack: Stack, email: str) -> str:
-    """A verified Console user with 2FA and a linked Segment user; returns the TOTP key."""
-    app = stack.app("gateway")
-    with app.app_context(), new_session() as session:
-        user = User(email=email, password_hash=hash_password(PASSWORD),
-                    email_verified_at=utcnow(), totp_secret=pyotp.random_base32(),
-                    totp_enabled_at=utcnow())
-        session.add(user)
-        session.commit()
-        user_id, secret = user.id, user.totp_secret or ""
-    gateway_db.engine(app).dispose()
-    people.create_linked_product_user(stack, "segment", email, user_id)
-    return secret
 
 
 @pytest.fixture
@@ -56,7 +37,8 @@ def test_sign_in_browse_and_sign_out_without_javascript(
 ) -> None:
     steps, page, gateway = no_script_page, no_script_page.page, stack.gateway_url
     email = f"noscript-{uuid.uuid4().hex[:8]}@example.com"
-    secret = person_with_2fa_and_segment(stack, email)
+    user_id, secret, _codes = people.create_console_user_with_2fa(stack, email, PASSWORD)
+    people.create_linked_product_user(stack, "segment", email, user_id)
     page.goto(gateway + "/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)

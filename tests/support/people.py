@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 import requests
 from sqlalchemy import select
 
 from gateway import db as gateway_db
 from gateway.db import new_session
 from gateway.identity.passwords import hash_password
+from gateway.identity.totp import new_recovery_codes
 from gateway.models import OutboxMessage, ProductLink, User, utcnow
 from tests.support.person import browser, csrf
 from tests.support.stack import Stack
@@ -42,6 +44,23 @@ def create_console_user(stack: Stack, email: str, password: str) -> str:
         user_id = user.id
     gateway_db.engine(app).dispose()
     return user_id
+
+
+def create_console_user_with_2fa(
+    stack: Stack, email: str, password: str
+) -> tuple[str, str, list[str]]:
+    """A verified Console user with 2FA on; returns its id, TOTP key and recovery codes."""
+    app = stack.app("gateway")
+    with app.app_context(), new_session() as session:
+        user = User(email=email, password_hash=hash_password(password),
+                    email_verified_at=utcnow(), totp_secret=pyotp.random_base32(),
+                    totp_enabled_at=utcnow())
+        session.add(user)
+        codes = new_recovery_codes(user)
+        session.commit()
+        found = (user.id, user.totp_secret or "", codes)
+    gateway_db.engine(app).dispose()
+    return found
 
 
 def create_linked_product_user(stack: Stack, product: str, email: str, console_id: str) -> str:
