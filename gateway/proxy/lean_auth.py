@@ -69,9 +69,9 @@ class LeanForwardAuth:
         if read is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
-        trigger_repair(self.app)  # what Flask's before_request would have started
         headers = EnvironHeaders(environ)
         try:
+            trigger_repair(self.app)  # what Flask's before_request would have started
             with self.app.app_context():
                 answer = self._allowed(environ, headers, read)
         except Exception:  # noqa: BLE001 - the database down, say: Flask's handlers answer it
