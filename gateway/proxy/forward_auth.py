@@ -57,7 +57,7 @@ from gateway.proxy import headers as hdr
 from gateway.proxy.decision import Decision, Verdict, decide
 from gateway.proxy.dispatch import gateway_cookies, not_signed_in
 from gateway.proxy.signing import assertion_for, forwarded_proof
-from gateway.web.client import client_ip
+from gateway.web.client import client_ip, socket_peer
 from gateway.web.csrf import csrf
 from gateway.web.negotiation import is_browser
 
@@ -97,11 +97,8 @@ def _only_the_edge() -> Response | None:
 
 def from_the_edge(environ: Mapping[str, Any], app: Flask) -> bool:
     """The socket peer (before ``ProxyFix``) is in ``FORWARD_AUTH_ALLOW``."""
-    peer = environ.get("werkzeug.proxy_fix.orig", {}).get("REMOTE_ADDR") or (
-        environ.get("REMOTE_ADDR") or ""
-    )
     try:
-        address = ipaddress.ip_address(peer)
+        address = ipaddress.ip_address(socket_peer(environ))
     except ValueError:
         return False
     return any(address in net for net in app.extensions[_ALLOW])

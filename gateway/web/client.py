@@ -27,13 +27,18 @@ def client_ip() -> str:
 
 def client_ip_of(environ: Mapping[str, Any]) -> str:
     """:func:`client_ip` from a WSGI environ (after ``ProxyFix``)."""
-    original = environ.get("werkzeug.proxy_fix.orig", {})
-    for candidate in (environ.get("REMOTE_ADDR"), original.get("REMOTE_ADDR")):
+    for candidate in (environ.get("REMOTE_ADDR"), socket_peer(environ)):
         try:
             return str(ipaddress.ip_address((candidate or "").strip()))
         except ValueError:
             continue
     return "unknown"
+
+
+def socket_peer(environ: Mapping[str, Any]) -> str:
+    """The address of the connection itself, before ``ProxyFix`` read any forwarded header."""
+    original = environ.get("werkzeug.proxy_fix.orig", {})
+    return str(original.get("REMOTE_ADDR") or environ.get("REMOTE_ADDR") or "")
 
 
 def user_agent() -> str:

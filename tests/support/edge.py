@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from config import edge as edge_config
-from tests.support.stack import Stack, free_port, running_stack, wait_until_up
+from tests.support.stack import Stack, free_port, running_stack, stop_process, wait_until_up
 
 
 @dataclass
@@ -74,12 +74,7 @@ def running_edge(
             raise RuntimeError(f"{kind} did not come up:\n{edge.log()[-3000:]}") from None
         yield edge
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @contextmanager
