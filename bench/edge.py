@@ -13,16 +13,20 @@ on a fresh SQLite database with one signed-in user linked to Segment, then:
 - Caddy + forward-auth: the shipped ``config/edge/Caddyfile`` (forward_auth to the gateway);
 - built-in proxy: the gateway itself proxying ``/segment/``.
 
-wrk (``apt-get install -y wrk``; installed when missing) measures each with ``--connections``
-(throughput) and with one connection (latency without queueing), and the ratios the issue
-targets are printed. Before measuring, each path must show the product a verified assertion
-(or, for direct and plain nginx, reach it).
+The page is the echo product's ``/bench/page``: a few lines naming who is signed in, after the
+product verified the assertion (none on direct and plain nginx). wrk (``apt-get install -y wrk``;
+installed when missing) measures each with ``--connections`` (throughput) and with one
+connection (latency without queueing), and the ratios the issue targets are printed, with the
+CPU each process spent per request (from ``/proc``) to show where a path's cost goes. Before
+measuring, each path must show the product a verified assertion (or, for direct and plain
+nginx, reach it).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,6 +36,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.procfs import tree_cpu  # noqa: E402
 from bench.proxy import (  # noqa: E402
     SECRET,
     Result,
@@ -95,6 +100,9 @@ def main() -> int:
     parser.add_argument("--gateway-workers", type=int, default=2)
     parser.add_argument("--gateway-threads", type=int, default=16)
     parser.add_argument("--gateway-server", choices=("gunicorn", "granian"), default="gunicorn")
+    parser.add_argument("--hold", type=int, default=0,
+                        help="before measuring, print the pids, URLs and cookie, then wait this "
+                             "many seconds (attach py-spy, run wrk by hand)")
     parser.add_argument("--only", help="comma-separated subset of: " + ", ".join(NAMES))
     args = parser.parse_args()
 
@@ -121,6 +129,7 @@ def main() -> int:
     )
     children: list[subprocess.Popen[bytes]] = []
     results: dict[str, tuple[Result, Result]] = {}
+    cpu: dict[str, dict[str, float]] = {}
     try:
         # The issuer the product expects is the gateway's PUBLIC_URL: one for every path here.
         env["PUBLIC_URL"] = public
@@ -167,14 +176,30 @@ def main() -> int:
         for name in chosen:
             check = subprocess.run(["curl", "-s", "-H", f"Cookie: {cookie}", urls[name]],
                                    capture_output=True, text=True).stdout.replace(" ", "")
-            verified = '"email":"bench@example.com"' in check
-            if name in ("direct", "plain nginx") and '"path":"/bench/page"' not in check:
+            verified = "Signedinasbench@example.comon/bench/page" in check
+            if name in ("direct", "plain nginx") and "Signedinasnobodyon/bench/page" not in check:
                 raise SystemExit(f"{name}: the product was not reached:\n{check[:500]}")
             if name not in ("direct", "plain nginx") and not verified:
                 raise SystemExit(f"{name}: no verified assertion at the product:\n{check[:500]}")
             run_wrk(wrk, urls[name], cookie, 2, args.connections)  # warm up
+        if args.hold:
+            print(f"holding {args.hold} s for a profiler: pids {[c.pid for c in children]}, "
+                  f"cookie {cookie}", *urls.values(), sep="\n", flush=True)
+            time.sleep(args.hold)
+        edge_of = {"plain nginx": "plain", "nginx + forward-auth": "nginx",
+                   "Caddy + forward-auth": "caddy"}
         for name in chosen:
+            roles = {"product": children[0].pid, "gateway": children[1].pid,
+                     "edge": edges[edge_of[name]].pid if name in edge_of else 0}
+            before = {role: tree_cpu(pid) for role, pid in roles.items() if pid}
+            wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             many = run_wrk(wrk, urls[name], cookie, args.duration, args.connections)
+            wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            used = {role: tree_cpu(pid) - before[role] for role, pid in roles.items() if pid}
+            used["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime
+                           - wrk_before.ru_utime - wrk_before.ru_stime)
+            cpu[name] = {role: 1000 * seconds / max(1, many.requests)
+                         for role, seconds in used.items()}
             time.sleep(0.5)
             one = run_wrk(wrk, urls[name], cookie, args.duration, 1)
             results[name] = (many, one)
@@ -207,6 +232,19 @@ def main() -> int:
             return f"{results[a][1].p50_ms - results[b][1].p50_ms:+.2f} ms"
         return "-"
 
+    roles = ("product", "gateway", "edge", "wrk")
+    print(f"\nCPU ms per request by process ({args.connections}-connection runs; the edge is "
+          "the row's nginx or Caddy)")
+    print(f"{'':24}" + "".join(f"{role:>9}" for role in roles) + f"{'total':>9}")
+    for name, used in cpu.items():
+        print(f"{name:24}" + "".join(f"{used.get(role, 0.0):9.3f}" for role in roles)
+              + f"{sum(used.values()):9.3f}")
+    if "plain nginx" in cpu and "nginx + forward-auth" in cpu:
+        # The product is one process: what verifying the assertion adds to it bounds the
+        # throughput of every authenticated path, whatever the gateway and the edge cost.
+        ceiling = cpu["plain nginx"]["product"] / cpu["nginx + forward-auth"]["product"]
+        print(f"product CPU per request, plain nginx / nginx + forward-auth: {ceiling:.2f} "
+              "(the throughput ratio's ceiling were the gateway and the edge free)")
     print()
     print(f"nginx + forward-auth / plain nginx throughput: "
           f"{ratio('nginx + forward-auth', 'plain nginx')} (target >= 0.75)")

@@ -45,6 +45,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
+from bench.procfs import children  # noqa: E402
 from tests.support.person import Person  # noqa: E402
 from tests.support.stack import Stack, running_stack  # noqa: E402
 
@@ -79,21 +80,6 @@ class Stats:
 
 
 # --- the gateway's processes -----------------------------------------------------------------
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return sorted(found)
 
 
 def rss_mib(pid: int) -> float:

@@ -23,6 +23,20 @@ from __future__ import annotations
 
 import os
 
+from gunicorn.glogging import Logger
+
+
+class AppWritesTheAccessLog(Logger):
+    """gunicorn's own access log switched off for good.
+
+    The app writes one JSON line per request; gunicorn's line would duplicate it. Setting
+    ``accesslog = None`` is not enough: with a ``logconfig_dict`` gunicorn still builds every
+    line's fields and hands them to a logger with no handler (5 % of a forward-auth worker)."""
+
+    access_log_enabled = False
+
+
+logger_class = AppWritesTheAccessLog
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(8, 2 * (os.cpu_count() or 1))))
 worker_class = "gthread"
@@ -36,8 +50,6 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
-# The app writes one JSON access-log line per request (gateway.web.observability); gunicorn's own
-# access log would duplicate it.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")

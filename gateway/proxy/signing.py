@@ -8,7 +8,6 @@ The claim set is described in ``gateway/assertion.py`` (the verifier products ve
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 import jwt
@@ -19,6 +18,7 @@ from gateway.keys import key_store
 from gateway.keys.store import SigningKey
 from gateway.products.table import Product, products
 from gateway.proxy.principal import Principal
+from gateway.web.ids import unique_id
 
 
 def sign_assertion(
@@ -53,7 +53,7 @@ def sign_assertion(
         "amr": list(auth_methods),
         "iat": issued,
         "exp": issued + lifetime,
-        "jti": uuid.uuid4().hex,
+        "jti": unique_id(),
         "htm": method.upper(),
         "htp": path,
     }

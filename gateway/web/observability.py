@@ -13,7 +13,6 @@ import ipaddress
 import json
 import logging
 import os
-import random
 import re
 import time
 
@@ -28,6 +27,7 @@ from prometheus_client import (
 )
 
 from gateway.web.client import client_ip
+from gateway.web.ids import unique_id
 
 access_log = logging.getLogger("gateway.access")
 
@@ -53,13 +53,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 def request_id(value: str | None) -> str:
     """Keep a caller's ``X-Request-ID`` when it is short and plain, else make a new one.
 
-    128 random bits from the ``random`` module: an id need only be unique, not secret, and a
-    ``uuid4()`` per request read the system's random source each time. ``random`` is reseeded
-    in every forked worker, so workers never share a sequence.
-    """
+    A new one is unique, not secret (``gateway.web.ids``)."""
     if value and _REQUEST_ID.match(value):
         return value
-    return f"{random.getrandbits(128):032x}"
+    return unique_id()
 
 
 def _area() -> str:

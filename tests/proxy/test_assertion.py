@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from typing import Any
@@ -266,3 +267,22 @@ def test_login_redirect_never_carries_an_unsafe_next(gateway: Flask, value: str)
         next_value = parse_qs(urlsplit(response.headers["Location"]).query)["next"][0]
         assert next_value.startswith("/segment/")
         assert safe_return_path(next_value) == next_value
+
+
+def _jtis(count: int) -> set[str]:
+    key = shared_store().signing_key()
+    tokens = (sign_assertion(key, issuer="https://login.example", product="segment",
+                             console_user_id="c1", email="pat@example.com",
+                             product_user_id="p1", session_id="s1", auth_methods=["pwd"],
+                             method="GET", path="/") for _ in range(count))
+    return {jwt.decode(t, options={"verify_signature": False})["jti"] for t in tokens}
+
+
+def test_assertion_ids_are_unique_in_a_worker_and_across_forked_workers() -> None:
+    """A product refuses an id it has seen: two workers must never hand out the same ones."""
+    parent = _jtis(2000)
+    assert len(parent) == 2000
+    assert all(len(jti) == 32 and int(jti, 16) >= 0 for jti in parent)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        children = pool.map(_jtis, [2000, 2000])
+    assert len(children[0] | children[1] | parent) == 6000

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from markupsafe import escape
 from werkzeug.serving import make_server
 
 from gateway.assertion import (
@@ -66,6 +67,22 @@ def echo_app(product: str, keys: KeySource, issuer: str = ISSUER) -> Flask:
         )
         response.headers["X-Upstream"] = product
         return response
+
+    @app.get("/bench/page")
+    def bench_page() -> Response:
+        """A small product page, the benchmarks' page: who is signed in, as a product shows it.
+
+        The catch-all above echoes every request header back, so a request carrying the
+        assertion would cost the product more to answer than one without: the benchmarks
+        would charge the hop for the echo."""
+        try:
+            identity = verifier.verify(request.headers.get("X-Identity-Assertion"),
+                                       method=request.method, path=request.path)
+            who = identity.email
+        except InvalidAssertion:
+            who = "nobody"
+        return Response(f"<!doctype html><title>{product}</title><p>Signed in as {escape(who)}"
+                        f" on {escape(request.path)}</p>\n", mimetype="text/html")
 
     @app.get("/download/<int:size>")
     def download(size: int) -> Response:
