@@ -1,6 +1,6 @@
-"""The journey in a real headless Chromium through real nginx running the shipped
-configuration (config/edge): sign in, link SendGrid, browse it, sign out everywhere, and a
-second browser of the same person is refused by the product prefix within the bound.
+"""The journey in a real headless Chromium through real nginx and real Caddy, each running the
+shipped configuration (config/edge): sign in, link SendGrid, browse it, sign out everywhere,
+and a second browser of the same person is refused by the product prefix within the bound.
 
 (The same journey over HTTP, and every security corpus, runs through nginx and Caddy in
 tests/edge.)
@@ -20,14 +20,16 @@ from tests.e2e.browser import Steps, new_page
 from tests.support import people
 from tests.support.edge import EdgeStack, running_edge_stack
 
-PASSWORD = "a browser behind nginx passphrase"
+PASSWORD = "a browser behind the edge passphrase"
 #: SESSION_CACHE_SECONDS (2) plus scheduling slack.
 REVOCATION_BOUND = 3.5
 
 
-@pytest.fixture(scope="module")
-def nginx_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeStack]:
-    with running_edge_stack("nginx", str(tmp_path_factory.mktemp("edge-browser"))) as edge:
+@pytest.fixture(scope="module", params=["nginx", "caddy"])
+def edge_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[EdgeStack]:
+    workdir = str(tmp_path_factory.mktemp(f"edge-browser-{request.param}"))
+    with running_edge_stack(request.param, workdir) as edge:
         yield edge
 
 
@@ -39,11 +41,11 @@ def _sign_in(page: Any, base: str, email: str) -> None:
     page.wait_for_url(base + "/")
 
 
-def test_journey_through_nginx(nginx_stack: EdgeStack, browser: Any,
-                               browser_page: Steps) -> None:
-    base, page, steps = nginx_stack.url, browser_page.page, browser_page
-    email = "edge-browser@example.com"
-    people.create_console_user(nginx_stack.stack, email, PASSWORD)
+def test_journey_through_the_edge(edge_stack: EdgeStack, browser: Any,
+                                  browser_page: Steps) -> None:
+    base, page, steps = edge_stack.url, browser_page.page, browser_page
+    email = f"edge-browser-{edge_stack.kind}@example.com"
+    people.create_console_user(edge_stack.stack, email, PASSWORD)
 
     page.goto(base + "/sendgrid/")  # not signed in: the edge sends the browser to sign in
     page.wait_for_url(re.compile(re.escape(base) + r"/login\?next="))
