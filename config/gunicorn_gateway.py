@@ -31,7 +31,9 @@ class AppWritesTheAccessLog(Logger):
 
     The app writes one JSON line per request; gunicorn's line would duplicate it. Setting
     ``accesslog = None`` is not enough: with a ``logconfig_dict`` gunicorn still builds every
-    line's fields and hands them to a logger with no handler (5 % of a forward-auth worker)."""
+    line's fields and hands them to a logger with no handler (5 % of a forward-auth worker).
+    Naming a logger class also means ``statsd_host`` is not honoured: metrics are Prometheus's
+    (``/metrics``)."""
 
     access_log_enabled = False
 

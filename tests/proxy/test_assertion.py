@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import random
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -286,3 +287,15 @@ def test_assertion_ids_are_unique_in_a_worker_and_across_forked_workers() -> Non
     with multiprocessing.get_context("fork").Pool(2) as pool:
         children = pool.map(_jtis, [2000, 2000])
     assert len(children[0] | children[1] | parent) == 6000
+
+
+def test_assertion_ids_do_not_follow_the_shared_random_seed() -> None:
+    """A library (or Hypothesis) seeding ``random`` with a constant must not repeat ids."""
+    state = random.getstate()
+    try:
+        random.seed(7)
+        first = _jtis(3)
+        random.seed(7)
+        assert _jtis(3).isdisjoint(first)
+    finally:
+        random.setstate(state)
