@@ -70,10 +70,11 @@ class LeanForwardAuth:
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         headers = EnvironHeaders(environ)
+        client = client_ip_of(environ)  # for the forwarded headers and the metrics line
         try:
             trigger_repair(self.app)  # what Flask's before_request would have started
             with self.app.app_context():
-                answer = self._allowed(environ, headers, read)
+                answer = self._allowed(environ, headers, read, client)
         except Exception:  # noqa: BLE001 - the database down, say: Flask's handlers answer it
             self._log_error()
             answer = None
@@ -83,12 +84,12 @@ class LeanForwardAuth:
         answer += [("X-Request-ID", rid), ("Content-Length", "0")]
         start_response("200 OK", answer)
         record(environ["REQUEST_METHOD"], "forward_auth", 200, time.perf_counter() - started,
-               environ["PATH_INFO"], client_ip_of(environ), rid,
+               environ["PATH_INFO"], client, rid,
                log=self.app.config["FORWARD_AUTH_LOG_ALLOWED"])
         return []
 
     def _allowed(
-        self, environ: dict[str, Any], headers: Headers, read: Reader
+        self, environ: dict[str, Any], headers: Headers, read: Reader, client: str
     ) -> list[tuple[str, str]] | None:
         """The 200's headers, or None for any answer that is not "allowed"."""
         if not from_the_edge(environ, self.app):
@@ -103,7 +104,7 @@ class LeanForwardAuth:
         decision = decide(asked.raw_path, asked.query, token)
         if decision.verdict is not Verdict.ALLOW:
             return None
-        return allowed_headers(decision, asked, client_ip_of(environ), cookie)
+        return allowed_headers(decision, asked, client, cookie)
 
     def _log_error(self) -> None:
         """A lasting fault here would quietly send every answer the slow way: say so."""
