@@ -210,6 +210,9 @@ def _pending_signup(email: str, password_hash: str) -> User | None:
     return user
 
 
+ALREADY_USED = "This link was already used. Sign in, or ask for a new link."
+
+
 @bp.route("/verify-email", methods=["GET", "POST"])
 def verify_email() -> ResponseReturnValue:
     """GET shows a confirm button (mail scanners prefetch links); POST spends the link."""
@@ -222,7 +225,7 @@ def verify_email() -> ResponseReturnValue:
     except tokens.TokenExpired:
         return _link_problem("This link has expired. Ask for a new one below.")
     except tokens.TokenUsed:
-        return _link_problem("This link was already used. Sign in, or ask for a new link.")
+        return _link_problem(ALREADY_USED)
     except tokens.TokenInvalid:
         return _link_problem("This link is not valid. Check that you copied all of it.")
     user = db().get(User, data.get("uid"))
@@ -235,7 +238,11 @@ def verify_email() -> ResponseReturnValue:
     refused = _confirm_signup_password(user, form, token)
     if refused is not None:
         return refused
-    tokens.spend(data)
+    try:
+        tokens.spend(data)  # first of this request's writes; rolled back whole if it loses
+    except tokens.TokenUsed:
+        return _link_problem(ALREADY_USED)
+    throttle.record_success(user.email)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit.record("email_verified", user.id)
@@ -270,7 +277,6 @@ def _confirm_signup_password(
         )
         return render_template("auth/verify_email.html", form=form, token=token,
                                email=user.email, error=message), 400
-    throttle.record_success(user.email)
     return None
 
 

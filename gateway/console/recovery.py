@@ -102,14 +102,17 @@ def _code_field(form: ResetPasswordForm, factor: Factor | None) -> None:
                                "spellcheck": "false", "autocapitalize": "off"}
 
 
+def _link_problem(exc: recovery.ResetLinkError) -> ResponseReturnValue:
+    return render_template("auth/reset_problem.html", message=str(exc), form=EmailForm()), 400
+
+
 @bp.route("/reset-password", methods=["GET", "POST"])
 def reset_password() -> ResponseReturnValue:
     token = request.values.get("token", "")
     try:
         user, data = recovery.open_link(token)
     except recovery.ResetLinkError as exc:
-        return render_template("auth/reset_problem.html", message=str(exc),
-                               form=EmailForm()), 400
+        return _link_problem(exc)
     form = ResetPasswordForm()
     factor = None if _proven_method(data) else _factor(user)
     _code_field(form, factor)
@@ -157,6 +160,9 @@ def reset_password() -> ResponseReturnValue:
         form.password.errors.append("That is your current password. Choose a new one.")
         return page(400)
     method = _proven_method(data) if user.has_second_factor else None
-    recovery.apply_reset(user, data, password)
+    try:
+        recovery.apply_reset(user, data, password)
+    except recovery.ResetLinkError as exc:  # another request spent the link meanwhile
+        return _link_problem(exc)
     methods = ["pwd"] + (_proven_amr(data) or ([method] if method else []))
     return finish_login(user, methods, url_for("console.home"))

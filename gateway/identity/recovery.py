@@ -139,8 +139,12 @@ def prove(user: User, factor: Factor, code: str) -> Check:
 def apply_reset(user: User, data: dict[str, Any], password: str) -> int:
     """Spend the link and set the new password; ends every session, forgets remembered
     devices, confirms the address, audits and notifies. Returns the sessions ended. The
-    caller commits."""
-    tokens.spend(data)
+    caller commits. ResetLinkError(USED) when another request spent the link first (its
+    check passed before that one committed): nothing changed."""
+    try:
+        tokens.spend(data)
+    except tokens.TokenUsed:
+        raise ResetLinkError(LinkProblem.USED) from None
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     if user.email_verified_at is None:

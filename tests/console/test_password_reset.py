@@ -25,6 +25,7 @@ from gateway.identity import recovery as recovery_rules
 from gateway.identity import tokens
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import AuditEvent, User, utcnow
+from tests.support import races
 from tests.support.console import PASSWORD, Actions, csrf_token, current_code, make_app
 
 NEW_PASSWORD = "a fresh and long passphrase"
@@ -172,6 +173,39 @@ def test_link_works_once(actions: Actions) -> None:
     again = reset(fresh(actions.app), link, password="yet another passphrase")
     assert again.status_code == 400 and "already used" in again.get_data(as_text=True)
     assert fresh(actions.app).login(password=NEW_PASSWORD).status_code == 302
+
+
+def _one_won_one_was_told(app: Flask, results: list[Any]) -> None:
+    """One reset signed in, the other got the "already used" page; one reset happened."""
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [302, 400], statuses
+    loser = next(r for r in results if r.status_code == 400).get_data(as_text=True)
+    assert "This link was already used" in loser
+    assert len(events(app, "password_reset")) == 1
+
+
+def test_link_spent_by_a_concurrent_reset_says_already_used(actions: Actions, app: Flask) -> None:
+    """Single-use race: the second POST passed every check before the first committed."""
+    actions.create_user()
+    link = reset_link(actions, "user@example.com")
+    first, second = fresh(app), fresh(app)
+    results = races.after_the_check(
+        app, "INSERT INTO used_tokens",
+        lambda: reset(first, link), lambda: reset(second, link, password="another passphrase 2"),
+    )
+    _one_won_one_was_told(app, list(results))
+    assert fresh(app).login(password=NEW_PASSWORD).status_code == 302  # the winner's password
+
+
+def test_link_posted_twice_at_once_one_wins(actions: Actions, app: Flask) -> None:
+    """Single-use race: two POSTs spend the link at the same moment."""
+    actions.create_user()
+    link = reset_link(actions, "user@example.com")
+    browsers = [fresh(app), fresh(app)]
+    results = races.together(
+        app, "INSERT INTO used_tokens", *[lambda b=b: reset(b, link) for b in browsers]
+    )
+    _one_won_one_was_told(app, results)
 
 
 def test_link_expires_after_an_hour(actions: Actions, monkeypatch: pytest.MonkeyPatch) -> None:
