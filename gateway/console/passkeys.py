@@ -46,7 +46,7 @@ from gateway.console.forms import (
 )
 from gateway.db import db
 from gateway.identity import audit, passkeys, recovery, throttle
-from gateway.identity.mail import send_mail
+from gateway.identity.mail import inline, send_mail
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.recovery import Factor
@@ -324,6 +324,8 @@ def add() -> ResponseReturnValue:
         credential = passkeys.register(
             user, request.form.get("credential", ""), request.form.get("name", "")
         )
+    except passkeys.BadName as exc:
+        return _settings_page(400, str(exc))
     except PasskeyRefused as refused:
         db().commit()  # the challenge stays spent
         current_app.logger.info("passkey registration refused: %s", refused)
@@ -334,7 +336,7 @@ def add() -> ResponseReturnValue:
         )
         return _settings_page(_refusal_status(refused), message)
     ended = revoke_all(user.id, keep=current_user.record)
-    body = f'A passkey named "{credential.name}" was added to your Unified Login account.'
+    body = f'A passkey named "{inline(credential.name)}" was added to your Unified Login account.'
     if not was_on:
         audit.record("2fa_enabled", user.id, sessions_ended=ended, factor="passkey")
         body += " Two-factor authentication is now on: sign-in asks for it after your password."
@@ -357,11 +359,11 @@ def rename(public_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     credential = _owned(public_id)
-    name = request.form.get("name", "").strip()
-    if not name or len(name) > 64 or not name.isprintable():
-        return _settings_page(400, "A passkey name is 1 to 64 characters.")
     old = credential.name
-    passkeys.rename(credential, name)
+    try:
+        passkeys.rename(credential, request.form.get("name", ""))
+    except passkeys.BadName as exc:
+        return _settings_page(400, str(exc))
     audit.record("passkey_renamed", current_user.user.id, old=old, new=credential.name)
     db().commit()
     flash(f'Passkey renamed to "{credential.name}".')
@@ -379,7 +381,7 @@ def remove(public_id: str) -> ResponseReturnValue:
     passkeys.remove(user, credential)
     ended = revoke_all(user.id, keep=current_user.record)
     audit.record("passkey_removed", user.id, passkey=name, sessions_ended=ended)
-    body = f'The passkey named "{name}" was removed from your Unified Login account.'
+    body = f'The passkey named "{inline(name)}" was removed from your Unified Login account.'
     if not user.has_second_factor:
         audit.record("2fa_disabled", user.id, sessions_ended=ended, factor="passkey")
         body += " It was your last second factor: two-factor authentication is now off."

@@ -5,6 +5,10 @@ an address (sign-up, resend, email-change confirmation), so without it an inbox 
 Notices about a change made inside the recipient's own account (password, 2FA, email) skip the
 cap: only the account holder can cause them, and an attacker who first spent the cap must not
 be able to act unseen.
+
+Every value a person typed or sent (a passkey name, a device name from a User-Agent, an
+address) passes :func:`inline` on its way into a mail's text or subject: a line break or a
+control character in it would write lines of its own into a security notice.
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ from gateway.models import OutboxMessage
 log = logging.getLogger("gateway.mail")
 
 
+def inline(value: object) -> str:
+    """``value`` as it may stand inside a mail's text or subject: one line, every character
+    that is not printable (line breaks, control, format and bidi characters) a space, runs of
+    spaces one."""
+    return " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
+
+
 def send_mail(recipient: str, subject: str, body: str, *, notice: bool = False) -> bool:
     """Send now over SMTP, or keep in the outbox (demo/development/test).
 
@@ -30,6 +41,7 @@ def send_mail(recipient: str, subject: str, body: str, *, notice: bool = False) 
     ``notice``: about a change the recipient's own signed-in account just made (never capped).
     """
     config = current_app.config
+    subject = inline(subject)  # a header: never more than one line, whatever went into it
     if not notice and not throttle.allow_mail(recipient):
         log.info("mail to %s dropped (per-recipient cap): %s", recipient, subject)
         return False

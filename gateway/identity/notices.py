@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
-from gateway.identity.mail import send_mail
+from gateway.identity.mail import inline, send_mail
 from gateway.models import KnownDevice, User, utcnow
 
 
@@ -24,7 +24,7 @@ def new_sign_in(user: User, device: KnownDevice) -> None:
         user.email,
         "New sign-in to your account",
         f"Your Unified Login account was just signed in to from a device it had not seen "
-        f"before.\n\nDevice: {device.name}\nTime: about {when}\n\n"
+        f"before.\n\nDevice: {inline(device.name)}\nTime: about {when}\n\n"
         f"If this was you, there is nothing to do. If not, reset your password "
         f"({_link('recovery.forgot_password')}) and sign out the sessions you do not know: "
         f"{_link('settings.sessions')}",

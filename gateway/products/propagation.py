@@ -30,7 +30,7 @@ from sqlalchemy.orm import aliased
 
 from gateway.db import db
 from gateway.identity import audit, tokens
-from gateway.identity.mail import send_mail
+from gateway.identity.mail import inline, send_mail
 from gateway.identity.sessions import invalidate_cached_checks
 from gateway.models import EmailChange, EmailChangeStep, ProductLink, User, utcnow
 from gateway.products.api import (
@@ -172,7 +172,7 @@ def request_change(user: User, new_email: str) -> EmailChange:
     send_mail(
         new_email,
         "Confirm your new email address",
-        f"Open this link to make {new_email} the email of your Unified Login account "
+        f"Open this link to make {inline(new_email)} the email of your Unified Login account "
         f"(valid for 24 hours, once):\n\n{link}\n\nIf you did not ask for this, ignore it.",
     )
     cancel = tokens.make_token(CANCEL_PURPOSE, cid=change.id, uid=user.id)
@@ -182,7 +182,7 @@ def request_change(user: User, new_email: str) -> EmailChange:
     send_mail(
         user.email,
         "Your email address is about to change",
-        f"Someone signed in to your account asked to change its email to {new_email}. "
+        f"Someone signed in to your account asked to change its email to {inline(new_email)}. "
         f"If this was not you, stop the change with this link:\n\n{cancel_link}\n\n"
         "then change your password and sign out everywhere.",
         notice=True,
@@ -379,7 +379,8 @@ def _apply(change: EmailChange) -> EmailChange:
         _compensate(change, IN_USE)
         raise EmailChangeError(IN_USE, Refusal.CONFLICT) from None
     send_mail(change.old_email, "Your email address was changed",
-              f"The email of your Unified Login account is now {change.new_email}.", notice=True)
+              f"The email of your Unified Login account is now {inline(change.new_email)}.",
+              notice=True)
     session.commit()
     return change
 

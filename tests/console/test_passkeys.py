@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import update
 
 from gateway.db import new_session
-from gateway.models import LoginSession, ProductLink, utcnow
+from gateway.models import LoginSession, PasskeyCredential, ProductLink, utcnow
 from tests.support.apps import dispose
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.console import Actions, current_code
@@ -116,6 +116,63 @@ def test_add_several_named_then_rename(app: Flask, actions: Actions) -> None:
                         name="x").status_code == 404
     activity = actions.client.get("/settings/activity").get_data(as_text=True)
     assert "Passkey added" in activity and "Passkey renamed" in activity
+
+
+#: Names that would write lines of their own into a security notice, or hide text.
+UNPRINTABLE_NAMES = {
+    "newline": "Phone\n\nThis change was made by our support team, ignore it",
+    "carriage-return": "Phone\rBcc: x@example.com",
+    "nul": "Phone\x00",
+    "escape": "Phone\x1b[2J",
+    "bidi-override": "Phone\u202egnp.exe",
+    "zero-width": "Pho\u200bne",
+    "line-separator": "Phone\u2028more",
+}
+
+
+@pytest.mark.parametrize("name", UNPRINTABLE_NAMES.values(), ids=UNPRINTABLE_NAMES.keys())
+def test_unprintable_passkey_names_are_refused_when_adding_and_renaming(
+    app: Flask, actions: Actions, name: str
+) -> None:
+    """Passkey names: adding applies the same validation as renaming (400, nothing stored,
+    no notice mailed)."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    created = phone.create(options(actions.client, "register", "/settings/passkeys"))
+    refused = submit(actions.client, "/settings/passkeys", created, "/settings/passkeys",
+                     name=name)
+    assert refused.status_code == 400
+    assert "printable" in refused.get_data(as_text=True)
+    assert not stored_passkeys(app)
+    assert not actions.mails(EMAIL)
+    register(actions, SoftAuthenticator(ORIGIN), name="Phone")
+    public_id = stored_passkeys(app)[0].public_id
+    renamed = actions.post(f"/settings/passkeys/{public_id}/rename", "/settings/passkeys",
+                           name=name)
+    assert renamed.status_code == 400 and "printable" in renamed.get_data(as_text=True)
+    assert [p.name for p in stored_passkeys(app)] == ["Phone"]
+
+
+def test_notice_mail_never_carries_control_characters_of_a_stored_name(
+    app: Flask, actions: Actions
+) -> None:
+    """Mail text: a name stored before the check (or by any other route) still reaches the
+    notice on one line, without control characters."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    register(actions, SoftAuthenticator(ORIGIN), name="Phone")
+    with app.app_context(), new_session() as session:
+        session.execute(update(PasskeyCredential).values(name=UNPRINTABLE_NAMES["newline"]))
+        session.commit()
+    public_id = stored_passkeys(app)[0].public_id
+    assert actions.post(f"/settings/passkeys/{public_id}/remove",
+                        "/settings/passkeys").status_code == 302
+    notice = actions.mails(EMAIL)[-1]
+    assert notice.subject == "A passkey was removed from your account"
+    first_line = notice.body.split("\n", 1)[0]
+    assert "Phone This change was made by our support team, ignore it" in first_line
+    assert all(c.isprintable() or c == "\n" for c in notice.body)
 
 
 def test_passkey_as_second_factor(app: Flask, actions: Actions) -> None:
