@@ -61,7 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     _apply_settings(app, settings)
     db.init_app(app)
-    keys.init_app(app)
+    keys.init_app(app, key_commands=cli.keys.requested())
     table.init_app(app)
     _install_hooks(app)
     for blueprint in BLUEPRINTS:
