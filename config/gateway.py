@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     # limit is SIGNUP_MAX_PER_IP).
     "PASSWORD_RESET_MAX_AGE": 3600,
     "RESET_MAX_PER_ADDRESS": 3,
+    # Email-change requests per account and hour: each answer says whether an address is
+    # taken, so a signed-in account must not test address after address.
+    "EMAIL_CHANGE_MAX_PER_HOUR": 5,
     # "Remember this device": how long a remembered browser skips the second factor, and the
     # browser cookie naming the devices a person signed in from (new-sign-in notice), with its
     # lifetime (it outlives the 30 days: a device seen before gets no notice).

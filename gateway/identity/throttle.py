@@ -129,6 +129,17 @@ def client_action(action: str, ip: str) -> Blocked | None:
     return Blocked(max(1, math.ceil((ends - utcnow()).total_seconds())))
 
 
+def per_account(action: str, user_id: str, limit: int) -> Blocked | None:
+    """Count one ``action`` of the account ``user_id`` this hour; Blocked once over ``limit``
+    (an email change's answer tells whether an address is taken: no probing address after
+    address from one account, whichever browser or address it comes from)."""
+    bucket = _count_in_window(f"{action}:acct-id:{user_id}", 3600)
+    if bucket.count <= limit:
+        return None
+    ends = bucket.window_start + timedelta(seconds=3600)
+    return Blocked(max(1, math.ceil((ends - utcnow()).total_seconds())))
+
+
 def per_address(action: str, address: str, limit: int) -> bool:
     """Count one ``action`` (a reset request) for ``address`` this hour; False once over
     ``limit``. The key is the canonical address whether or not an account uses it, so the

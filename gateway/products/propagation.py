@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from blinker import Namespace
 from flask import Flask, current_app, url_for
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -126,8 +126,13 @@ def _unavailable(product: str) -> EmailChangeError:
 
 
 def check_available(user: User, new_email: str) -> None:
-    """Refuse an address another Console or product user has (exact message), or retry later."""
-    taken = db().scalars(select(User.id).where(User.email == new_email, User.id != user.id))
+    """Refuse an address another Console account or product user has (exact message), or
+    retry later. A sign-up not yet confirmed is no account: its address counts as free (the
+    answer must not tell who is signing up), and the first to confirm gets it (see
+    :func:`_release_pending_signups`)."""
+    taken = db().scalars(select(User.id).where(
+        User.email == new_email, User.id != user.id, User.email_verified_at.is_not(None)
+    ))
     if taken.first() is not None:
         raise EmailChangeError(IN_USE, Refusal.CONFLICT)
     for link in _links(user.id):
@@ -359,6 +364,7 @@ def _apply(change: EmailChange) -> EmailChange:
             step.state = StepState.APPLIED
             session.commit()
             step_applied.send(current_app._get_current_object(), product=step.product)  # type: ignore[attr-defined]
+        _release_pending_signups(user, change.new_email)
         user.email = change.new_email
         change.state, change.claim, change.updated_at = ChangeState.APPLIED, None, utcnow()
         audit.record("email_changed", user.id, old_email=change.old_email)
@@ -383,6 +389,18 @@ def _apply(change: EmailChange) -> EmailChange:
               notice=True)
     session.commit()
     return change
+
+
+def _release_pending_signups(user: User, new_email: str) -> None:
+    """First to confirm wins: this change was confirmed before a pending sign-up of the same
+    address, so that sign-up ends (its link then says the address was confirmed by another
+    account first). A sign-up confirmed meanwhile is not touched: the address is then taken
+    and this change fails with IN_USE, put back everywhere."""
+    db().execute(
+        delete(User)
+        .where(User.email == new_email, User.id != user.id, User.email_verified_at.is_(None))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _patch_forward(change: EmailChange, step: EmailChangeStep) -> None:
