@@ -5,18 +5,16 @@ amr the products receive. The refusals are in tests/security/test_passkeys.py.""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
 
 from gateway.db import new_session
-from gateway.models import LoginSession, ProductLink, utcnow
+from gateway.models import ProductLink
 from tests.support.apps import dispose
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import Actions, current_code
+from tests.support.console import Actions, age_sessions, current_code
 from tests.support.passkey_flows import (
     ORIGIN,
     events,
@@ -37,13 +35,6 @@ EMAIL = "user@example.com"
 @pytest.fixture
 def app(database_url: str) -> Flask:
     return passkey_app(database_url)
-
-
-def age_sessions(app: Flask) -> None:
-    """Time passes: the last proof of identity is older than the re-authentication window."""
-    with app.app_context(), new_session() as session:
-        session.execute(update(LoginSession).values(authenticated_at=utcnow() - timedelta(hours=1)))
-        session.commit()
 
 
 def second_factor(actions: Actions, phone: SoftAuthenticator, **overrides: Any) -> Any:

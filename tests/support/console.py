@@ -4,19 +4,20 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
 from gateway import create_app
 from gateway import db as gateway_db
 from gateway.db import new_session
 from gateway.identity.passwords import hash_password
-from gateway.models import OutboxMessage, User, utcnow
+from gateway.models import LoginSession, OutboxMessage, User, utcnow
 from tests.support.keys import shared_store
 
 PASSWORD = "correct horse battery staple"
@@ -118,3 +119,10 @@ class Actions:
 
 def current_code(secret: str) -> str:
     return pyotp.TOTP(secret).now()
+
+
+def age_sessions(app: Flask) -> None:
+    """Time passes: the last proof of identity is older than the re-authentication window."""
+    with app.app_context(), new_session() as session:
+        session.execute(update(LoginSession).values(authenticated_at=utcnow() - timedelta(hours=1)))
+        session.commit()
