@@ -63,7 +63,8 @@ class User(Base):
     # One more each time all the user's sessions are ended (sign out everywhere, password or
     # 2FA change): a sign-in waiting for its 2FA code carries the value it started with.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # TOTP: the secret is set at enrolment; 2FA is on only once totp_enabled_at is set.
+    # TOTP: only a confirmed key, set together with totp_enabled_at (a key being set up lives
+    # in the enrolment, gateway/identity/enrolment.py, never here).
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Last accepted RFC 6238 time step, so an accepted code cannot be replayed.

@@ -46,10 +46,10 @@ from gateway.console.forms import (
 )
 from gateway.db import db
 from gateway.identity import audit, passkeys, recovery, throttle
+from gateway.identity.factors import Factor, second_factors
 from gateway.identity.mail import send_mail
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
-from gateway.identity.recovery import Factor
 from gateway.identity.sessions import is_fresh, mark_reauthenticated, revoke_all
 from gateway.models import User
 from gateway.web.client import client_ip
@@ -81,8 +81,9 @@ def pending_second_factors() -> dict[str, bool]:
     pending = auth._pending_user()
     if pending is None:
         return {"passkey": False, "totp": True}
-    user = pending[0]
-    return {"passkey": bool(user.passkeys) and passkeys.enabled(), "totp": user.has_2fa}
+    factors = second_factors(pending[0])
+    return {"passkey": Factor.PASSKEY in factors and passkeys.enabled(),
+            "totp": Factor.TOTP in factors}
 
 
 def _json_error(message: str, status: int) -> Response:
@@ -239,7 +240,7 @@ def _reset_link() -> tuple[User, dict[str, Any]] | None:
         user, data = recovery.open_link(request.values.get("token", ""))
     except recovery.ResetLinkError:
         return None
-    return (user, data) if Factor.PASSKEY in recovery.second_factors(user) else None
+    return (user, data) if Factor.PASSKEY in second_factors(user) else None
 
 
 def _reset_user() -> User | None:

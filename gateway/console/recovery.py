@@ -21,8 +21,8 @@ from gateway.console.forms import EmailForm, ResetPasswordForm
 from gateway.db import db
 from gateway.identity import audit, recovery, throttle
 from gateway.identity.addresses import canonical_email
+from gateway.identity.factors import Factor, second_factors
 from gateway.identity.passwords import policy_problem, verify_password
-from gateway.identity.recovery import Factor
 from gateway.identity.totp import Check
 from gateway.models import User
 from gateway.web.client import client_ip
@@ -81,7 +81,7 @@ def _proven_amr(data: dict[str, Any]) -> list[str]:
 
 def _factor(user: User) -> Factor | None:
     """The second factor this page asks for, or None when none is needed (any more)."""
-    factors = recovery.second_factors(user)
+    factors = second_factors(user)
     if not factors:
         return None
     wanted = {"recovery": Factor.RECOVERY_CODE, "passkey": Factor.PASSKEY}.get(
@@ -146,8 +146,6 @@ def reset_password() -> ResponseReturnValue:
             if checked is Check.REUSED:
                 return page(401, REUSED_CODE_ERROR)
             return page(401, "That code did not work. Check it and try again.")
-        if factor is Factor.RECOVERY_CODE:
-            audit.record("recovery_code_used", user.id, by="password_reset")
         session[_PROVEN] = {"jti": data["jti"], "method": factor.value}
         db().commit()
         factor = None

@@ -32,11 +32,12 @@ def new_sign_in(user: User, device: KnownDevice) -> None:
     )
 
 
-def recovery_code_used(user: User, remaining: int) -> None:
+def recovery_code_used(user: User, remaining: int, purpose: str) -> None:
+    """``purpose`` says what for, as "to sign in" (gateway.identity.factors)."""
     send_mail(
         user.email,
-        "A recovery code was used to sign in",
-        f"A recovery code was just used to sign in to your Unified Login account. "
+        f"A recovery code was used {purpose}",
+        f"A recovery code of your Unified Login account was just used {purpose}. "
         f"{remaining} unused code{'s' * (remaining != 1)} left.\n\n"
         f"Create new ones when you are running low: {_link('twofactor.confirm_new_codes')}\n\n"
         f"If this was not you, reset your password: {_link('recovery.forgot_password')}",

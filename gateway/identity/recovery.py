@@ -5,10 +5,10 @@ and address, and carries a fingerprint of the password hash at the time it was m
 password change by any route (settings, another reset, sign-up replacing a pending password)
 makes it stop matching. It is spent in ``used_tokens`` by the POST that sets the password
 (mail scanners fetch links with GET). A person with 2FA proves a second factor before the new
-password takes effect (:func:`second_factors` lists what they can use). Afterwards every
-session ends and remembered devices are forgotten (``revoke_all``), the address gets a notice,
-the audit log records it, and an unconfirmed address counts as confirmed (the link proved the
-mailbox).
+password takes effect (``gateway.identity.factors.second_factors`` lists what they can use).
+Afterwards every session ends and remembered devices are forgotten (``revoke_all``), the
+address gets a notice, the audit log records it, and an unconfirmed address counts as confirmed
+(the link proved the mailbox).
 """
 
 from __future__ import annotations
@@ -21,22 +21,14 @@ from flask import current_app, url_for
 
 from gateway.db import db
 from gateway.identity import audit, notices, throttle, tokens
+from gateway.identity.factors import Factor, Use, check_code
 from gateway.identity.mail import send_mail
 from gateway.identity.passwords import hash_password
 from gateway.identity.sessions import revoke_all
-from gateway.identity.totp import Check, check_totp, use_recovery_code
+from gateway.identity.totp import Check
 from gateway.models import User, utcnow
 
 TOKEN_PURPOSE = "password-reset"
-
-
-class Factor(enum.StrEnum):
-    """Second factors a reset (and the sign-in) can be finished with."""
-
-    TOTP = "otp"
-    RECOVERY_CODE = "recovery"
-    #: Proven by a WebAuthn ceremony (gateway/console/passkeys.py), never by a typed code.
-    PASSKEY = "passkey"
 
 
 class LinkProblem(enum.Enum):
@@ -117,23 +109,10 @@ def open_link(token: object) -> tuple[User, dict[str, Any]]:
     return user, data
 
 
-def second_factors(user: User) -> list[Factor]:
-    """What ``user`` can prove at a reset besides the mailbox (empty: 2FA is off).
-
-    The seam for passkeys: a factor added here is offered by the reset page."""
-    factors = [Factor.TOTP, Factor.RECOVERY_CODE] if user.has_2fa else []
-    if user.passkeys:
-        factors.append(Factor.PASSKEY)
-    return factors
-
-
 def prove(user: User, factor: Factor, code: str) -> Check:
-    """Check one second factor for a reset (a recovery code is spent when it matches)."""
-    if factor is Factor.TOTP:
-        return check_totp(user, code)
-    if factor is Factor.PASSKEY:  # no code proves a passkey
-        return Check.WRONG
-    return Check.ACCEPTED if use_recovery_code(user, code) else Check.WRONG
+    """Check one second factor for a reset (a recovery code is spent, audited and mailed when
+    it matches; no code proves a passkey)."""
+    return check_code(user, code, Use.PASSWORD_RESET, accept=[factor])[0]
 
 
 def apply_reset(user: User, data: dict[str, Any], password: str) -> int:

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from gateway.console.forms import ActionForm, NewPasswordForm, ReauthForm
 from gateway.db import db
 from gateway.identity import audit, throttle
+from gateway.identity.factors import Factor, Use, check_code
 from gateway.identity.mail import send_mail
 from gateway.identity.passwords import hash_password, policy_problem, verify_password
 from gateway.identity.reauth import fresh_login_required
@@ -30,7 +31,7 @@ from gateway.identity.sessions import (
     revoke,
     revoke_all,
 )
-from gateway.identity.totp import remaining_recovery_codes, use_recovery_code, verify_totp
+from gateway.identity.totp import remaining_recovery_codes
 from gateway.models import LoginSession, utcnow
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
@@ -130,7 +131,8 @@ def reauthenticate() -> ResponseReturnValue:
     code = form.code.data or ""
     ok = verify_password(user.password_hash, form.password.data or "")
     if ok and user.has_2fa:
-        ok = verify_totp(user, code) or use_recovery_code(user, code)
+        accept = [Factor.TOTP, Factor.RECOVERY_CODE]
+        ok = check_code(user, code, Use.REAUTHENTICATE, accept=accept)[1] is not None
     elif ok and user.passkeys:  # the second factor is a passkey: the password alone is not it
         ok = False  # (confirmed with the passkey instead: gateway/console/passkeys.py)
     if not ok:
