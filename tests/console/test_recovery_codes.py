@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gateway.db import new_session
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import User
-from tests.support.console import Actions, age_sessions, current_code
+from tests.support.console import Actions, age_sessions, current_code, make_app
 
 
 def with_codes(actions: Actions, app: Flask) -> tuple[str, list[str]]:
@@ -156,3 +156,32 @@ def test_recovery_code_spent_at_reauthentication_is_mailed_and_audited(
     activity = actions.client.get("/settings/activity").get_data(as_text=True)
     assert 'data-event="recovery_code_used"' in activity
 
+
+def test_download_needs_a_fresh_reauthentication(actions: Actions, app: Flask) -> None:
+    """The download answers whether codes are unused ones: only inside the window."""
+    codes = signed_in_with_codes(actions, app)
+    age_sessions(app)
+    response = actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
+                            codes=" ".join(codes))
+    assert response.status_code == 302 and "/settings/reauthenticate" in response.location
+    assert codes[0] not in response.get_data(as_text=True)
+    # Where re-authentication sends them back (a GET): codes are never kept, new ones offered.
+    back = actions.client.get("/settings/2fa/recovery-codes/download")
+    assert back.status_code == 302 and back.location == "/settings/2fa/recovery-codes"
+
+
+def test_download_guesses_are_throttled(database_url: str) -> None:
+    """Guessing codes at the download counts like wrong codes at sign-in."""
+    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    actions = Actions(app, app.test_client())
+    codes = signed_in_with_codes(actions, app)
+    statuses = [
+        actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
+                     codes=f"aaaaa-bbbbb-ccccc-dddd{n}").status_code
+        for n in range(4)
+    ]
+    assert statuses == [400, 400, 400, 429]
+    refused = actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
+                           codes=" ".join(codes))
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert codes[0] not in refused.get_data(as_text=True)

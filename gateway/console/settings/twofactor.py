@@ -6,7 +6,8 @@ stolen session must not survive a 2FA change), forgets remembered devices, and n
 re-authentication. New recovery codes are made only from a confirmation page that says the old
 ones stop working. Codes are shown once and stored hashed; the page offers them to copy, print,
 and download: the download is a POST of the codes shown on the page, answered only for codes
-that match the account's unused ones, so nothing is ever kept in clear to serve it later.
+that match the account's unused ones (inside the re-authentication window, refusals throttled
+like wrong codes), so nothing is ever kept in clear to serve it later.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from gateway.console.forms import ActionForm, CodeForm, DownloadCodesForm
 from gateway.db import db
-from gateway.identity import audit, enrolment
+from gateway.identity import audit, enrolment, throttle
 from gateway.identity.mail import send_mail
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import revoke_all
@@ -31,6 +32,8 @@ from gateway.identity.totp import (
     qr_svg,
     remaining_recovery_codes,
 )
+from gateway.web.client import client_ip
+from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
 
 bp = Blueprint("twofactor", __name__, url_prefix="/settings/2fa")
@@ -144,20 +147,42 @@ def regenerate_recovery_codes() -> str:
 
 
 @bp.route("/recovery-codes/download", methods=["POST"])
+@fresh_login_required
 def download_recovery_codes() -> Response:
-    """The codes just shown, as a text file; only the account's own unused codes are echoed."""
+    """The codes just shown, as a text file; only the account's own unused codes are echoed.
+
+    The answer tells whether codes are unused ones, so it is asked like a code at sign-in:
+    inside the re-authentication window (the codes page opens it), and every refusal counts
+    against the account and client throttle."""
+    user = current_user.user
+    ip = client_ip()
+    blocked = throttle.check(user.email, ip)
+    if blocked:
+        page = render_template("error.html", status=429,
+                               message=retry_message(blocked.retry_after))
+        return too_many_attempts(page, blocked.retry_after)
     form = DownloadCodesForm()
     codes = (form.codes.data or "").split() if form.validate_on_submit() else []
-    if not codes or len(codes) > 20 or not are_unused_recovery_codes(current_user.user, codes):
+    if not codes or len(codes) > 20 or not are_unused_recovery_codes(user, codes):
+        throttle.record_failure(user.email, ip)
+        db().commit()
         abort(400)
     text = (
-        "Unified Login recovery codes for " + current_user.user.email + "\n"
+        "Unified Login recovery codes for " + user.email + "\n"
         "Each code signs you in once if you lose your authenticator app.\n\n"
         + "\n".join(codes) + "\n"
     )
     return Response(text, mimetype="text/plain", headers={
         "Content-Disposition": 'attachment; filename="unified-login-recovery-codes.txt"',
     })
+
+
+@bp.route("/recovery-codes/download", methods=["GET"])
+def recovery_codes_shown_once() -> Response:
+    """Where re-authentication lands after a download asked too late: codes are never kept,
+    so the way on is new ones."""
+    flash("Recovery codes are shown only once. If you did not save them, create new ones.")
+    return redirect(url_for("twofactor.confirm_new_codes"))
 
 
 @bp.route("/recovery-code-used")
