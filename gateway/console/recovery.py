@@ -133,14 +133,17 @@ def reset_password() -> ResponseReturnValue:
     if factor is Factor.PASSKEY:  # proven by /reset-password/passkey, never by this form
         return page(401, "Confirm it is you with your passkey first (the button above).")
     if factor is not None:
-        blocked = throttle.check(user.email, ip)
+        # The link and the code pass the account lock (a stranger may have set it off);
+        # wrong codes are counted per client and per link.
+        proof, link = throttle.Proof.LINK_AND_SECOND_FACTOR, data["jti"]
+        blocked = throttle.check(user.email, ip, proof, link)
         if blocked:
             return too_many_attempts(
                 page(error=retry_message(blocked.retry_after))[0], blocked.retry_after
             )
         checked = recovery.prove(user, factor, form.code.data or "")
         if checked is not Check.ACCEPTED:
-            throttle.record_failure(user.email, ip)
+            throttle.record_failure(user.email, ip, link)
             audit.record("login_failed", user.id, stage="password_reset")
             db().commit()
             if checked is Check.REUSED:
@@ -148,6 +151,7 @@ def reset_password() -> ResponseReturnValue:
             return page(401, "That code did not work. Check it and try again.")
         if factor is Factor.RECOVERY_CODE:
             audit.record("recovery_code_used", user.id, by="password_reset")
+        throttle.record_success(user.email, user.id, by="password_reset")
         session[_PROVEN] = {"jti": data["jti"], "method": factor.value}
         db().commit()
         factor = None

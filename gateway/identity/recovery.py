@@ -147,7 +147,8 @@ def apply_reset(user: User, data: dict[str, Any], password: str) -> int:
         user.email_verified_at = utcnow()
         audit.record("email_verified", user.id, by="password_reset")
     ended = revoke_all(user.id)
-    throttle.record_success(user.email)  # the mailbox (and 2FA) proved it: lift a lockout
+    # The mailbox (and the second factor) proved it: lift a lockout.
+    throttle.record_success(user.email, user.id, by="password_reset")
     audit.record("password_reset", user.id, sessions_ended=ended)
     notices.password_reset(user)
     return ended

@@ -16,7 +16,7 @@ from gateway.db import new_session
 from gateway.models import LoginSession, ProductLink, utcnow
 from tests.support.apps import dispose
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import Actions, current_code
+from tests.support.console import Actions, csrf_token, current_code, lock_out
 from tests.support.passkey_flows import (
     ORIGIN,
     events,
@@ -321,3 +321,47 @@ def test_turning_off_the_app_keeps_the_passkey_as_second_factor(
     assert "sign-in still asks for your passkey" in page
     actions.logout()
     assert actions.login(EMAIL).headers["Location"].endswith("/login/2fa")
+
+
+def reset_proven_with(actions: Actions, phone: SoftAuthenticator) -> tuple[str, str]:
+    """Ask for a reset link and prove the passkey on its page; the link and its token."""
+    assert actions.post("/forgot-password", email=EMAIL).status_code == 200
+    link = actions.last_link(EMAIL)
+    token = link.split("token=", 1)[1]
+    response = actions.client.post(f"/passkeys/options/reset?token={token}",
+                                   headers={"X-CSRFToken": csrf_token(actions.client, link)})
+    assert response.status_code == 200
+    proof = submit(actions.client, "/reset-password/passkey", phone.get(response.get_json()),
+                   link, token=token)
+    assert proof.status_code == 302, proof.get_data(as_text=True)
+    return link, token
+
+
+def locked_out_passkey_owner(app: Flask, actions: Actions) -> SoftAuthenticator:
+    """An account whose second factor is a passkey, signed out, locked by a stranger."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    actions.logout()
+    lock_out(app, EMAIL)
+    return phone
+
+
+def test_account_lock_gives_way_to_a_passkey(app: Flask, actions: Actions) -> None:
+    """A stranger's wrong passwords do not keep the passkey's owner out: a passkey is nothing
+    to guess; signing in with it lifts the lock (audited)."""
+    phone = locked_out_passkey_owner(app, actions)
+    assert passwordless(actions.client, phone).status_code == 302
+    assert signed_in(actions.client)
+    lifted = events(app, "lockout_lifted")
+    assert len(lifted) == 1 and '"by": "passkey"' in lifted[0].detail
+
+
+def test_account_lock_gives_way_to_the_link_and_a_passkey(app: Flask, actions: Actions) -> None:
+    phone = locked_out_passkey_owner(app, actions)
+    link, token = reset_proven_with(actions, phone)
+    new_password = "a brand new passkey-guarded passphrase"
+    assert actions.post("/reset-password", link, token=token,
+                        password=new_password).status_code == 302
+    assert '"by": "password_reset"' in events(app, "lockout_lifted")[0].detail
