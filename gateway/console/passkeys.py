@@ -46,7 +46,7 @@ from gateway.console.forms import (
 )
 from gateway.db import db
 from gateway.identity import audit, passkeys, recovery, throttle
-from gateway.identity.mail import send_mail
+from gateway.identity.mail import mail_text, send_mail
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.recovery import Factor
@@ -380,12 +380,9 @@ def remove(public_id: str) -> ResponseReturnValue:
     user = current_user.user
     credential = _owned(public_id)
     name = credential.name
-    passkeys.remove(user, credential)
     ended = revoke_all(user.id, keep=current_user.record)
-    audit.record("passkey_removed", user.id, passkey=name, sessions_ended=ended)
-    body = f'The passkey named "{name}" was removed from your Unified Login account.'
-    if not user.has_second_factor:
-        audit.record("2fa_disabled", user.id, sessions_ended=ended, factor="passkey")
+    body = f'The passkey named "{mail_text(name)}" was removed from your Unified Login account.'
+    if passkeys.remove(user, credential, sessions_ended=ended):
         body += " It was your last second factor: two-factor authentication is now off."
         flash("Passkey removed. Two-factor authentication is off. "
               "Your other sessions were signed out.")
@@ -393,4 +390,6 @@ def remove(public_id: str) -> ResponseReturnValue:
         flash(f'Passkey "{name}" removed. Your other sessions were signed out.')
     _notice(user, "A passkey was removed from your account", body)
     db().commit()
-    return redirect(url_for("passkeys.settings"))
+    # "Sign out everywhere" offers removal too, and comes back to its question.
+    return redirect(safe_return_path(request.form.get("next"),
+                                     default=url_for("passkeys.settings")))

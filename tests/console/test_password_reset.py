@@ -411,3 +411,23 @@ def test_wrong_codes_under_an_account_lock_are_throttled_per_link(database_url: 
     assert fresh(app).login().status_code == 429  # nothing lifted the account lock
     assert not events(app, "lockout_lifted")
 
+
+
+def test_reset_cancels_a_pending_email_change(actions: Actions, app: Flask) -> None:
+    actions.create_user()
+    actions.login()
+    assert actions.post("/settings/email", email="new@example.com").status_code == 200
+    confirm = actions.last_link("new@example.com")
+    link = reset_link(actions, "user@example.com")
+    assert reset(fresh(app), link).status_code == 302
+    cancelled = events(app, "email_change_cancelled")
+    assert len(cancelled) == 1 and '"by": "password_reset"' in cancelled[0].detail
+    notice = next(m for m in actions.mails("user@example.com")
+                  if m.subject == "Your password was reset")
+    assert "new@example.com" in notice.body and "stopped" in notice.body
+    owner = fresh(app)
+    owner.login(password=NEW_PASSWORD)
+    token = confirm.split("token=", 1)[1]
+    response = owner.post("/settings/email/confirm", confirm, token=token)
+    assert response.status_code == 400
+    assert owner.user("user@example.com").email == "user@example.com"
