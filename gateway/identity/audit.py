@@ -20,6 +20,7 @@ EVENT_LABELS = {
     "login": "Signed in",
     "login_failed": "Failed sign-in attempt",
     "lockout": "Sign-in locked after repeated failures",
+    "lockout_lifted": "Sign-in lock lifted (a reset or a passkey proved it was you)",
     "logout": "Signed out",
     "reauthenticated": "Confirmed password",
     "2fa_enabled": "Two-factor authentication turned on",

@@ -22,6 +22,13 @@ from gateway.models import OutboxMessage
 log = logging.getLogger("gateway.mail")
 
 
+def mail_text(value: str) -> str:
+    """User input (a passkey name, say) made safe for a mail's text: control and format
+    characters, line breaks included, become single spaces, so the value stays on its line and
+    cannot pose as a header or a line of our own."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
 def send_mail(recipient: str, subject: str, body: str, *, notice: bool = False) -> bool:
     """Send now over SMTP, or keep in the outbox (demo/development/test).
 

@@ -203,19 +203,35 @@ def pending_change(data: dict[str, object]) -> EmailChange | None:
 def cancel_change(data: dict[str, object]) -> EmailChange | None:
     """Stop a pending change (the old address's link); None when it is no longer pending."""
     change = pending_change(data)
-    if change is None:
+    if change is None or not _stop(change):
+        db().rollback()
         return None
+    db().commit()
+    return change
+
+
+def cancel_pending(user: User, by: str) -> EmailChange | None:
+    """Stop ``user``'s pending change, if any, for ``by`` (a password reset: the link proved
+    the current mailbox, and whoever asked for the change may have been an intruder). The
+    caller commits, with what made the change stop."""
+    query = select(EmailChange).where(
+        EmailChange.user_id == user.id, EmailChange.state == ChangeState.PENDING
+    )
+    change = db().scalars(query).first()
+    return change if change is not None and _stop(change, by=by) else None
+
+
+def _stop(change: EmailChange, **detail: str) -> bool:
+    """pending -> cancelled, unless it moved on meanwhile; audited."""
     stopped = db().execute(
         update(EmailChange)
         .where(EmailChange.id == change.id, EmailChange.state == ChangeState.PENDING)
         .values(state=ChangeState.CANCELLED, updated_at=utcnow())
     )
     if not stopped.rowcount:  # type: ignore[attr-defined]
-        db().rollback()
-        return None
-    audit.record("email_change_cancelled", change.user_id, new_email=change.new_email)
-    db().commit()
-    return change
+        return False
+    audit.record("email_change_cancelled", change.user_id, new_email=change.new_email, **detail)
+    return True
 
 
 def confirm_change(user: User, data: dict[str, object]) -> EmailChange:

@@ -117,6 +117,15 @@ class Actions:
         return match.group(1)
 
 
+def lock_out(app: Flask, email: str = "user@example.com") -> None:
+    """Someone on another address types wrong passwords until the account is locked."""
+    stranger = Actions(app, app.test_client())
+    stranger.client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        stranger.login(email, password="wrong password!!")
+    assert stranger.login(email).status_code == 429
+
+
 def current_code(secret: str) -> str:
     return pyotp.TOTP(secret).now()
 

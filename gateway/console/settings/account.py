@@ -27,6 +27,7 @@ from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import (
     active_sessions,
     end_browser_session,
+    is_fresh,
     mark_reauthenticated,
     revoke,
     revoke_all,
@@ -65,6 +66,10 @@ def sessions(confirm_all: bool = False) -> str:
         current=current_user.record,
         form=ActionForm(),
         confirm_all=confirm_all,
+        # Signing out everywhere leaves passkeys signing in: the question offers their removal
+        # (gateway/console/passkeys.py, within the re-authentication window like in settings).
+        passkeys=current_user.user.passkeys,
+        fresh=is_fresh(current_user.record),
     )
 
 
