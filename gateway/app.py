@@ -24,7 +24,7 @@ from gateway.keys import jwks
 from gateway.products import propagation, switcher, table
 from gateway.proxy import dispatch, forward_auth
 from gateway.proxy.lean_auth import LeanForwardAuth
-from gateway.web import errors, limits, observability, security_headers, templating
+from gateway.web import errors, hosts, limits, observability, security_headers, templating
 from gateway.web.csrf import csrf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,6 +102,7 @@ def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
 def _install_hooks(app: Flask) -> None:
     """The request pipeline every page shares, in the order the hooks run."""
     observability.init_app(app)
+    hosts.init_app(app, forward_auth.BAD_HOST_REFUSALS)
     security_headers.init_app(app)
     limits.init_app(app)
     csrf.init_app(app)

@@ -53,6 +53,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from gateway.assertion import HEADER as ASSERTION_HEADER
+from gateway.assertion import valid_host
 from gateway.proxy import headers as hdr
 from gateway.proxy.decision import Decision, Verdict, decide
 from gateway.proxy.dispatch import gateway_cookies, not_signed_in
@@ -66,7 +67,6 @@ csrf.exempt(bp)
 
 _ALLOW = "gateway.forward_auth.allow"
 _METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 #: Envoy asks with the original request's method; nginx (proxy_method GET) and Caddy use GET.
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -75,6 +75,9 @@ PATH_HEADER = "X-Gateway-Path"
 UNESCAPED_PATH_HEADER = "X-Gateway-Path-Unescaped"
 COOKIE_HEADER = "X-Gateway-Cookie"
 FORWARDED_PREFIX = "X-Gateway-Forwarded-"
+#: What a request naming a bad Host gets here (gateway.web.hosts): nginx's auth_request takes
+#: only 2xx/401/403; the other conventions pass the usual 400 on.
+BAD_HOST_REFUSALS = {"/auth/nginx": 403}
 
 
 class _Unreadable(ValueError):
@@ -211,7 +214,7 @@ def allowed_headers(
     unusable. ``client`` is the client address, ``cookie`` the client's ``Cookie`` header."""
     product = decision.product
     assert product is not None
-    if asked.scheme not in ("http", "https") or not _HOST.fullmatch(asked.host):
+    if asked.scheme not in ("http", "https") or not valid_host(asked.host):
         return None
     if "?" in decision.path or "#" in decision.path:
         return None  # an encoded ? or # in a path: edges disagree on where the path ends
