@@ -41,7 +41,6 @@ proxies to the gateway (the shipped configurations in ``config/edge/`` do).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -58,7 +57,7 @@ from gateway.proxy import headers as hdr
 from gateway.proxy.decision import Decision, Verdict, decide
 from gateway.proxy.dispatch import gateway_cookies, not_signed_in
 from gateway.proxy.signing import assertion_for, forwarded_proof
-from gateway.web.client import client_ip, socket_peer
+from gateway.web.client import client_ip, networks, peer_in
 from gateway.web.csrf import csrf
 from gateway.web.negotiation import is_browser
 
@@ -87,9 +86,7 @@ class _Unreadable(ValueError):
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     app: Flask = state.app  # type: ignore[assignment]
-    app.extensions[_ALLOW] = tuple(
-        ipaddress.ip_network(net, strict=False) for net in app.config["FORWARD_AUTH_ALLOW"]
-    )
+    app.extensions[_ALLOW] = networks(app.config["FORWARD_AUTH_ALLOW"])
 
 
 @bp.before_request
@@ -99,12 +96,9 @@ def _only_the_edge() -> Response | None:
 
 
 def from_the_edge(environ: Mapping[str, Any], app: Flask) -> bool:
-    """The socket peer (before ``ProxyFix``) is in ``FORWARD_AUTH_ALLOW``."""
-    try:
-        address = ipaddress.ip_address(socket_peer(environ))
-    except ValueError:
-        return False
-    return any(address in net for net in app.extensions[_ALLOW])
+    """The socket peer (before ``ProxyFix``) is in ``FORWARD_AUTH_ALLOW``: only then are its
+    ``X-Forwarded-*`` (the client address, scheme and host it asks about) believed and signed."""
+    return peer_in(environ, app.extensions[_ALLOW])
 
 
 @bp.route("/auth/nginx", methods=["GET", "HEAD"])
