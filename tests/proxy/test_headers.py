@@ -255,6 +255,17 @@ def test_set_cookie_paths_are_rewritten_and_domain_dropped(signed_in: SignedIn) 
     ]  # and the product cannot set a cookie named like the gateway session
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["=gw_session=x; Path=/", " =gw_session=x", "gw_session", "=x", "; Path=/", ""],
+    ids=["empty-name", "blank-name", "no-equals", "empty-name-short", "no-pair", "empty"],
+)
+def test_nameless_product_cookies_are_dropped(value: str) -> None:
+    """A browser sends a nameless cookie as its bare value (``gw_session=x``): a product could
+    shadow the gateway's own cookie with one."""
+    assert hdr.rewrite_set_cookie(value, "/segment", {"gw_session"}) is None
+
+
 # --- the same over real sockets: what a real server does with odd header names -------------
 
 
