@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from config import gateway as gateway_config
@@ -24,7 +23,8 @@ from gateway.keys import jwks
 from gateway.products import propagation, switcher, table
 from gateway.proxy import dispatch, forward_auth
 from gateway.proxy.lean_auth import LeanForwardAuth
-from gateway.web import errors, limits, observability, security_headers, templating
+from gateway.web import errors, hosts, limits, observability, security_headers, templating
+from gateway.web.client import ForwardedFromPeers, networks
 from gateway.web.csrf import csrf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,13 +74,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _wrap_wsgi(app: Flask) -> None:
-    """Outermost first: ``ProxyFix`` for the trusted hops, then the lean forward-auth answer
-    (only when an edge may ask), then Flask."""
-    if app.config["FORWARD_AUTH_ALLOW"]:
+    """Outermost first: ``ProxyFix`` for the trusted hops (only for the edges' requests when
+    forward-auth names them), then the lean forward-auth answer (only when an edge may ask),
+    then Flask."""
+    edges = networks(app.config["FORWARD_AUTH_ALLOW"])
+    if edges:
         app.wsgi_app = LeanForwardAuth(app, app.wsgi_app)  # type: ignore[method-assign]
     if app.config["TRUSTED_PROXY_HOPS"]:
-        hops = app.config["TRUSTED_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ForwardedFromPeers(  # type: ignore[method-assign]
+            app.wsgi_app, app.config["TRUSTED_PROXY_HOPS"], edges
+        )
 
 
 def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
@@ -102,6 +105,7 @@ def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
 def _install_hooks(app: Flask) -> None:
     """The request pipeline every page shares, in the order the hooks run."""
     observability.init_app(app)
+    hosts.init_app(app, forward_auth.BAD_HOST_REFUSALS)
     security_headers.init_app(app)
     limits.init_app(app)
     csrf.init_app(app)

@@ -37,6 +37,7 @@ from gateway.proxy.forward_auth import (
     read_nginx,
 )
 from gateway.web.client import client_ip_of
+from gateway.web.hosts import bad_host
 from gateway.web.observability import record, request_id
 
 log = logging.getLogger("gateway.proxy")
@@ -92,7 +93,7 @@ class LeanForwardAuth:
         self, environ: dict[str, Any], headers: Headers, read: Reader, client: str
     ) -> list[tuple[str, str]] | None:
         """The 200's headers, or None for any answer that is not "allowed"."""
-        if not from_the_edge(environ, self.app):
+        if not from_the_edge(environ, self.app) or bad_host(environ):
             return None
         try:
             host = get_host(environ, self.app.config.get("TRUSTED_HOSTS"))

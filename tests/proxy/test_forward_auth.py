@@ -26,6 +26,7 @@ from gateway.models import EmailChange, utcnow
 from gateway.proxy import lean_auth
 from tests.support.apps import dispose
 from tests.support.console import make_app
+from tests.support.corpora import BAD_HOSTS
 from tests.support.keys import StoreJwks, shared_store
 from tests.support.proxy_gateway import SignedIn, Upstream, gateway_settings, sign_in
 
@@ -201,6 +202,36 @@ def test_forward_needs_the_original_uri(person: SignedIn) -> None:
     assert bad_host.status_code == 400
     bad_proto = forward(person.client, "/segment/x", **{"X-Forwarded-Proto": "javascript"})
     assert bad_proto.status_code == 400
+
+
+@pytest.mark.parametrize("host", [h for _, h in BAD_HOSTS], ids=[i for i, _ in BAD_HOSTS])
+def test_a_host_the_gateway_would_refuse_is_never_signed(
+    app: Flask, person: SignedIn, host: str
+) -> None:
+    """Whichever way the edge names the host, the answer is the convention's refusal, through
+    the lean answer and through Flask alike."""
+    session_cookie = person.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert session_cookie is not None
+    cookie = {"Cookie": f"{session_cookie.key}={session_cookie.value}"}
+    asked = [
+        ("/auth/nginx", {"X-Original-Method": "GET", "X-Original-URL": f"http://{host}/segment/x"}),
+        ("/auth/nginx", {"X-Original-Method": "GET", "X-Original-URL": "/segment/x",
+                         "Host": host}),
+        ("/auth/forward", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/segment/x",
+                           "X-Forwarded-Host": host}),
+        ("/auth/forward", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/segment/x",
+                           "Host": host}),
+    ]
+    for path, headers in asked:
+        headers |= cookie
+        for answer in (Client(app, use_cookies=False).get(path, headers=headers,
+                                                          environ_base=EDGE),
+                       _through_flask_only(app, path, headers)):
+            expected = 403 if path == "/auth/nginx" else 400
+            assert answer.status_code == expected, (path, headers, answer.status_code)
+            assert not any(name.startswith("X-Gateway-") for name in answer.headers.keys())
+            assert "X-Identity-Assertion" not in answer.headers
+            assert "X-Forwarded-Signature" not in answer.headers
 
 
 HOSTILE = [

@@ -114,12 +114,12 @@ class RawResponse:
 
 def raw_request(
     base: str, method: str, path: str, headers: list[tuple[str, str]] | None = None,
-    body: bytes = b"",
+    body: bytes = b"", host: str | None = None,
 ) -> RawResponse:
     """Send exactly these bytes (duplicate and underscored names, raw paths, UTF-8 in the
-    request line) and read one response: what ``requests`` would tidy up first."""
+    request line, any ``host``) and read one response: what ``requests`` would tidy up first."""
     parts = urlsplit(base)
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host or parts.netloc}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in headers or []]
     if body:
         lines.append(f"Content-Length: {len(body)}")
