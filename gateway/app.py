@@ -25,6 +25,7 @@ from gateway.products import propagation, switcher, table
 from gateway.proxy import dispatch, forward_auth
 from gateway.proxy.lean_auth import LeanForwardAuth
 from gateway.web import errors, limits, observability, security_headers, templating
+from gateway.web.bodies import ReceiveBodies, Receiver
 from gateway.web.csrf import csrf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,13 +75,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _wrap_wsgi(app: Flask) -> None:
-    """Outermost first: ``ProxyFix`` for the trusted hops, then the lean forward-auth answer
-    (only when an edge may ask), then Flask."""
+    """Outermost first: every request body received under its deadline and bound (so nothing
+    inside ever waits on a client's body), ``ProxyFix`` for the trusted hops, then the lean
+    forward-auth answer (only when an edge may ask), then Flask."""
     if app.config["FORWARD_AUTH_ALLOW"]:
         app.wsgi_app = LeanForwardAuth(app, app.wsgi_app)  # type: ignore[method-assign]
     if app.config["TRUSTED_PROXY_HOPS"]:
         hops = app.config["TRUSTED_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.wsgi_app = ReceiveBodies(app.wsgi_app, Receiver.from_settings(app.config))  # type: ignore[method-assign]
 
 
 def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
