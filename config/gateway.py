@@ -114,10 +114,10 @@ DEFAULTS: dict[str, Any] = {
     "UPSTREAM_READ_TIMEOUT": 30,
     # Read timeout of the gateway's own calls to products (linking, SCIM), in seconds.
     "PRODUCT_API_TIMEOUT": 10,
-    # Proxied request bodies (gateway.request_body): seconds a client may take to send a body
-    # of up to REQUEST_BODY_BUFFER bytes (read whole before the product is contacted), and the
-    # longest wait for any read of a larger one (408 beyond); bodies received at once per
-    # process (503 with Retry-After beyond).
+    # Every request body, Console form or proxied (gateway.web.bodies): seconds a client may
+    # take to send a body of up to REQUEST_BODY_BUFFER bytes (read whole before the app runs),
+    # and the longest wait for any read of a larger one (408 beyond); bodies received at once
+    # per process (503 with Retry-After beyond).
     "REQUEST_BODY_TIMEOUT": 10,
     "REQUEST_BODY_BUFFER": 256 * 1024,
     "REQUEST_BODY_CONCURRENCY": 8,

@@ -24,6 +24,7 @@ from gateway.products import propagation, switcher, table
 from gateway.proxy import dispatch, forward_auth
 from gateway.proxy.lean_auth import LeanForwardAuth
 from gateway.web import errors, hosts, limits, observability, security_headers, templating
+from gateway.web.bodies import ReceiveBodies, Receiver
 from gateway.web.client import ForwardedFromPeers, networks
 from gateway.web.csrf import csrf
 
@@ -74,9 +75,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _wrap_wsgi(app: Flask) -> None:
-    """Outermost first: ``ProxyFix`` for the trusted hops (only for the edges' requests when
-    forward-auth names them), then the lean forward-auth answer (only when an edge may ask),
-    then Flask."""
+    """Outermost first: every request body received under its deadline and bound (so nothing
+    inside ever waits on a client's body), ``ProxyFix`` for the trusted hops (only for the
+    edges' requests when forward-auth names them), then the lean forward-auth answer (only
+    when an edge may ask), then Flask."""
     edges = networks(app.config["FORWARD_AUTH_ALLOW"])
     if edges:
         app.wsgi_app = LeanForwardAuth(app, app.wsgi_app)  # type: ignore[method-assign]
@@ -84,6 +86,7 @@ def _wrap_wsgi(app: Flask) -> None:
         app.wsgi_app = ForwardedFromPeers(  # type: ignore[method-assign]
             app.wsgi_app, app.config["TRUSTED_PROXY_HOPS"], edges
         )
+    app.wsgi_app = ReceiveBodies(app.wsgi_app, Receiver.from_settings(app.config))  # type: ignore[method-assign]
 
 
 def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:

@@ -36,6 +36,7 @@ from gateway.proxy.forward_auth import (
     read_forward,
     read_nginx,
 )
+from gateway.web.bodies import refusal
 from gateway.web.client import client_ip_of
 from gateway.web.hosts import bad_host
 from gateway.web.observability import record, request_id
@@ -67,7 +68,11 @@ class LeanForwardAuth:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         read = _READERS.get(environ.get("PATH_INFO", ""))
-        if read is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        if (
+            read is None
+            or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+            or refusal(environ) is not None  # Flask answers a refused body
+        ):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         headers = EnvironHeaders(environ)
