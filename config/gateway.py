@@ -21,13 +21,18 @@ DEFAULTS: dict[str, Any] = {
     "WEBAUTHN_RP_ID": "",
     "WEBAUTHN_ORIGIN": "",
     "WEBAUTHN_CHALLENGE_SECONDS": 120,
-    # Mail: SMTP when SMTP_HOST is set, otherwise the local outbox (developer mailbox page).
+    # Mail is written to the outbox with the change it announces and delivered after commit:
+    # over SMTP when SMTP_HOST is set, otherwise kept for the developer mailbox page. A failed
+    # send is retried after MAIL_RETRY_SECONDS, doubling each time (at most an hour), and
+    # given up after MAIL_MAX_ATTEMPTS attempts (status "failed", logged).
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "",
     "SMTP_STARTTLS": False,
     "MAIL_FROM": "Unified Login <no-reply@unified-login.local>",
+    "MAIL_RETRY_SECONDS": 30,
+    "MAIL_MAX_ATTEMPTS": 12,
     # Cookies.
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_NAME": "gw_session",
@@ -43,9 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_TOKEN_MAX_AGE": 24 * 3600,
     # An email change untouched this long while applying is rolled back by the repair.
     "EMAIL_CHANGE_STALE_SECONDS": 60,
-    # Repair interrupted email changes from a background thread (off in in-process tests,
-    # which call the repair themselves; on for every served process).
-    "EMAIL_CHANGE_BACKGROUND_REPAIR": True,
+    # Seconds between two rounds of each serving process's background work (the email-change
+    # repair, and mail delivery, which also runs right after a commit that queued mail).
+    "BACKGROUND_INTERVAL_SECONDS": 10,
     # Login throttling.
     "LOGIN_MAX_FAILURES": 10,
     "LOGIN_LOCKOUT_SECONDS": 900,
@@ -67,7 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE_COOKIE_NAME": "gw_device",
     "DEVICE_COOKIE_MAX_AGE": 365 * 24 * 3600,
     # Mails per recipient and hour, whatever sent them (notices about the recipient's own
-    # account excepted; see gateway/mail.py).
+    # account excepted; see gateway/identity/mail.py).
     "MAIL_PER_HOUR": 5,
     # Cheap argon2 parameters for test suites; honoured only when APP_ENV == "test".
     "PASSWORD_HASH_FAST": False,

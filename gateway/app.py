@@ -1,4 +1,5 @@
-"""The gateway's app factory, in order: settings, database, keys, products, hooks, blueprints, CLI.
+"""The gateway's app factory, in order: settings, database, keys, products, hooks, blueprints, CLI,
+WSGI wrappers, background work.
 
 Each step only binds what a package already defines; the packages never import this module,
 so the factory is the one place that knows the whole pipeline.
@@ -15,12 +16,12 @@ from flask import Flask
 
 import config
 from config import gateway as gateway_config
-from gateway import cli, db, keys
+from gateway import background, cli, db, keys
 from gateway.console import auth, dev_mailbox, health, home, linking, passkeys, plan, recovery
 from gateway.console.settings import account, devices, email, twofactor
 from gateway.identity.sessions import RememberingCookieSessions, login_manager
 from gateway.keys import jwks
-from gateway.products import propagation, switcher, table
+from gateway.products import switcher, table
 from gateway.proxy import dispatch, forward_auth
 from gateway.proxy.lean_auth import LeanForwardAuth
 from gateway.web import errors, hosts, limits, observability, security_headers, templating
@@ -68,9 +69,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.init_app(app)
-    propagation.init_app(app)
     cli.init_app(app)
     _wrap_wsgi(app)
+    background.init_app(app)
     return app
 
 

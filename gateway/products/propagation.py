@@ -9,21 +9,19 @@ back (``old_email``), checks everything again, then changes each product through
 recording each step before and after the call, and finally the Console in the same transaction
 that marks the change ``applied``. Any conflict or product failure puts back the products
 already changed; the Console never left that address. A crash midway leaves
-``applying``/``compensating`` rows that :func:`repair` rolls back (first request of a restarted
-process, or ``flask email-change repair``).
+``applying``/``compensating`` rows that :func:`repair` rolls back (each process's background
+worker, :mod:`gateway.background`, or ``flask email-change repair`` from cron).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
 from blinker import Namespace
-from flask import Flask, current_app, url_for
+from flask import current_app, url_for
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -453,9 +451,26 @@ def repair(stale_seconds: int | None = None) -> int:
     )
     settled = 0
     for change in list(db().scalars(query)):
-        if _compensate(change, "Interrupted; rolled back by the repair."):
+        if _take_for_repair(change, cutoff) and _compensate(
+            change, "Interrupted; rolled back by the repair."
+        ):
             settled += 1
     return settled
+
+
+def _take_for_repair(change: EmailChange, cutoff: datetime) -> bool:
+    """Claim a stale change for this repair: one conditional UPDATE, so when every worker
+    process runs the repair at once, exactly one of them rolls each change back."""
+    session = db()
+    taken = session.execute(
+        update(EmailChange)
+        .where(EmailChange.id == change.id, EmailChange.state.in_(IN_PROGRESS),
+               EmailChange.updated_at <= cutoff)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def expire_pending() -> int:
@@ -468,55 +483,3 @@ def expire_pending() -> int:
     )
     db().commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-_REPAIR = "gateway.email_change.repair"
-
-
-def init_app(app: Flask) -> None:
-    """Repair interrupted changes in the background: on the first request after a (re)start,
-    then at most once per stale period, triggered by traffic (one indexed query when there is
-    nothing to do)."""
-    if not app.config["EMAIL_CHANGE_BACKGROUND_REPAIR"]:
-        return
-    trigger = _RepairTrigger(app, max(5, int(app.config["EMAIL_CHANGE_STALE_SECONDS"])))
-    app.extensions[_REPAIR] = trigger
-    app.before_request(trigger)
-
-
-def trigger_repair(app: Flask) -> None:
-    """The same trigger for answers given outside Flask's request cycle (behind an edge most
-    requests are forward-auth answers, :mod:`gateway.proxy.lean_auth`)."""
-    trigger: _RepairTrigger | None = app.extensions.get(_REPAIR)
-    if trigger is not None:
-        trigger()
-
-
-class _RepairTrigger:
-    """Starts a background repair when ``interval`` seconds have passed since the last one."""
-
-    def __init__(self, app: Flask, interval: float) -> None:
-        self.app = app
-        self.interval = interval
-        self.lock = threading.Lock()
-        self.last_run = float("-inf")
-
-    def __call__(self) -> None:
-        now = time.monotonic()
-        if now - self.last_run < self.interval or not self.lock.acquire(blocking=False):
-            return
-        self.last_run = now
-        threading.Thread(target=_background_repair, args=(self.app, self.lock),
-                         daemon=True).start()
-
-
-def _background_repair(app: Flask, lock: threading.Lock) -> None:
-    try:
-        with app.app_context():
-            count = repair()
-            if count:
-                log.warning("repaired %d interrupted email change(s)", count)
-    except Exception:  # retried on the next pass, or by the CLI
-        log.exception("email change repair failed")
-    finally:
-        lock.release()

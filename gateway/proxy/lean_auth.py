@@ -27,7 +27,6 @@ from werkzeug.datastructures import EnvironHeaders, Headers
 from werkzeug.exceptions import SecurityError
 from werkzeug.wsgi import get_host
 
-from gateway.products.propagation import trigger_repair
 from gateway.proxy.decision import Verdict, decide
 from gateway.proxy.forward_auth import (
     Asked,
@@ -78,7 +77,6 @@ class LeanForwardAuth:
         headers = EnvironHeaders(environ)
         client = client_ip_of(environ)  # for the forwarded headers and the metrics line
         try:
-            trigger_repair(self.app)  # what Flask's before_request would have started
             with self.app.app_context():
                 answer = self._allowed(environ, headers, read, client)
         except Exception:  # noqa: BLE001 - the database down, say: Flask's handlers answer it

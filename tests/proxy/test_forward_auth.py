@@ -340,14 +340,15 @@ def test_an_error_in_the_lean_path_is_left_to_flask(
     assert verified("segment", answer.headers["X-Identity-Assertion"], "GET", "/x")
 
 
-def test_lean_answers_start_the_email_change_repair_as_flask_requests_do(
+def test_the_repair_runs_when_only_forward_auth_answers_are_served(
     database_url: str, upstreams: dict[str, Upstream], tmp_path: Any
 ) -> None:
     # Behind an edge most requests are forward-auth answers: a change left midway by a crash
-    # is still rolled back after a restart without waiting for a Console page.
+    # is still rolled back after a restart without waiting for a Console page (the process's
+    # background worker, gateway/background.py).
     gateway = make_app(database_url, **gateway_settings(
         upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.1/32"], PUBLIC_URL="http://edge.test",
-        EMAIL_CHANGE_BACKGROUND_REPAIR=True, EMAIL_CHANGE_STALE_SECONDS=5))
+        BACKGROUND_WORK=True, EMAIL_CHANGE_STALE_SECONDS=5))
     try:
         person = sign_in(gateway, gateway.test_client())
         long_ago = utcnow() - timedelta(hours=1)
