@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Flask
 
-import config
 from config import gateway as gateway_config
 from gateway import background, cli, db, keys
 from gateway.console import auth, dev_mailbox, health, home, linking, passkeys, plan, recovery
@@ -53,8 +52,7 @@ BLUEPRINTS = (
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the gateway app from defaults, the environment and ``test_config``."""
-    settings = config.load(gateway_config.DEFAULTS, gateway_config.ENV_NAMES, test_config)
-    config.refuse_demo_secrets(settings, gateway_config.SECRETS)
+    settings = gateway_config.load_settings(test_config)
 
     app = Flask(
         __name__,

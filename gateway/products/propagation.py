@@ -38,7 +38,7 @@ from gateway.products.api import (
     ProductUnreachable,
     client_for,
 )
-from gateway.products.switcher import PRODUCT_NAMES
+from gateway.products.table import products
 
 log = logging.getLogger("gateway.email_change")
 
@@ -114,12 +114,19 @@ class EmailChangeError(Exception):
 
 
 def _links(user_id: str) -> list[ProductLink]:
+    """The person's links to products that keep accounts of their own (the table's linked
+    products: a product since listed as ``accounts = "none"``, or no longer listed, has no
+    user to change)."""
     query = select(ProductLink).where(ProductLink.user_id == user_id).order_by(ProductLink.product)
-    return list(db().scalars(query))
+    table = products()
+    return [
+        link for link in db().scalars(query)
+        if (product := table.get(link.product)) is not None and product.has_accounts
+    ]
 
 
 def _unavailable(product: str) -> EmailChangeError:
-    message = RETRY.format(products=PRODUCT_NAMES.get(product, product))
+    message = RETRY.format(products=products().title(product))
     return EmailChangeError(message, Refusal.UNAVAILABLE)
 
 

@@ -27,7 +27,7 @@ csrf = CSRFProtect()
 
 def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | None) -> Flask:
     app = Flask(profile.name, template_folder=profile.template_folder)
-    app.config.from_mapping(load_product(profile.name, test_config))
+    app.config.from_mapping(load_product(profile.name, test_config, port=profile.port))
     app.extensions["product_profile"] = profile
     verifier = AssertionVerifier(
         profile.name,

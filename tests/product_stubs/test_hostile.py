@@ -119,7 +119,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, product: str
     monkeypatch.setenv(f"{upper}_PUBLIC_PREFIX", "/apps/x/")
     monkeypatch.setenv("GATEWAY_PUBLIC_URL", "https://login.example/")
     monkeypatch.setenv("APP_ENV", "demo")
-    settings = load_product(product)
+    settings = load_product(product, port=5001)
     assert settings["DATABASE_URL"] == "sqlite:///elsewhere.db"
     assert settings["SCIM_TOKEN"] == "token-from-env"
     assert settings["JWKS_FILE"] == "/etc/unified-login/jwks.json"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import (
     Blueprint,
     abort,
@@ -34,6 +36,7 @@ from gateway.identity.sessions import (
 )
 from gateway.identity.totp import remaining_recovery_codes
 from gateway.models import LoginSession, utcnow
+from gateway.products.table import products
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
@@ -194,5 +197,5 @@ def activity() -> str:
         "settings/activity.html",
         events=audit.recent_events(current_user.user.id),
         labels=audit.EVENT_LABELS,
-        describe=audit.describe,
+        describe=partial(audit.describe, titles=products().titles()),
     )
