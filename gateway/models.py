@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -63,7 +64,8 @@ class User(Base):
     # One more each time all the user's sessions are ended (sign out everywhere, password or
     # 2FA change): a sign-in waiting for its 2FA code carries the value it started with.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # TOTP: the secret is set at enrolment; 2FA is on only once totp_enabled_at is set.
+    # TOTP: only a confirmed key, set together with totp_enabled_at (a key being set up lives
+    # in the enrolment, gateway/identity/enrolment.py, never here).
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Last accepted RFC 6238 time step, so an accepted code cannot be replayed.
@@ -243,15 +245,27 @@ class ThrottleBucket(Base):
 
 
 class OutboxMessage(Base):
-    """Mail kept locally when no SMTP server is configured (developer mailbox page)."""
+    """One mail, written in the transaction of the change it announces, delivered after commit.
+
+    ``status``: ``pending`` (to send over SMTP), ``sent``, ``failed`` (gave up after
+    ``MAIL_MAX_ATTEMPTS``), or ``mailbox`` (no SMTP server configured: kept for the developer
+    mailbox page). ``next_attempt_at`` is both the backoff and the claim: a deliverer takes a due
+    row by moving it forward in one conditional UPDATE (``gateway.identity.mail_delivery``).
+    """
 
     __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     recipient: Mapped[str] = mapped_column(String(254), index=True)
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class EmailChange(Base):

@@ -44,10 +44,11 @@ from gateway.console.forms import (
 from gateway.db import db
 from gateway.identity import audit, devices, notices, throttle, tokens
 from gateway.identity.addresses import canonical_email
+from gateway.identity.factors import Factor, Use, check_code
 from gateway.identity.mail import send_mail
 from gateway.identity.passwords import hash_password, needs_rehash, policy_problem, verify_password
 from gateway.identity.sessions import current_record, end_browser_session, revoke, start_session
-from gateway.identity.totp import Check, check_totp, remaining_recovery_codes, use_recovery_code
+from gateway.identity.totp import Check, remaining_recovery_codes
 from gateway.models import User, utcnow
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
@@ -395,10 +396,9 @@ def finish_login(
     after a recovery code, show how many are left before going on to ``next_path``."""
     start_session(user, methods)
     response = redirect(next_path)
-    if "recovery" in methods:
+    if "recovery" in methods:  # spending it sent the notice (gateway.identity.factors)
         remaining = remaining_recovery_codes(user)
         session["recovery_code_used"] = {"next": next_path, "remaining": remaining}
-        notices.recovery_code_used(user, remaining)
         response = redirect(url_for("twofactor.recovery_code_used"))
     device, seen_before = devices.note_sign_in(user, response, remember=remember)
     if not seen_before and devices.has_other_devices(user, device):
@@ -459,13 +459,12 @@ def _second_step(*, recovery: bool) -> ResponseReturnValue:
     blocked = throttle.check(user.email, ip)
     if blocked:
         return _locked_out("auth/login_2fa.html", blocked, form=form, recovery=recovery)
-    code = form.code.data or ""
-    checked = Check.WRONG if recovery else check_totp(user, code)
-    if checked is Check.ACCEPTED:
-        methods = ["pwd", "otp"]
-    elif checked is Check.WRONG and use_recovery_code(user, code):
-        methods = ["pwd", "recovery"]
-        audit.record("recovery_code_used", user.id)
+    # Only the factors the account has turned on (a TOTP key still being set up is none);
+    # a recovery code typed in the TOTP field still works.
+    accept = [Factor.RECOVERY_CODE] if recovery else [Factor.TOTP, Factor.RECOVERY_CODE]
+    checked, factor = check_code(user, form.code.data or "", Use.SIGN_IN, accept=accept)
+    if factor is not None:
+        methods = ["pwd", factor.value]
     else:
         locked = throttle.record_failure(user.email, ip)
         LOGINS.labels("failure").inc()

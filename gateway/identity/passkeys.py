@@ -427,6 +427,13 @@ def find(user: User, public_id: str) -> PasskeyCredential | None:
     return next((c for c in user.passkeys if c.public_id == public_id[:32]), None)
 
 
-def remove(user: User, credential: PasskeyCredential) -> None:
+def remove(user: User, credential: PasskeyCredential, **detail: object) -> bool:
+    """Remove ``credential``, audited with ``detail``; True when it was the last second
+    factor, so 2FA is off now (audited too). The caller tells the person and commits."""
     user.passkeys.remove(credential)
     db().delete(credential)
+    audit.record("passkey_removed", user.id, passkey=credential.name, **detail)
+    if user.has_second_factor:
+        return False
+    audit.record("2fa_disabled", user.id, factor="passkey", **detail)
+    return True

@@ -54,8 +54,12 @@ class Check(enum.Enum):
 
 
 def check_totp(user: User, code: str, secret: str | None = None) -> Check:
-    """Accept a current code (+-1 step) once; updates ``user.totp_last_step`` on success."""
-    secret = secret or user.totp_secret
+    """Accept a current code (+-1 step) once; updates ``user.totp_last_step`` on success.
+
+    Without ``secret`` (the key being confirmed at enrolment), the account's key counts only
+    once it is on."""
+    if secret is None:
+        secret = user.totp_secret if user.has_2fa else None
     code = _clean(code)
     if not secret or len(code) != 6 or not code.isdigit():
         return Check.WRONG
@@ -68,11 +72,6 @@ def check_totp(user: User, code: str, secret: str | None = None) -> Check:
                 return Check.REUSED  # replay of an accepted (or older) code
             return Check.ACCEPTED if _claim_step(user, step) else Check.REUSED
     return Check.WRONG
-
-
-def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
-    """True only for a current code not accepted before (see :func:`check_totp`)."""
-    return check_totp(user, code, secret) is Check.ACCEPTED
 
 
 def _claim_step(user: User, step: int) -> bool:

@@ -5,7 +5,6 @@ amr the products receive. The refusals are in tests/security/test_passkeys.py.""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +12,10 @@ from flask import Flask
 from sqlalchemy import update
 
 from gateway.db import new_session
-from gateway.models import LoginSession, PasskeyCredential, ProductLink, utcnow
+from gateway.models import PasskeyCredential, ProductLink
 from tests.support.apps import dispose
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import Actions, current_code
+from tests.support.console import Actions, age_sessions, csrf_token, current_code, lock_out
 from tests.support.passkey_flows import (
     ORIGIN,
     events,
@@ -37,13 +36,6 @@ EMAIL = "user@example.com"
 @pytest.fixture
 def app(database_url: str) -> Flask:
     return passkey_app(database_url)
-
-
-def age_sessions(app: Flask) -> None:
-    """Time passes: the last proof of identity is older than the re-authentication window."""
-    with app.app_context(), new_session() as session:
-        session.execute(update(LoginSession).values(authenticated_at=utcnow() - timedelta(hours=1)))
-        session.commit()
 
 
 def second_factor(actions: Actions, phone: SoftAuthenticator, **overrides: Any) -> Any:
@@ -378,3 +370,149 @@ def test_turning_off_the_app_keeps_the_passkey_as_second_factor(
     assert "sign-in still asks for your passkey" in page
     actions.logout()
     assert actions.login(EMAIL).headers["Location"].endswith("/login/2fa")
+
+
+def reset_proven_with(actions: Actions, phone: SoftAuthenticator) -> tuple[str, str]:
+    """Ask for a reset link and prove the passkey on its page; the link and its token."""
+    assert actions.post("/forgot-password", email=EMAIL).status_code == 200
+    link = actions.last_link(EMAIL)
+    token = link.split("token=", 1)[1]
+    response = actions.client.post(f"/passkeys/options/reset?token={token}",
+                                   headers={"X-CSRFToken": csrf_token(actions.client, link)})
+    assert response.status_code == 200
+    proof = submit(actions.client, "/reset-password/passkey", phone.get(response.get_json()),
+                   link, token=token)
+    assert proof.status_code == 302, proof.get_data(as_text=True)
+    return link, token
+
+
+def locked_out_passkey_owner(app: Flask, actions: Actions) -> SoftAuthenticator:
+    """An account whose second factor is a passkey, signed out, locked by a stranger."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    actions.logout()
+    lock_out(app, EMAIL)
+    return phone
+
+
+def test_account_lock_gives_way_to_a_passkey(app: Flask, actions: Actions) -> None:
+    """A stranger's wrong passwords do not keep the passkey's owner out: a passkey is nothing
+    to guess; signing in with it lifts the lock (audited)."""
+    phone = locked_out_passkey_owner(app, actions)
+    assert passwordless(actions.client, phone).status_code == 302
+    assert signed_in(actions.client)
+    lifted = events(app, "lockout_lifted")
+    assert len(lifted) == 1 and '"by": "passkey"' in lifted[0].detail
+
+
+def test_account_lock_gives_way_to_the_link_and_a_passkey(app: Flask, actions: Actions) -> None:
+    phone = locked_out_passkey_owner(app, actions)
+    link, token = reset_proven_with(actions, phone)
+    new_password = "a brand new passkey-guarded passphrase"
+    assert actions.post("/reset-password", link, token=token,
+                        password=new_password).status_code == 302
+    assert '"by": "password_reset"' in events(app, "lockout_lifted")[0].detail
+
+
+NEW_PASSWORD = "a brand new passkey-guarded passphrase"
+
+
+def owner_and_intruder(actions: Actions) -> tuple[SoftAuthenticator, SoftAuthenticator]:
+    """The owner's passkey, and one an intruder added while in the account (its name holds a
+    line break, as registering still allows)."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    mine, theirs = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
+    register(actions, mine, name="My phone")
+    register(actions, theirs, name="Intruder\nBcc: evil@example.com")
+    actions.logout()
+    return mine, theirs
+
+
+def public_id_of(app: Flask, name_start: str) -> str:
+    return next(p.public_id for p in stored_passkeys(app) if p.name.startswith(name_start))
+
+
+def test_password_reset_removes_the_passkeys_chosen(app: Flask, actions: Actions) -> None:
+    """An intruder's passkey does not outlive the reset its owner makes: the reset page lists
+    the passkeys with "remove" for each, and the notice names them."""
+    mine, theirs = owner_and_intruder(actions)
+    link, token = reset_proven_with(actions, mine)
+    page = actions.client.get(link).get_data(as_text=True)
+    intruder = public_id_of(app, "Intruder")
+    assert "My phone" in page and f'name="remove_passkey" value="{intruder}"' in page
+    done = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
+                        remove_passkey=intruder)
+    assert done.status_code == 302 and signed_in(actions.client)
+    assert [p.name for p in stored_passkeys(app)] == ["My phone"]
+    assert passwordless(Actions(app, app.test_client()).client, theirs).status_code == 401
+    assert '"by": "password_reset"' in events(app, "passkey_removed")[-1].detail
+    assert not events(app, "2fa_disabled")
+    notice = actions.mails(EMAIL)[-1]
+    assert notice.subject == "Your password was reset"
+    assert "Intruder Bcc: evil@example.com" in notice.body  # named, on one line
+    assert "\nBcc" not in notice.body
+    assert "My phone" in notice.body and "/settings/passkeys" in notice.body
+
+
+def test_reset_removing_the_last_second_factor_says_2fa_is_off(
+    app: Flask, actions: Actions
+) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    actions.logout()
+    link, token = reset_proven_with(actions, phone)
+    done = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
+                        remove_passkey=stored_passkeys(app)[0].public_id)
+    assert done.status_code == 302
+    landing = actions.client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Two-factor authentication is off" in landing
+    assert not stored_passkeys(app) and events(app, "2fa_disabled")
+    assert "two-factor authentication is now off" in actions.mails(EMAIL)[-1].body
+    settings = actions.client.get("/settings").get_data(as_text=True)
+    assert 'data-testid="settings-passkeys">0<' in settings and "Off · " in settings
+
+
+def test_passkeys_are_removed_only_by_a_proven_reset(app: Flask, actions: Actions) -> None:
+    """Removal needs the link, the second factor and the form's CSRF token; a passkey that is
+    not the account's is a clear 400 and nothing changes."""
+    mine, _theirs = owner_and_intruder(actions)
+    assert actions.post("/forgot-password", email=EMAIL).status_code == 200
+    link = actions.last_link(EMAIL)
+    token = link.split("token=", 1)[1]
+    intruder = public_id_of(app, "Intruder")
+    unproven = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
+                            remove_passkey=intruder)
+    assert unproven.status_code == 401 and len(stored_passkeys(app)) == 2
+    link, token = reset_proven_with(actions, mine)
+    no_csrf = actions.client.post("/reset-password", data={
+        "token": token, "password": NEW_PASSWORD, "remove_passkey": intruder})
+    assert no_csrf.status_code == 400
+    for hostile in ("not-ours", "x" * 5000, "\x00", intruder + "\u202e"):
+        refused = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
+                               remove_passkey=hostile)
+        assert refused.status_code == 400, hostile
+    assert len(stored_passkeys(app)) == 2 and not signed_in(actions.client)
+    assert actions.post("/reset-password", link, token=token,
+                        password=NEW_PASSWORD).status_code == 302  # the link is unspent
+
+
+def test_sign_out_everywhere_offers_to_remove_passkeys(app: Flask, actions: Actions) -> None:
+    mine, _theirs = owner_and_intruder(actions)
+    actions.login(EMAIL)
+    assert second_factor(actions, mine).status_code == 302
+    page = actions.client.get("/settings/sessions/revoke-all").get_data(as_text=True)
+    intruder = public_id_of(app, "Intruder")
+    assert f'action="/settings/passkeys/{intruder}/remove"' in page and "My phone" in page
+    removed = actions.post(f"/settings/passkeys/{intruder}/remove",
+                           "/settings/sessions/revoke-all", next="/settings/sessions/revoke-all")
+    assert removed.status_code == 302
+    assert removed.headers["Location"].endswith("/settings/sessions/revoke-all")
+    assert [p.name for p in stored_passkeys(app)] == ["My phone"]
+    age_sessions(app)  # not fresh: the page asks to confirm first instead of offering removal
+    stale = actions.client.get("/settings/sessions/revoke-all").get_data(as_text=True)
+    assert "/remove" not in stale and "/settings/reauthenticate?next=" in stale

@@ -13,7 +13,7 @@ from gateway.db import new_session
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import User
 from tests.support import races
-from tests.support.console import Actions, current_code
+from tests.support.console import Actions, age_sessions, current_code, make_app
 
 
 def with_codes(actions: Actions, app: Flask) -> tuple[str, list[str]]:
@@ -23,6 +23,14 @@ def with_codes(actions: Actions, app: Flask) -> tuple[str, list[str]]:
         codes = new_recovery_codes(user)
         session.commit()
         return user.totp_secret or "", codes
+
+
+def signed_in_with_codes(actions: Actions, app: Flask) -> list[str]:
+    """An account with 2FA and recovery codes, signed in with its authenticator's code."""
+    secret, codes = with_codes(actions, app)
+    actions.login()
+    actions.login_2fa(current_code(secret))
+    return codes
 
 
 def input_tag(page: str, name: str = "code") -> str:
@@ -101,9 +109,7 @@ def test_reused_totp_code_says_wait_for_the_next_one(actions: Actions, app: Flas
 
 
 def test_codes_offered_to_copy_download_and_print(actions: Actions, app: Flask) -> None:
-    secret, _codes = with_codes(actions, app)
-    actions.login()
-    actions.login_2fa(current_code(secret))
+    signed_in_with_codes(actions, app)
     page = actions.post("/settings/2fa/recovery-codes", form_path="/settings/2fa/recovery-codes")
     body = page.get_data(as_text=True)
     codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", body)
@@ -139,9 +145,7 @@ def test_download_echoes_only_the_accounts_unused_codes(actions: Actions, app: F
 def test_regeneration_asks_first_and_says_old_codes_stop_working(
     actions: Actions, app: Flask
 ) -> None:
-    secret, codes = with_codes(actions, app)
-    actions.login()
-    actions.login_2fa(current_code(secret))
+    codes = signed_in_with_codes(actions, app)
     overview = actions.client.get("/settings").get_data(as_text=True)
     assert 'href="/settings/2fa/recovery-codes"' in overview
     assert 'action="/settings/2fa/recovery-codes"' not in overview  # no one-click replace
@@ -152,3 +156,46 @@ def test_regeneration_asks_first_and_says_old_codes_stop_working(
     other = Actions(app, app.test_client())
     assert other.login().location == "/login/2fa"
     assert other.login_2fa(codes[0]).status_code == 302  # nothing replaced by looking
+
+
+def test_recovery_code_spent_at_reauthentication_is_mailed_and_audited(
+    actions: Actions, app: Flask
+) -> None:
+    """Every spend of a recovery code tells the account holder, wherever it was typed."""
+    codes = signed_in_with_codes(actions, app)
+    age_sessions(app)
+    assert actions.reauthenticate(code=codes[3]).status_code == 302
+    notice = actions.mails("user@example.com")[-1]
+    assert "recovery code was used" in notice.subject and "9 unused" in notice.body
+    activity = actions.client.get("/settings/activity").get_data(as_text=True)
+    assert 'data-event="recovery_code_used"' in activity
+
+
+def test_download_needs_a_fresh_reauthentication(actions: Actions, app: Flask) -> None:
+    """The download answers whether codes are unused ones: only inside the window."""
+    codes = signed_in_with_codes(actions, app)
+    age_sessions(app)
+    response = actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
+                            codes=" ".join(codes))
+    assert response.status_code == 302 and "/settings/reauthenticate" in response.location
+    assert codes[0] not in response.get_data(as_text=True)
+    # Where re-authentication sends them back (a GET): codes are never kept, new ones offered.
+    back = actions.client.get("/settings/2fa/recovery-codes/download")
+    assert back.status_code == 302 and back.location == "/settings/2fa/recovery-codes"
+
+
+def test_download_guesses_are_throttled(database_url: str) -> None:
+    """Guessing codes at the download counts like wrong codes at sign-in."""
+    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    actions = Actions(app, app.test_client())
+    codes = signed_in_with_codes(actions, app)
+    statuses = [
+        actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
+                     codes=f"aaaaa-bbbbb-ccccc-dddd{n}").status_code
+        for n in range(4)
+    ]
+    assert statuses == [400, 400, 400, 429]
+    refused = actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
+                           codes=" ".join(codes))
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert codes[0] not in refused.get_data(as_text=True)

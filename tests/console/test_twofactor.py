@@ -6,8 +6,12 @@ import re
 
 import pyotp
 from flask import Flask
+from sqlalchemy import create_engine, text
 
-from tests.support.console import Actions
+from gateway.migrate import upgrade
+from tests.support.authenticator import SoftAuthenticator
+from tests.support.console import Actions, current_code
+from tests.support.passkey_flows import ORIGIN, passkey_app, register
 
 
 def enrol(actions: Actions) -> tuple[str, list[str]]:
@@ -124,3 +128,81 @@ def test_new_recovery_codes_replace_old_ones_and_end_other_sessions(
     other.login()
     assert other.login_2fa(old_codes[1]).status_code == 401  # old codes are gone
     assert other.login_2fa(new_codes[0]).status_code == 302
+
+
+def shown_secret(page: str) -> str:
+    match = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<', page)
+    assert match, page
+    return match.group(1).replace(" ", "")
+
+
+def test_unconfirmed_secret_never_passes_the_second_factor(database_url: str) -> None:
+    """An account whose second factor is a passkey opens the enrolment page and leaves: the
+    key it showed is no factor of the account, at sign-in or anywhere else."""
+    app = passkey_app(database_url)
+    actions = Actions(app, app.test_client())
+    actions.create_user()
+    actions.login()
+    register(actions, SoftAuthenticator(ORIGIN))
+    secret = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
+    actions.logout()
+    assert actions.login().location == "/login/2fa"  # the passkey is asked for
+    page = actions.client.get("/login/2fa").get_data(as_text=True)
+    assert 'name="code"' not in page  # no code field offered
+    response = actions.login_2fa(current_code(secret))
+    assert response.status_code == 401
+    assert actions.client.get("/settings").status_code == 302  # not signed in
+    assert not actions.user("user@example.com").has_2fa
+
+
+def test_enrolment_page_keeps_the_key_out_of_the_account_until_confirmed(
+    actions: Actions
+) -> None:
+    actions.create_user()
+    actions.login()
+    first = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
+    again = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
+    assert first == again  # a reload shows the key the app may already hold
+    assert actions.user("user@example.com").totp_secret is None  # nothing stored by looking
+    confirmed = actions.post("/settings/2fa/enable", code=current_code(first))
+    assert confirmed.status_code == 200
+    user = actions.user("user@example.com")
+    assert user.has_2fa and user.totp_secret == first
+
+
+def test_enrolment_key_dies_with_the_session(actions: Actions) -> None:
+    """A key shown before signing out cannot be confirmed after signing in again."""
+    actions.create_user()
+    actions.login()
+    old = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
+    actions.logout()
+    actions.login()
+    new = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
+    assert new != old
+    response = actions.post("/settings/2fa/enable", code=current_code(old))
+    assert response.status_code == 400
+    assert not actions.user("user@example.com").has_2fa
+
+
+def test_migration_drops_secrets_that_were_never_confirmed(tmp_path: object) -> None:
+    """Databases written before enrolment moved into the session may hold unconfirmed keys:
+    after the upgrade they are gone; confirmed ones stay."""
+    url = f"sqlite:///{tmp_path}/old.db"
+    upgrade(url, "9a4c7e2b1f60")  # the schema before enrolment secrets left the account
+    engine = create_engine(url)
+    insert = text(
+        "INSERT INTO users (id, email, password_hash, created_at, password_changed_at, "
+        "plan, totp_secret, totp_enabled_at, totp_last_step) "
+        "VALUES (:id, :email, 'x', '2026-01-01', '2026-01-01', 'trial', :secret, :on, :step)"
+    )
+    with engine.begin() as connection:
+        connection.execute(insert, {"id": "pending", "email": "p@example.com",
+                                    "secret": "A" * 32, "on": None, "step": 5})
+        connection.execute(insert, {"id": "confirmed", "email": "c@example.com",
+                                    "secret": "B" * 32, "on": "2026-01-01", "step": 7})
+    upgrade(url)
+    with engine.connect() as connection:
+        rows = dict(connection.execute(
+            text("SELECT id, totp_secret FROM users ORDER BY id")).all())
+    engine.dispose()
+    assert rows == {"confirmed": "B" * 32, "pending": None}

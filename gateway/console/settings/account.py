@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import (
     Blueprint,
     abort,
@@ -20,18 +22,21 @@ from werkzeug.wrappers import Response
 from gateway.console.forms import ActionForm, NewPasswordForm, ReauthForm
 from gateway.db import db
 from gateway.identity import audit, throttle
+from gateway.identity.factors import Factor, Use, check_code
 from gateway.identity.mail import send_mail
 from gateway.identity.passwords import hash_password, policy_problem, verify_password
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import (
     active_sessions,
     end_browser_session,
+    is_fresh,
     mark_reauthenticated,
     revoke,
     revoke_all,
 )
-from gateway.identity.totp import remaining_recovery_codes, use_recovery_code, verify_totp
+from gateway.identity.totp import remaining_recovery_codes
 from gateway.models import LoginSession, utcnow
+from gateway.products.table import products
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
@@ -64,6 +69,10 @@ def sessions(confirm_all: bool = False) -> str:
         current=current_user.record,
         form=ActionForm(),
         confirm_all=confirm_all,
+        # Signing out everywhere leaves passkeys signing in: the question offers their removal
+        # (gateway/console/passkeys.py, within the re-authentication window like in settings).
+        passkeys=current_user.user.passkeys,
+        fresh=is_fresh(current_user.record),
     )
 
 
@@ -130,7 +139,8 @@ def reauthenticate() -> ResponseReturnValue:
     code = form.code.data or ""
     ok = verify_password(user.password_hash, form.password.data or "")
     if ok and user.has_2fa:
-        ok = verify_totp(user, code) or use_recovery_code(user, code)
+        accept = [Factor.TOTP, Factor.RECOVERY_CODE]
+        ok = check_code(user, code, Use.REAUTHENTICATE, accept=accept)[1] is not None
     elif ok and user.passkeys:  # the second factor is a passkey: the password alone is not it
         ok = False  # (confirmed with the passkey instead: gateway/console/passkeys.py)
     if not ok:
@@ -187,5 +197,5 @@ def activity() -> str:
         "settings/activity.html",
         events=audit.recent_events(current_user.user.id),
         labels=audit.EVENT_LABELS,
-        describe=audit.describe,
+        describe=partial(audit.describe, titles=products().titles()),
     )
