@@ -1,7 +1,7 @@
 """mail outbox delivery: status, attempts, backoff
 
 Revision ID: 7e3b5c9d1a24
-Revises: 9a4c7e2b1f60
+Revises: c1dfb2bb6914
 Create Date: 2026-12-05 16:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import gateway.models
 
 
 revision = '7e3b5c9d1a24'
-down_revision = '9a4c7e2b1f60'
+down_revision = 'c1dfb2bb6914'
 branch_labels = None
 depends_on = None
 
