@@ -146,6 +146,15 @@ def test_unprintable_passkey_names_are_refused_when_adding_and_renaming(
     assert [p.name for p in stored_passkeys(app)] == ["Phone"]
 
 
+def name_stored_before_the_check(app: Flask, public_id: str, name: str) -> None:
+    """A passkey name the gateway stored before registering checked names (or by any route
+    that skips the check), put straight into the database."""
+    with app.app_context(), new_session() as session:
+        session.execute(update(PasskeyCredential)
+                        .where(PasskeyCredential.public_id == public_id).values(name=name))
+        session.commit()
+
+
 def test_notice_mail_never_carries_control_characters_of_a_stored_name(
     app: Flask, actions: Actions
 ) -> None:
@@ -154,10 +163,8 @@ def test_notice_mail_never_carries_control_characters_of_a_stored_name(
     actions.create_user(EMAIL)
     actions.login(EMAIL)
     register(actions, SoftAuthenticator(ORIGIN), name="Phone")
-    with app.app_context(), new_session() as session:
-        session.execute(update(PasskeyCredential).values(name=UNPRINTABLE_NAMES["newline"]))
-        session.commit()
     public_id = stored_passkeys(app)[0].public_id
+    name_stored_before_the_check(app, public_id, UNPRINTABLE_NAMES["newline"])
     assert actions.post(f"/settings/passkeys/{public_id}/remove",
                         "/settings/passkeys").status_code == 302
     notice = actions.mails(EMAIL)[-1]
@@ -421,12 +428,15 @@ NEW_PASSWORD = "a brand new passkey-guarded passphrase"
 
 def owner_and_intruder(actions: Actions) -> tuple[SoftAuthenticator, SoftAuthenticator]:
     """The owner's passkey, and one an intruder added while in the account (its name holds a
-    line break, as registering still allows)."""
+    line break, stored before registering checked names)."""
     actions.create_user(EMAIL)
     actions.login(EMAIL)
     mine, theirs = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
     register(actions, mine, name="My phone")
-    register(actions, theirs, name="Intruder\nBcc: evil@example.com")
+    register(actions, theirs, name="Intruder")
+    name_stored_before_the_check(
+        actions.app, public_id_of(actions.app, "Intruder"), "Intruder\nBcc: evil@example.com"
+    )
     actions.logout()
     return mine, theirs
 

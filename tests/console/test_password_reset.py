@@ -446,7 +446,6 @@ def test_wrong_codes_under_an_account_lock_are_throttled_per_link(database_url: 
     assert not events(app, "lockout_lifted")
 
 
-
 def test_reset_cancels_a_pending_email_change(actions: Actions, app: Flask) -> None:
     actions.create_user()
     actions.login()
@@ -465,3 +464,20 @@ def test_reset_cancels_a_pending_email_change(actions: Actions, app: Flask) -> N
     response = owner.post("/settings/email/confirm", confirm, token=token)
     assert response.status_code == 400
     assert owner.user("user@example.com").email == "user@example.com"
+
+
+def test_link_posted_twice_at_once_with_a_pending_email_change(
+    actions: Actions, app: Flask
+) -> None:
+    """Single-use race: the link is spent before the reset's other writes (stopping the email
+    change), so two POSTs at once still end in one reset and one "already used" page."""
+    actions.create_user()
+    actions.login()
+    assert actions.post("/settings/email", email="new@example.com").status_code == 200
+    link = reset_link(actions, "user@example.com")
+    browsers = [fresh(app), fresh(app)]
+    results = races.together(
+        app, "INSERT INTO used_tokens", *[lambda b=b: reset(b, link) for b in browsers]
+    )
+    _one_won_one_was_told(app, results)
+    assert len(events(app, "email_change_cancelled")) == 1
