@@ -2,8 +2,11 @@
 
 Built once per app from the checked entries of ``PRODUCTS_FILE`` (``config/products_file.py``)
 and the SCIM token each linked entry names. Routing works on a normalised path so that encoded
-dot-segments, backslashes, doubled slashes or a differently cased prefix cannot reach an
-internal product path.
+dot-segments, doubled slashes or a differently cased prefix cannot reach an internal product
+path. A backslash is refused rather than read as ``/``: nginx and Caddy route on it as an
+ordinary character, and one request must never be routed to one product by the edge and
+authorised for another by the gateway (``/segment/..\\sendgrid\\settings``); the shipped edge
+configurations refuse it too, before routing.
 """
 
 from __future__ import annotations
@@ -64,11 +67,12 @@ def make_session() -> requests.Session:
 
 
 def normalise_path(path: str) -> str:
-    """Percent-decode until stable, read ``\\`` as ``/``, drop empty and dot segments.
+    """Percent-decode until stable, drop empty and dot segments.
 
     The result is what routing sees and what is forwarded, so the product receives exactly
-    the path the gateway checked. A trailing slash is kept. Segments that another server could
-    read differently are refused (see :func:`_ambiguous`).
+    the path the gateway checked. A trailing slash is kept. What another server could read
+    differently is refused: a backslash (a character to nginx and Caddy, ``/`` to others) and
+    the segments :func:`_ambiguous` names.
     """
     decoded = path
     for _ in range(4):
@@ -80,7 +84,8 @@ def normalise_path(path: str) -> str:
         raise BadPath("nested percent-encoding")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in decoded):
         raise BadPath("control character in path")
-    decoded = decoded.replace("\\", "/")
+    if "\\" in decoded:
+        raise BadPath("backslash in path")
     segments: list[str] = []
     for segment in decoded.split("/"):
         if segment in ("", "."):

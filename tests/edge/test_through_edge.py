@@ -21,6 +21,7 @@ from gateway.models import ProductLink
 from gateway.proxy import headers as hdr
 from tests.support import people
 from tests.support.corpora import (
+    BACKSLASH_PATH_CASES,
     BAD_HOSTS,
     FORWARDED_FOR,
     IDENTITY_NAMES,
@@ -223,6 +224,19 @@ def test_internal_product_paths(edge: EdgeStack, linked: Linked, path: str) -> N
             assert not _reached(answer)
 
 
+@pytest.mark.parametrize("path", [p for _, p in BACKSLASH_PATH_CASES],
+                         ids=[i for i, _ in BACKSLASH_PATH_CASES])
+def test_backslash_paths_are_400_before_routing(edge: EdgeStack, linked: Linked,
+                                               path: str) -> None:
+    """The edge routes on ``\\`` as a character: were the gateway to read it as ``/``, one
+    product would be asked for and another served. Refused before either routes."""
+    for accept in ("text/html", "application/json"):
+        answer = _send(edge, path, [("Accept", accept)], cookie=linked.cookie)
+        assert answer.status_code == 400, (path, answer.status_code)
+        assert not _reached(answer)
+        assert answer.header("Location") is None
+
+
 #: Spellings an edge and the gateway could read differently, all meaning an ordinary page:
 #: whatever reaches the product is the path the assertion names (the echo verifies it).
 EQUIVALENT = [
@@ -308,6 +322,34 @@ def test_product_pages_gain_the_built_in_proxy_defaults(edge: EdgeStack, linked:
     assert [v for k, v in own.headers if k.lower() == "content-security-policy"] == [
         "default-src 'self'; frame-ancestors 'self'"]
     assert [v for k, v in own.headers if k.lower() == "cache-control"] == ["public, max-age=60"]
+
+
+#: The edge's own answers on product paths (id, path, Accept, linked): sign-in, link, refusals.
+EDGE_ANSWERS = [
+    ("sign-in-browser", "/segment/x", "text/html", False),
+    ("sign-in-api", "/segment/x", "application/json", False),
+    ("link-first", "/sendgrid/x", "text/html", True),
+    ("refused-by-the-gateway", "/segment/.../x", "text/html", True),
+    ("internal-path", "/segment/scim/v2/Users", "text/html", True),
+    ("bare-prefix", "/segment", "text/html", True),
+    ("backslash", "/segment/a\\b", "text/html", True),
+]
+
+
+@pytest.mark.parametrize(("path", "accept", "signed_in"), [a[1:] for a in EDGE_ANSWERS],
+                         ids=[a[0] for a in EDGE_ANSWERS])
+def test_the_edges_own_answers_forbid_framing(
+    edge: EdgeStack, linked: Linked, path: str, accept: str, signed_in: bool
+) -> None:
+    """A sign-in redirect or refusal the edge answers itself carries what a product page
+    carries: a framed sign-in redirect is a clickjacking start as much as a framed page."""
+    answer = _send(edge, path, [("Accept", accept)], cookie=linked.cookie if signed_in else None)
+    assert answer.status_code in (302, 308, 400, 401, 404), answer.status_code
+    assert not _reached(answer)
+    assert "frame-ancestors 'none'" in (answer.header("Content-Security-Policy") or "")
+    assert answer.header("X-Frame-Options") == "DENY"
+    assert answer.header("X-Content-Type-Options") == "nosniff"
+    assert answer.header("Cache-Control") == "no-store"
 
 
 def test_a_request_body_reaches_the_product_whole(edge: EdgeStack, linked: Linked) -> None:

@@ -11,7 +11,7 @@ from gateway import db as gateway_db
 from gateway.models import LoginSession, utcnow
 from gateway.products.table import BadPath, normalise_path
 from gateway.proxy import principal
-from tests.support.corpora import BAD_HOSTS
+from tests.support.corpora import BACKSLASH_PATH_CASES, BAD_HOSTS
 from tests.support.proxy_gateway import SignedIn, echoed, sign_in
 
 JSON = {"Accept": "application/json"}
@@ -137,7 +137,6 @@ def test_public_page_strips_a_client_assertion(gateway: Flask) -> None:
         "/segment/x/../scim/v2/Users",
         "/segment/x/%2e%2e/scim/v2/Users",
         "/segment/x%2f..%2fscim/v2/Users",
-        "/segment/x%5c..%5cscim/v2/Users",
         "/segment/%252e%252e/scim/v2/Users",
         "/segment/%2573cim/v2/Users",
         "/SEGMENT/%73cim/v2/Users",
@@ -166,6 +165,7 @@ def test_internal_paths_are_never_reachable(gateway: Flask, path: str) -> None:
         "/segment/%25252525252e",
         "/segment/scim;x=1/v2/Users",  # matrix parameters: read as ``scim`` by some servers
         "/segment/.../scim/v2/Users",  # a segment that compares as nothing
+        "/segment/x%5c..%5cscim/v2/Users",  # a backslash: edges read it as a character
     ],
 )
 def test_hostile_paths_get_400(signed_in: SignedIn, path: str) -> None:
@@ -192,7 +192,6 @@ def test_a_host_no_url_can_be_built_from_is_400_and_never_forwarded(
         ("/a/b/", "/a/b/"),
         ("/a/./b/..", "/a/"),
         ("/../../a", "/a"),
-        ("/a\\b", "/a/b"),
         ("/a%2F%2e%2E/b", "/b"),
         ("/a/%252e%252e/b", "/b"),
     ],
@@ -204,6 +203,17 @@ def test_normalise_path(raw: str, normal: str) -> None:
 def test_normalise_path_refuses_control_characters() -> None:
     with pytest.raises(BadPath):
         normalise_path("/a%00b")
+
+
+@pytest.mark.parametrize("path", [p for _, p in BACKSLASH_PATH_CASES],
+                         ids=[i for i, _ in BACKSLASH_PATH_CASES])
+def test_backslash_paths_are_400_and_never_forwarded(signed_in: SignedIn, path: str) -> None:
+    """nginx and Caddy read ``\\`` as a character, so the gateway must not read it as ``/``:
+    the two would pick different products or paths for one request."""
+    for accept in ("text/html", "application/json"):
+        response = signed_in.client.get(path, headers={"Accept": accept})
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.headers.get("X-Upstream") is None
 
 
 def test_one_database_round_trip_per_proxied_request(signed_in: SignedIn) -> None:

@@ -58,6 +58,22 @@ INTERNAL_PATH_CASES: list[tuple[str, str]] = [
     ("CWE-41-fullwidth-dot-dot", "/segment/x/\uff0e\uff0e/scim/v2/Users"),
 ]
 
+#: Backslashes in a path, raw or percent-encoded (CWE-22/41): an edge reads ``\`` as a character
+#: and routes on it, so a gateway that read it as ``/`` would authorise another product or path
+#: than the edge forwards to (``/segment/..\sendgrid\settings``). Every path here is 400 at
+#: every entry and reaches no product. As (id, path).
+BACKSLASH_PATH_CASES: list[tuple[str, str]] = [
+    ("CWE-22-backslash-to-other-product", "/segment/..\\sendgrid\\settings"),
+    ("CWE-22-backslash-from-other-product", "/sendgrid/..\\segment\\x"),
+    ("CWE-41-backslash-in-product", "/segment/a\\b"),
+    ("CWE-41-backslash-after-prefix", "/segment\\x"),
+    ("CWE-41-backslash-removed-by-dot-segment", "/segment/\\/../x"),
+    ("CWE-22-encoded-backslash-to-other-product", "/segment/..%5Csendgrid%5Csettings"),
+    ("CWE-41-encoded-backslash-lower", "/segment/a%5cb"),
+    ("CWE-41-double-encoded-backslash", "/segment/a%255Cb"),
+    ("CWE-41-double-encoded-backslash-lower", "/segment/a%255cb"),
+]
+
 #: Query and fragment tricks on public product routes (CWE-20): (id, path, product path or
 #: None when the request must be refused).
 PUBLIC_TRICK_CASES: list[tuple[str, str, str | None]] = [
