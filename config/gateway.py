@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": "",
     "SMTP_STARTTLS": False,
     "MAIL_FROM": "Unified Login <no-reply@unified-login.local>",
+    # Where people who cannot get in are sent (gateway/web/support.py): a help page (URL
+    # first when both are set) or an address. Production refuses to start with neither.
+    "SUPPORT_URL": "",
+    "SUPPORT_EMAIL": "",
     # Cookies.
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_NAME": "gw_session",

@@ -24,7 +24,7 @@ from gateway.keys import jwks
 from gateway.products import propagation, switcher, table
 from gateway.proxy import dispatch, forward_auth
 from gateway.proxy.lean_auth import LeanForwardAuth
-from gateway.web import errors, limits, observability, security_headers, templating
+from gateway.web import errors, limits, observability, security_headers, support, templating
 from gateway.web.csrf import csrf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,6 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the gateway app from defaults, the environment and ``test_config``."""
     settings = config.load(gateway_config.DEFAULTS, gateway_config.ENV_NAMES, test_config)
     config.refuse_demo_secrets(settings, gateway_config.SECRETS)
+    support.check_configuration(settings)
 
     app = Flask(
         __name__,
@@ -111,3 +112,4 @@ def _install_hooks(app: Flask) -> None:
     app.session_interface = RememberingCookieSessions()
     switcher.init_app(app)
     templating.init_app(app)
+    support.init_app(app)
