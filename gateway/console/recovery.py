@@ -17,7 +17,7 @@ from flask import Blueprint, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from gateway.console.auth import REUSED_CODE_ERROR, find_account, finish_login
-from gateway.console.forms import EmailForm, ResetPasswordForm
+from gateway.console.forms import EmailForm, ResetPasswordForm, ask_for_recovery_code
 from gateway.db import db
 from gateway.identity import audit, recovery, throttle
 from gateway.identity.addresses import canonical_email
@@ -92,10 +92,7 @@ def _factor(user: User) -> Factor | None:
 
 def _code_field(form: ResetPasswordForm, factor: Factor | None) -> None:
     if factor is Factor.RECOVERY_CODE:
-        form.code.label.text = "Recovery code"
-        form.code.description = "One of the codes you saved when you turned on 2FA."
-        form.code.render_kw = {"autocomplete": "one-time-code", "inputmode": "text",
-                               "spellcheck": "false", "autocapitalize": "off"}
+        ask_for_recovery_code(form.code)
     else:
         form.code.description = "The 6-digit code from your authenticator app."
         form.code.render_kw = {"autocomplete": "one-time-code", "inputmode": "numeric",
@@ -117,7 +114,7 @@ def reset_password() -> ResponseReturnValue:
     def page(status: int = 200, error: str | None = None) -> tuple[str, int]:
         return render_template(
             "auth/reset_password.html", form=form, token=token, email=user.email,
-            factor=factor, error=error,
+            factor=factor, offered=[f.value for f in second_factors(user)], error=error,
         ), status
 
     if request.method == "GET":
