@@ -1,4 +1,6 @@
-"""Run the whole stack with demo data: gateway :5000, Segment :5001, SendGrid :5002.
+"""Run the whole stack with demo data: the gateway on :5000 and every product of the products
+file that names a ``demo_app`` on its upstream's port (the default file: Segment :5001,
+SendGrid :5002).
 
     python app.py              # SQLite databases under instance/, demo users printed
     python app.py --reset      # start again from empty databases
@@ -12,6 +14,7 @@ each app with gunicorn (see README, "Deployment").
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import secrets
@@ -24,22 +27,31 @@ import threading
 import time
 import urllib.request
 from collections.abc import Mapping
-from types import FrameType
+from dataclasses import dataclass
+from types import FrameType, ModuleType
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from config import DEMO_MARKER
+from config import DEMO_MARKER, products_file
 
 HOST = "127.0.0.1"
-PORTS = {"gateway": 5000, "segment": 5001, "sendgrid": 5002}
+GATEWAY_PORT = 5000
 EDGE_PORT = 8080
 #: Health checks of the edge go straight to loopback, whatever the environment's proxies.
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
-#: Secrets shared by the gateway and a product, generated per run unless the operator set them.
-PER_RUN_SECRETS = ("SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")
+def product_specs(environ: Mapping[str, str]) -> tuple[products_file.ProductSpec, ...]:
+    """The products file the gateway will read (``PRODUCTS_FILE``, else the shipped one)."""
+    return products_file.load(environ.get("PRODUCTS_FILE") or products_file.DEFAULT_FILE)
+
+
+def per_run_secrets(environ: Mapping[str, str]) -> list[str]:
+    """Secrets shared by the gateway and a product (each linked product's SCIM token),
+    generated per run unless the operator set them."""
+    return [s.linked.scim_token_env for s in product_specs(environ) if s.linked is not None]
 
 
 def demo_secrets(environ: Mapping[str, str]) -> dict[str, str]:
@@ -52,7 +64,7 @@ def demo_secrets(environ: Mapping[str, str]) -> dict[str, str]:
     products fetch only the public JWKS."""
     return {
         name: DEMO_MARKER + secrets.token_urlsafe(24)
-        for name in PER_RUN_SECRETS
+        for name in per_run_secrets(environ)
         if name not in environ
     }
 
@@ -64,7 +76,7 @@ def demo_environment() -> dict[str, str]:
     # The demo's support route: an address whose mail nobody reads (set your own).
     os.environ.setdefault("SUPPORT_EMAIL", "support@example.com")
     os.environ.update(demo_secrets(os.environ))
-    return {name: os.environ[name] for name in PER_RUN_SECRETS}
+    return {name: os.environ[name] for name in per_run_secrets(os.environ)}
 
 
 def edge_environment(kind: str) -> None:
@@ -81,15 +93,15 @@ def edge_environment(kind: str) -> None:
 
 
 def start_edge(kind: str) -> subprocess.Popen[bytes]:
-    """Run the shipped edge configuration (config/edge) from a temporary folder, in the
-    foreground, and wait until it answers."""
+    """Run the edge configuration generated from the products file (for the shipped file:
+    config/edge as shipped) from a temporary folder, in the foreground, and wait until it
+    answers."""
     from config import edge as edge_config
 
     workdir = tempfile.mkdtemp(prefix=f"unified-login-{kind}-")
     run = edge_config.command(
-        kind, workdir,
-        listen=f"{HOST}:{EDGE_PORT}",
-        **{name: f"{HOST}:{port}" for name, port in PORTS.items()},
+        kind, workdir, product_specs(os.environ),
+        listen=f"{HOST}:{EDGE_PORT}", gateway=f"{HOST}:{GATEWAY_PORT}",
     )
     process = subprocess.Popen(run.argv, env=run.env)
     deadline = time.monotonic() + 20
@@ -105,31 +117,57 @@ def start_edge(kind: str) -> subprocess.Popen[bytes]:
     raise SystemExit(f"{kind} did not answer on :{EDGE_PORT}")
 
 
+@dataclass
+class DemoProduct:
+    """A product of the products file that ``python app.py`` runs (its ``demo_app`` module)."""
+
+    spec: products_file.ProductSpec
+    module: ModuleType
+    app: Any
+
+    @property
+    def port(self) -> int:
+        return int(self.spec.upstream_address.rsplit(":", 1)[1])
+
+
 def build_stack():  # type: ignore[no-untyped-def]
-    """Create the three apps, migrate their databases and load the demo data."""
+    """Create the gateway and the demo products, migrate their databases, load the demo data
+    and record the demo links each product module names (``DEMO_LINKED``)."""
     from gateway import create_app as create_gateway
     from gateway import migrate
-    from gateway.cli.demo import DEMO_USERS, console_user_id, record_demo_link, seed_demo_users
-    from product_stubs import segment, sendgrid
+    from gateway.cli.demo import console_user_id, record_demo_link, seed_demo_users
 
     gateway_app = create_gateway()
-    products = {"segment": segment.create_app(), "sendgrid": sendgrid.create_app()}
     with gateway_app.app_context():
         migrate.upgrade(gateway_app.config["DATABASE_URL"])
         lines = seed_demo_users()
-    segment.seed_demo_data(products["segment"])
-    sendgrid.seed_demo_data(products["sendgrid"])
-    modules = {"segment": segment, "sendgrid": sendgrid}
-    for email, _password, links in DEMO_USERS:
-        for product, product_email in links.items():
+    demos = []
+    for spec in product_specs(os.environ):
+        if not spec.demo_app:
+            continue
+        module = importlib.import_module(spec.demo_app)
+        demo = DemoProduct(spec, module, module.create_app())
+        module.seed_demo_data(demo.app)
+        for email in getattr(module, "DEMO_LINKED", ()):
             with gateway_app.app_context():
                 console_id = console_user_id(email)
-            product_user_id = modules[product].link_user_for_demo(
-                products[product], product_email, console_id
-            )
+            product_user_id = module.link_user_for_demo(demo.app, email, console_id)
             with gateway_app.app_context():
-                record_demo_link(email, product, product_user_id)
-    return gateway_app, products, lines
+                record_demo_link(email, spec.name, product_user_id)
+        demos.append(demo)
+    return gateway_app, demos, lines
+
+
+def demo_product_lines(demos: list[DemoProduct]) -> list[str]:
+    """Each demo product's own users and passwords (``DEMO_USERS``), for linking."""
+    lines = []
+    for demo in demos:
+        linked = set(getattr(demo.module, "DEMO_LINKED", ()))
+        users = [f"{email} {password}" for email, password, *_ in demo.module.DEMO_USERS
+                 if email not in linked]
+        users += [f"{email} is already linked" for email in sorted(linked)]
+        lines.append(f"  {demo.spec.title:<9} " + " · ".join(users))
+    return lines
 
 
 def main() -> int:
@@ -155,28 +193,30 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     tokens = demo_environment()
-    gateway_app, products, lines = build_stack()
+    gateway_app, demos, lines = build_stack()
 
     servers: list[BaseWSGIServer] = []
-    for name, wsgi_app in [("gateway", gateway_app), *products.items()]:
-        server = make_server(HOST, PORTS[name], wsgi_app, threaded=True)
+    apps = [("gateway", GATEWAY_PORT, gateway_app)]
+    apps += [(demo.spec.name, demo.port, demo.app) for demo in demos]
+    for name, port, wsgi_app in apps:
+        server = make_server(HOST, port, wsgi_app, threaded=True)
         servers.append(server)
         threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
 
     edge = start_edge(args.edge) if args.edge else None
-    entry = EDGE_PORT if edge else PORTS["gateway"]
+    entry = EDGE_PORT if edge else GATEWAY_PORT
     print(f"\nUnified Login is running: http://{HOST}:{entry}/")
     if edge:
-        print(f"  (behind {args.edge} on :{EDGE_PORT}; gateway :{PORTS['gateway']} answers its "
+        print(f"  (behind {args.edge} on :{EDGE_PORT}; gateway :{GATEWAY_PORT} answers its "
               "forward-auth requests)")
-    print(f"  Segment   http://{HOST}:{entry}/segment/  (upstream :{PORTS['segment']})")
-    print(f"  SendGrid  http://{HOST}:{entry}/sendgrid/ (upstream :{PORTS['sendgrid']})")
+    for spec in product_specs(os.environ):
+        print(f"  {spec.title:<9} http://{HOST}:{entry}{spec.prefix}/ "
+              f"(upstream {spec.upstream_address})")
     print(f"  Mailbox   http://{HOST}:{entry}/dev/mailbox (demo mail lands here)")
     print("\nDemo Console users (email verified, 2FA off):")
     print("\n".join(lines))
     print("\nDemo product users (their own product passwords, for linking):")
-    print("  Segment   alice@example.com segment-alice-pass · bob@example.com segment-bob-pass")
-    print("  SendGrid  dave@example.com sendgrid-dave-pass · alice@example.com is already linked")
+    print("\n".join(demo_product_lines(demos)))
     print("\nDemo SCIM tokens (generated for this run; demo values, refused in production).")
     print("The assertion signing key is a demo key made once in instance/keys (refused in")
     print("production); products fetch its public half from /.well-known/jwks.json:")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-from config import DEMO_MARKER
+from config import DEMO_MARKER, ConfigError, load, products_file, refuse_demo_secrets
 
 DEFAULTS: dict[str, Any] = {
     # Production unless told otherwise: demo secrets are refused, no developer mailbox.
@@ -21,13 +25,18 @@ DEFAULTS: dict[str, Any] = {
     "WEBAUTHN_RP_ID": "",
     "WEBAUTHN_ORIGIN": "",
     "WEBAUTHN_CHALLENGE_SECONDS": 120,
-    # Mail: SMTP when SMTP_HOST is set, otherwise the local outbox (developer mailbox page).
+    # Mail is written to the outbox with the change it announces and delivered after commit:
+    # over SMTP when SMTP_HOST is set, otherwise kept for the developer mailbox page. A failed
+    # send is retried after MAIL_RETRY_SECONDS, doubling each time (at most an hour), and
+    # given up after MAIL_MAX_ATTEMPTS attempts (status "failed", logged).
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "",
     "SMTP_STARTTLS": False,
     "MAIL_FROM": "Unified Login <no-reply@unified-login.local>",
+    "MAIL_RETRY_SECONDS": 30,
+    "MAIL_MAX_ATTEMPTS": 12,
     # Where people who cannot get in are sent (gateway/web/support.py): a help page (URL
     # first when both are set) or an address. Production refuses to start with neither.
     "SUPPORT_URL": "",
@@ -47,9 +56,9 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_TOKEN_MAX_AGE": 24 * 3600,
     # An email change untouched this long while applying is rolled back by the repair.
     "EMAIL_CHANGE_STALE_SECONDS": 60,
-    # Repair interrupted email changes from a background thread (off in in-process tests,
-    # which call the repair themselves; on for every served process).
-    "EMAIL_CHANGE_BACKGROUND_REPAIR": True,
+    # Seconds between two rounds of each serving process's background work (the email-change
+    # repair, and mail delivery, which also runs right after a commit that queued mail).
+    "BACKGROUND_INTERVAL_SECONDS": 10,
     # Login throttling.
     "LOGIN_MAX_FAILURES": 10,
     "LOGIN_LOCKOUT_SECONDS": 900,
@@ -64,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     # limit is SIGNUP_MAX_PER_IP).
     "PASSWORD_RESET_MAX_AGE": 3600,
     "RESET_MAX_PER_ADDRESS": 3,
+    # Email-change requests per account and hour: each answer says whether an address is
+    # taken, so a signed-in account must not test address after address.
+    "EMAIL_CHANGE_MAX_PER_HOUR": 5,
     # "Remember this device": how long a remembered browser skips the second factor, and the
     # browser cookie naming the devices a person signed in from (new-sign-in notice), with its
     # lifetime (it outlives the 30 days: a device seen before gets no notice).
@@ -71,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE_COOKIE_NAME": "gw_device",
     "DEVICE_COOKIE_MAX_AGE": 365 * 24 * 3600,
     # Mails per recipient and hour, whatever sent them (notices about the recipient's own
-    # account excepted; see gateway/mail.py).
+    # account excepted; see gateway/identity/mail.py).
     "MAIL_PER_HOUR": 5,
     # Cheap argon2 parameters for test suites; honoured only when APP_ENV == "test".
     "PASSWORD_HASH_FAST": False,
@@ -90,20 +102,10 @@ DEFAULTS: dict[str, Any] = {
     # default, as Authelia logs them only at debug level. Refusals and sign-ins are always
     # logged; every answer is counted in /metrics (area "forward_auth").
     "FORWARD_AUTH_LOG_ALLOWED": False,
-    # Products behind the gateway (their names), then per product: public prefix, upstream
-    # URL, SCIM token, and optionally the paths reachable without a session
-    # (<NAME>_PUBLIC_PATHS) and never reachable through the proxy (<NAME>_INTERNAL_PATHS).
-    "PRODUCTS": ["segment", "sendgrid"],
-    "SEGMENT_PUBLIC_PATHS": ["/login", "/signup", "/static/", "/favicon.ico"],
-    "SEGMENT_INTERNAL_PATHS": ["/scim", "/internal", "/healthz", "/readyz"],
-    "SENDGRID_PUBLIC_PATHS": ["/login", "/signup", "/static/", "/favicon.ico"],
-    "SENDGRID_INTERNAL_PATHS": ["/scim", "/internal", "/healthz", "/readyz"],
-    "SEGMENT_PREFIX": "/segment",
-    "SEGMENT_UPSTREAM": "http://127.0.0.1:5001",
-    "SEGMENT_SCIM_TOKEN": DEMO_MARKER + "segment-scim-token",
-    "SENDGRID_PREFIX": "/sendgrid",
-    "SENDGRID_UPSTREAM": "http://127.0.0.1:5002",
-    "SENDGRID_SCIM_TOKEN": DEMO_MARKER + "sendgrid-scim-token",
+    # The products behind the gateway: a TOML file of [[products]] entries (config/products_file.py;
+    # README, "Products file"). <NAME>_UPSTREAM overrides an entry's upstream, and each linked
+    # product's SCIM token comes from the variable its entry names (scim_token_env).
+    "PRODUCTS_FILE": products_file.DEFAULT_FILE,
     # Folder of the ES256 signing keys (PEM, 0600) and their rotation state (`flask keys`).
     # Every gateway instance must see the same folder. Outside production a demo key is
     # created there when it is empty; production refuses a demo key and an empty folder.
@@ -118,10 +120,10 @@ DEFAULTS: dict[str, Any] = {
     "UPSTREAM_READ_TIMEOUT": 30,
     # Read timeout of the gateway's own calls to products (linking, SCIM), in seconds.
     "PRODUCT_API_TIMEOUT": 10,
-    # Proxied request bodies (gateway.request_body): seconds a client may take to send a body
-    # of up to REQUEST_BODY_BUFFER bytes (read whole before the product is contacted), and the
-    # longest wait for any read of a larger one (408 beyond); bodies received at once per
-    # process (503 with Retry-After beyond).
+    # Every request body, Console form or proxied (gateway.web.bodies): seconds a client may
+    # take to send a body of up to REQUEST_BODY_BUFFER bytes (read whole before the app runs),
+    # and the longest wait for any read of a larger one (408 beyond); bodies received at once
+    # per process (503 with Retry-After beyond).
     "REQUEST_BODY_TIMEOUT": 10,
     "REQUEST_BODY_BUFFER": 256 * 1024,
     "REQUEST_BODY_CONCURRENCY": 8,
@@ -133,9 +135,70 @@ ENV_NAMES: dict[str, str] = {key: key for key in DEFAULTS} | {
 }
 
 #: Settings that must be real secrets in production.
-SECRETS = [
-    "SECRET_KEY",
-    "SEGMENT_SCIM_TOKEN",
-    "SENDGRID_SCIM_TOKEN",
-]
+SECRETS = ["SECRET_KEY"]
+
+#: Where the checked product entries are kept in the settings (built from PRODUCTS_FILE).
+PRODUCT_SPECS = "PRODUCT_SPECS"
+
+
+def load_settings(
+    test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Layered settings plus the products file, checked: a bad entry, an unset or demo SCIM
+    token in production, a support route no browser can follow (none at all in production),
+    or the retired ``PRODUCTS`` list stops the start."""
+    environ = os.environ if environ is None else environ
+    given = dict(test_config or {})
+    if "PRODUCTS" in environ or "PRODUCTS" in given:
+        raise ConfigError(
+            "PRODUCTS is no longer read: list the products in PRODUCTS_FILE "
+            f"(TOML [[products]] entries; default {products_file.DEFAULT_FILE})"
+        )
+    settings = load(DEFAULTS, ENV_NAMES, test_config, environ)
+    specs = products_file.load(str(settings["PRODUCTS_FILE"]))
+    secrets = list(SECRETS)
+    resolved = []
+    for spec in specs:
+        variable = spec.upstream_env()
+        upstream = given.get(variable, environ.get(variable))
+        if upstream:
+            spec = products_file.with_upstream(spec, str(upstream), variable)
+        if spec.linked is not None:
+            token = spec.linked.scim_token_env
+            demo = f"{DEMO_MARKER}{spec.name}-scim-token"
+            settings[token] = given.get(token, environ.get(token, demo))
+            secrets.append(token)
+        resolved.append(spec)
+    settings[PRODUCT_SPECS] = tuple(resolved)
+    refuse_demo_secrets(settings, secrets)
+    check_support_route(settings)
+    return settings
+
+
+_ADDRESS = re.compile(r"[^@\s<>\"'()\[\],;:\\]+@[^@\s<>\"'()\[\],;:\\]+\.[A-Za-z0-9-]+")
+
+
+def _url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or not url.isprintable():
+        return "SUPPORT_URL must be an http(s) URL with a host"
+    if any(c.isspace() or c in "<>\"'" for c in url):
+        return "SUPPORT_URL must not contain spaces or quotes"
+    return None
+
+
+def check_support_route(settings: Mapping[str, Any]) -> None:
+    """Refuse a support route no browser can follow; in production, refuse none at all: a
+    "contact support" with nowhere to go locks people who lost their second factor out."""
+    url, email = str(settings.get("SUPPORT_URL") or ""), str(settings.get("SUPPORT_EMAIL") or "")
+    problem = _url_problem(url) if url else None
+    if problem:
+        raise ConfigError(problem)
+    if email and (len(email) > 254 or not _ADDRESS.fullmatch(email)):
+        raise ConfigError("SUPPORT_EMAIL must be one email address, like help@example.com")
+    if settings.get("APP_ENV") == "production" and not (url or email):
+        raise ConfigError(
+            "SUPPORT_URL or SUPPORT_EMAIL must be set in production: people who lose their "
+            "second factor are sent there"
+        )
 

@@ -12,9 +12,10 @@ Environment: ``GATEWAY_BIND`` (default ``127.0.0.1:5000``), ``WEB_CONCURRENCY`` 
 default 2 per CPU up to 8), ``GATEWAY_THREADS`` (default 16), ``GATEWAY_TIMEOUT`` (seconds of
 worker silence before it is restarted, default 60, above ``UPSTREAM_READ_TIMEOUT``).
 ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory) makes ``/metrics`` sum every worker.
-Request bodies are received by at most ``REQUEST_BODY_CONCURRENCY`` threads per worker
-(default here: half of ``GATEWAY_THREADS``), each within ``REQUEST_BODY_TIMEOUT``: clients that
-stall their uploads get 408 or 503 while the other threads keep serving.
+Request bodies (Console forms and proxied uploads alike) are received by at most
+``REQUEST_BODY_CONCURRENCY`` threads per worker (default here: half of ``GATEWAY_THREADS``), each
+within ``REQUEST_BODY_TIMEOUT``: clients that stall their bodies get 408 or 503 while the other
+threads keep serving.
 The app is built in each worker (no ``preload_app``), so no database connection or upstream
 pool is ever shared across a fork.
 """

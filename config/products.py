@@ -1,6 +1,7 @@
-"""Product (Segment, SendGrid) settings: defaults and the environment variables that set them.
+"""Settings of a product app (product_stubs): defaults and the environment variables that set them.
 
-Each product reads its own ``<PRODUCT>_*`` variables; ``APP_ENV``, ``GATEWAY_PUBLIC_URL`` and
+Each product reads its own ``<PRODUCT>_*`` variables (its profile gives the name and the demo
+port); ``APP_ENV``, ``GATEWAY_PUBLIC_URL`` and
 ``GATEWAY_INTERNAL_URL`` are shared by both products. Products hold no assertion secret: they
 verify with the gateway's public JWKS. Demo secrets are the same values ``config.gateway``
 uses, so the demo stack works without configuration and production refuses them.
@@ -12,14 +13,12 @@ from typing import Any
 
 from config import DEMO_MARKER, load, refuse_demo_secrets
 
-PORTS = {"segment": 5001, "sendgrid": 5002}
-
 #: Settings that must be real secrets in production.
 SECRETS = ["SECRET_KEY", "SCIM_TOKEN"]
 
 
-def product_defaults(name: str) -> dict[str, Any]:
-    """Default settings of product ``name`` (``segment`` or ``sendgrid``)."""
+def product_defaults(name: str, port: int) -> dict[str, Any]:
+    """Default settings of product ``name`` serving on ``port`` in the demo."""
     return {
         # Production unless told otherwise (shared APP_ENV): demo secrets are refused.
         "APP_ENV": "production",
@@ -40,7 +39,7 @@ def product_defaults(name: str) -> dict[str, Any]:
         "PUBLIC_PREFIX": f"/{name}",
         # The product's own address (its login page; links in its mail), never a request's Host.
         # The demo puts it on 127.0.0.1 next to the gateway; in production a hostname of its own.
-        "SITE_URL": f"http://127.0.0.1:{PORTS[name]}",
+        "SITE_URL": f"http://127.0.0.1:{port}",
         # Seconds a sign-up link lasts; the password is chosen on the page it opens.
         "SIGNUP_LINK_MAX_AGE": 24 * 3600,
         # Mails to one address per hour and process (sign-up links and notices).
@@ -66,7 +65,7 @@ def product_defaults(name: str) -> dict[str, Any]:
 def product_env_names(name: str) -> dict[str, str]:
     """Setting -> environment variable for product ``name``."""
     prefix = name.upper() + "_"
-    names = {key: prefix + key for key in product_defaults(name)}
+    names = {key: prefix + key for key in product_defaults(name, 0)}
     names["APP_ENV"] = "APP_ENV"
     names["GATEWAY_PUBLIC_URL"] = "GATEWAY_PUBLIC_URL"
     names["GATEWAY_INTERNAL_URL"] = "GATEWAY_INTERNAL_URL"
@@ -74,9 +73,11 @@ def product_env_names(name: str) -> dict[str, str]:
     return names
 
 
-def load_product(name: str, test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+def load_product(
+    name: str, test_config: dict[str, Any] | None = None, *, port: int
+) -> dict[str, Any]:
     """Layered settings of one product; refuses demo secrets in production."""
-    settings = load(product_defaults(name), product_env_names(name), test_config)
+    settings = load(product_defaults(name, port), product_env_names(name), test_config)
     refuse_demo_secrets(settings, SECRETS)
     if settings["APP_ENV"] != "test":
         settings["PASSWORD_HASH_FAST"] = False

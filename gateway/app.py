@@ -1,4 +1,5 @@
-"""The gateway's app factory, in order: settings, database, keys, products, hooks, blueprints, CLI.
+"""The gateway's app factory, in order: settings, database, keys, products, hooks, blueprints, CLI,
+WSGI wrappers, background work.
 
 Each step only binds what a package already defines; the packages never import this module,
 so the factory is the one place that knows the whole pipeline.
@@ -12,19 +13,27 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-import config
 from config import gateway as gateway_config
-from gateway import cli, db, keys
+from gateway import background, cli, db, keys
 from gateway.console import auth, dev_mailbox, health, home, linking, passkeys, plan, recovery
 from gateway.console.settings import account, devices, email, twofactor
 from gateway.identity.sessions import RememberingCookieSessions, login_manager
 from gateway.keys import jwks
-from gateway.products import propagation, switcher, table
+from gateway.products import switcher, table
 from gateway.proxy import dispatch, forward_auth
 from gateway.proxy.lean_auth import LeanForwardAuth
-from gateway.web import errors, limits, observability, security_headers, support, templating
+from gateway.web import (
+    errors,
+    hosts,
+    limits,
+    observability,
+    security_headers,
+    support,
+    templating,
+)
+from gateway.web.bodies import ReceiveBodies, Receiver
+from gateway.web.client import ForwardedFromPeers, networks
 from gateway.web.csrf import csrf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,9 +60,7 @@ BLUEPRINTS = (
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the gateway app from defaults, the environment and ``test_config``."""
-    settings = config.load(gateway_config.DEFAULTS, gateway_config.ENV_NAMES, test_config)
-    config.refuse_demo_secrets(settings, gateway_config.SECRETS)
-    support.check_configuration(settings)
+    settings = gateway_config.load_settings(test_config)
 
     app = Flask(
         __name__,
@@ -62,26 +69,31 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     _apply_settings(app, settings)
     db.init_app(app)
-    keys.init_app(app)
+    keys.init_app(app, key_commands=cli.keys.requested())
     table.init_app(app)
     _install_hooks(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     errors.init_app(app)
-    propagation.init_app(app)
     cli.init_app(app)
     _wrap_wsgi(app)
+    background.init_app(app)
     return app
 
 
 def _wrap_wsgi(app: Flask) -> None:
-    """Outermost first: ``ProxyFix`` for the trusted hops, then the lean forward-auth answer
-    (only when an edge may ask), then Flask."""
-    if app.config["FORWARD_AUTH_ALLOW"]:
+    """Outermost first: every request body received under its deadline and bound (so nothing
+    inside ever waits on a client's body), ``ProxyFix`` for the trusted hops (only for the
+    edges' requests when forward-auth names them), then the lean forward-auth answer (only
+    when an edge may ask), then Flask."""
+    edges = networks(app.config["FORWARD_AUTH_ALLOW"])
+    if edges:
         app.wsgi_app = LeanForwardAuth(app, app.wsgi_app)  # type: ignore[method-assign]
     if app.config["TRUSTED_PROXY_HOPS"]:
-        hops = app.config["TRUSTED_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ForwardedFromPeers(  # type: ignore[method-assign]
+            app.wsgi_app, app.config["TRUSTED_PROXY_HOPS"], edges
+        )
+    app.wsgi_app = ReceiveBodies(app.wsgi_app, Receiver.from_settings(app.config))  # type: ignore[method-assign]
 
 
 def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
@@ -103,6 +115,7 @@ def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
 def _install_hooks(app: Flask) -> None:
     """The request pipeline every page shares, in the order the hooks run."""
     observability.init_app(app)
+    hosts.init_app(app, forward_auth.BAD_HOST_REFUSALS)
     security_headers.init_app(app)
     limits.init_app(app)
     csrf.init_app(app)

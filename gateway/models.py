@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -244,15 +245,27 @@ class ThrottleBucket(Base):
 
 
 class OutboxMessage(Base):
-    """Mail kept locally when no SMTP server is configured (developer mailbox page)."""
+    """One mail, written in the transaction of the change it announces, delivered after commit.
+
+    ``status``: ``pending`` (to send over SMTP), ``sent``, ``failed`` (gave up after
+    ``MAIL_MAX_ATTEMPTS``), or ``mailbox`` (no SMTP server configured: kept for the developer
+    mailbox page). ``next_attempt_at`` is both the backoff and the claim: a deliverer takes a due
+    row by moving it forward in one conditional UPDATE (``gateway.identity.mail_delivery``).
+    """
 
     __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     recipient: Mapped[str] = mapped_column(String(254), index=True)
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class EmailChange(Base):

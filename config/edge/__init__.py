@@ -1,27 +1,30 @@
-"""The shipped edge configurations (``nginx.conf`` + ``gateway_product.conf``, ``Caddyfile``),
-rendered for other addresses, and how to run them.
+"""The edge configurations (nginx ``nginx.conf`` + ``gateway_product.conf``, ``Caddyfile``),
+generated from the products file, and how to run them.
 
-The files in this folder are the operator's starting point as they are (public entry
-127.0.0.1:8080, gateway :5000, Segment :5001, SendGrid :5002). :func:`render` only swaps those
-addresses, so what ``python app.py --edge``, the tests and ``bench/edge.py`` run is the shipped
-file itself.
+:func:`generate` fills the templates in ``templates/`` with the products' prefixes, internal
+paths and upstreams (``flask --app gateway edge nginx|caddy`` prints the result). The files in
+this folder are its output for the shipped products file and the demo addresses (public entry
+127.0.0.1:8080, gateway :5000, the products' upstreams); ``tests/edge/test_configs.py`` holds
+them in sync. :func:`render` writes the same output for other addresses into a folder, so what
+``python app.py --edge``, the tests and ``bench/edge.py`` run is what the command prints.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from config import products_file
+from config.products_file import ProductSpec
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = os.path.join(HERE, "templates")
 EDGES = ("nginx", "caddy")
-#: The addresses written in the shipped files.
-DEFAULTS = {
-    "listen": "127.0.0.1:8080",
-    "gateway": "127.0.0.1:5000",
-    "segment": "127.0.0.1:5001",
-    "sendgrid": "127.0.0.1:5002",
-}
+#: The addresses written in the shipped files (each product's comes from its upstream).
+DEFAULTS = {"listen": "127.0.0.1:8080", "gateway": "127.0.0.1:5000"}
 FILES = {"nginx": ("nginx.conf", "gateway_product.conf"), "caddy": ("Caddyfile",)}
 #: Debian package that provides each edge's binary.
 PACKAGES = {"nginx": "nginx-light", "caddy": "caddy"}
@@ -39,20 +42,108 @@ class EdgeRun:
     env: dict[str, str]
 
 
-def render(kind: str, workdir: str, **addresses: str) -> str:
-    """Write ``kind``'s files into ``workdir`` with ``addresses`` (listen, gateway, segment,
-    sendgrid as ``host:port``) swapped in; returns the main file's path."""
+def generate(
+    kind: str, specs: Sequence[ProductSpec] | None = None, **addresses: str
+) -> dict[str, str]:
+    """File name -> text of ``kind``'s configuration for ``specs`` (default: the shipped
+    products file). ``addresses`` (``host:port``): ``listen``, ``gateway``, and a product's
+    name to put another server than its upstream behind its prefix."""
     if kind not in EDGES:
         raise ValueError(f"edge is one of {', '.join(EDGES)}")
-    unknown = set(addresses) - set(DEFAULTS)
+    specs = tuple(specs or products_file.load(products_file.DEFAULT_FILE))
+    unknown = set(addresses) - set(DEFAULTS) - {s.name for s in specs}
     if unknown:
         raise ValueError(f"unknown addresses: {sorted(unknown)}")
+    for spec in specs:
+        if spec.upstream.startswith("https:") and spec.name not in addresses:
+            raise ValueError(f"{spec.name}: the edge templates speak plain HTTP to products")
+    where = DEFAULTS | {s.name: s.upstream_address for s in specs} | addresses
+    common = {
+        "@@LISTEN@@": where["listen"],
+        "@@LISTEN_HOST@@": where["listen"].rsplit(":", 1)[0],
+        "@@GATEWAY@@": where["gateway"],
+        "@@PRODUCT_PORTS@@": ", ".join(
+            f"{s.title} :{where[s.name].rsplit(':', 1)[1]}" for s in specs
+        ),
+        "@@PREFIXES@@": "|".join(s.prefix.lstrip("/") for s in specs),
+    }
+    if kind == "nginx":
+        main = _fill(_template("nginx.conf"), common | {
+            "@@UPSTREAMS@@": "".join(
+                f"    upstream {s.name} {{\n        server {where[s.name]};\n"
+                "        keepalive 32;\n    }\n"
+                for s in specs
+            ),
+            "@@INTERNAL_LOCATIONS@@": "".join(
+                f'        location ~* "{pattern}" {{\n            return 404;\n        }}\n'
+                for pattern in _internal_patterns(specs)
+            ),
+            "@@PRODUCT_LOCATIONS@@": "".join(
+                f"        location ~* ^{s.prefix}/ {{\n            set $product {s.name};\n"
+                f"            set $product_prefix {s.prefix};\n"
+                "            include gateway_product.conf;\n        }\n"
+                for s in specs
+            ),
+        })
+        return {"nginx.conf": main, "gateway_product.conf": _template("gateway_product.conf")}
+    route = _template("Caddyfile.product")
+    matchers = "".join(
+        f"\t\t@{name} path_regexp {name} (?i){pattern}\n\t\trespond @{name} 404\n"
+        for name, pattern in zip(
+            ["internal"] + [f"internal{i}" for i in range(2, len(specs) + 1)],
+            _internal_patterns(specs), strict=False,
+        )
+    )
+    return {"Caddyfile": _fill(_template("Caddyfile"), common | {
+        "@@INTERNAL_MATCHERS@@": matchers,
+        "@@PRODUCT_ROUTES@@": "".join(
+            _fill(route, common | {
+                "@@MATCHER@@": "@" + s.name,
+                "@@MATCHER_NAME@@": s.name,
+                "@@PREFIX@@": s.prefix,
+                "@@UPSTREAM@@": where[s.name],
+            })
+            for s in specs
+        ),
+    })}
+
+
+def _internal_patterns(specs: Sequence[ProductSpec]) -> list[str]:
+    """One regular expression per set of internal paths, for the products that share it
+    (checked on the edge's own normalised path; the gateway checks again on its own)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for spec in specs:
+        if spec.internal_paths:
+            groups.setdefault(spec.internal_paths, []).append(spec.prefix.lstrip("/"))
+    return [
+        f"^/({'|'.join(prefixes)})/+({'|'.join(_path_pattern(p) for p in paths)})"
+        r"([/.;\s]|$)"
+        for paths, prefixes in groups.items()
+    ]
+
+
+def _path_pattern(path: str) -> str:
+    return "/+".join(re.escape(part) for part in path.strip("/").split("/"))
+
+
+def _template(name: str) -> str:
+    folder = HERE if name == "gateway_product.conf" else TEMPLATES
+    with open(os.path.join(folder, name), encoding="utf-8") as f:
+        return f.read()
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    for marker, value in values.items():
+        text = text.replace(marker, value)
+    return text
+
+
+def render(
+    kind: str, workdir: str, specs: Sequence[ProductSpec] | None = None, **addresses: str
+) -> str:
+    """Write :func:`generate`'s files into ``workdir``; returns the main file's path."""
     os.makedirs(workdir, exist_ok=True)
-    for name in FILES[kind]:
-        with open(os.path.join(HERE, name), encoding="utf-8") as f:
-            text = f.read()
-        for key, value in addresses.items():
-            text = text.replace(DEFAULTS[key], value)
+    for name, text in generate(kind, specs, **addresses).items():
         with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
             f.write(text)
     if kind == "nginx":
@@ -70,11 +161,13 @@ def binary(kind: str) -> str:
     return found
 
 
-def command(kind: str, workdir: str, **addresses: str) -> EdgeRun:
+def command(
+    kind: str, workdir: str, specs: Sequence[ProductSpec] | None = None, **addresses: str
+) -> EdgeRun:
     """Render the configuration into ``workdir`` and the command that runs it in the
     foreground, touching nothing outside ``workdir`` (no system service, pid or log file)."""
     exe = binary(kind)
-    main = render(kind, workdir, **addresses)
+    main = render(kind, workdir, specs, **addresses)
     env = dict(os.environ)
     if kind == "nginx":
         # As root, nginx's workers would run as nobody, who cannot enter a private temporary

@@ -1,14 +1,15 @@
 """Every operator command (``flask --app gateway <command>``), registered in one place.
 
 database (db-upgrade, db-revision), accounts (create-user, sessions list / revoke),
-keys (assertion key rotation), repair (email-change), demo (seed-demo).
+keys (assertion key rotation), repair (email-change), mail (deliver the outbox), demo
+(seed-demo), edge (the nginx or Caddy configuration for the products file).
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from gateway.cli import accounts, database, demo, keys, repair
+from gateway.cli import accounts, database, demo, edge, keys, mail, repair
 
 
 def init_app(app: Flask) -> None:
@@ -19,6 +20,8 @@ def init_app(app: Flask) -> None:
         accounts.sessions_cli,
         keys.keys_cli,
         repair.email_change_cli,
+        mail.mail_cli,
         demo.seed_demo,
+        edge.edge_cli,
     ):
         app.cli.add_command(command)

@@ -10,11 +10,12 @@ from gateway.db import new_session
 from gateway.identity.passwords import hash_password
 from gateway.models import ProductLink, User, utcnow
 
-#: email, password, product links to record: {product: product user email}
+#: email, password. Which of them a product links in the demo, the product's module says
+#: (``DEMO_LINKED``; ``python app.py`` records those links).
 DEMO_USERS = [
-    ("alice@example.com", "alice-demo-password", {"sendgrid": "alice@example.com"}),
-    ("bob@example.com", "bob-demo-password", {}),
-    ("dave@example.com", "dave-demo-password", {}),
+    ("alice@example.com", "alice-demo-password"),
+    ("bob@example.com", "bob-demo-password"),
+    ("dave@example.com", "dave-demo-password"),
 ]
 
 
@@ -22,7 +23,7 @@ def seed_demo_users() -> list[str]:
     """Create the demo users (verified) and return printable lines describing them."""
     lines = []
     with new_session() as session:
-        for email, password, _links in DEMO_USERS:
+        for email, password in DEMO_USERS:
             user = session.scalars(select(User).where(User.email == email)).first()
             if user is None:
                 user = User(email=email, password_hash=hash_password(password),

@@ -14,12 +14,19 @@ instance, which re-read it within a second. Products only ever see the public JW
 
 - ``rotate`` runs the three steps with the wait in between; ``show`` lists kids and states
   (never key material); ``jwks`` prints the public set, for products pinned to a JWKS file.
+
+In production the gateway refuses to start without a signing key, except for these commands
+(:func:`requested`): ``keys init`` is how the first key is made, and an operator must never
+need ``APP_ENV=demo`` (which opens the developer mailbox) to run it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
+from collections.abc import Sequence
 
 import click
 from flask import current_app
@@ -27,6 +34,26 @@ from flask.cli import AppGroup
 
 from gateway.keys import key_store
 from gateway.keys.store import KeyStateError
+
+#: Options of the ``flask`` command itself that take a value (``flask --app gateway keys``).
+_FLASK_OPTIONS_WITH_VALUE = {"-A", "--app", "-e", "--env-file"}
+
+
+def requested(argv: Sequence[str] | None = None) -> bool:
+    """Whether this process is ``flask … keys …``: the app is being built for a key command.
+
+    Flask builds the app before it looks the command up, so the factory asks here. Only the
+    command name counts (the first word after the ``flask`` options), never an argument."""
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":  # set by the flask command
+        return False
+    words = iter((sys.argv if argv is None else argv)[1:])
+    for word in words:
+        if word in _FLASK_OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word == keys_cli.name
+    return False
+
 
 keys_cli = AppGroup("keys", help="Rotate the gateway's identity-assertion signing keys.")
 

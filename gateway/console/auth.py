@@ -214,6 +214,14 @@ def _pending_signup(email: str, password_hash: str) -> User | None:
     return user
 
 
+ALREADY_USED = "This link was already used. Sign in, or ask for a new link."
+#: A pending sign-up whose address an existing account's email change confirmed first.
+TAKEN_FIRST = (
+    "This address was confirmed by another account first, so this sign-up no longer exists. "
+    "Sign in if that account is yours, or sign up with another address."
+)
+
+
 @bp.route("/verify-email", methods=["GET", "POST"])
 def verify_email() -> ResponseReturnValue:
     """GET shows a confirm button (mail scanners prefetch links); POST spends the link."""
@@ -226,10 +234,12 @@ def verify_email() -> ResponseReturnValue:
     except tokens.TokenExpired:
         return _link_problem("This link has expired. Ask for a new one below.")
     except tokens.TokenUsed:
-        return _link_problem("This link was already used. Sign in, or ask for a new link.")
+        return _link_problem(ALREADY_USED)
     except tokens.TokenInvalid:
         return _link_problem("This link is not valid. Check that you copied all of it.")
     user = db().get(User, data.get("uid"))
+    if user is None and find_account(str(data.get("email"))) is not None:
+        return _link_problem(TAKEN_FIRST)  # an email change confirmed the address first
     if user is None or user.email != data.get("email") or data.get("attempt") != _attempt(user):
         return _link_problem("This link is not valid any more. Ask for a new one below.")
     if expired_signup(user):
@@ -239,12 +249,27 @@ def verify_email() -> ResponseReturnValue:
     refused = _confirm_signup_password(user, form, token)
     if refused is not None:
         return refused
-    tokens.spend(data)
+    try:
+        tokens.spend(data)  # first of this request's writes; rolled back whole if it loses
+    except tokens.TokenUsed:
+        return _link_problem(ALREADY_USED)
+    if not _still_exists(user):  # an email change confirmed the address meanwhile
+        db().rollback()
+        return _link_problem(TAKEN_FIRST)
+    throttle.record_success(user.email)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit.record("email_verified", user.id)
     db().commit()
     return render_template("auth/verified.html", email=user.email)
+
+
+def _still_exists(user: User) -> bool:
+    """Whether the sign-up's row is still there, locked until commit (PostgreSQL; SQLite's
+    one writer is this request since the link was spent): an email change confirmed first
+    deletes a pending sign-up of its address."""
+    query = select(User.id).where(User.id == user.id).with_for_update()
+    return db().scalars(query).first() is not None
 
 
 def _confirm_signup_password(
@@ -274,7 +299,6 @@ def _confirm_signup_password(
         )
         return render_template("auth/verify_email.html", form=form, token=token,
                                email=user.email, error=message), 400
-    throttle.record_success(user.email)
     return None
 
 

@@ -1,4 +1,5 @@
-"""Developer mailbox: the local outbox as a page. Only in development, demo and test."""
+"""Developer mailbox: the outbox rows kept because no SMTP server is configured, as a page.
+Only in development, demo and test."""
 
 from __future__ import annotations
 
@@ -19,5 +20,6 @@ def _only_outside_production() -> None:
 
 @bp.route("")
 def index() -> str:
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(100)
+    query = (select(OutboxMessage).where(OutboxMessage.status == "mailbox")
+             .order_by(OutboxMessage.id.desc()).limit(100))
     return render_template("dev/mailbox.html", messages=list(db().scalars(query)))

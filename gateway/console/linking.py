@@ -31,7 +31,6 @@ from gateway.identity.sessions import invalidate_cached_checks
 from gateway.models import AuditEvent, ProductLink, User, utcnow
 from gateway.products import api
 from gateway.products.propagation import email_change_in_progress
-from gateway.products.switcher import PRODUCT_NAMES
 from gateway.products.table import Product, products
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
@@ -56,14 +55,16 @@ REDIRECT_AUDIT_INTERVAL = timedelta(hours=1)
 
 
 def _product(name: str) -> Product:
+    """A product with users of its own to link; anything else (``accounts = "none"``) has no
+    linking page."""
     product = products().get(name)
-    if product is None:
+    if product is None or not product.has_accounts:
         abort(404)
     return product
 
 
 def _title(name: str) -> str:
-    return PRODUCT_NAMES.get(name, name.title())
+    return products().title(name)
 
 
 def _next(product: Product) -> str:

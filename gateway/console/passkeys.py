@@ -50,6 +50,7 @@ from gateway.db import db
 from gateway.identity import audit, notices, passkeys, recovery, throttle
 from gateway.identity.factors import Factor, second_factors
 from gateway.identity.factors import status as two_factor_status
+from gateway.identity.mail import mail_text
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import is_fresh, mark_reauthenticated, revoke_all
@@ -139,10 +140,12 @@ def _refusal_status(refused: PasskeyRefused) -> int:
     return 400 if refused.refusal is Refusal.MALFORMED else 401
 
 
-def _failed(refused: PasskeyRefused, account: str, ip: str, stage: str) -> None:
+def _failed(
+    refused: PasskeyRefused, account: str, ip: str, stage: str, link: str | None = None
+) -> None:
     """Count and audit a refused passkey like a wrong password (the caller commits)."""
     user = refused.user
-    locked = throttle.record_failure(account, ip)
+    locked = throttle.record_failure(account, ip, link)
     LOGINS.labels("failure").inc()
     audit.record("login_failed", user.id if user else None, stage=stage,
                  reason=refused.refusal.value)
@@ -157,24 +160,29 @@ def _proven(
     stage: str,
     page: Callable[[int, str], tuple[str, int]],
     error: str,
+    link: str | None = None,
 ) -> tuple[Any, ResponseReturnValue | None]:
-    """A known person proves a passkey (2FA step, reset, re-authentication): the form's CSRF
-    token, the account and client throttle, then the ceremony; a refusal counts like a wrong
-    password. Returns the library's result, or the page to answer with instead."""
+    """A known person proves a passkey (2FA step, reset with its ``link`` id,
+    re-authentication): the form's CSRF token, the client (and link) throttle, then the
+    ceremony; a refusal counts like a wrong password. A passkey passes the account lock and
+    its success lifts it (``throttle.Proof``). Returns the library's result, or the page to
+    answer with instead."""
     if not ActionForm().validate_on_submit():
         return None, page(400, "The page expired. Try again.")
     ip = client_ip()
-    blocked = throttle.check(user.email, ip)
+    blocked = throttle.check(user.email, ip, throttle.Proof.PASSKEY, link)
     if blocked:
         refused_page = page(429, retry_message(blocked.retry_after))[0]
         return None, too_many_attempts(refused_page, blocked.retry_after)
     try:
-        return passkeys.authenticate(purpose, request.form.get("credential", ""), user), None
+        result = passkeys.authenticate(purpose, request.form.get("credential", ""), user)
     except PasskeyRefused as refused:
         refused.user = user
-        _failed(refused, user.email, ip, stage)
+        _failed(refused, user.email, ip, stage, link)
         db().commit()
         return None, page(_refusal_status(refused), error)
+    throttle.record_success(user.email, user.id, by=stage)
+    return result, None
 
 
 # ----- passwordless sign-in ------------------------------------------------------------------
@@ -198,19 +206,17 @@ def login() -> ResponseReturnValue:
     try:
         result = passkeys.authenticate(Purpose.LOGIN, request.form.get("credential", ""))
     except PasskeyRefused as refused:
-        _failed(refused, refused.user.email if refused.user else client_key, ip, "passkey")
+        # Counted against this client, not the account: a passkey passes the account lock, and
+        # anyone who knows a credential id could otherwise lock its owner out with bad ones.
+        _failed(refused, client_key, ip, "passkey")
         db().commit()
         return page(_refusal_status(refused), SIGN_IN_ERROR)
     user: User = result.user
-    blocked = throttle.check(user.email, ip)  # the account's own lockout applies too
-    if blocked:
-        db().commit()
-        return too_many_attempts(page(429, retry_message(blocked.retry_after))[0],
-                                 blocked.retry_after)
     if not user.is_verified:
         db().commit()
         return page(403, "Confirm your email address first.")
-    throttle.record_success(user.email)
+    # The account lock does not hold a passkey back (throttle.Proof.PASSKEY): lift it.
+    throttle.record_success(user.email, user.id, by="passkey")
     return auth.finish_login(user, passkeys.amr(result, password=False), next_path)
 
 
@@ -230,7 +236,6 @@ def second_factor() -> ResponseReturnValue:
     result, answer = _proven(Purpose.SECOND_FACTOR, user, "2fa", page, SECOND_FACTOR_ERROR)
     if answer is not None:
         return answer
-    throttle.record_success(user.email)
     return auth.finish_login(user, passkeys.amr(result, password=True), next_path,
                              remember=request.form.get("remember") == "y")
 
@@ -268,7 +273,8 @@ def reset() -> ResponseReturnValue:
                                offered=[f.value for f in second_factors(user)],
                                error=error), status
 
-    result, answer = _proven(Purpose.RESET, user, "password_reset", page, SECOND_FACTOR_ERROR)
+    result, answer = _proven(Purpose.RESET, user, "password_reset", page, SECOND_FACTOR_ERROR,
+                             link=data["jti"])
     if answer is not None:
         return answer
     reset_views.remember_passkey_proof(data, passkeys.amr(result, password=True))
@@ -293,7 +299,6 @@ def reauthenticate() -> ResponseReturnValue:
     _result, answer = _proven(Purpose.REAUTH, user, "reauthenticate", page, REAUTH_ERROR)
     if answer is not None:
         return answer
-    throttle.record_success(user.email)
     mark_reauthenticated(current_user.record)
     audit.record("reauthenticated", user.id, method="passkey")
     db().commit()
@@ -327,6 +332,8 @@ def add() -> ResponseReturnValue:
         credential = passkeys.register(
             user, request.form.get("credential", ""), request.form.get("name", "")
         )
+    except passkeys.BadName as exc:
+        return _settings_page(400, str(exc))
     except PasskeyRefused as refused:
         db().commit()  # the challenge stays spent
         current_app.logger.info("passkey registration refused: %s", refused)
@@ -337,7 +344,8 @@ def add() -> ResponseReturnValue:
         )
         return _settings_page(_refusal_status(refused), message)
     ended = revoke_all(user.id, keep=current_user.record)
-    body = f'A passkey named "{credential.name}" was added to your Unified Login account.'
+    body = (f'A passkey named "{mail_text(credential.name)}" was added to your Unified Login '
+            "account.")
     codes = [] if was_on else new_recovery_codes(user)
     if not was_on:
         audit.record("2fa_enabled", user.id, sessions_ended=ended, factor="passkey")
@@ -364,11 +372,11 @@ def rename(public_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     credential = _owned(public_id)
-    name = request.form.get("name", "").strip()
-    if not name or len(name) > 64 or not name.isprintable():
-        return _settings_page(400, "A passkey name is 1 to 64 characters.")
     old = credential.name
-    passkeys.rename(credential, name)
+    try:
+        passkeys.rename(credential, request.form.get("name", ""))
+    except passkeys.BadName as exc:
+        return _settings_page(400, str(exc))
     audit.record("passkey_renamed", current_user.user.id, old=old, new=credential.name)
     db().commit()
     flash(f'Passkey renamed to "{credential.name}".')
@@ -383,13 +391,9 @@ def remove(public_id: str) -> ResponseReturnValue:
     user = current_user.user
     credential = _owned(public_id)
     name = credential.name
-    passkeys.remove(user, credential)
     ended = revoke_all(user.id, keep=current_user.record)
-    audit.record("passkey_removed", user.id, passkey=name, sessions_ended=ended)
-    body = f'The passkey named "{name}" was removed from your Unified Login account.'
-    if not user.has_second_factor:
-        user.recovery_codes = []  # codes belong to 2FA, which is off now
-        audit.record("2fa_disabled", user.id, sessions_ended=ended, factor="passkey")
+    body = f'The passkey named "{mail_text(name)}" was removed from your Unified Login account.'
+    if passkeys.remove(user, credential, sessions_ended=ended):  # 2FA off, its codes deleted
         body += " It was your last second factor: two-factor authentication is now off."
         flash("Passkey removed. Two-factor authentication is off. "
               "Your other sessions were signed out.")
@@ -398,4 +402,6 @@ def remove(public_id: str) -> ResponseReturnValue:
     notices.second_factor_changed(user, "A passkey was removed from your account", body,
                                   str(two_factor_status(user)))
     db().commit()
-    return redirect(url_for("passkeys.settings"))
+    # "Sign out everywhere" offers removal too, and comes back to its question.
+    return redirect(safe_return_path(request.form.get("next"),
+                                     default=url_for("passkeys.settings")))

@@ -7,24 +7,31 @@ the form; only its POST spends the link. With 2FA on, the same POST needs the au
 code (or a recovery code, ``?use=recovery``); once proven for this link in this browser, a
 second try (say the new password was too common) does not ask again. A reset signs this
 browser in: the mailbox, the second factor and the new password prove the person.
+
+The page lists the account's passkeys, each with a "remove" box: a reset ends sessions, not
+passkeys, and an intruder's passkey would keep signing in. The boxes take effect only with
+the reset itself (the same CSRF-protected POST, after the link and the second factor), and
+the first page after it says what went: passkeys, 2FA when that was the last factor, and a
+pending email change (a reset stops it, ``propagation.cancel_pending``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, session, url_for
+from flask import Blueprint, flash, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from gateway.console.auth import REUSED_CODE_ERROR, find_account, finish_login
 from gateway.console.forms import EmailForm, ResetPasswordForm, ask_for_recovery_code
 from gateway.db import db
-from gateway.identity import audit, recovery, throttle
+from gateway.identity import audit, passkeys, recovery, throttle
 from gateway.identity.addresses import canonical_email
 from gateway.identity.factors import Factor, second_factors
 from gateway.identity.passwords import policy_problem, verify_password
 from gateway.identity.totp import Check
-from gateway.models import User
+from gateway.models import PasskeyCredential, User
+from gateway.products import propagation
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
 
@@ -32,6 +39,8 @@ bp = Blueprint("recovery", __name__)
 
 #: Session key: the reset link (its id) whose second factor this browser already proved.
 _PROVEN = "reset_second_factor"
+#: Form field: the public id of a passkey to remove with the reset (one per ticked box).
+_REMOVE = "remove_passkey"
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -99,14 +108,17 @@ def _code_field(form: ResetPasswordForm, factor: Factor | None) -> None:
                                "spellcheck": "false", "autocapitalize": "off"}
 
 
+def _link_problem(exc: recovery.ResetLinkError) -> ResponseReturnValue:
+    return render_template("auth/reset_problem.html", message=str(exc), form=EmailForm()), 400
+
+
 @bp.route("/reset-password", methods=["GET", "POST"])
 def reset_password() -> ResponseReturnValue:
     token = request.values.get("token", "")
     try:
         user, data = recovery.open_link(token)
     except recovery.ResetLinkError as exc:
-        return render_template("auth/reset_problem.html", message=str(exc),
-                               form=EmailForm()), 400
+        return _link_problem(exc)
     form = ResetPasswordForm()
     factor = None if _proven_method(data) else _factor(user)
     _code_field(form, factor)
@@ -115,6 +127,8 @@ def reset_password() -> ResponseReturnValue:
         return render_template(
             "auth/reset_password.html", form=form, token=token, email=user.email,
             factor=factor, offered=[f.value for f in second_factors(user)], error=error,
+            passkeys=user.passkeys, chosen=request.form.getlist(_REMOVE),
+            twofactor_app=user.has_2fa,
         ), status
 
     if request.method == "GET":
@@ -126,23 +140,30 @@ def reset_password() -> ResponseReturnValue:
     if problem:  # before the second factor: a refused password spends no code
         form.password.errors.append(problem)
         return page(400)
+    remove = _chosen_passkeys(user)
+    if remove is None:
+        return page(400, "One of the passkeys to remove is not on this account. Reload the page.")
     ip = client_ip()
     if factor is Factor.PASSKEY:  # proven by /reset-password/passkey, never by this form
         return page(401, "Confirm it is you with your passkey first (the button above).")
     if factor is not None:
-        blocked = throttle.check(user.email, ip)
+        # The link and the code pass the account lock (a stranger may have set it off);
+        # wrong codes are counted per client and per link.
+        proof, link = throttle.Proof.LINK_AND_SECOND_FACTOR, data["jti"]
+        blocked = throttle.check(user.email, ip, proof, link)
         if blocked:
             return too_many_attempts(
                 page(error=retry_message(blocked.retry_after))[0], blocked.retry_after
             )
         checked = recovery.prove(user, factor, form.code.data or "")
         if checked is not Check.ACCEPTED:
-            throttle.record_failure(user.email, ip)
+            throttle.record_failure(user.email, ip, link)
             audit.record("login_failed", user.id, stage="password_reset")
             db().commit()
             if checked is Check.REUSED:
                 return page(401, REUSED_CODE_ERROR)
             return page(401, "That code did not work. Check it and try again.")
+        throttle.record_success(user.email, user.id, by="password_reset")
         session[_PROVEN] = {"jti": data["jti"], "method": factor.value}
         db().commit()
         factor = None
@@ -152,6 +173,43 @@ def reset_password() -> ResponseReturnValue:
         form.password.errors.append("That is your current password. Choose a new one.")
         return page(400)
     method = _proven_method(data) if user.has_second_factor else None
-    recovery.apply_reset(user, data, password)
+    try:
+        recovery.spend_link(data)  # first of this request's writes: a lost race leaves none
+    except recovery.ResetLinkError as exc:  # another request spent the link meanwhile
+        return _link_problem(exc)
+    stopped = propagation.cancel_pending(user, by="password_reset")
+    stopped_email = stopped.new_email if stopped else None
+    twofactor_off = recovery.apply_reset(user, password, remove, stopped_email)
     methods = ["pwd"] + (_proven_amr(data) or ([method] if method else []))
-    return finish_login(user, methods, url_for("console.home"))
+    response = finish_login(user, methods, url_for("console.home"))
+    _tell(remove, twofactor_off, stopped_email)
+    return response
+
+
+def _chosen_passkeys(user: User) -> list[PasskeyCredential] | None:
+    """The account's passkeys ticked for removal on the reset page; None when a value is not
+    one of them (a stale page or a forged form: nothing is done)."""
+    chosen: list[PasskeyCredential] = []
+    values = request.form.getlist(_REMOVE)
+    if len(values) > 100:
+        return None
+    for public_id in values:
+        credential = passkeys.find(user, public_id)
+        if credential is None or credential.public_id != public_id:
+            return None
+        if credential not in chosen:
+            chosen.append(credential)
+    return chosen
+
+
+def _tell(removed: list[PasskeyCredential], twofactor_off: bool, stopped: str | None) -> None:
+    """What the reset changed besides the password, on the first page after it (the notice
+    mail says it too)."""
+    if removed:
+        names = ", ".join(f'"{credential.name}"' for credential in removed)
+        flash(f"Passkeys removed: {names}.", "success")
+    if twofactor_off:
+        flash("Two-factor authentication is off: that was your last passkey, and its recovery "
+              "codes are deleted. Turn it on again in settings.", "info")
+    if stopped:
+        flash(f"The pending change of your email address to {stopped} was stopped.", "info")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy import select
 
@@ -20,6 +21,7 @@ EVENT_LABELS = {
     "login": "Signed in",
     "login_failed": "Failed sign-in attempt",
     "lockout": "Sign-in locked after repeated failures",
+    "lockout_lifted": "Sign-in lock lifted (a reset or a passkey proved it was you)",
     "logout": "Signed out",
     "reauthenticated": "Confirmed password",
     "2fa_enabled": "Two-factor authentication turned on",
@@ -60,7 +62,6 @@ def record(event: str, user_id: str | None = None, **detail: object) -> None:
     log.info("audit %s user=%s %s", event, user_id, text)
 
 
-_PRODUCT_TITLES = {"segment": "Segment", "sendgrid": "SendGrid"}
 _FAILED_STAGES = {
     "password": "Failed sign-in: wrong password",
     "2fa": "Failed sign-in: wrong two-factor code",
@@ -69,8 +70,9 @@ _FAILED_STAGES = {
 }
 
 
-def describe(event: AuditEvent) -> str:
-    """What happened, in words, with the product and details the event recorded."""
+def describe(event: AuditEvent, titles: Mapping[str, str] | None = None) -> str:
+    """What happened, in words, with the product and details the event recorded; ``titles``
+    (product name -> title, from the products file) names the products."""
     try:
         detail = json.loads(event.detail) if event.detail else {}
     except ValueError:
@@ -78,7 +80,7 @@ def describe(event: AuditEvent) -> str:
     if not isinstance(detail, dict):
         detail = {}
     product = str(detail.get("product", ""))
-    title = _PRODUCT_TITLES.get(product, product.title())
+    title = (titles or {}).get(product, product)
     kind = event.event
     if kind == "product_linked" and title:
         return f"Existing {title} user linked to this account"

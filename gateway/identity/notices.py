@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
-from gateway.identity.mail import send_mail
+from gateway.identity.mail import mail_text, send_mail
 from gateway.models import KnownDevice, User, utcnow
 from gateway.web import support
 
@@ -27,7 +27,7 @@ def new_sign_in(user: User, device: KnownDevice) -> None:
         user.email,
         "New sign-in to your account",
         f"Your Unified Login account was just signed in to from a device it had not seen "
-        f"before.\n\nDevice: {device.name}\nTime: about {when}\n\n"
+        f"before.\n\nDevice: {mail_text(device.name)}\nTime: about {when}\n\n"
         f"If this was you, there is nothing to do. If not, reset your password "
         f"({_link('recovery.forgot_password')}) and sign out the sessions you do not know: "
         f"{_link('settings.sessions')}",
@@ -48,16 +48,33 @@ def recovery_code_used(user: User, remaining: int, purpose: str) -> None:
     )
 
 
-def password_reset(user: User) -> None:
-    send_mail(
-        user.email,
-        "Your password was reset",
+def password_reset(
+    user: User, removed: list[str], twofactor_off: bool, stopped_email: str | None
+) -> None:
+    """The reset notice: what the reset ended, and the passkeys that still sign in (a reset
+    does not end those: whoever added one would keep getting in), named, with the way to
+    remove them. ``removed``: names of the passkeys the reset removed."""
+    lines = [
         "The password of your Unified Login account was just reset from the link mailed to "
-        "this address. Every session was signed out and remembered devices were forgotten.\n\n"
-        "If this was not you, reset it again now and check your account activity: "
-        f"{_link('recovery.forgot_password')}",
-        notice=True,
-    )
+        "this address. Every session was signed out and remembered devices were forgotten."
+    ]
+    if stopped_email:
+        lines.append(f"The pending change of your email address to {mail_text(stopped_email)} was "
+                     "stopped. Ask for it again in settings if you still want it.")
+    if removed:
+        lines.append("Passkeys removed: " + ", ".join(f'"{mail_text(n)}"' for n in removed)
+                     + ".")
+    if twofactor_off:
+        lines.append("That was your last second factor: two-factor authentication is now "
+                     "off and its recovery codes are deleted. Turn it on again: "
+                     f"{_link('settings.overview')}")
+    if user.passkeys:
+        names = "\n".join(f'- "{mail_text(p.name)}"' for p in user.passkeys)
+        lines.append("These passkeys can still sign in to your account:\n" + names + "\n"
+                     f"Remove any you do not recognise: {_link('passkeys.settings')}")
+    lines.append("If this was not you, reset it again now and check your account activity: "
+                 f"{_link('recovery.forgot_password')}")
+    send_mail(user.email, "Your password was reset", "\n\n".join(lines), notice=True)
 
 
 def second_factor_changed(user: User, subject: str, what: str, status: str) -> None:

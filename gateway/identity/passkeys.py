@@ -287,9 +287,29 @@ def _b64(data: dict[str, Any], key: str) -> bytes:
         raise PasskeyRefused(Refusal.MALFORMED, key) from None
 
 
+#: What :func:`checked_name` asks of a passkey name, as the pages say it.
+NAME_RULE = "A passkey name is 1 to 64 printable characters, without line breaks."
+
+
+class BadName(ValueError):
+    """A passkey name :func:`checked_name` refuses (the message is :data:`NAME_RULE`)."""
+
+
+def checked_name(name: str, default: str | None = None) -> str:
+    """The one check of a passkey name, when adding and when renaming: trimmed, 1 to 64
+    characters, all printable (``str.isprintable``: no line breaks, control, format or bidi
+    characters; the name is shown on pages and quoted in security notices). Blank gives
+    ``default`` when there is one."""
+    name = name.strip() or (default or "")
+    if not name or len(name) > 64 or not name.isprintable():
+        raise BadName(NAME_RULE)
+    return name
+
+
 def register(user: User, raw: str, name: str) -> PasskeyCredential:
     """Verify a ``navigator.credentials.create()`` response and store the passkey (the caller
-    commits, also on refusal: the challenge is spent)."""
+    commits, also on refusal: the challenge is spent). BadName before anything is spent."""
+    name = checked_name(name, default="Passkey")
     rp = _rp()
     data = _parse(raw)
     challenge = _spend_challenge(_b64(data["response"], "clientDataJSON"), Purpose.REGISTER, user)
@@ -309,7 +329,7 @@ def register(user: User, raw: str, name: str) -> PasskeyCredential:
         credential_id=bytes_to_base64url(verified.credential_id),
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
-        name=(name.strip() or "Passkey")[:64],
+        name=name,
         transports=",".join(t for t in transports if t in known)[:128]
         if isinstance(transports, list)
         else "",
@@ -397,7 +417,8 @@ def amr(result: Authenticated, *, password: bool) -> list[str]:
 
 
 def rename(credential: PasskeyCredential, name: str) -> None:
-    credential.name = (name.strip() or credential.name)[:64]
+    """Give the passkey a new name (BadName: refused, nothing changed)."""
+    credential.name = checked_name(name)
 
 
 def find(user: User, public_id: str) -> PasskeyCredential | None:
@@ -406,6 +427,16 @@ def find(user: User, public_id: str) -> PasskeyCredential | None:
     return next((c for c in user.passkeys if c.public_id == public_id[:32]), None)
 
 
-def remove(user: User, credential: PasskeyCredential) -> None:
+def remove(user: User, credential: PasskeyCredential, **detail: object) -> bool:
+    """Remove ``credential``, audited with ``detail``; True when it was the last second
+    factor, so 2FA is off now (audited too) and its recovery codes are deleted: codes belong
+    to 2FA, not to one factor (``gateway.identity.factors``), and must not outlive it, on the
+    settings page or at a password reset alike. The caller tells the person and commits."""
     user.passkeys.remove(credential)
     db().delete(credential)
+    audit.record("passkey_removed", user.id, passkey=credential.name, **detail)
+    if user.has_second_factor:
+        return False
+    user.recovery_codes = []
+    audit.record("2fa_disabled", user.id, factor="passkey", **detail)
+    return True

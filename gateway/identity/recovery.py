@@ -7,26 +7,28 @@ makes it stop matching. It is spent in ``used_tokens`` by the POST that sets the
 (mail scanners fetch links with GET). A person with 2FA proves a second factor before the new
 password takes effect (``gateway.identity.factors.second_factors`` lists what they can use).
 Afterwards every session ends and remembered devices are forgotten (``revoke_all``), the
-address gets a notice, the audit log records it, and an unconfirmed address counts as confirmed
-(the link proved the mailbox).
+passkeys the person chose are removed (a reset alone would leave an intruder's passkey signing
+in), the address gets a notice naming the passkeys left, the audit log records it, and an
+unconfirmed address counts as confirmed (the link proved the mailbox).
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app, url_for
 
 from gateway.db import db
-from gateway.identity import audit, notices, throttle, tokens
+from gateway.identity import audit, notices, passkeys, throttle, tokens
 from gateway.identity.factors import Factor, Use, check_code
 from gateway.identity.mail import send_mail
 from gateway.identity.passwords import hash_password
 from gateway.identity.sessions import revoke_all
 from gateway.identity.totp import Check
-from gateway.models import User, utcnow
+from gateway.models import PasskeyCredential, User, utcnow
 
 TOKEN_PURPOSE = "password-reset"
 
@@ -115,18 +117,40 @@ def prove(user: User, factor: Factor, code: str) -> Check:
     return check_code(user, code, Use.PASSWORD_RESET, accept=[factor])[0]
 
 
-def apply_reset(user: User, data: dict[str, Any], password: str) -> int:
-    """Spend the link and set the new password; ends every session, forgets remembered
-    devices, confirms the address, audits and notifies. Returns the sessions ended. The
-    caller commits."""
-    tokens.spend(data)
+def spend_link(data: dict[str, Any]) -> None:
+    """Spend the reset link, as the first write of the request that sets the password.
+
+    ResetLinkError(USED) when another request spent it first (its check passed before that
+    one committed, or both ran at once): the transaction is rolled back, nothing changed."""
+    try:
+        tokens.spend(data)
+    except tokens.TokenUsed:
+        raise ResetLinkError(LinkProblem.USED) from None
+
+
+def apply_reset(
+    user: User,
+    password: str,
+    remove: Sequence[PasskeyCredential] = (),
+    stopped_email: str | None = None,
+) -> bool:
+    """Set the new password, after :func:`spend_link` in the same transaction; ends every
+    session, forgets remembered devices, removes the passkeys in ``remove`` (chosen on the
+    reset page: a reset alone leaves them able to sign in), confirms the address, audits and
+    notifies (naming ``stopped_email``, a pending email change the caller stopped). True when
+    that removal turned 2FA off. The caller commits."""
+    removed = [credential.name for credential in remove]
+    twofactor_off = False
+    for credential in remove:
+        twofactor_off = passkeys.remove(user, credential, by="password_reset") or twofactor_off
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit.record("email_verified", user.id, by="password_reset")
     ended = revoke_all(user.id)
-    throttle.record_success(user.email)  # the mailbox (and 2FA) proved it: lift a lockout
+    # The mailbox (and the second factor) proved it: lift a lockout.
+    throttle.record_success(user.email, user.id, by="password_reset")
     audit.record("password_reset", user.id, sessions_ended=ended)
-    notices.password_reset(user)
-    return ended
+    notices.password_reset(user, removed, twofactor_off, stopped_email)
+    return twofactor_off

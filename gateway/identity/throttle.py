@@ -7,10 +7,16 @@ address and mails per recipient. The database was chosen over Redis so the
 one-command SQLite demo and a PostgreSQL cluster behave the same with nothing else to run.
 Keys for accounts are the canonical email, so unknown emails are throttled exactly like known
 ones (no enumeration through 429s).
+
+The account lock guards against guessing a password (or a code after it) from many places at
+once, so anyone can set it off. :class:`Proof` says, in one place, which proofs pass it: a
+mailed reset link with a second factor, and a passkey. Those are still counted per client, a
+reset link also per link, and their success lifts the lock (audited as ``lockout_lifted``).
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,12 +26,30 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db import db
+from gateway.identity import audit
 from gateway.models import ThrottleBucket, utcnow
 
 
 @dataclass(frozen=True)
 class Blocked:
     retry_after: int
+
+
+class Proof(enum.Enum):
+    """What an attempt offers, which decides whether the account lock may refuse it."""
+
+    #: A password, or a code after one: what the account lock is for.
+    SECRET = "secret"
+    #: The mailed reset link plus a TOTP or recovery code: the mailbox and a second factor.
+    LINK_AND_SECOND_FACTOR = "link_and_second_factor"
+    #: A passkey's signature (alone, or with a password or a link): nothing to guess.
+    PASSKEY = "passkey"
+
+    @property
+    def passes_account_lock(self) -> bool:
+        """Stronger proof than the lock guards against: a stranger's wrong passwords must not
+        keep its owner out (the 429 page promises the reset as the way in)."""
+        return self is not Proof.SECRET
 
 
 def _bucket(key: str) -> ThrottleBucket:
@@ -60,20 +84,38 @@ def _blocked(bucket: ThrottleBucket | None) -> Blocked | None:
     return Blocked(max(1, math.ceil(remaining))) if remaining > 0 else None
 
 
-def check(account: str, ip: str) -> Blocked | None:
-    """Is either the account or the address cooling down right now?"""
+def check(
+    account: str, ip: str, proof: Proof = Proof.SECRET, link: str | None = None
+) -> Blocked | None:
+    """Is the account (unless ``proof`` passes its lock), the address or the reset ``link``
+    (its id) cooling down right now?"""
     session = db()
-    for key in (f"acct:{account}", f"ip:{ip}"):
+    keys = [f"ip:{ip}"] + ([f"link:{link}"] if link else [])
+    if not proof.passes_account_lock:
+        keys.insert(0, f"acct:{account}")
+    for key in keys:
         blocked = _blocked(session.get(ThrottleBucket, key[:300]))
         if blocked:
             return blocked
     return None
 
 
-def record_failure(account: str, ip: str) -> bool:
-    """Count a failure against both keys; True when the account just got locked."""
+def record_failure(account: str, ip: str, link: str | None = None) -> bool:
+    """Count a failure against the account and the address, and against the reset ``link``
+    when the attempt came with one; True when the account just got locked.
+
+    A link that took ``LOGIN_MAX_FAILURES`` wrong codes is refused for the rest of its life
+    (``PASSWORD_RESET_MAX_AGE``): with the account lock passed, links (a few per address and
+    hour) bound the guesses, no more than the account lock did.
+    """
     config = current_app.config
     now = utcnow()
+    if link:
+        link_bucket = _bucket(f"link:{link}")
+        link_bucket.count += 1
+        if link_bucket.count >= config["LOGIN_MAX_FAILURES"]:
+            lifetime = timedelta(seconds=config["PASSWORD_RESET_MAX_AGE"])
+            link_bucket.blocked_until = now + lifetime
     account_bucket = _bucket(f"acct:{account}")
     account_bucket.count += 1
     locked = False
@@ -91,9 +133,18 @@ def record_failure(account: str, ip: str) -> bool:
     return locked
 
 
-def record_success(account: str) -> None:
-    """A correct login clears the consecutive-failure count of that account."""
-    db().execute(delete(ThrottleBucket).where(ThrottleBucket.key == f"acct:{account}"[:300]))
+def record_success(account: str, user_id: str | None = None, by: str = "sign_in") -> None:
+    """A correct login clears the consecutive-failure count of that account. When a lock was
+    in force (a proof that passes it, or a reset), lifting it is audited, naming ``by``."""
+    key = f"acct:{account}"[:300]
+    lifted = db().execute(
+        delete(ThrottleBucket).where(ThrottleBucket.key == key,
+                                     ThrottleBucket.blocked_until > utcnow())
+    )
+    if lifted.rowcount:  # type: ignore[attr-defined]
+        audit.record("lockout_lifted", user_id, by=by)
+    else:
+        db().execute(delete(ThrottleBucket).where(ThrottleBucket.key == key))
 
 
 def _count_in_window(key: str, seconds: int) -> ThrottleBucket:
@@ -126,6 +177,17 @@ def client_action(action: str, ip: str) -> Blocked | None:
     if bucket.count <= config["SIGNUP_MAX_PER_IP"]:
         return None
     ends = bucket.window_start + timedelta(seconds=window)
+    return Blocked(max(1, math.ceil((ends - utcnow()).total_seconds())))
+
+
+def per_account(action: str, user_id: str, limit: int) -> Blocked | None:
+    """Count one ``action`` of the account ``user_id`` this hour; Blocked once over ``limit``
+    (an email change's answer tells whether an address is taken: no probing address after
+    address from one account, whichever browser or address it comes from)."""
+    bucket = _count_in_window(f"{action}:acct-id:{user_id}", 3600)
+    if bucket.count <= limit:
+        return None
+    ends = bucket.window_start + timedelta(seconds=3600)
     return Blocked(max(1, math.ceil((ends - utcnow()).total_seconds())))
 
 

@@ -1,7 +1,10 @@
 """Single-use, time-limited links (email verification, email change, password reset).
 
 Signed with the app secret and a versioned salt per purpose; each token carries an id that is
-spent in ``used_tokens`` on first use, so a link works once.
+spent in ``used_tokens`` on first use, so a link works once. The database's unique key decides
+who spent it: of two requests racing with one link (say two POSTs of a reset form), the loser
+gets :class:`TokenUsed` with its whole transaction rolled back, never a 500 or a half-done
+change, whether it checked before or after the winner committed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
 
 from gateway.db import db
 from gateway.models import UsedToken
@@ -57,11 +61,22 @@ def read_token(purpose: str, token: object, max_age: int | None = None) -> dict[
 
 
 def is_spent(data: dict[str, Any]) -> bool:
+    """Whether the token was spent by a committed request (a page can say so early; only
+    :func:`spend` decides a race)."""
     return db().get(UsedToken, data["jti"]) is not None
 
 
 def spend(data: dict[str, Any]) -> None:
-    """Mark the token used in the current transaction; raises TokenUsed if it already was."""
-    if is_spent(data):
-        raise TokenUsed
-    db().add(UsedToken(token_id=data["jti"]))
+    """Spend the token now, in the caller's transaction, before its other writes.
+
+    Raises TokenUsed when another request spent it first, committed or still running (the
+    insert waits for it): the caller's transaction is then rolled back whole, so nothing the
+    request did before is left half-done, and the caller answers "already used".
+    """
+    session = db()
+    try:
+        with session.begin_nested():
+            session.add(UsedToken(token_id=data["jti"]))
+    except IntegrityError:
+        session.rollback()
+        raise TokenUsed from None

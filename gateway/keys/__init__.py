@@ -16,25 +16,32 @@ from gateway.keys.store import KeyStore, NoSigningKey
 _EXT = "gateway.keys"
 
 
-def init_app(app: Flask) -> None:
-    """Bind the key store; outside production, create a demo key when there is none."""
+def init_app(app: Flask, *, key_commands: bool = False) -> None:
+    """Bind the key store; outside production, create a demo key when there is none.
+
+    Production refuses a missing or demo signing key, except for the ``flask keys`` commands
+    (``key_commands``), which exist to make and rotate it."""
     if not 1 <= int(app.config["ASSERTION_MAX_AGE"]) <= 60:
         raise config.ConfigError("ASSERTION_MAX_AGE must be between 1 and 60 seconds")
     store = KeyStore(app.config["ASSERTION_KEY_DIR"])
-    if app.config["APP_ENV"] == "production":
-        try:
-            key = store.signing_key()
-        except NoSigningKey:
-            raise config.ConfigError(
-                "no assertion signing key in ASSERTION_KEY_DIR; run 'flask keys init'"
-            ) from None
-        if key.demo:
-            raise config.ConfigError(
-                "the assertion signing key is a demo key; refusing to start in production"
-            )
-    else:
+    if app.config["APP_ENV"] != "production":
         store.ensure(demo=True)
+    elif not key_commands:
+        _refuse_unusable_key(store)
     app.extensions[_EXT] = store
+
+
+def _refuse_unusable_key(store: KeyStore) -> None:
+    try:
+        key = store.signing_key()
+    except NoSigningKey:
+        raise config.ConfigError(
+            "no assertion signing key in ASSERTION_KEY_DIR; run 'flask keys init'"
+        ) from None
+    if key.demo:
+        raise config.ConfigError(
+            "the assertion signing key is a demo key; refusing to start in production"
+        )
 
 
 def key_store(app: Flask | None = None) -> KeyStore:

@@ -88,8 +88,12 @@ class ProductClient:
         timeout: tuple[float, float],
         session: requests.Session | None = None,
     ) -> None:
+        if product.linked is None:
+            raise ValueError(f"{product.name} has no accounts to link or provision")
         self.product = product
         self.name = product.name
+        self._scim = product.api_url(product.linked.scim_url)
+        self._link = product.api_url(product.linked.link_url)
         self.timeout = timeout
         self.session = session or product.session
 
@@ -97,7 +101,9 @@ class ProductClient:
 
     def verify_credentials(self, email: str, password: str) -> ProductUser:
         """The product user owning ``email`` + ``password``; :class:`InvalidCredentials` else."""
-        answer = self._call("POST", "/internal/link/verify", {"email": email, "password": password})
+        answer = self._call(
+            "POST", self._link + "/verify", {"email": email, "password": password}
+        )
         if answer.status_code == 401 and _error_code(answer, "") == "invalid_credentials":
             raise InvalidCredentials(self.name, 401, "invalid_credentials")
         return self._internal_user(self._expect(answer, 200))
@@ -111,7 +117,7 @@ class ProductClient:
             "console_user_id": console_user_id,
             "linked_by_email": linked_by_email,
         }
-        answer = self._call("POST", "/internal/link", body)
+        answer = self._call("POST", self._link, body)
         if answer.status_code == 409:
             raise AlreadyLinked(self.name, 409, _error_code(answer, "already_linked"))
         return self._internal_user(self._expect(answer, 200))
@@ -122,7 +128,8 @@ class ProductClient:
         """The product user whose ``userName`` is ``email`` (case-insensitive), or None."""
         quoted = email.replace("\\", "\\\\").replace('"', '\\"')
         answer = self._call(
-            "GET", "/scim/v2/Users", params={"filter": f'userName eq "{quoted}"', "count": "2"}
+            "GET", self._scim + "/Users", scim=True,
+            params={"filter": f'userName eq "{quoted}"', "count": "2"},
         )
         data = self._expect(answer, 200)
         resources = data.get("Resources") or []
@@ -139,7 +146,7 @@ class ProductClient:
             "externalId": console_user_id,
             "active": True,
         }
-        answer = self._call("POST", "/scim/v2/Users", body)
+        answer = self._call("POST", self._scim + "/Users", body, scim=True)
         self._raise_conflict(answer)
         return self._scim_user(self._expect(answer, 201), answer.headers.get("ETag"))
 
@@ -160,7 +167,8 @@ class ProductClient:
         }
         headers = {"If-Match": if_match} if if_match else None
         answer = self._call(
-            "PATCH", f"/scim/v2/Users/{_segment(product_user_id)}", body, headers=headers
+            "PATCH", f"{self._scim}/Users/{_segment(product_user_id)}", body,
+            headers=headers, scim=True,
         )
         self._raise_conflict(answer)
         if answer.status_code == 412:
@@ -172,10 +180,11 @@ class ProductClient:
     def _call(
         self,
         method: str,
-        path: str,
+        url: str,
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        scim: bool = False,
     ) -> requests.Response:
         sent = {
             "Authorization": f"Bearer {self.product.scim_token}",
@@ -183,13 +192,13 @@ class ProductClient:
         }
         if body is not None:
             sent["Content-Type"] = (
-                "application/scim+json" if path.startswith("/scim/") else "application/json"
+                "application/scim+json" if scim else "application/json"
             )
         sent.update(headers or {})
         try:
             return self.session.request(
                 method,
-                self.product.upstream.rstrip("/") + path,
+                url,
                 data=json.dumps(body) if body is not None else None,
                 params=params,
                 headers=sent,

@@ -9,28 +9,26 @@ back (``old_email``), checks everything again, then changes each product through
 recording each step before and after the call, and finally the Console in the same transaction
 that marks the change ``applied``. Any conflict or product failure puts back the products
 already changed; the Console never left that address. A crash midway leaves
-``applying``/``compensating`` rows that :func:`repair` rolls back (first request of a restarted
-process, or ``flask email-change repair``).
+``applying``/``compensating`` rows that :func:`repair` rolls back (each process's background
+worker, :mod:`gateway.background`, or ``flask email-change repair`` from cron).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
 from blinker import Namespace
-from flask import Flask, current_app, url_for
-from sqlalchemy import exists, select, update
+from flask import current_app, url_for
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from gateway.db import db
 from gateway.identity import audit, tokens
-from gateway.identity.mail import send_mail
+from gateway.identity.mail import mail_text, send_mail
 from gateway.identity.sessions import invalidate_cached_checks
 from gateway.models import EmailChange, EmailChangeStep, ProductLink, User, utcnow
 from gateway.products.api import (
@@ -40,7 +38,7 @@ from gateway.products.api import (
     ProductUnreachable,
     client_for,
 )
-from gateway.products.switcher import PRODUCT_NAMES
+from gateway.products.table import products
 
 log = logging.getLogger("gateway.email_change")
 
@@ -116,18 +114,30 @@ class EmailChangeError(Exception):
 
 
 def _links(user_id: str) -> list[ProductLink]:
+    """The person's links to products that keep accounts of their own (the table's linked
+    products: a product since listed as ``accounts = "none"``, or no longer listed, has no
+    user to change)."""
     query = select(ProductLink).where(ProductLink.user_id == user_id).order_by(ProductLink.product)
-    return list(db().scalars(query))
+    table = products()
+    return [
+        link for link in db().scalars(query)
+        if (product := table.get(link.product)) is not None and product.has_accounts
+    ]
 
 
 def _unavailable(product: str) -> EmailChangeError:
-    message = RETRY.format(products=PRODUCT_NAMES.get(product, product))
+    message = RETRY.format(products=products().title(product))
     return EmailChangeError(message, Refusal.UNAVAILABLE)
 
 
 def check_available(user: User, new_email: str) -> None:
-    """Refuse an address another Console or product user has (exact message), or retry later."""
-    taken = db().scalars(select(User.id).where(User.email == new_email, User.id != user.id))
+    """Refuse an address another Console account or product user has (exact message), or
+    retry later. A sign-up not yet confirmed is no account: its address counts as free (the
+    answer must not tell who is signing up), and the first to confirm gets it (see
+    :func:`_release_pending_signups`)."""
+    taken = db().scalars(select(User.id).where(
+        User.email == new_email, User.id != user.id, User.email_verified_at.is_not(None)
+    ))
     if taken.first() is not None:
         raise EmailChangeError(IN_USE, Refusal.CONFLICT)
     for link in _links(user.id):
@@ -172,7 +182,7 @@ def request_change(user: User, new_email: str) -> EmailChange:
     send_mail(
         new_email,
         "Confirm your new email address",
-        f"Open this link to make {new_email} the email of your Unified Login account "
+        f"Open this link to make {mail_text(new_email)} the email of your Unified Login account "
         f"(valid for 24 hours, once):\n\n{link}\n\nIf you did not ask for this, ignore it.",
     )
     cancel = tokens.make_token(CANCEL_PURPOSE, cid=change.id, uid=user.id)
@@ -182,7 +192,7 @@ def request_change(user: User, new_email: str) -> EmailChange:
     send_mail(
         user.email,
         "Your email address is about to change",
-        f"Someone signed in to your account asked to change its email to {new_email}. "
+        f"Someone signed in to your account asked to change its email to {mail_text(new_email)}. "
         f"If this was not you, stop the change with this link:\n\n{cancel_link}\n\n"
         "then change your password and sign out everywhere.",
         notice=True,
@@ -203,19 +213,35 @@ def pending_change(data: dict[str, object]) -> EmailChange | None:
 def cancel_change(data: dict[str, object]) -> EmailChange | None:
     """Stop a pending change (the old address's link); None when it is no longer pending."""
     change = pending_change(data)
-    if change is None:
+    if change is None or not _stop(change):
+        db().rollback()
         return None
+    db().commit()
+    return change
+
+
+def cancel_pending(user: User, by: str) -> EmailChange | None:
+    """Stop ``user``'s pending change, if any, for ``by`` (a password reset: the link proved
+    the current mailbox, and whoever asked for the change may have been an intruder). The
+    caller commits, with what made the change stop."""
+    query = select(EmailChange).where(
+        EmailChange.user_id == user.id, EmailChange.state == ChangeState.PENDING
+    )
+    change = db().scalars(query).first()
+    return change if change is not None and _stop(change, by=by) else None
+
+
+def _stop(change: EmailChange, **detail: str) -> bool:
+    """pending -> cancelled, unless it moved on meanwhile; audited."""
     stopped = db().execute(
         update(EmailChange)
         .where(EmailChange.id == change.id, EmailChange.state == ChangeState.PENDING)
         .values(state=ChangeState.CANCELLED, updated_at=utcnow())
     )
     if not stopped.rowcount:  # type: ignore[attr-defined]
-        db().rollback()
-        return None
-    audit.record("email_change_cancelled", change.user_id, new_email=change.new_email)
-    db().commit()
-    return change
+        return False
+    audit.record("email_change_cancelled", change.user_id, new_email=change.new_email, **detail)
+    return True
 
 
 def confirm_change(user: User, data: dict[str, object]) -> EmailChange:
@@ -359,6 +385,7 @@ def _apply(change: EmailChange) -> EmailChange:
             step.state = StepState.APPLIED
             session.commit()
             step_applied.send(current_app._get_current_object(), product=step.product)  # type: ignore[attr-defined]
+        _release_pending_signups(user, change.new_email)
         user.email = change.new_email
         change.state, change.claim, change.updated_at = ChangeState.APPLIED, None, utcnow()
         audit.record("email_changed", user.id, old_email=change.old_email)
@@ -379,9 +406,22 @@ def _apply(change: EmailChange) -> EmailChange:
         _compensate(change, IN_USE)
         raise EmailChangeError(IN_USE, Refusal.CONFLICT) from None
     send_mail(change.old_email, "Your email address was changed",
-              f"The email of your Unified Login account is now {change.new_email}.", notice=True)
+              f"The email of your Unified Login account is now {mail_text(change.new_email)}.",
+              notice=True)
     session.commit()
     return change
+
+
+def _release_pending_signups(user: User, new_email: str) -> None:
+    """First to confirm wins: this change was confirmed before a pending sign-up of the same
+    address, so that sign-up ends (its link then says the address was confirmed by another
+    account first). A sign-up confirmed meanwhile is not touched: the address is then taken
+    and this change fails with IN_USE, put back everywhere."""
+    db().execute(
+        delete(User)
+        .where(User.email == new_email, User.id != user.id, User.email_verified_at.is_(None))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _patch_forward(change: EmailChange, step: EmailChangeStep) -> None:
@@ -437,9 +477,26 @@ def repair(stale_seconds: int | None = None) -> int:
     )
     settled = 0
     for change in list(db().scalars(query)):
-        if _compensate(change, "Interrupted; rolled back by the repair."):
+        if _take_for_repair(change, cutoff) and _compensate(
+            change, "Interrupted; rolled back by the repair."
+        ):
             settled += 1
     return settled
+
+
+def _take_for_repair(change: EmailChange, cutoff: datetime) -> bool:
+    """Claim a stale change for this repair: one conditional UPDATE, so when every worker
+    process runs the repair at once, exactly one of them rolls each change back."""
+    session = db()
+    taken = session.execute(
+        update(EmailChange)
+        .where(EmailChange.id == change.id, EmailChange.state.in_(IN_PROGRESS),
+               EmailChange.updated_at <= cutoff)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def expire_pending() -> int:
@@ -452,55 +509,3 @@ def expire_pending() -> int:
     )
     db().commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-_REPAIR = "gateway.email_change.repair"
-
-
-def init_app(app: Flask) -> None:
-    """Repair interrupted changes in the background: on the first request after a (re)start,
-    then at most once per stale period, triggered by traffic (one indexed query when there is
-    nothing to do)."""
-    if not app.config["EMAIL_CHANGE_BACKGROUND_REPAIR"]:
-        return
-    trigger = _RepairTrigger(app, max(5, int(app.config["EMAIL_CHANGE_STALE_SECONDS"])))
-    app.extensions[_REPAIR] = trigger
-    app.before_request(trigger)
-
-
-def trigger_repair(app: Flask) -> None:
-    """The same trigger for answers given outside Flask's request cycle (behind an edge most
-    requests are forward-auth answers, :mod:`gateway.proxy.lean_auth`)."""
-    trigger: _RepairTrigger | None = app.extensions.get(_REPAIR)
-    if trigger is not None:
-        trigger()
-
-
-class _RepairTrigger:
-    """Starts a background repair when ``interval`` seconds have passed since the last one."""
-
-    def __init__(self, app: Flask, interval: float) -> None:
-        self.app = app
-        self.interval = interval
-        self.lock = threading.Lock()
-        self.last_run = float("-inf")
-
-    def __call__(self) -> None:
-        now = time.monotonic()
-        if now - self.last_run < self.interval or not self.lock.acquire(blocking=False):
-            return
-        self.last_run = now
-        threading.Thread(target=_background_repair, args=(self.app, self.lock),
-                         daemon=True).start()
-
-
-def _background_repair(app: Flask, lock: threading.Lock) -> None:
-    try:
-        with app.app_context():
-            count = repair()
-            if count:
-                log.warning("repaired %d interrupted email change(s)", count)
-    except Exception:  # retried on the next pass, or by the CLI
-        log.exception("email change repair failed")
-    finally:
-        lock.release()

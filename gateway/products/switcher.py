@@ -1,8 +1,10 @@
-"""The Product Switcher: Console, Segment, SendGrid, each with its state in words.
+"""The Product Switcher: the Console, then every product of the table, each with its state in words.
 
 The Console is "your account"; a product is "linked to your account" or "not linked yet" with
 the call to action "Link your account" (the wording lives in ``STATE_TEXT``; each product's
-template spells out the same words, and the browser suite checks the markup is identical).
+template spells out the same words, and the browser suite checks the markup is identical). A
+product without accounts of its own (``accounts = "none"``) is open to every signed-in person,
+so it counts as linked: the same words, the same ``lnk`` state in the assertion.
 
 On Console pages the gateway renders it (templates/_switcher.html) from the user's
 ``ProductLink`` rows. On product pages reached through the gateway the *product* renders it
@@ -26,7 +28,6 @@ from gateway.db import db
 from gateway.models import ProductLink
 from gateway.products.table import products
 
-PRODUCT_NAMES = {"console": "Console", "segment": "Segment", "sendgrid": "SendGrid"}
 #: (css class, state in words, call to action) for the Console and for a linked/unlinked product.
 STATE_TEXT = {
     "console": ("linked", "your account", ""),
@@ -72,14 +73,23 @@ def switcher_items() -> list[SwitcherItem]:
         items.append(
             SwitcherItem(
                 product.name,
-                PRODUCT_NAMES.get(product.name, product.name.title()),
+                product.title,
                 product.prefix + "/",
-                product.name in linked,
+                product.name in linked or not product.has_accounts,
                 current,
             )
         )
     return items
 
 
+def products_in_words(linked_only: bool = False) -> str:
+    """"Segment and SendGrid" (with ``linked_only``, only products with accounts of their own)."""
+    titles = [p.title for p in products() if p.has_accounts or not linked_only]
+    if len(titles) < 2:
+        return "".join(titles)
+    return ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["switcher_items"] = switcher_items
+    app.jinja_env.globals["products_in_words"] = products_in_words

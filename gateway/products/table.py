@@ -1,9 +1,9 @@
 """The products behind the gateway: prefix, upstream, SCIM token, how a public path maps to them.
 
-Built once per app from configuration (``<NAME>_PREFIX``, ``<NAME>_UPSTREAM``,
-``<NAME>_SCIM_TOKEN``, optional ``<NAME>_PUBLIC_PATHS`` and ``<NAME>_INTERNAL_PATHS``). Routing
-works on a normalised path so that encoded dot-segments, backslashes, doubled slashes or a
-differently cased prefix cannot reach an internal product path.
+Built once per app from the checked entries of ``PRODUCTS_FILE`` (``config/products_file.py``)
+and the SCIM token each linked entry names. Routing works on a normalised path so that encoded
+dot-segments, backslashes, doubled slashes or a differently cased prefix cannot reach an
+internal product path.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ import requests
 import urllib3
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
+
+from config.gateway import PRODUCT_SPECS
+from config.products_file import LinkedAccounts, ProductSpec
 
 #: Concurrent pooled connections kept per upstream (one gunicorn worker's threads).
 POOL_SIZE = 64
@@ -133,6 +136,11 @@ class Product:
     public_paths: tuple[str, ...]
     #: Never reachable through the gateway (provisioning, linking checks, health).
     internal_paths: tuple[str, ...]
+    #: How people see it (switcher, linking pages, audit wording).
+    title: str = ""
+    #: Its own users to link (SCIM, linking endpoint, container word), or None: any signed-in
+    #: Console user may enter and the assertion alone says who (``accounts = "none"``).
+    linked: LinkedAccounts | None = None
     session: requests.Session = field(default_factory=make_session, compare=False, repr=False)
     pool: urllib3.PoolManager = field(default_factory=make_pool, compare=False, repr=False)
 
@@ -148,6 +156,15 @@ class Product:
     def is_public(self, path: str) -> bool:
         path_key = _key(path)
         return any(_startswith(path_key, rule) for rule in self.public_paths)
+
+    @property
+    def has_accounts(self) -> bool:
+        """True when the product has its own users, linked to Console users."""
+        return self.linked is not None
+
+    def api_url(self, endpoint: str) -> str:
+        """An endpoint of the entry (``/scim/v2``: on the upstream; or an absolute URL)."""
+        return self.upstream + endpoint if endpoint.startswith("/") else endpoint
 
     def upstream_url(self, path: str, query: bytes) -> str:
         base = self.upstream.rstrip("/")
@@ -182,6 +199,14 @@ class ProductTable:
     def names(self) -> list[str]:
         return list(self.products)
 
+    def title(self, name: str) -> str:
+        """How people see product ``name`` (the name itself for one no longer listed)."""
+        product = self.products.get(name)
+        return product.title if product else name
+
+    def titles(self) -> dict[str, str]:
+        return {name: product.title for name, product in self.products.items()}
+
     def route(self, normalised: str) -> Route | None:
         path_key = _key(normalised)
         segments = [s for s in normalised.split("/") if s]
@@ -202,37 +227,28 @@ class ProductTable:
             product.pool.clear()
 
 
-def build_table(config: Mapping[str, Any], names: Sequence[str]) -> ProductTable:
-    """The product table from gateway settings."""
-    products = []
-    for name in names:
-        upper = name.upper()
-        prefix = "/" + str(config[f"{upper}_PREFIX"]).strip("/")
-        products.append(
-            Product(
-                name=name,
-                prefix=prefix,
-                upstream=str(config[f"{upper}_UPSTREAM"]).rstrip("/"),
-                scim_token=str(config[f"{upper}_SCIM_TOKEN"]),
-                public_paths=_paths(config[f"{upper}_PUBLIC_PATHS"]),
-                internal_paths=_paths(config[f"{upper}_INTERNAL_PATHS"]),
-            )
-        )
-    return ProductTable(products)
+def product_from(spec: ProductSpec, config: Mapping[str, Any]) -> Product:
+    """The runtime record of one checked entry, with its SCIM token from the settings."""
+    return Product(
+        name=spec.name,
+        prefix=spec.prefix,
+        upstream=spec.upstream,
+        scim_token=str(config[spec.linked.scim_token_env]) if spec.linked else "",
+        public_paths=spec.public_paths,
+        internal_paths=spec.internal_paths,
+        title=spec.title,
+        linked=spec.linked,
+    )
 
 
-def _paths(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    if isinstance(value, list | tuple):
-        return tuple(str(v) for v in value)
-    raise TypeError(f"expected a list of paths, not {value!r}")
+def build_table(config: Mapping[str, Any]) -> ProductTable:
+    """The product table from gateway settings (``config.gateway.load_settings``)."""
+    return ProductTable([product_from(spec, config) for spec in config[PRODUCT_SPECS]])
 
 
 def init_app(app: Flask) -> None:
-    """Build the product table once per app from its settings (``PRODUCTS`` names them)."""
-    table = build_table(app.config, app.config["PRODUCTS"])
-    app.extensions[_EXT] = table
+    """Build the product table once per app from its settings."""
+    app.extensions[_EXT] = build_table(app.config)
 
 
 def products(app: Flask | None = None) -> ProductTable:
@@ -242,12 +258,16 @@ def products(app: Flask | None = None) -> ProductTable:
 
 
 def upstream_health(table: ProductTable) -> dict[str, str]:
-    """For ``/readyz``: each product's ``/healthz`` answers 200 within a second."""
+    """For ``/readyz``: a product that keeps ``/healthz`` internal answers 200 there within a
+    second; any other (a plain app without that page) answers its root below 500."""
     checks = {}
     for product in table:
+        probe, healthy = "/", range(100, 500)
+        if product.is_internal("/healthz"):
+            probe, healthy = "/healthz", range(200, 201)
         try:
-            with product.session.get(product.upstream + "/healthz", timeout=1) as answer:
-                checks[product.name] = "ok" if answer.status_code == 200 else "unavailable"
+            with product.session.get(product.upstream + probe, timeout=1) as answer:
+                checks[product.name] = "ok" if answer.status_code in healthy else "unavailable"
         except requests.RequestException:
             checks[product.name] = "unavailable"
     return checks

@@ -6,9 +6,9 @@ normalisation: ``/SEGMENT/x``, ``//segment/./x`` or ``/%73egment/x`` are routed 
 
 Per proxied request: one SELECT (session + user + product link), or none when the session check
 is cached (``SESSION_CACHE_SECONDS``, default 2 s: a revoked session stops working within that
-time). Response bodies are streamed in 64 KiB chunks; request bodies are received under a
-deadline and a per-process bound (:mod:`gateway.proxy.body`): small ones whole before the
-product is contacted, large ones streamed.
+time). Response bodies are streamed in 64 KiB chunks; request bodies were received before the
+app ran, under the deadline and per-process bound every body has (:mod:`gateway.web.bodies`):
+small ones whole before the product is contacted, large ones streamed.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from gateway.assertion import HEADER as ASSERTION_HEADER
 from gateway.products.table import Product, products
 from gateway.proxy import headers as hdr
 from gateway.proxy import principal
-from gateway.proxy.body import BodyError, Busy, Receiver, abandon
 from gateway.proxy.decision import Verdict, decide
 from gateway.proxy.principal import Principal
 from gateway.proxy.signing import assertion_for, forwarded_proof
+from gateway.web.bodies import BodyError, received
 from gateway.web.client import client_ip
 from gateway.web.csrf import csrf
 from gateway.web.errors import error_response
+from gateway.web.limits import body_refused
 from gateway.web.negotiation import is_browser
 from gateway.web.observability import UPSTREAM_ERRORS
 from gateway.web.observability import request_id as request_id_of
@@ -51,7 +52,6 @@ bp = Blueprint("proxy", __name__)
 csrf.exempt(bp)
 
 CHUNK = 64 * 1024
-_RECEIVER = "gateway.proxy.receiver"
 #: RFC 9110 section 9.1: a method is a token. Anything else is the client's error.
 _METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -60,11 +60,6 @@ _METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 def _setup(state: BlueprintSetupState) -> None:
     app = cast(Flask, state.app)
     principal.init_app(app)
-    app.extensions[_RECEIVER] = Receiver(
-        timeout=float(app.config["REQUEST_BODY_TIMEOUT"]),
-        buffer=int(app.config["REQUEST_BODY_BUFFER"]),
-        concurrency=int(app.config["REQUEST_BODY_CONCURRENCY"]),
-    )
     # URL rules for the canonical prefixes, so ``request.blueprint == "proxy"`` (CSRF exemption,
     # form-size limit, security headers); the ``dispatch`` hook answers before they dispatch.
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -156,13 +151,7 @@ def _forward(
         )
     else:
         out.append(forwarded_proof(product, request.method, path, forwarded))
-    receiver: Receiver = current_app.extensions[_RECEIVER]
-    try:
-        body = receiver.receive(request.environ, request.stream, request.content_length)
-    except Busy:
-        return _client_error(503, request_id, "request bodies at their bound")
-    except BodyError as exc:
-        return _client_error(exc.status, request_id, str(exc))
+    body = received(request.environ)
     headers = HTTPHeaderDict()
     for name, value in out:
         headers.add(name, value)
@@ -186,7 +175,7 @@ def _forward(
             decode_content=False,
         )
     except BodyError as exc:  # a streamed body failed on the client's side, not the product's
-        return _client_error(exc.status, request_id, str(exc))
+        return body_refused(exc)
     except NewConnectionError as exc:  # refused: a subclass of the timeout error in urllib3
         return _upstream_error(502, product, path, request_id, exc.__class__.__name__)
     except Urllib3Timeout:
@@ -244,25 +233,6 @@ def _relay(upstream: BaseHTTPResponse, request_id: str) -> Iterator[bytes]:
             upstream.release_conn()  # body read to the end: keep the connection pooled
         else:
             upstream.close()
-
-
-_CLIENT_MESSAGES = {
-    408: "The request took too long to arrive. Try again.",
-    503: "Too many uploads are arriving at once. Try again in a moment.",
-}
-
-
-def _client_error(status: int, request_id: str, reason: str) -> Response:
-    """The client's body was refused or could not be read: never an upstream error."""
-    log.info("proxy %s %s -> %d (%s) request_id=%s", request.method, request.path, status,
-             reason, request_id)
-    abandon(request.environ)
-    response = error_response(status, _CLIENT_MESSAGES.get(status))
-    response.headers["X-Request-ID"] = request_id
-    response.headers["Cache-Control"] = "no-store"
-    if status == 503:
-        response.headers["Retry-After"] = "5"
-    return response
 
 
 def _upstream_error(

@@ -41,7 +41,6 @@ proxies to the gateway (the shipped configurations in ``config/edge/`` do).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -53,11 +52,12 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from gateway.assertion import HEADER as ASSERTION_HEADER
+from gateway.assertion import valid_host
 from gateway.proxy import headers as hdr
 from gateway.proxy.decision import Decision, Verdict, decide
 from gateway.proxy.dispatch import gateway_cookies, not_signed_in
 from gateway.proxy.signing import assertion_for, forwarded_proof
-from gateway.web.client import client_ip, socket_peer
+from gateway.web.client import client_ip, networks, peer_in
 from gateway.web.csrf import csrf
 from gateway.web.negotiation import is_browser
 
@@ -66,7 +66,6 @@ csrf.exempt(bp)
 
 _ALLOW = "gateway.forward_auth.allow"
 _METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 #: Envoy asks with the original request's method; nginx (proxy_method GET) and Caddy use GET.
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -75,6 +74,9 @@ PATH_HEADER = "X-Gateway-Path"
 UNESCAPED_PATH_HEADER = "X-Gateway-Path-Unescaped"
 COOKIE_HEADER = "X-Gateway-Cookie"
 FORWARDED_PREFIX = "X-Gateway-Forwarded-"
+#: What a request naming a bad Host gets here (gateway.web.hosts): nginx's auth_request takes
+#: only 2xx/401/403; the other conventions pass the usual 400 on.
+BAD_HOST_REFUSALS = {"/auth/nginx": 403}
 
 
 class _Unreadable(ValueError):
@@ -84,9 +86,7 @@ class _Unreadable(ValueError):
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     app: Flask = state.app  # type: ignore[assignment]
-    app.extensions[_ALLOW] = tuple(
-        ipaddress.ip_network(net, strict=False) for net in app.config["FORWARD_AUTH_ALLOW"]
-    )
+    app.extensions[_ALLOW] = networks(app.config["FORWARD_AUTH_ALLOW"])
 
 
 @bp.before_request
@@ -96,12 +96,9 @@ def _only_the_edge() -> Response | None:
 
 
 def from_the_edge(environ: Mapping[str, Any], app: Flask) -> bool:
-    """The socket peer (before ``ProxyFix``) is in ``FORWARD_AUTH_ALLOW``."""
-    try:
-        address = ipaddress.ip_address(socket_peer(environ))
-    except ValueError:
-        return False
-    return any(address in net for net in app.extensions[_ALLOW])
+    """The socket peer (before ``ProxyFix``) is in ``FORWARD_AUTH_ALLOW``: only then are its
+    ``X-Forwarded-*`` (the client address, scheme and host it asks about) believed and signed."""
+    return peer_in(environ, app.extensions[_ALLOW])
 
 
 @bp.route("/auth/nginx", methods=["GET", "HEAD"])
@@ -211,7 +208,7 @@ def allowed_headers(
     unusable. ``client`` is the client address, ``cookie`` the client's ``Cookie`` header."""
     product = decision.product
     assert product is not None
-    if asked.scheme not in ("http", "https") or not _HOST.fullmatch(asked.host):
+    if asked.scheme not in ("http", "https") or not valid_host(asked.host):
         return None
     if "?" in decision.path or "#" in decision.path:
         return None  # an encoded ? or # in a path: edges disagree on where the path ends

@@ -190,10 +190,13 @@ def rewrite_location(value: str, prefix: str, upstream_origin: tuple[str, str]) 
 def rewrite_set_cookie(value: str, prefix: str, reserved: set[str]) -> str | None:
     """Put a product cookie under the public prefix and drop its ``Domain``.
 
-    Returns None for a cookie named like one of the gateway's own (``reserved``).
+    Returns None for a cookie named like one of the gateway's own (``reserved``) and for a
+    nameless one (``=gw_session=x``, or no ``=`` at all): a browser sends that as its bare
+    value, which would read as a cookie of any name, the gateway's included.
     """
     pair, *attributes = value.split(";")
-    if pair.split("=", 1)[0].strip() in reserved:
+    name, equals, _ = pair.partition("=")
+    if not equals or not name.strip() or name.strip() in reserved:
         return None
     kept = [pair]
     for attribute in attributes:

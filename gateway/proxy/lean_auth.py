@@ -27,7 +27,6 @@ from werkzeug.datastructures import EnvironHeaders, Headers
 from werkzeug.exceptions import SecurityError
 from werkzeug.wsgi import get_host
 
-from gateway.products.propagation import trigger_repair
 from gateway.proxy.decision import Verdict, decide
 from gateway.proxy.forward_auth import (
     Asked,
@@ -36,7 +35,9 @@ from gateway.proxy.forward_auth import (
     read_forward,
     read_nginx,
 )
+from gateway.web.bodies import refusal
 from gateway.web.client import client_ip_of
+from gateway.web.hosts import bad_host
 from gateway.web.observability import record, request_id
 
 log = logging.getLogger("gateway.proxy")
@@ -66,13 +67,16 @@ class LeanForwardAuth:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         read = _READERS.get(environ.get("PATH_INFO", ""))
-        if read is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        if (
+            read is None
+            or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+            or refusal(environ) is not None  # Flask answers a refused body
+        ):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         headers = EnvironHeaders(environ)
         client = client_ip_of(environ)  # for the forwarded headers and the metrics line
         try:
-            trigger_repair(self.app)  # what Flask's before_request would have started
             with self.app.app_context():
                 answer = self._allowed(environ, headers, read, client)
         except Exception:  # noqa: BLE001 - the database down, say: Flask's handlers answer it
@@ -92,7 +96,7 @@ class LeanForwardAuth:
         self, environ: dict[str, Any], headers: Headers, read: Reader, client: str
     ) -> list[tuple[str, str]] | None:
         """The 200's headers, or None for any answer that is not "allowed"."""
-        if not from_the_edge(environ, self.app):
+        if not from_the_edge(environ, self.app) or bad_host(environ):
             return None
         try:
             host = get_host(environ, self.app.config.get("TRUSTED_HOSTS"))

@@ -30,6 +30,7 @@ class Principal:
     email: str
     session_public_id: str
     auth_methods: tuple[str, ...]
+    #: The linked product user; the Console user for a product without accounts (``puid``).
     product_user_id: str | None
     #: Every product this person is linked to (the Product Switcher's state, in the assertion).
     linked: frozenset[str] = frozenset()
@@ -98,7 +99,9 @@ def load_principal(product: Product, token: object) -> Principal | None:
         return None
     record = rows[0][0]
     links = {name: puid for _, name, puid in rows if name is not None}
-    product_user_id = links.get(product.name)
+    # A product without accounts of its own has no link to wait for: its user is the
+    # Console user, and the assertion (sub, email) alone says who.
+    product_user_id = links.get(product.name) if product.has_accounts else record.user.id
     if not is_live(record) or not record.user.is_verified:
         return None
     principal = Principal(

@@ -132,7 +132,7 @@ def assertion_for(
         method=method,
         path=path,
         lifetime=int(config["ASSERTION_MAX_AGE"]),
-        links={name: name in principal.linked for name in products().names()},
+        links={p.name: p.name in principal.linked or not p.has_accounts for p in products()},
         forwarded=None if forwarded is None else forwarded_values(forwarded),
     )
 

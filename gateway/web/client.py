@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeAlias
 
 from flask import has_request_context, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 #: What the audit log records for an operator command run on the server itself.
 OPERATOR = "local"
@@ -39,6 +40,53 @@ def socket_peer(environ: Mapping[str, Any]) -> str:
     """The address of the connection itself, before ``ProxyFix`` read any forwarded header."""
     original = environ.get("werkzeug.proxy_fix.orig", {})
     return str(original.get("REMOTE_ADDR") or environ.get("REMOTE_ADDR") or "")
+
+
+Networks: TypeAlias = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def networks(values: Iterable[str]) -> Networks:
+    """An allow-list setting (``FORWARD_AUTH_ALLOW``, ``METRICS_ALLOW``) parsed once."""
+    return tuple(ipaddress.ip_network(value, strict=False) for value in values)
+
+
+def peer_in(environ: Mapping[str, Any], allowed: Networks) -> bool:
+    """The socket peer is in ``allowed``: the one notion of "the peer" every allow-list judges.
+
+    Never the address ``ProxyFix`` took from ``X-Forwarded-For``: that header is believed from
+    whoever reaches the gateway's port (hence: only the edge may reach it), so judging it would
+    let anyone name an allowed address.
+    """
+    try:
+        address = ipaddress.ip_address(socket_peer(environ))
+    except ValueError:
+        return False
+    return any(address in net for net in allowed)
+
+
+class ForwardedFromPeers:
+    """WSGI middleware: ``ProxyFix`` (``hops`` trusted proxies) for requests whose socket peer is
+    in ``peers`` only; anyone else's ``X-Forwarded-*`` are left unread, so a caller that reaches
+    the gateway's port directly cannot choose the client address that is throttled, logged and
+    signed for products, nor the scheme and host. Without ``peers`` (no forward-auth edge
+    configured) every caller is believed: then only the proxies may reach the port.
+    """
+
+    def __init__(self, wsgi_app: Any, hops: int, peers: Networks) -> None:
+        self.wsgi_app = wsgi_app
+        self.fixed = ProxyFix(wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        self.peers = peers
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not self.peers or peer_in(environ, self.peers):
+            return self.fixed(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+
+def relayed(environ: Mapping[str, Any]) -> bool:
+    """A proxy relayed the request for someone else (``X-Forwarded-For`` or ``Forwarded``): its
+    socket peer is then the proxy, not the one asking."""
+    return "HTTP_X_FORWARDED_FOR" in environ or "HTTP_FORWARDED" in environ
 
 
 def user_agent() -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
+from gateway.web.hosts import bad_host
 from gateway.web.negotiation import wants_json
 from gateway.web.observability import THROTTLED
 
@@ -49,11 +50,12 @@ def error_response(status: int, message: str | None = None) -> Response:
     if wants_json():
         response = jsonify(error=message, status=status)
     else:
-        try:
-            page = render_template("error.html", status=status, message=message)
-        except Exception:  # the page itself failed (e.g. the database is gone): plain page
-            log.exception("error page failed")
-            page = f"<!doctype html><title>{status}</title><h1>{status}</h1><p>{message}</p>"
+        page = f"<!doctype html><title>{status}</title><h1>{status}</h1><p>{message}</p>"
+        if not bad_host(request.environ):  # else no link on the page could be built
+            try:
+                page = render_template("error.html", status=status, message=message)
+            except Exception:  # the page itself failed (e.g. the database is gone): plain page
+                log.exception("error page failed")
         response = Response(page)
         response.mimetype = "text/html"
     response.status_code = status

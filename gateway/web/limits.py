@@ -1,12 +1,51 @@
-"""Request-size limits, enforced before anything parses a body."""
+"""Request-size limits and refused bodies, answered before anything parses a body.
+
+Bodies are received by :mod:`gateway.web.bodies` before the app runs; what it refused (too slow,
+malformed, every slot taken) is answered here, first thing, for Console and proxy alike.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, abort, current_app, request
+from werkzeug.wrappers import Response
+
+from gateway.web.bodies import BodyError, abandon, refusal
+from gateway.web.errors import error_response
+
+log = logging.getLogger("gateway.limits")
+
+_MESSAGES = {
+    408: "The request took too long to arrive. Try again.",
+    503: "Too many uploads are arriving at once. Try again in a moment.",
+}
+#: Seconds a client refused for the bound on bodies being received is asked to wait.
+RETRY_AFTER = 5
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(answer_refused_body)
     app.before_request(refuse_oversized_forms)
+    app.register_error_handler(BodyError, body_refused)
+
+
+def answer_refused_body() -> Response | None:
+    """The body this request announced was refused while being received: say why."""
+    error = refusal(request.environ)
+    return body_refused(error) if error is not None else None
+
+
+def body_refused(error: BodyError) -> Response:
+    """The client's body was refused or could not be read (also halfway through a streamed one):
+    the client's error or a busy server, never a 500 and never an upstream error."""
+    log.info("body refused %s %s -> %d (%s)", request.method, request.path, error.status, error)
+    abandon(request.environ)
+    response = error_response(error.status, _MESSAGES.get(error.status))
+    response.headers["Cache-Control"] = "no-store"
+    if error.status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 def refuse_oversized_forms() -> None:

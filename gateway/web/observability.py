@@ -9,7 +9,6 @@ every worker's counters are summed.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from gateway.web.client import client_ip
+from gateway.web.client import client_ip, networks, peer_in, relayed
 from gateway.web.ids import unique_id
 
 access_log = logging.getLogger("gateway.access")
@@ -47,6 +46,7 @@ LOGINS = Counter("gateway_logins_total", "Login attempts by outcome", ["outcome"
 THROTTLED = Counter("gateway_throttled_total", "Attempts refused with 429", ["stage"])
 
 
+_METRICS_ALLOW = "gateway.metrics.allow"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
@@ -101,9 +101,11 @@ def record(method: str, area: str, status: int, elapsed: float, path: str, ip: s
 
 
 def metrics() -> Response:
-    allowed = current_app.config["METRICS_ALLOW"]
-    address = ipaddress.ip_address(request.environ.get("REMOTE_ADDR", "0.0.0.0"))
-    if not any(address in ipaddress.ip_network(net, strict=False) for net in allowed):
+    """Only the scraper's own request: its socket peer in ``METRICS_ALLOW`` (as forward-auth
+    judges its callers), and not relayed by a proxy, whose own address that peer would be."""
+    if not peer_in(request.environ, current_app.extensions[_METRICS_ALLOW]) or relayed(
+        request.environ
+    ):
         abort(404)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -117,4 +119,5 @@ def metrics() -> Response:
 def init_app(app: Flask) -> None:
     app.before_request(_start)
     app.after_request(_finish)
+    app.extensions[_METRICS_ALLOW] = networks(app.config["METRICS_ALLOW"])
     app.add_url_rule("/metrics", "metrics", metrics)

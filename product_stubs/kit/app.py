@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from config.products import load_product
-from gateway.assertion import AssertionVerifier, JwksFile, KeySource, RemoteJwks
+from gateway.assertion import AssertionVerifier, JwksFile, KeySource, RemoteJwks, valid_host
 from product_stubs.kit import auth, internal, mail, scim, settings, signup, teams
 from product_stubs.kit.db import init_db
 from product_stubs.kit.forwarding import GatewayForwarding
@@ -19,12 +21,13 @@ from product_stubs.kit.passwords import Passwords
 from product_stubs.kit.profile import ProductProfile
 from product_stubs.kit.throttle import Throttle
 
+log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 
 def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | None) -> Flask:
     app = Flask(profile.name, template_folder=profile.template_folder)
-    app.config.from_mapping(load_product(profile.name, test_config))
+    app.config.from_mapping(load_product(profile.name, test_config, port=profile.port))
     app.extensions["product_profile"] = profile
     verifier = AssertionVerifier(
         profile.name,
@@ -42,6 +45,7 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
     app.extensions["product_throttle"] = Throttle()
     init_db(app)
 
+    app.before_request(_refuse_bad_host)  # first: nothing is built from such a Host
     csrf.init_app(app)
     csrf.exempt(scim.bp)
     csrf.exempt(internal.bp)
@@ -83,6 +87,18 @@ def _gateway_keys(config: dict[str, Any]) -> KeySource:
     return RemoteJwks(config["GATEWAY_INTERNAL_URL"] + "/.well-known/jwks.json")
 
 
+def _bad_host() -> bool:
+    """The Host (after the signed X-Forwarded-Host, kit/forwarding.py) is one no URL can be
+    built from: the rule of the vendored module, the one the gateway applies before signing."""
+    host = request.environ.get("HTTP_HOST")
+    return host is not None and not valid_host(host)
+
+
+def _refuse_bad_host() -> None:
+    if _bad_host():
+        abort(400)
+
+
 def error_response(exc: HTTPException) -> Response:
     """SCIM errors under /scim, JSON under /internal, a readable page elsewhere."""
     status = exc.code or 500
@@ -93,7 +109,13 @@ def error_response(exc: HTTPException) -> Response:
         response.status_code = status
         return response
     message = exc.description if isinstance(exc, CSRFError) or status < 500 else exc.name
-    body = render_template("kit/error.html", code=status, message=message)
+    body = (f"<!doctype html><html lang=\"en\"><title>{status}</title><h1>{status}</h1>"
+            f"<p>{escape(message)}</p></html>")
+    if not _bad_host():  # else the page's links cannot be built: the page without them
+        try:
+            body = render_template("kit/error.html", code=status, message=message)
+        except Exception:  # an error page never fails in turn: the plain page
+            log.exception("error page failed")
     headers = dict(exc.get_response().headers)
     headers.pop("Content-Type", None)
     headers.pop("Content-Length", None)

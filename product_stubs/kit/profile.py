@@ -14,3 +14,4 @@ class ProductProfile:
     item: str  # the stand-in product object ("source" / "sender")
     session_history: bool  # Segment keeps a session history page
     template_folder: str  # the product's own look (base.html)
+    port: int  # where the demo serves it (its SITE_URL default)

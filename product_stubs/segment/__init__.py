@@ -18,6 +18,7 @@ PROFILE = ProductProfile(
     containers="workspaces",
     item="source",
     session_history=True,
+    port=5001,
     template_folder=os.path.join(os.path.dirname(__file__), "templates"),
 )
 

@@ -18,6 +18,7 @@ PROFILE = ProductProfile(
     containers="accounts",
     item="sender",
     session_history=False,
+    port=5002,
     template_folder=os.path.join(os.path.dirname(__file__), "templates"),
 )
 
@@ -28,6 +29,9 @@ DEMO_USERS = [
     ("dave@example.com", "sendgrid-dave-pass", "Dave Mail", "owner"),
     ("erin@sendgrid.example", "sendgrid-erin-pass", "Dave Mail", "member"),
 ]
+
+#: Console users this product links in the demo (same email on both sides).
+DEMO_LINKED = ["alice@example.com"]
 
 __all__ = ["create_app", "seed_demo_data", "link_user_for_demo"]
 

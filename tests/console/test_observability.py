@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from tests.support.console import Actions
+from tests.support.apps import dispose
+from tests.support.console import Actions, make_app
 
 
 def test_metrics_count_logins_and_are_loopback_only(actions: Actions) -> None:
@@ -21,6 +22,31 @@ def test_metrics_count_logins_and_are_loopback_only(actions: Actions) -> None:
     assert "gateway_request_seconds_bucket" in body
     remote = actions.client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert remote.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for", "status"),
+    [
+        ("203.0.113.9", "127.0.0.1", 404),  # a stranger naming loopback
+        ("127.0.0.1", "203.0.113.9", 404),  # a stranger's request relayed by the edge
+        ("127.0.0.1", "127.0.0.1", 404),  # relayed all the same: only the scraper's own
+        ("127.0.0.1", None, 200),  # the scraper itself
+    ],
+    ids=["spoofed-loopback", "relayed-stranger", "relayed-loopback", "scraper"],
+)
+def test_metrics_judge_the_socket_peer_not_forwarded_headers(
+    database_url: str, peer: str, forwarded_for: str | None, status: int
+) -> None:
+    """The allow-list judges the peer forward-auth judges, whatever TRUSTED_PROXY_HOPS makes
+    of X-Forwarded-For (CWE-348)."""
+    app = make_app(database_url, TRUSTED_PROXY_HOPS=1)
+    try:
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        answer = app.test_client().get("/metrics", headers=headers,
+                                       environ_base={"REMOTE_ADDR": peer})
+        assert answer.status_code == status
+    finally:
+        dispose(app)
 
 
 def test_request_id_kept_or_generated_and_logged(

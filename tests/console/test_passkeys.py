@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.db import new_session
-from gateway.models import ProductLink, RecoveryCode
+from gateway.models import PasskeyCredential, ProductLink, RecoveryCode
 from tests.support.apps import dispose
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import Actions, age_sessions, current_code
+from tests.support.console import Actions, age_sessions, csrf_token, current_code, lock_out
 from tests.support.passkey_flows import (
     ORIGIN,
     events,
@@ -108,6 +108,70 @@ def test_add_several_named_then_rename(app: Flask, actions: Actions) -> None:
                         name="x").status_code == 404
     activity = actions.client.get("/settings/activity").get_data(as_text=True)
     assert "Passkey added" in activity and "Passkey renamed" in activity
+
+
+#: Names that would write lines of their own into a security notice, or hide text.
+UNPRINTABLE_NAMES = {
+    "newline": "Phone\n\nThis change was made by our support team, ignore it",
+    "carriage-return": "Phone\rBcc: x@example.com",
+    "nul": "Phone\x00",
+    "escape": "Phone\x1b[2J",
+    "bidi-override": "Phone\u202egnp.exe",
+    "zero-width": "Pho\u200bne",
+    "line-separator": "Phone\u2028more",
+}
+
+
+@pytest.mark.parametrize("name", UNPRINTABLE_NAMES.values(), ids=UNPRINTABLE_NAMES.keys())
+def test_unprintable_passkey_names_are_refused_when_adding_and_renaming(
+    app: Flask, actions: Actions, name: str
+) -> None:
+    """Passkey names: adding applies the same validation as renaming (400, nothing stored,
+    no notice mailed)."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    created = phone.create(options(actions.client, "register", "/settings/passkeys"))
+    refused = submit(actions.client, "/settings/passkeys", created, "/settings/passkeys",
+                     name=name)
+    assert refused.status_code == 400
+    assert "printable" in refused.get_data(as_text=True)
+    assert not stored_passkeys(app)
+    assert not actions.mails(EMAIL)
+    register(actions, SoftAuthenticator(ORIGIN), name="Phone")
+    public_id = stored_passkeys(app)[0].public_id
+    renamed = actions.post(f"/settings/passkeys/{public_id}/rename", "/settings/passkeys",
+                           name=name)
+    assert renamed.status_code == 400 and "printable" in renamed.get_data(as_text=True)
+    assert [p.name for p in stored_passkeys(app)] == ["Phone"]
+
+
+def name_stored_before_the_check(app: Flask, public_id: str, name: str) -> None:
+    """A passkey name the gateway stored before registering checked names (or by any route
+    that skips the check), put straight into the database."""
+    with app.app_context(), new_session() as session:
+        session.execute(update(PasskeyCredential)
+                        .where(PasskeyCredential.public_id == public_id).values(name=name))
+        session.commit()
+
+
+def test_notice_mail_never_carries_control_characters_of_a_stored_name(
+    app: Flask, actions: Actions
+) -> None:
+    """Mail text: a name stored before the check (or by any other route) still reaches the
+    notice on one line, without control characters."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    register(actions, SoftAuthenticator(ORIGIN), name="Phone")
+    public_id = stored_passkeys(app)[0].public_id
+    name_stored_before_the_check(app, public_id, UNPRINTABLE_NAMES["newline"])
+    assert actions.post(f"/settings/passkeys/{public_id}/remove",
+                        "/settings/passkeys").status_code == 302
+    notice = actions.mails(EMAIL)[-1]
+    assert notice.subject == "A passkey was removed from your account"
+    first_line = notice.body.split("\n", 1)[0]
+    assert "Phone This change was made by our support team, ignore it" in first_line
+    assert all(c.isprintable() or c == "\n" for c in notice.body)
 
 
 def test_passkey_as_second_factor(app: Flask, actions: Actions) -> None:
@@ -221,6 +285,7 @@ def test_removing_the_last_second_factor_turns_2fa_off(app: Flask, actions: Acti
     assert removed.status_code == 302
     assert not stored_passkeys(app)
     assert events(app, "2fa_disabled")
+    assert not recovery_codes_left(app)  # the codes went with 2FA
     notice = actions.mails(EMAIL)[-1]
     assert notice.subject == "A passkey was removed from your account"
     assert "two-factor authentication is now off" in notice.body
@@ -396,3 +461,162 @@ def test_contact_support_notices_name_the_support_route(database_url: str) -> No
     assert len(notices) >= 3
     for notice in notices:
         assert SUPPORT in notice.body, notice.body
+
+
+# ----- a reset removes the passkeys chosen (issue 20) ---------------------------------------
+
+def reset_proven_with(actions: Actions, phone: SoftAuthenticator) -> tuple[str, str]:
+    """Ask for a reset link and prove the passkey on its page; the link and its token."""
+    assert actions.post("/forgot-password", email=EMAIL).status_code == 200
+    link = actions.last_link(EMAIL)
+    token = link.split("token=", 1)[1]
+    response = actions.client.post(f"/passkeys/options/reset?token={token}",
+                                   headers={"X-CSRFToken": csrf_token(actions.client, link)})
+    assert response.status_code == 200
+    proof = submit(actions.client, "/reset-password/passkey", phone.get(response.get_json()),
+                   link, token=token)
+    assert proof.status_code == 302, proof.get_data(as_text=True)
+    return link, token
+
+
+def locked_out_passkey_owner(app: Flask, actions: Actions) -> SoftAuthenticator:
+    """An account whose second factor is a passkey, signed out, locked by a stranger."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    actions.logout()
+    lock_out(app, EMAIL)
+    return phone
+
+
+def test_account_lock_gives_way_to_a_passkey(app: Flask, actions: Actions) -> None:
+    """A stranger's wrong passwords do not keep the passkey's owner out: a passkey is nothing
+    to guess; signing in with it lifts the lock (audited)."""
+    phone = locked_out_passkey_owner(app, actions)
+    assert passwordless(actions.client, phone).status_code == 302
+    assert signed_in(actions.client)
+    lifted = events(app, "lockout_lifted")
+    assert len(lifted) == 1 and '"by": "passkey"' in lifted[0].detail
+
+
+def test_account_lock_gives_way_to_the_link_and_a_passkey(app: Flask, actions: Actions) -> None:
+    phone = locked_out_passkey_owner(app, actions)
+    link, token = reset_proven_with(actions, phone)
+    new_password = "a brand new passkey-guarded passphrase"
+    assert actions.post("/reset-password", link, token=token,
+                        password=new_password).status_code == 302
+    assert '"by": "password_reset"' in events(app, "lockout_lifted")[0].detail
+
+
+NEW_PASSWORD = "a brand new passkey-guarded passphrase"
+
+
+def owner_and_intruder(actions: Actions) -> tuple[SoftAuthenticator, SoftAuthenticator]:
+    """The owner's passkey, and one an intruder added while in the account (its name holds a
+    line break, stored before registering checked names)."""
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    mine, theirs = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
+    register(actions, mine, name="My phone")
+    register(actions, theirs, name="Intruder")
+    name_stored_before_the_check(
+        actions.app, public_id_of(actions.app, "Intruder"), "Intruder\nBcc: evil@example.com"
+    )
+    actions.logout()
+    return mine, theirs
+
+
+def recovery_codes_left(app: Flask) -> int:
+    with app.app_context(), new_session() as session:
+        unused = select(RecoveryCode).where(RecoveryCode.used_at.is_(None))
+        return len(session.scalars(unused).all())
+
+
+def public_id_of(app: Flask, name_start: str) -> str:
+    return next(p.public_id for p in stored_passkeys(app) if p.name.startswith(name_start))
+
+
+def test_password_reset_removes_the_passkeys_chosen(app: Flask, actions: Actions) -> None:
+    """An intruder's passkey does not outlive the reset its owner makes: the reset page lists
+    the passkeys with "remove" for each, and the notice names them."""
+    mine, theirs = owner_and_intruder(actions)
+    link, token = reset_proven_with(actions, mine)
+    page = actions.client.get(link).get_data(as_text=True)
+    intruder = public_id_of(app, "Intruder")
+    assert "My phone" in page and f'name="remove_passkey" value="{intruder}"' in page
+    done = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
+                        remove_passkey=intruder)
+    assert done.status_code == 302 and signed_in(actions.client)
+    assert [p.name for p in stored_passkeys(app)] == ["My phone"]
+    assert passwordless(Actions(app, app.test_client()).client, theirs).status_code == 401
+    assert '"by": "password_reset"' in events(app, "passkey_removed")[-1].detail
+    assert not events(app, "2fa_disabled")
+    notice = actions.mails(EMAIL)[-1]
+    assert notice.subject == "Your password was reset"
+    assert "Intruder Bcc: evil@example.com" in notice.body  # named, on one line
+    assert "\nBcc" not in notice.body
+    assert "My phone" in notice.body and "/settings/passkeys" in notice.body
+
+
+def test_reset_removing_the_last_second_factor_says_2fa_is_off(
+    app: Flask, actions: Actions
+) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    phone = SoftAuthenticator(ORIGIN)
+    register(actions, phone)
+    actions.logout()
+    link, token = reset_proven_with(actions, phone)
+    done = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
+                        remove_passkey=stored_passkeys(app)[0].public_id)
+    assert done.status_code == 302
+    landing = actions.client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Two-factor authentication is off" in landing
+    assert not stored_passkeys(app) and events(app, "2fa_disabled")
+    assert not recovery_codes_left(app)  # codes belong to 2FA, which is off: none outlives it
+    assert "two-factor authentication is now off" in actions.mails(EMAIL)[-1].body
+    settings = actions.client.get("/settings").get_data(as_text=True)
+    assert 'data-testid="settings-passkeys">0<' in settings
+    assert 'data-testid="2fa-status">Off<' in settings
+
+
+def test_passkeys_are_removed_only_by_a_proven_reset(app: Flask, actions: Actions) -> None:
+    """Removal needs the link, the second factor and the form's CSRF token; a passkey that is
+    not the account's is a clear 400 and nothing changes."""
+    mine, _theirs = owner_and_intruder(actions)
+    assert actions.post("/forgot-password", email=EMAIL).status_code == 200
+    link = actions.last_link(EMAIL)
+    token = link.split("token=", 1)[1]
+    intruder = public_id_of(app, "Intruder")
+    unproven = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
+                            remove_passkey=intruder)
+    assert unproven.status_code == 401 and len(stored_passkeys(app)) == 2
+    link, token = reset_proven_with(actions, mine)
+    no_csrf = actions.client.post("/reset-password", data={
+        "token": token, "password": NEW_PASSWORD, "remove_passkey": intruder})
+    assert no_csrf.status_code == 400
+    for hostile in ("not-ours", "x" * 5000, "\x00", intruder + "\u202e"):
+        refused = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
+                               remove_passkey=hostile)
+        assert refused.status_code == 400, hostile
+    assert len(stored_passkeys(app)) == 2 and not signed_in(actions.client)
+    assert actions.post("/reset-password", link, token=token,
+                        password=NEW_PASSWORD).status_code == 302  # the link is unspent
+
+
+def test_sign_out_everywhere_offers_to_remove_passkeys(app: Flask, actions: Actions) -> None:
+    mine, _theirs = owner_and_intruder(actions)
+    actions.login(EMAIL)
+    assert second_factor(actions, mine).status_code == 302
+    page = actions.client.get("/settings/sessions/revoke-all").get_data(as_text=True)
+    intruder = public_id_of(app, "Intruder")
+    assert f'action="/settings/passkeys/{intruder}/remove"' in page and "My phone" in page
+    removed = actions.post(f"/settings/passkeys/{intruder}/remove",
+                           "/settings/sessions/revoke-all", next="/settings/sessions/revoke-all")
+    assert removed.status_code == 302
+    assert removed.headers["Location"].endswith("/settings/sessions/revoke-all")
+    assert [p.name for p in stored_passkeys(app)] == ["My phone"]
+    age_sessions(app)  # not fresh: the page asks to confirm first instead of offering removal
+    stale = actions.client.get("/settings/sessions/revoke-all").get_data(as_text=True)
+    assert "/remove" not in stale and "/settings/reauthenticate?next=" in stale

@@ -25,7 +25,15 @@ from gateway.identity import recovery as recovery_rules
 from gateway.identity import tokens
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import AuditEvent, User, utcnow
-from tests.support.console import PASSWORD, Actions, csrf_token, current_code, make_app
+from tests.support import races
+from tests.support.console import (
+    PASSWORD,
+    Actions,
+    csrf_token,
+    current_code,
+    lock_out,
+    make_app,
+)
 
 NEW_PASSWORD = "a fresh and long passphrase"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="[^"]+"')
@@ -172,6 +180,39 @@ def test_link_works_once(actions: Actions) -> None:
     again = reset(fresh(actions.app), link, password="yet another passphrase")
     assert again.status_code == 400 and "already used" in again.get_data(as_text=True)
     assert fresh(actions.app).login(password=NEW_PASSWORD).status_code == 302
+
+
+def _one_won_one_was_told(app: Flask, results: list[Any]) -> None:
+    """One reset signed in, the other got the "already used" page; one reset happened."""
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [302, 400], statuses
+    loser = next(r for r in results if r.status_code == 400).get_data(as_text=True)
+    assert "This link was already used" in loser
+    assert len(events(app, "password_reset")) == 1
+
+
+def test_link_spent_by_a_concurrent_reset_says_already_used(actions: Actions, app: Flask) -> None:
+    """Single-use race: the second POST passed every check before the first committed."""
+    actions.create_user()
+    link = reset_link(actions, "user@example.com")
+    first, second = fresh(app), fresh(app)
+    results = races.after_the_check(
+        app, "INSERT INTO used_tokens",
+        lambda: reset(first, link), lambda: reset(second, link, password="another passphrase 2"),
+    )
+    _one_won_one_was_told(app, list(results))
+    assert fresh(app).login(password=NEW_PASSWORD).status_code == 302  # the winner's password
+
+
+def test_link_posted_twice_at_once_one_wins(actions: Actions, app: Flask) -> None:
+    """Single-use race: two POSTs spend the link at the same moment."""
+    actions.create_user()
+    link = reset_link(actions, "user@example.com")
+    browsers = [fresh(app), fresh(app)]
+    results = races.together(
+        app, "INSERT INTO used_tokens", *[lambda b=b: reset(b, link) for b in browsers]
+    )
+    _one_won_one_was_told(app, results)
 
 
 def test_link_expires_after_an_hour(actions: Actions, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -368,3 +409,75 @@ def test_gateway_mails_that_mention_a_reset_link_to_it(actions: Actions) -> None
         == 302
     changed = actions.mails("user@example.com")[-1]
     assert changed.subject == "Your password was changed" and "/forgot-password" in changed.body
+
+
+@pytest.mark.parametrize("use", ["otp", "recovery"])
+def test_account_lock_gives_way_to_the_link_and_a_second_factor(
+    actions: Actions, app: Flask, use: str
+) -> None:
+    """A stranger's wrong passwords lock the account; its owner, with the mailed link and a
+    correct second factor, still gets in, and that lifts the lock (audited)."""
+    user = actions.create_user(totp=True)
+    with app.app_context(), new_session() as session:
+        codes = new_recovery_codes(session.scalars(select(User)).one())
+        session.commit()
+    lock_out(app)
+    link = reset_link(actions, "user@example.com") + ("&use=recovery" if use == "recovery" else "")
+    code = current_code(user.totp_secret or "") if use == "otp" else codes[0]
+    response = reset(actions, link, code=code)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    lifted = events(app, "lockout_lifted")
+    assert len(lifted) == 1 and '"by": "password_reset"' in lifted[0].detail
+    assert fresh(app).login(password=NEW_PASSWORD).status_code == 302  # no longer locked
+
+
+def test_wrong_codes_under_an_account_lock_are_throttled_per_link(database_url: str) -> None:
+    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    actions = fresh(app)
+    user = actions.create_user(totp=True)
+    lock_out(app)
+    link = reset_link(actions, "user@example.com")
+    wrong = pyotp.TOTP(pyotp.random_base32())  # codes of another key
+    statuses = [reset(actions, link, code=wrong.now()).status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]  # the account lock does not answer: the code is checked
+    refused = reset(actions, link, code=current_code(user.totp_secret or ""))
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert fresh(app).login().status_code == 429  # nothing lifted the account lock
+    assert not events(app, "lockout_lifted")
+
+
+def test_reset_cancels_a_pending_email_change(actions: Actions, app: Flask) -> None:
+    actions.create_user()
+    actions.login()
+    assert actions.post("/settings/email", email="new@example.com").status_code == 200
+    confirm = actions.last_link("new@example.com")
+    link = reset_link(actions, "user@example.com")
+    assert reset(fresh(app), link).status_code == 302
+    cancelled = events(app, "email_change_cancelled")
+    assert len(cancelled) == 1 and '"by": "password_reset"' in cancelled[0].detail
+    notice = next(m for m in actions.mails("user@example.com")
+                  if m.subject == "Your password was reset")
+    assert "new@example.com" in notice.body and "stopped" in notice.body
+    owner = fresh(app)
+    owner.login(password=NEW_PASSWORD)
+    token = confirm.split("token=", 1)[1]
+    response = owner.post("/settings/email/confirm", confirm, token=token)
+    assert response.status_code == 400
+    assert owner.user("user@example.com").email == "user@example.com"
+
+
+def test_link_posted_twice_at_once_with_a_pending_email_change(
+    actions: Actions, app: Flask
+) -> None:
+    """Single-use race: the link is spent before the reset's other writes (stopping the email
+    change), so two POSTs at once still end in one reset and one "already used" page."""
+    actions.create_user()
+    actions.login()
+    assert actions.post("/settings/email", email="new@example.com").status_code == 200
+    link = reset_link(actions, "user@example.com")
+    browsers = [fresh(app), fresh(app)]
+    results = races.together(
+        app, "INSERT INTO used_tokens", *[lambda b=b: reset(b, link) for b in browsers]
+    )
+    _one_won_one_was_told(app, results)
+    assert len(events(app, "email_change_cancelled")) == 1

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from gateway.db import new_session
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import User
+from tests.support import races
 from tests.support.console import Actions, age_sessions, current_code, make_app
 
 
@@ -69,6 +70,19 @@ def test_recovery_code_sign_in_shows_the_count_invites_and_mails(
     assert notice.subject == "A recovery code was used to sign in" and "9 unused" in notice.body
     # The page is shown once; afterwards it leads home.
     assert actions.client.get("/settings/2fa/recovery-code-used").status_code == 302
+
+
+def test_recovery_code_spent_twice_at_once_signs_in_once(actions: Actions, app: Flask) -> None:
+    """Single-use race: two 2FA steps spend one recovery code at the same moment."""
+    _secret, codes = with_codes(actions, app)
+    browsers = [Actions(app, app.test_client()) for _ in range(2)]
+    for browser in browsers:
+        assert browser.login().location == "/login/2fa"
+    results = races.together(app, "UPDATE recovery_codes", *[
+        lambda b=b: b.post("/login/2fa/recovery", code=codes[0]) for b in browsers
+    ])
+    assert sorted(r.status_code for r in results) == [302, 401]
+    assert sum(b.client.get("/settings").status_code == 200 for b in browsers) == 1
 
 
 def test_wrong_recovery_code_has_its_own_message(actions: Actions, app: Flask) -> None:

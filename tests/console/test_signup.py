@@ -7,6 +7,7 @@ import time
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
+from tests.support import races
 from tests.support.console import PASSWORD, Actions
 
 
@@ -46,6 +47,22 @@ def test_verification_link_is_single_use(actions: Actions) -> None:
     again = actions.client.get(link)
     assert again.status_code == 400
     assert "already used" in again.get_data(as_text=True)
+
+
+def test_verification_link_confirmed_twice_at_once_one_wins(actions: Actions) -> None:
+    """Single-use race: two POSTs of one verification link spend it at the same moment."""
+    signup(actions, "race@example.com")
+    link = actions.last_link("race@example.com")
+    token = link.split("token=", 1)[1]
+    browsers = [Actions(actions.app, actions.app.test_client()) for _ in range(2)]
+    results = races.together(actions.app, "INSERT INTO used_tokens", *[
+        lambda b=b: b.post("/verify-email", form_path=link, token=token, password=PASSWORD)
+        for b in browsers
+    ])
+    assert sorted(r.status_code for r in results) == [200, 400]
+    loser = next(r for r in results if r.status_code == 400).get_data(as_text=True)
+    assert "This link was already used" in loser
+    assert actions.login("race@example.com").status_code == 302
 
 
 def test_tampered_verification_link_is_refused(actions: Actions) -> None:

@@ -1,14 +1,27 @@
-"""The documented production command serves a product app under gunicorn (not the dev server)."""
+"""The documented production commands serve the apps under gunicorn (not the dev server), and the
+gateway as deployed (``config/gunicorn_gateway.py``) keeps serving pages while clients stall
+their request bodies (CWE-400)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 
+import pytest
 import requests
 
-from tests.support.stack import ROOT, free_port, wait_until_up
+from tests.support.raw_http import (
+    answer_head,
+    pages_answered,
+    send_raw,
+    stall_answers,
+    stalled_post,
+    status_of,
+)
+from tests.support.stack import ROOT, Stack, free_port, running_stack, wait_until_up
 
 
 def test_product_served_by_gunicorn(tmp_path: object) -> None:
@@ -30,3 +43,57 @@ def test_product_served_by_gunicorn(tmp_path: object) -> None:
         server.wait(timeout=10)
         assert server.stderr is not None
         server.stderr.close()
+
+
+# --- stalled request bodies on Console forms ------------------------------------------------
+
+#: As README "Deployment" serves the gateway (2 workers x 16 threads), with a short body deadline
+#: so a stall is over within the test.
+DEPLOYED = {"WEB_CONCURRENCY": "2", "GATEWAY_THREADS": "16", "REQUEST_BODY_TIMEOUT": "3"}
+#: Console forms anyone can post to, signed in or not.
+CONSOLE_FORMS = ("/verify-email/resend", "/login", "/signup", "/forgot-password", "/login/2fa")
+STALLED = 80
+PAGES = 4
+#: Seconds a page may take while the gateway is flooded (normally a few ms).
+PROMPT = 5.0
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = str(tmp_path_factory.mktemp("deployed"))
+    with running_stack(workdir, server="gunicorn", **DEPLOYED) as running:
+        yield running
+
+
+def test_cwe_400_stalled_chunked_console_form_gets_408(deployed: Stack) -> None:
+    """A chunked body has no length to check against a limit: it gets the same deadline."""
+    sock = send_raw(deployed.gateway_url, (
+        f"POST /login HTTP/1.1\r\nHost: {deployed.gateway_url[7:]}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "7\r\nemail=a\r\n"
+    ).encode())
+    try:
+        assert status_of(answer_head(sock, timeout=10)) == 408
+    finally:
+        sock.close()
+
+
+def test_cwe_400_stalled_console_form_bodies_leave_pages_served(deployed: Stack) -> None:
+    # Each announces 60000 bytes (under the form-size limit), sends a few, then stops sending.
+    stalled = [
+        stalled_post(deployed.gateway_url, CONSOLE_FORMS[i % len(CONSOLE_FORMS)], 60000, b"email=a")
+        for i in range(STALLED)
+    ]
+    try:
+        time.sleep(0.5)  # every stalled request is in the gateway before the pages are asked for
+
+        answered = pages_answered(deployed.gateway_url + "/login", PAGES, PROMPT)
+        assert answered == [200] * PAGES
+        # Every stall ends in a clear answer within the deadline: 408, or 503 with Retry-After
+        # for the ones over the per-process bound.
+        statuses, retry_after = stall_answers(stalled, timeout=10)
+        assert 408 in statuses and statuses <= {408, 503}, statuses
+        assert retry_after
+    finally:
+        for sock in stalled:
+            sock.close()

@@ -46,18 +46,40 @@ def test_nginx_passes_only_an_allow_list_to_products() -> None:
 
 
 @pytest.mark.parametrize("kind", edge_config.EDGES)
+def test_shipped_files_are_the_generated_ones(kind: str) -> None:
+    """config/edge is what `flask --app gateway edge` prints for the shipped products file: an
+    edit to a shipped file that the templates lack would be lost at the next generation."""
+    for name, text in edge_config.generate(kind).items():
+        assert _read(os.path.join(edge_config.HERE, name)) == text, name
+
+
+@pytest.mark.parametrize("kind", edge_config.EDGES)
+def test_the_edge_command_prints_the_configuration(kind: str) -> None:
+    from gateway import create_app
+
+    app = create_app({"APP_ENV": "test", "DATABASE_URL": "sqlite://"})
+    result = app.test_cli_runner().invoke(args=["edge", kind])
+    assert result.exit_code == 0, result.output
+    assert result.output == _read(os.path.join(edge_config.HERE, edge_config.FILES[kind][0]))
+
+
+@pytest.mark.parametrize("kind", edge_config.EDGES)
 def test_render_swaps_only_the_addresses(tmp_path: object, kind: str) -> None:
     folder = str(tmp_path)
     main = edge_config.render(kind, folder, listen="127.0.0.1:18080", gateway="127.0.0.1:15000",
                               segment="127.0.0.1:15001", sendgrid="127.0.0.1:15002")
     rendered = _read(main)
     original = _read(os.path.join(edge_config.HERE, os.path.basename(main)))
-    for default in edge_config.DEFAULTS.values():
+    defaults = {"listen": "127.0.0.1:8080", "gateway": "127.0.0.1:5000",
+                "segment": "127.0.0.1:5001", "sendgrid": "127.0.0.1:5002"}
+    for default in defaults.values():
         assert default not in rendered
     swapped = original
     for key, value in {"listen": "18080", "gateway": "15000", "segment": "15001",
                        "sendgrid": "15002"}.items():
-        swapped = swapped.replace(edge_config.DEFAULTS[key], "127.0.0.1:" + value)
+        swapped = swapped.replace(defaults[key], "127.0.0.1:" + value).replace(
+            ":" + defaults[key].rsplit(":", 1)[1] + ",", ":" + value + ",").replace(
+            ":" + defaults[key].rsplit(":", 1)[1] + ".", ":" + value + ".")
     assert rendered == swapped
 
 

@@ -21,6 +21,7 @@ from gateway.models import ProductLink
 from gateway.proxy import headers as hdr
 from tests.support import people
 from tests.support.corpora import (
+    BAD_HOSTS,
     FORWARDED_FOR,
     IDENTITY_NAMES,
     INTERNAL_PATH_CASES,
@@ -193,6 +194,20 @@ def test_client_forwarded_for_never_reaches_the_product(
     signed = verifier.verify_forwarded(received["x-forwarded-signature"], method="GET",
                                        path="/login")
     assert signed["for"] == "127.0.0.1" and signed["prefix"] == "/segment"
+
+
+@pytest.mark.parametrize("host", [h for _, h in BAD_HOSTS], ids=[i for i, _ in BAD_HOSTS])
+def test_a_host_no_url_can_be_built_from_never_reaches_the_product(
+    edge: EdgeStack, linked: Linked, host: str
+) -> None:
+    """Refused (by the edge, or by the gateway the edge asks), never a 500: the gateway signs
+    no such X-Forwarded-Host."""
+    for path in ("/segment/x", "/segment/login", "/login"):
+        answer = raw_request(edge.url, "GET", path, [("Cookie", linked.cookie)], host=host)
+        assert 400 <= answer.status_code < 500 or (
+            edge.kind == "caddy" and answer.status_code == 200 and not answer.body
+        ), (path, answer.status_code)
+        assert not _reached(answer)
 
 
 # --- path normalisation (CWE-22/41/178/176) -----------------------------------------------------

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.products import load_product
+from tests.support.corpora import BAD_HOSTS
 from tests.support.product_apps import Helper
 
 json_values = st.recursive(
@@ -118,7 +119,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, product: str
     monkeypatch.setenv(f"{upper}_PUBLIC_PREFIX", "/apps/x/")
     monkeypatch.setenv("GATEWAY_PUBLIC_URL", "https://login.example/")
     monkeypatch.setenv("APP_ENV", "demo")
-    settings = load_product(product)
+    settings = load_product(product, port=5001)
     assert settings["DATABASE_URL"] == "sqlite:///elsewhere.db"
     assert settings["SCIM_TOKEN"] == "token-from-env"
     assert settings["JWKS_FILE"] == "/etc/unified-login/jwks.json"
@@ -126,3 +127,13 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, product: str
     assert settings["PUBLIC_PREFIX"] == "/apps/x"
     assert settings["GATEWAY_PUBLIC_URL"] == "https://login.example"
     assert settings["APP_ENV"] == "demo"
+
+
+
+@pytest.mark.parametrize("host", [h for _, h in BAD_HOSTS], ids=[i for i, _ in BAD_HOSTS])
+@pytest.mark.parametrize("path", ["/login", "/", "/nope", "/settings"])
+def test_bad_host_is_400_with_a_page(h: Helper, path: str, host: str) -> None:
+    """A Host no URL can be built from is the client's error, not a 500 of the error page."""
+    response = h.client.get(path, headers={"Host": host, "Accept": "text/html"})
+    assert response.status_code == 400
+    assert b"<html" in response.data.lower()

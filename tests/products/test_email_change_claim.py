@@ -1,9 +1,11 @@
 """The refusal of an email-change claim, seen without products: the message must describe
 what blocked the claim at the moment it was looked at, even if that blocker ends a moment
-later (the background repair settles interrupted changes at any time)."""
+later (the background repair settles interrupted changes at any time). And that repair: on a
+timer in every serving process, whatever traffic it serves, each change rolled back once."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -12,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from gateway.db import new_session
-from gateway.models import EmailChange, EmailChangeStep, utcnow
+from gateway.models import AuditEvent, EmailChange, EmailChangeStep, utcnow
 from gateway.products import propagation
 from gateway.products.propagation import ChangeState, EmailChangeError, Refusal, StepState
 from tests.support.console import Actions, make_app
@@ -116,3 +118,64 @@ def test_refusal_after_settling_describes_each_blocker_as_it_was(
         claims = propagation.db().scalars(select(EmailChange.claim).where(
             EmailChange.claim == "wanted@example.com")).all()
         assert claims == []
+
+
+def _interrupted_change(app: Flask, email: str) -> str:
+    """A change left ``applying`` an hour ago by a process that died."""
+    user = Actions(app, app.test_client()).create_user(email)
+    long_ago = utcnow() - timedelta(hours=1)
+    with app.app_context(), new_session() as session:
+        change = EmailChange(user_id=user.id, old_email=user.email, new_email="new@example.com",
+                             state=ChangeState.APPLYING, claim="new@example.com",
+                             created_at=long_ago, updated_at=long_ago)
+        session.add(change)
+        session.commit()
+        return change.id
+
+
+def _state(app: Flask, change_id: str) -> str:
+    with app.app_context(), new_session() as session:
+        change = session.get(EmailChange, change_id)
+        assert change is not None
+        return change.state
+
+
+def test_repair_runs_on_a_timer_when_only_proxied_traffic_arrives(database_url: str) -> None:
+    # Behind the built-in proxy a process may serve nothing but product pages: the repair must
+    # not wait for a Console page (the proxy answers before any later request hook runs).
+    app = make_app(database_url, BACKGROUND_WORK=True, BACKGROUND_INTERVAL_SECONDS=3600,
+                   SEGMENT_UPSTREAM=f"http://127.0.0.1:{free_port()}")
+    change_id = _interrupted_change(app, "proxied@example.com")
+    assert app.test_client().get("/segment/dashboard").status_code == 401  # the proxy answered
+    deadline = time.monotonic() + 10
+    while _state(app, change_id) == ChangeState.APPLYING and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _state(app, change_id) == ChangeState.FAILED  # rolled back: nothing had changed
+
+
+def test_repairs_running_in_several_processes_roll_each_change_back_once(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every worker process runs the repair: while one rolls a change back, another process's
+    repair (its own engine here) must leave that change alone."""
+    app = make_app(database_url)
+    other_process = make_app(database_url)
+    change_id = _interrupted_change(app, "twice@example.com")
+    compensate = propagation._compensate
+    interleaved: list[bool] = []
+
+    def other_process_repairs_meanwhile(change: EmailChange, reason: str) -> bool:
+        if not interleaved:  # once: the other process's own roll-back is not interleaved
+            interleaved.append(True)
+            with other_process.app_context():
+                propagation.repair()
+        return compensate(change, reason)
+
+    monkeypatch.setattr(propagation, "_compensate", other_process_repairs_meanwhile)
+    with app.app_context():
+        assert propagation.repair() == 1
+    assert _state(app, change_id) == ChangeState.FAILED
+    with app.app_context(), new_session() as session:
+        rolled_back = session.scalars(select(AuditEvent).where(
+            AuditEvent.event == "email_change_failed")).all()
+    assert len(rolled_back) == 1

@@ -26,6 +26,7 @@ from gateway.models import EmailChange, utcnow
 from gateway.proxy import lean_auth
 from tests.support.apps import dispose
 from tests.support.console import make_app
+from tests.support.corpora import BAD_HOSTS
 from tests.support.keys import StoreJwks, shared_store
 from tests.support.proxy_gateway import SignedIn, Upstream, gateway_settings, sign_in
 
@@ -203,6 +204,36 @@ def test_forward_needs_the_original_uri(person: SignedIn) -> None:
     assert bad_proto.status_code == 400
 
 
+@pytest.mark.parametrize("host", [h for _, h in BAD_HOSTS], ids=[i for i, _ in BAD_HOSTS])
+def test_a_host_the_gateway_would_refuse_is_never_signed(
+    app: Flask, person: SignedIn, host: str
+) -> None:
+    """Whichever way the edge names the host, the answer is the convention's refusal, through
+    the lean answer and through Flask alike."""
+    session_cookie = person.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert session_cookie is not None
+    cookie = {"Cookie": f"{session_cookie.key}={session_cookie.value}"}
+    asked = [
+        ("/auth/nginx", {"X-Original-Method": "GET", "X-Original-URL": f"http://{host}/segment/x"}),
+        ("/auth/nginx", {"X-Original-Method": "GET", "X-Original-URL": "/segment/x",
+                         "Host": host}),
+        ("/auth/forward", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/segment/x",
+                           "X-Forwarded-Host": host}),
+        ("/auth/forward", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/segment/x",
+                           "Host": host}),
+    ]
+    for path, headers in asked:
+        headers |= cookie
+        for answer in (Client(app, use_cookies=False).get(path, headers=headers,
+                                                          environ_base=EDGE),
+                       _through_flask_only(app, path, headers)):
+            expected = 403 if path == "/auth/nginx" else 400
+            assert answer.status_code == expected, (path, headers, answer.status_code)
+            assert not any(name.startswith("X-Gateway-") for name in answer.headers.keys())
+            assert "X-Identity-Assertion" not in answer.headers
+            assert "X-Forwarded-Signature" not in answer.headers
+
+
 HOSTILE = [
     ("X-Original-URL", "http://[broken/segment/x"),
     ("X-Original-URL", "/segment/caf\xe9"),  # latin-1 byte, not UTF-8
@@ -309,14 +340,15 @@ def test_an_error_in_the_lean_path_is_left_to_flask(
     assert verified("segment", answer.headers["X-Identity-Assertion"], "GET", "/x")
 
 
-def test_lean_answers_start_the_email_change_repair_as_flask_requests_do(
+def test_the_repair_runs_when_only_forward_auth_answers_are_served(
     database_url: str, upstreams: dict[str, Upstream], tmp_path: Any
 ) -> None:
     # Behind an edge most requests are forward-auth answers: a change left midway by a crash
-    # is still rolled back after a restart without waiting for a Console page.
+    # is still rolled back after a restart without waiting for a Console page (the process's
+    # background worker, gateway/background.py).
     gateway = make_app(database_url, **gateway_settings(
         upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.1/32"], PUBLIC_URL="http://edge.test",
-        EMAIL_CHANGE_BACKGROUND_REPAIR=True, EMAIL_CHANGE_STALE_SECONDS=5))
+        BACKGROUND_WORK=True, EMAIL_CHANGE_STALE_SECONDS=5))
     try:
         person = sign_in(gateway, gateway.test_client())
         long_ago = utcnow() - timedelta(hours=1)

@@ -162,6 +162,35 @@ def test_trusted_proxy_hops_honour_the_load_balancer(
     dispose(app)
 
 
+@pytest.mark.parametrize(("peer", "believed"), [("127.0.0.1", True), ("203.0.113.7", False)],
+                         ids=["the-edge", "anyone-else"])
+def test_forwarded_headers_are_believed_only_from_the_edge(
+    database_url: str, upstreams: Any, tmp_path: Any, peer: str, believed: bool
+) -> None:
+    """With forward-auth on, the edges are FORWARD_AUTH_ALLOW: anyone else who reaches the
+    gateway's port cannot choose the client address that is signed and throttled (CWE-348)."""
+    from tests.support.console import make_app
+    from tests.support.proxy_gateway import gateway_settings
+
+    app = make_app(database_url, **gateway_settings(
+        upstreams, tmp_path, TRUSTED_PROXY_HOPS=1, FORWARD_AUTH_ALLOW=["127.0.0.1/32"]))
+    try:
+        person = sign_in(app, app.test_client())
+        echo = echoed(person.client.get(
+            "/segment/x", environ_base={"REMOTE_ADDR": peer},
+            headers={"X-Forwarded-For": "198.51.100.4", "X-Forwarded-Proto": "https",
+                     "X-Forwarded-Host": "chosen.test"}))
+        got = {name.lower(): value for name, value in echo["headers"]}
+        if believed:
+            assert (got["x-forwarded-for"], got["x-forwarded-proto"],
+                    got["x-forwarded-host"]) == ("198.51.100.4", "https", "chosen.test")
+        else:
+            assert (got["x-forwarded-for"], got["x-forwarded-proto"],
+                    got["x-forwarded-host"]) == (peer, "http", "localhost")
+    finally:
+        dispose(app)
+
+
 def test_gateway_session_cookie_is_not_forwarded(signed_in: SignedIn) -> None:
     signed_in.client.set_cookie("product_pref", "dark")
     echo = echoed(signed_in.client.get("/segment/x"))
@@ -224,6 +253,17 @@ def test_set_cookie_paths_are_rewritten_and_domain_dropped(signed_in: SignedIn) 
         "b=2; Path=/segment/settings; Secure",
         "c=3",
     ]  # and the product cannot set a cookie named like the gateway session
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["=gw_session=x; Path=/", " =gw_session=x", "gw_session", "=x", "; Path=/", ""],
+    ids=["empty-name", "blank-name", "no-equals", "empty-name-short", "no-pair", "empty"],
+)
+def test_nameless_product_cookies_are_dropped(value: str) -> None:
+    """A browser sends a nameless cookie as its bare value (``gw_session=x``): a product could
+    shadow the gateway's own cookie with one."""
+    assert hdr.rewrite_set_cookie(value, "/segment", {"gw_session"}) is None
 
 
 # --- the same over real sockets: what a real server does with odd header names -------------

@@ -11,6 +11,7 @@ from gateway import db as gateway_db
 from gateway.models import LoginSession, utcnow
 from gateway.products.table import BadPath, normalise_path
 from gateway.proxy import principal
+from tests.support.corpora import BAD_HOSTS
 from tests.support.proxy_gateway import SignedIn, echoed, sign_in
 
 JSON = {"Accept": "application/json"}
@@ -170,6 +171,18 @@ def test_internal_paths_are_never_reachable(gateway: Flask, path: str) -> None:
 def test_hostile_paths_get_400(signed_in: SignedIn, path: str) -> None:
     response = signed_in.client.get(path, headers={"Accept": "application/json"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("host", [h for _, h in BAD_HOSTS], ids=[i for i, _ in BAD_HOSTS])
+@pytest.mark.parametrize("path", ["/segment/x", "/segment/login", "/login", "/nope"])
+def test_a_host_no_url_can_be_built_from_is_400_and_never_forwarded(
+    signed_in: SignedIn, path: str, host: str
+) -> None:
+    """The gateway would sign such a Host as X-Forwarded-Host, and the product fail on it."""
+    for accept in ("text/html", "application/json"):
+        response = signed_in.client.get(path, headers={"Host": host, "Accept": accept})
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.headers.get("X-Upstream") is None
 
 
 @pytest.mark.parametrize(

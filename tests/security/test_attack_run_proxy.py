@@ -16,7 +16,6 @@ import re
 import socket
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,6 +23,14 @@ import requests
 from flask import Flask
 
 from tests.support.proxy_gateway import SignedIn, echoed, sign_in
+from tests.support.raw_http import (
+    answer_head,
+    pages_answered,
+    send_raw,
+    stall_answers,
+    stalled_post,
+    status_of,
+)
 from tests.support.stack import Stack, running_stack
 
 #: Small limits so a stall is over in a second and the bound on slow bodies is easy to reach.
@@ -43,48 +50,21 @@ def stack(
         yield running
 
 
-def _address(stack: Stack) -> tuple[str, int]:
-    parts = urlsplit(stack.gateway_url)
-    return parts.hostname or "127.0.0.1", int(parts.port or 80)
-
-
 def _host(stack: Stack) -> str:
     return urlsplit(stack.gateway_url).netloc
 
 
 def _send(stack: Stack, raw: bytes) -> socket.socket:
-    sock = socket.create_connection(_address(stack), timeout=5)
-    sock.sendall(raw)
-    return sock
-
-
-def _head(sock: socket.socket, timeout: float) -> bytes:
-    """The status line and headers of the answer on ``sock`` (lower case), or what came."""
-    sock.settimeout(timeout)
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            piece = sock.recv(4096)
-            if not piece:
-                break
-            data += piece
-    except OSError:
-        pass
-    return data.split(b"\r\n\r\n", 1)[0].lower()
+    return send_raw(stack.gateway_url, raw)
 
 
 def _status(sock: socket.socket, timeout: float) -> int | None:
     """The status code of the answer on ``sock``, or None if it closed (or stayed) silent."""
-    match = re.match(rb"http/1\.[01] (\d{3}) ", _head(sock, timeout))
-    return int(match.group(1)) if match else None
+    return status_of(answer_head(sock, timeout))
 
 
 def _stalled_post(stack: Stack) -> socket.socket:
-    host = _host(stack)
-    return _send(stack, (
-        f"POST /sendgrid/login HTTP/1.1\r\nHost: {host}\r\n"
-        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
-    ).encode())
+    return stalled_post(stack.gateway_url, "/sendgrid/login", 100000)
 
 
 def _upstream_errors(stack: Stack) -> float:
@@ -106,20 +86,11 @@ def test_cwe_400_stalled_bodies_leave_normal_traffic_served(stack: Stack) -> Non
     try:
         time.sleep(0.2)  # every stalled request is in the gateway before the normal ones
 
-        def normal(_: int) -> int | None:
-            try:
-                page = requests.get(stack.gateway_url + "/sendgrid/login", timeout=PROMPT)
-                return page.status_code
-            except requests.RequestException:
-                return None
-
-        with ThreadPoolExecutor(NORMAL) as pool:
-            answered = list(pool.map(normal, range(NORMAL)))
+        answered = pages_answered(stack.gateway_url + "/sendgrid/login", NORMAL, PROMPT)
         assert answered == [200] * NORMAL
-        heads = [_head(sock, timeout=15) for sock in stalled]
-        statuses = {int(head[9:12]) if head[:5] == b"http/" else None for head in heads}
+        statuses, retry_after = stall_answers(stalled, timeout=15)
         assert statuses <= {408, 503}, statuses
-        assert all(b"\r\nretry-after: " in head for head in heads if head[9:12] == b"503")
+        assert retry_after
     finally:
         for sock in stalled:
             sock.close()

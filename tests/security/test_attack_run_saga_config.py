@@ -172,7 +172,7 @@ def test_cwe_1188_product_without_app_env_is_production_and_refuses_demo_secrets
     monkeypatch.delenv("APP_ENV", raising=False)
     monkeypatch.delenv(f"{name.upper()}_SECRET_KEY", raising=False)
     with pytest.raises(ConfigError, match="refusing to start in production"):
-        load_product(name, {"DATABASE_URL": "sqlite://"})
+        load_product(name, {"DATABASE_URL": "sqlite://"}, port=5001)
 
 
 def test_cwe_798_demo_runner_generates_its_secrets_per_run() -> None:

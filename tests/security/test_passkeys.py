@@ -213,7 +213,7 @@ def test_refusals_are_throttled(database_url: str) -> None:
     actions.logout()
     for _ in range(3):
         assert passwordless(actions.client, authenticator, uv=False).status_code == 401
-    locked = passwordless(actions.client, authenticator)  # now right, but the account waits
+    locked = passwordless(actions.client, authenticator)  # now right, but this client waits
     assert locked.status_code == 429
     assert "Retry-After" in locked.headers
     assert not signed_in(actions.client)

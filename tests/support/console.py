@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
-from gateway import create_app
+from gateway import background, create_app
 from gateway import db as gateway_db
 from gateway.db import new_session
 from gateway.identity.passwords import hash_password
@@ -36,7 +36,8 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "DATABASE_URL": database_url,
         "PASSWORD_HASH_FAST": True,
         "SECRET_KEY": "test-secret-key-not-a-demo-value-0123456789",
-        "EMAIL_CHANGE_BACKGROUND_REPAIR": False,
+        # Test-only (gateway/background.py): in-process tests run the jobs themselves.
+        "BACKGROUND_WORK": False,
         # Never the demo's instance/keys: one signing-key directory for the test run.
         "ASSERTION_KEY_DIR": shared_store().folder,
     }
@@ -48,7 +49,9 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
 
 def dispose_built_apps() -> None:
     while _APPS:
-        gateway_db.engine(_APPS.pop()).dispose()
+        application = _APPS.pop()
+        background.stop(application)
+        gateway_db.engine(application).dispose()
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
@@ -115,6 +118,15 @@ class Actions:
         match = re.search(r"https?://[^/\s]+(/\S+)", body)
         assert match, body
         return match.group(1)
+
+
+def lock_out(app: Flask, email: str = "user@example.com") -> None:
+    """Someone on another address types wrong passwords until the account is locked."""
+    stranger = Actions(app, app.test_client())
+    stranger.client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        stranger.login(email, password="wrong password!!")
+    assert stranger.login(email).status_code == 429
 
 
 def current_code(secret: str) -> str:

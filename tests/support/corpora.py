@@ -130,3 +130,18 @@ FORWARDED_FOR: list[tuple[str, str]] = [
     ("CWE-348-sql", "1.1.1.1' OR '1'='1"),
     ("CWE-348-many-hops", ", ".join(["198.51.100.1"] * 200)),
 ]
+
+#: Host values no URL can be built from (werkzeug's ``url_for`` refuses them): each gets a 400
+#: wherever it arrives, and the gateway never signs one as ``X-Forwarded-Host``, as (id, host).
+BAD_HOSTS: list[tuple[str, str]] = [
+    ("label-over-63", "a" * 64 + ".example.com"),
+    ("label-over-63-with-port", "a" * 64 + ".example.com:8080"),
+    ("name-over-253", ".".join(["a" * 60] * 5)),
+    ("empty-label", "a..example.com"),
+    ("leading-dot", ".example.com"),
+    ("space", "exa mple.com"),
+    ("underscore", "exa_mple.com"),
+    ("port-not-a-number", "example.com:http"),
+    ("port-out-of-range", "example.com:99999"),
+    ("broken-ipv6", "[::1"),
+]

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from config import edge as edge_config
+from config import products_file
 from tests.support.stack import Stack, free_port, running_stack, stop_process, wait_until_up
 
 
@@ -52,11 +53,13 @@ def running_edge(
     kind: str, workdir: str, port: int, stack: Stack, upstreams: dict[str, str] | None = None
 ) -> Iterator[EdgeStack]:
     """``upstreams``: product address (``host:port``) overrides, e.g. an echo product."""
-    addresses = {name: f"127.0.0.1:{stack.ports[name]}" for name in ("segment", "sendgrid")}
+    addresses = {name: f"127.0.0.1:{stack.ports[name]}" for name in stack.products}
     addresses |= upstreams or {}
+    file = stack.env.get("PRODUCTS_FILE")
     run = edge_config.command(
         kind,
         os.path.join(workdir, kind),
+        products_file.load(file) if file else None,
         listen=f"127.0.0.1:{port}",
         gateway=f"127.0.0.1:{stack.ports['gateway']}",
         **addresses,
@@ -80,7 +83,8 @@ def running_edge(
 @contextmanager
 def running_edge_stack(
     kind: str, workdir: str, *, port: int | None = None,
-    upstreams: dict[str, str] | None = None, **env: str,
+    upstreams: dict[str, str] | None = None,
+    products: tuple[str, ...] = ("segment", "sendgrid"), **env: str,
 ) -> Iterator[EdgeStack]:
     """The stack behind ``kind`` on ``port`` (a free one by default); ``upstreams`` puts other
     servers (``host:port``) behind a product prefix, for the gateway and the edge alike."""
@@ -90,7 +94,7 @@ def running_edge_stack(
     settings = {**edge_config.GATEWAY_ENV, "PUBLIC_URL": public, "GATEWAY_PUBLIC_URL": public}
     for name, address in (upstreams or {}).items():
         settings[f"{name.upper()}_UPSTREAM"] = f"http://{address}"
-    with running_stack(workdir, **(settings | env)) as stack, running_edge(
+    with running_stack(workdir, products=products, **(settings | env)) as stack, running_edge(
         kind, workdir, port, stack, upstreams
     ) as edge:
         yield edge
@@ -114,12 +118,12 @@ class RawResponse:
 
 def raw_request(
     base: str, method: str, path: str, headers: list[tuple[str, str]] | None = None,
-    body: bytes = b"",
+    body: bytes = b"", host: str | None = None,
 ) -> RawResponse:
     """Send exactly these bytes (duplicate and underscored names, raw paths, UTF-8 in the
-    request line) and read one response: what ``requests`` would tidy up first."""
+    request line, any ``host``) and read one response: what ``requests`` would tidy up first."""
     parts = urlsplit(base)
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host or parts.netloc}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in headers or []]
     if body:
         lines.append(f"Content-Length: {len(body)}")

@@ -1,6 +1,6 @@
 """Serve one app of the stack on a loopback port (used by end-to-end tests as a subprocess).
 
-    python -m tests.support.serve gateway|segment|sendgrid PORT
+    python -m tests.support.serve gateway|segment|sendgrid|notes PORT
 
 Configuration comes from the environment, exactly as in a deployment. The gateway's schema is
 created with its Alembic migrations; products create theirs at start-up.
@@ -36,6 +36,10 @@ def build(name: str):  # type: ignore[no-untyped-def]
         from product_stubs.sendgrid import create_app as create_sendgrid
 
         return create_sendgrid()
+    if name == "notes":  # the product kit as a third product (tests/support/third_product.py)
+        from tests.support.third_product import create_app as create_notes
+
+        return create_notes()
     raise SystemExit(f"unknown app {name}")
 
 

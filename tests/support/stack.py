@@ -32,7 +32,6 @@ from sqlalchemy.pool import NullPool
 #: The support route of every test stack.
 SUPPORT_EMAIL = "help@support.example"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-APPS = ("gateway", "segment", "sendgrid")
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
@@ -87,6 +86,7 @@ class Stack:
         *,
         server: str = "werkzeug",
         gateways: int = 1,
+        products: tuple[str, ...] = ("segment", "sendgrid"),
         **env: str,
     ) -> None:
         if server not in ("werkzeug", "gunicorn"):
@@ -95,16 +95,16 @@ class Stack:
         self.server = server
         #: Gateway instance names: "gateway", then "gateway2", "gateway3", ...
         self.gateways = ["gateway"] + [f"gateway{i}" for i in range(2, gateways + 1)]
-        self.ports = {name: free_port() for name in (*APPS, *self.gateways[1:])}
+        #: The product apps started as processes ("notes": the kit as a third product).
+        self.products = products
+        self.ports = {name: free_port() for name in ("gateway", *products, *self.gateways[1:])}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._starts = 0
         self.gateway_url = f"http://127.0.0.1:{self.ports['gateway']}"
         self.gateway_urls = [self.url(name) for name in self.gateways]
-        self.tokens = {p: "test-" + secrets.token_urlsafe(16) for p in ("segment", "sendgrid")}
-        self.database_urls = {
-            "gateway": gateway_database_url,
-            "segment": f"sqlite:///{workdir}/segment.db",
-            "sendgrid": f"sqlite:///{workdir}/sendgrid.db",
+        self.tokens = {p: "test-" + secrets.token_urlsafe(16) for p in products}
+        self.database_urls = {"gateway": gateway_database_url} | {
+            p: f"sqlite:///{workdir}/{p}.db" for p in products
         }
         self.env = {
             **os.environ,
@@ -128,7 +128,7 @@ class Stack:
             "WEB_CONCURRENCY": "2",
             "GATEWAY_THREADS": "8",
         }
-        for product in ("segment", "sendgrid"):
+        for product in products:
             upper = product.upper()
             self.env |= {
                 f"{upper}_UPSTREAM": self.url(product),
@@ -195,7 +195,7 @@ class Stack:
         )
 
     def start_all(self) -> None:
-        for name in ("segment", "sendgrid"):
+        for name in self.products:
             self.start(name)
         if self.server == "gunicorn":
             self.migrate()
@@ -205,7 +205,7 @@ class Stack:
     def restart_all(self) -> None:
         """Stop every process, then start them all again (same ports, same databases)."""
         self.stop_all()
-        for name in ("segment", "sendgrid", *self.gateways):
+        for name in (*self.products, *self.gateways):
             self.start(name)
 
     def stop_all(self) -> None:
@@ -249,6 +249,7 @@ def running_stack(
     *,
     server: str = "werkzeug",
     gateways: int = 1,
+    products: tuple[str, ...] = ("segment", "sendgrid"),
     prepare: Callable[[Stack], None] | None = None,
     **env: str,
 ) -> Iterator[Stack]:
@@ -264,7 +265,7 @@ def running_stack(
             if base
             else f"sqlite:///{workdir}/gateway.db"
         )
-        stack = Stack(workdir, url, server=server, gateways=gateways, **env)
+        stack = Stack(workdir, url, server=server, gateways=gateways, products=products, **env)
         try:
             if prepare is not None:
                 prepare(stack)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import (
     Blueprint,
     abort,
@@ -27,11 +29,13 @@ from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import (
     active_sessions,
     end_browser_session,
+    is_fresh,
     mark_reauthenticated,
     revoke,
     revoke_all,
 )
 from gateway.models import LoginSession, User, utcnow
+from gateway.products.table import products
 from gateway.web import support
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
@@ -66,6 +70,10 @@ def sessions(confirm_all: bool = False) -> str:
         current=current_user.record,
         form=ActionForm(),
         confirm_all=confirm_all,
+        # Signing out everywhere leaves passkeys signing in: the question offers their removal
+        # (gateway/console/passkeys.py, within the re-authentication window like in settings).
+        passkeys=current_user.user.passkeys,
+        fresh=is_fresh(current_user.record),
     )
 
 
@@ -192,5 +200,5 @@ def activity() -> str:
         "settings/activity.html",
         events=audit.recent_events(current_user.user.id),
         labels=audit.EVENT_LABELS,
-        describe=audit.describe,
+        describe=partial(audit.describe, titles=products().titles()),
     )

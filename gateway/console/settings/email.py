@@ -1,16 +1,22 @@
-"""Console settings pages for changing the email address (the saga is in propagation.py)."""
+"""Console settings pages for changing the email address (the saga is in propagation.py).
+
+Requests are counted per account (``EMAIL_CHANGE_MAX_PER_HOUR``, then 429): the answer says
+whether an address is taken, so one account must not probe address after address.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from gateway.console.forms import ActionForm, EmailForm
-from gateway.identity import tokens
+from gateway.db import db
+from gateway.identity import throttle, tokens
 from gateway.identity.addresses import canonical_email
 from gateway.identity.reauth import fresh_login_required
 from gateway.products import propagation
+from gateway.web.errors import retry_message, too_many_attempts
 
 bp = Blueprint("email_settings", __name__, url_prefix="/settings/email")
 
@@ -29,6 +35,14 @@ def change() -> ResponseReturnValue:
     if new_email is None:
         form.email.errors = ["Enter a valid email address, like name@example.com."]
         return render_template("settings/email.html", form=form, user=user), 400
+    blocked = throttle.per_account(
+        "email-change", user.id, current_app.config["EMAIL_CHANGE_MAX_PER_HOUR"]
+    )
+    db().commit()  # counted whatever the answer
+    if blocked:
+        page = render_template("settings/email.html", form=form, user=user,
+                               error=retry_message(blocked.retry_after))
+        return too_many_attempts(page, blocked.retry_after)
     try:
         propagation.request_change(user, new_email)
     except propagation.EmailChangeError as exc:

@@ -1,0 +1,124 @@
+"""Each serving process's background work: the email-change repair and mail delivery, on a timer.
+
+One daemon thread per process runs both every ``BACKGROUND_INTERVAL_SECONDS``, and delivers
+mail at once when a commit queued some (:func:`gateway.identity.mail.on_queued_commit`), so mail
+is not held back in normal operation. Requests of any kind only start it, and only once: it
+does not depend on which hook a request reaches (proxied requests never reached the old
+``before_request`` trigger).
+
+Started by the first request a process serves, checked by process id: gunicorn builds the app
+in each worker, and a process forked from one that had started it (``preload_app``) starts its
+own, since threads do not survive a fork. CLI commands and the development server's reloader
+never serve, so they start none; cron runs ``flask --app gateway email-change repair`` and
+``flask --app gateway mail deliver`` instead. Running in several processes at once is safe:
+the repair claims each change and the deliverer each mail row in the database. The thread ends
+with the process, finishing the job in hand (``stop``, registered with ``atexit``).
+
+Unit tests build apps with the test-only ``BACKGROUND_WORK=False`` (``tests/support``), not a
+production setting: they run the jobs themselves.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+
+from gateway.identity import mail, mail_delivery
+from gateway.products import propagation
+
+log = logging.getLogger("gateway.background")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_KEY = "gateway.background"
+
+
+def init_app(app: Flask) -> None:
+    """Wrap the app so that its first request in each process starts the worker."""
+    if not app.config.get("BACKGROUND_WORK", True):
+        return
+    worker = BackgroundWorker(app, max(1.0, float(app.config["BACKGROUND_INTERVAL_SECONDS"])))
+    app.extensions[_KEY] = worker
+    mail.on_queued_commit(app, worker.kick)
+    app.wsgi_app = worker.starting_with(app.wsgi_app)  # type: ignore[method-assign,assignment]
+
+
+def stop(app: Flask) -> None:
+    """End ``app``'s worker if it has one (tests, shutdown)."""
+    worker: BackgroundWorker | None = app.extensions.get(_KEY)
+    if worker is not None:
+        worker.stop()
+
+
+class BackgroundWorker:
+    """Runs the repair and delivery every ``interval`` seconds, delivery also when kicked."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        self.app = app
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._thread: threading.Thread | None = None
+
+    def starting_with(self, wsgi_app: WSGIApp) -> WSGIApp:
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if self._pid != os.getpid():
+                self.start()
+            return wsgi_app(environ, start_response)
+
+        return app
+
+    def start(self) -> None:
+        """Start the thread in this process, once (a forked child starts its own)."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="gateway-background",
+                                            daemon=True)
+            self._thread.start()
+        atexit.register(self.stop)
+
+    def kick(self) -> None:
+        """Deliver mail now rather than at the next tick (a commit just queued some)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 15) -> None:
+        """Let the job in hand finish, then end the thread."""
+        self._stopping.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        next_round = 0.0
+        while not self._stopping.is_set():
+            self._wake.clear()
+            if time.monotonic() >= next_round:
+                self._job("email change repair", _repair)
+                next_round = time.monotonic() + self.interval
+            self._job("mail delivery", mail_delivery.deliver_due)
+            self._wake.wait(max(0.0, next_round - time.monotonic()))
+
+    def _job(self, name: str, job: Callable[[], object]) -> None:
+        try:
+            with self.app.app_context():
+                job()
+        except Exception:  # noqa: BLE001 - the next round retries; the thread must live on
+            log.exception("%s failed", name)
+
+
+def _repair() -> None:
+    count = propagation.repair()
+    if count:
+        log.warning("repaired %d interrupted email change(s)", count)

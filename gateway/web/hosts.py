@@ -1,0 +1,39 @@
+"""The Host a request names: refused before anything is built or signed from it.
+
+Werkzeug builds URLs (``url_for``, redirects) from the Host and the proxy signs it as
+``X-Forwarded-Host``; a DNS label over 63 characters makes ``url_for`` raise, so a page, a
+product behind the gateway or the gateway's own error page would answer 500. One rule,
+:func:`gateway.assertion.valid_host` (the one products apply to what the gateway signs), checked
+once for every path before any other hook: 400 for the Console and the built-in proxy, and the
+refusal of their own convention for the forward-auth endpoints (nginx's ``auth_request`` takes
+no 400), which also check the host they are asked about with the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, abort, request
+
+from gateway.assertion import valid_host
+
+_REFUSALS = "gateway.hosts.refusals"
+
+
+def init_app(app: Flask, refusals: Mapping[str, int]) -> None:
+    """``refusals``: path -> the status a bad Host gets there instead of 400."""
+    app.extensions[_REFUSALS] = dict(refusals)
+    app.before_request(lambda: refuse_bad_host(app))
+
+
+def bad_host(environ: Mapping[str, Any]) -> bool:
+    """The request names a Host no URL can be built from (no Host at all is HTTP/1.0's right:
+    the server's own name is used then)."""
+    host = environ.get("HTTP_HOST")
+    return host is not None and not valid_host(host)
+
+
+def refuse_bad_host(app: Flask) -> None:
+    if bad_host(request.environ):
+        abort(app.extensions[_REFUSALS].get(request.path, 400))
