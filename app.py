@@ -73,6 +73,8 @@ def demo_environment() -> dict[str, str]:
     """Say ``APP_ENV=demo`` (apps default to production) and fill in the per-run secrets;
     returns the SCIM tokens, for printing."""
     os.environ.setdefault("APP_ENV", "demo")
+    # The demo's support route: an address whose mail nobody reads (set your own).
+    os.environ.setdefault("SUPPORT_EMAIL", "support@example.com")
     os.environ.update(demo_secrets(os.environ))
     return {name: os.environ[name] for name in per_run_secrets(os.environ)}
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from config import DEMO_MARKER, ConfigError, load, products_file, refuse_demo_secrets
 
@@ -35,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_FROM": "Unified Login <no-reply@unified-login.local>",
     "MAIL_RETRY_SECONDS": 30,
     "MAIL_MAX_ATTEMPTS": 12,
+    # Where people who cannot get in are sent (gateway/web/support.py): a help page (URL
+    # first when both are set) or an address. Production refuses to start with neither.
+    "SUPPORT_URL": "",
+    "SUPPORT_EMAIL": "",
     # Cookies.
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_NAME": "gw_session",
@@ -139,7 +145,8 @@ def load_settings(
     test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Layered settings plus the products file, checked: a bad entry, an unset or demo SCIM
-    token in production, or the retired ``PRODUCTS`` list stops the start."""
+    token in production, a support route no browser can follow (none at all in production),
+    or the retired ``PRODUCTS`` list stops the start."""
     environ = os.environ if environ is None else environ
     given = dict(test_config or {})
     if "PRODUCTS" in environ or "PRODUCTS" in given:
@@ -164,5 +171,34 @@ def load_settings(
         resolved.append(spec)
     settings[PRODUCT_SPECS] = tuple(resolved)
     refuse_demo_secrets(settings, secrets)
+    check_support_route(settings)
     return settings
+
+
+_ADDRESS = re.compile(r"[^@\s<>\"'()\[\],;:\\]+@[^@\s<>\"'()\[\],;:\\]+\.[A-Za-z0-9-]+")
+
+
+def _url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or not url.isprintable():
+        return "SUPPORT_URL must be an http(s) URL with a host"
+    if any(c.isspace() or c in "<>\"'" for c in url):
+        return "SUPPORT_URL must not contain spaces or quotes"
+    return None
+
+
+def check_support_route(settings: Mapping[str, Any]) -> None:
+    """Refuse a support route no browser can follow; in production, refuse none at all: a
+    "contact support" with nowhere to go locks people who lost their second factor out."""
+    url, email = str(settings.get("SUPPORT_URL") or ""), str(settings.get("SUPPORT_EMAIL") or "")
+    problem = _url_problem(url) if url else None
+    if problem:
+        raise ConfigError(problem)
+    if email and (len(email) > 254 or not _ADDRESS.fullmatch(email)):
+        raise ConfigError("SUPPORT_EMAIL must be one email address, like help@example.com")
+    if settings.get("APP_ENV") == "production" and not (url or email):
+        raise ConfigError(
+            "SUPPORT_URL or SUPPORT_EMAIL must be set in production: people who lose their "
+            "second factor are sent there"
+        )
 

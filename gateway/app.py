@@ -23,7 +23,15 @@ from gateway.keys import jwks
 from gateway.products import switcher, table
 from gateway.proxy import dispatch, forward_auth
 from gateway.proxy.lean_auth import LeanForwardAuth
-from gateway.web import errors, hosts, limits, observability, security_headers, templating
+from gateway.web import (
+    errors,
+    hosts,
+    limits,
+    observability,
+    security_headers,
+    support,
+    templating,
+)
 from gateway.web.bodies import ReceiveBodies, Receiver
 from gateway.web.client import ForwardedFromPeers, networks
 from gateway.web.csrf import csrf
@@ -117,3 +125,4 @@ def _install_hooks(app: Flask) -> None:
     app.session_interface = RememberingCookieSessions()
     switcher.init_app(app)
     templating.init_app(app)
+    support.init_app(app)

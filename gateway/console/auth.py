@@ -126,10 +126,13 @@ def _with_reset_link(text: str) -> Markup:
 
 
 def _locked_out(template: str, blocked: throttle.Blocked, **context: Any) -> Response:
-    """The sign-in 429: how long to wait, why, and the way out (a reset lifts the pause)."""
-    message = Markup('{} {} <a href="{}">Reset your password</a> to sign in without waiting.')
+    """The sign-in 429: how long to wait, why, and the ways out (a reset lifts the pause;
+    failing that, the support route)."""
+    message = Markup('{} {} <a href="{}">Reset your password</a> to sign in without waiting. '
+                     'Still stuck? {}')
     error = message.format(
-        retry_message(blocked.retry_after), _lockout_rule(), url_for("recovery.forgot_password")
+        retry_message(blocked.retry_after), _lockout_rule(), url_for("recovery.forgot_password"),
+        Markup(render_template("_support.html")),  # noqa: S704 - our own template, escaped
     )
     return too_many_attempts(render_template(template, error=error, **context),
                              blocked.retry_after)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from gateway.identity.factors import Factor
 from gateway.identity.passwords import MAX_LENGTH as PASSWORD_MAX
 
 _EMAIL = {"autocomplete": "email", "inputmode": "email", "spellcheck": "false"}
@@ -104,8 +108,23 @@ class ReauthForm(FlaskForm):
         "Authentication code",
         [Length(max=64)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+        description="From your authenticator app (a recovery code works too).",
     )
     next = HiddenField()
+
+    def ask_for(self, factors: Sequence[Factor]) -> None:
+        """The code field asks for what the account has: the app's code, or a recovery code
+        when a passkey is the everyday factor (someone who lost it confirms with one)."""
+        if Factor.TOTP not in factors and Factor.RECOVERY_CODE in factors:
+            ask_for_recovery_code(self.code)
+
+
+def ask_for_recovery_code(field: Any) -> None:
+    """Turn a code field into a recovery-code field (letters: a text keyboard)."""
+    field.label.text = "Recovery code"
+    field.description = "One of the codes you saved when you turned on 2FA."
+    field.render_kw = {"autocomplete": "one-time-code", "inputmode": "text",
+                       "spellcheck": "false", "autocapitalize": "off"}
 
 
 class NewPasswordForm(FlaskForm):

@@ -10,8 +10,9 @@ answer those posts like the password forms do (redirects, or the page again with
 * ``/settings/reauthenticate/passkey``: re-authentication before sensitive changes;
 * ``/reset-password/passkey``: the second factor of a password reset (with the mailed link);
 * ``/settings/passkeys``: list, add, rename, remove (after re-authentication). Adding or
-  removing one ends the other sessions and sends a notice; removing the last second factor
-  turns 2FA off.
+  removing one ends the other sessions and sends a notice; the passkey that turns 2FA on
+  answers with recovery codes (recovery cannot be skipped: issue 22); removing the last second
+  factor turns 2FA off and drops the codes.
 """
 
 from __future__ import annotations
@@ -44,13 +45,16 @@ from gateway.console.forms import (
     ReauthForm,
     ResetPasswordForm,
 )
+from gateway.console.settings.twofactor import codes_page
 from gateway.db import db
-from gateway.identity import audit, passkeys, recovery, throttle
+from gateway.identity import audit, notices, passkeys, recovery, throttle
 from gateway.identity.factors import Factor, second_factors
-from gateway.identity.mail import mail_text, send_mail
+from gateway.identity.factors import status as two_factor_status
+from gateway.identity.mail import mail_text
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import is_fresh, mark_reauthenticated, revoke_all
+from gateway.identity.totp import new_recovery_codes
 from gateway.models import User
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
@@ -77,13 +81,14 @@ def _passkeys_enabled() -> dict[str, Any]:
 
 @bp.app_template_global()
 def pending_second_factors() -> dict[str, bool]:
-    """What the 2FA step offers the person signing in: a passkey, the TOTP code, or both."""
+    """What the 2FA step offers the person signing in: a passkey, the TOTP code, or both;
+    ``recovery``: whether a recovery code is left (the way out is offered either way)."""
     pending = auth._pending_user()
     if pending is None:
-        return {"passkey": False, "totp": True}
+        return {"passkey": False, "totp": True, "recovery": True}
     factors = second_factors(pending[0])
     return {"passkey": Factor.PASSKEY in factors and passkeys.enabled(),
-            "totp": Factor.TOTP in factors}
+            "totp": Factor.TOTP in factors, "recovery": Factor.RECOVERY_CODE in factors}
 
 
 def _json_error(message: str, status: int) -> Response:
@@ -265,6 +270,7 @@ def reset() -> ResponseReturnValue:
     def page(status: int, error: str) -> tuple[str, int]:
         return render_template("auth/reset_password.html", form=ResetPasswordForm(formdata=None),
                                token=token, email=user.email, factor=Factor.PASSKEY,
+                               offered=[f.value for f in second_factors(user)],
                                error=error), status
 
     result, answer = _proven(Purpose.RESET, user, "password_reset", page, SECOND_FACTOR_ERROR,
@@ -284,9 +290,11 @@ def reauthenticate() -> ResponseReturnValue:
     user = current_user.user
     next_path = safe_return_path(request.form.get("next"), default=url_for("settings.overview"))
 
-    def page(status: int, error: str) -> tuple[str, int]:
-        return render_template("settings/reauth.html", form=ReauthForm(formdata=None),
-                               next=next_path, error=error), status
+    def page(code: int, error: str) -> tuple[str, int]:
+        form = ReauthForm(formdata=None)
+        form.ask_for(second_factors(user))
+        return render_template("settings/reauth.html", form=form, next=next_path,
+                               error=error), code
 
     _result, answer = _proven(Purpose.REAUTH, user, "reauthenticate", page, REAUTH_ERROR)
     if answer is not None:
@@ -311,11 +319,6 @@ def _settings_page(status: int = 200, error: str | None = None) -> ResponseRetur
 @fresh_login_required
 def settings() -> ResponseReturnValue:
     return _settings_page()
-
-
-def _notice(user: User, subject: str, body: str) -> None:
-    send_mail(user.email, subject, body + " Your other sessions were signed out. If this was "
-              "not you, contact support.", notice=True)
 
 
 @bp.post("/settings/passkeys")
@@ -343,12 +346,16 @@ def add() -> ResponseReturnValue:
     ended = revoke_all(user.id, keep=current_user.record)
     body = (f'A passkey named "{mail_text(credential.name)}" was added to your Unified Login '
             "account.")
+    codes = [] if was_on else new_recovery_codes(user)
     if not was_on:
         audit.record("2fa_enabled", user.id, sessions_ended=ended, factor="passkey")
-        body += " Two-factor authentication is now on: sign-in asks for it after your password."
-    _notice(user, "A passkey was added to your account", body)
+        body += " Sign-in now asks for it after your password."
+    notices.second_factor_changed(user, "A passkey was added to your account", body,
+                                  str(two_factor_status(user)))
     db().commit()
     flash(f'Passkey "{credential.name}" added. Your other sessions were signed out.')
+    if codes:  # it turned 2FA on: the recovery codes come in the same flow
+        return codes_page(codes)
     return redirect(url_for("passkeys.settings"))
 
 
@@ -386,13 +393,14 @@ def remove(public_id: str) -> ResponseReturnValue:
     name = credential.name
     ended = revoke_all(user.id, keep=current_user.record)
     body = f'The passkey named "{mail_text(name)}" was removed from your Unified Login account.'
-    if passkeys.remove(user, credential, sessions_ended=ended):
+    if passkeys.remove(user, credential, sessions_ended=ended):  # 2FA off, its codes deleted
         body += " It was your last second factor: two-factor authentication is now off."
         flash("Passkey removed. Two-factor authentication is off. "
               "Your other sessions were signed out.")
     else:
         flash(f'Passkey "{name}" removed. Your other sessions were signed out.')
-    _notice(user, "A passkey was removed from your account", body)
+    notices.second_factor_changed(user, "A passkey was removed from your account", body,
+                                  str(two_factor_status(user)))
     db().commit()
     # "Sign out everywhere" offers removal too, and comes back to its question.
     return redirect(safe_return_path(request.form.get("next"),

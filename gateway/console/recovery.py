@@ -23,7 +23,7 @@ from flask import Blueprint, flash, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from gateway.console.auth import REUSED_CODE_ERROR, find_account, finish_login
-from gateway.console.forms import EmailForm, ResetPasswordForm
+from gateway.console.forms import EmailForm, ResetPasswordForm, ask_for_recovery_code
 from gateway.db import db
 from gateway.identity import audit, passkeys, recovery, throttle
 from gateway.identity.addresses import canonical_email
@@ -101,10 +101,7 @@ def _factor(user: User) -> Factor | None:
 
 def _code_field(form: ResetPasswordForm, factor: Factor | None) -> None:
     if factor is Factor.RECOVERY_CODE:
-        form.code.label.text = "Recovery code"
-        form.code.description = "One of the codes you saved when you turned on 2FA."
-        form.code.render_kw = {"autocomplete": "one-time-code", "inputmode": "text",
-                               "spellcheck": "false", "autocapitalize": "off"}
+        ask_for_recovery_code(form.code)
     else:
         form.code.description = "The 6-digit code from your authenticator app."
         form.code.render_kw = {"autocomplete": "one-time-code", "inputmode": "numeric",
@@ -129,8 +126,9 @@ def reset_password() -> ResponseReturnValue:
     def page(status: int = 200, error: str | None = None) -> tuple[str, int]:
         return render_template(
             "auth/reset_password.html", form=form, token=token, email=user.email,
-            factor=factor, error=error, passkeys=user.passkeys,
-            chosen=request.form.getlist(_REMOVE), twofactor_app=user.has_2fa,
+            factor=factor, offered=[f.value for f in second_factors(user)], error=error,
+            passkeys=user.passkeys, chosen=request.form.getlist(_REMOVE),
+            twofactor_app=user.has_2fa,
         ), status
 
     if request.method == "GET":
@@ -211,7 +209,7 @@ def _tell(removed: list[PasskeyCredential], twofactor_off: bool, stopped: str | 
         names = ", ".join(f'"{credential.name}"' for credential in removed)
         flash(f"Passkeys removed: {names}.", "success")
     if twofactor_off:
-        flash("Two-factor authentication is off: that was your last passkey. Turn it on "
-              "again in settings.", "info")
+        flash("Two-factor authentication is off: that was your last passkey, and its recovery "
+              "codes are deleted. Turn it on again in settings.", "info")
     if stopped:
         flash(f"The pending change of your email address to {stopped} was stopped.", "info")

@@ -43,10 +43,18 @@ def pending_secret(user: User, record: LoginSession) -> str:
 
 def confirm(user: User, record: LoginSession, code: str) -> Check:
     """Check ``code`` against the pending key; when accepted, the key becomes the account's
-    and the authenticator app is on (the caller audits, notifies and commits)."""
+    (replacing any key it had: the old one stops) and the authenticator app is on (the caller
+    audits, notifies and commits)."""
     secret = pending_secret(user, record)
+    # A new key replacing the account's: no code of it was ever accepted, so the old key's
+    # last step does not bind it (its first code may fall in the step just used to sign in).
+    replaced_step = user.totp_last_step
+    if user.totp_secret and user.totp_secret != secret:
+        user.totp_last_step = None
     checked = check_totp(user, code, secret)
-    if checked is Check.ACCEPTED:
+    if checked is not Check.ACCEPTED:
+        user.totp_last_step = replaced_step
+    else:
         user.totp_secret = secret
         user.totp_enabled_at = utcnow()
         session.pop(_KEY, None)

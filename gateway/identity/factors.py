@@ -1,16 +1,20 @@
-"""Which second factors an account has, and a typed code checked as one of them.
+"""Which second factors an account has, its 2FA status, and a typed code checked as one.
 
-One place decides: the sign-in's second step, re-authentication and the password reset all ask
-here, so a factor counts only once it is on. A TOTP key counts once its first code confirmed it
-(``totp_enabled_at``); a key still being set up lives in the enrolment
-(``gateway.identity.enrolment``), never in the account. Every recovery-code spend, wherever it
-was typed, is audited and mailed from here, so none goes unseen.
+One place decides: the sign-in's second step, re-authentication, the password reset and every
+page or mail that states the 2FA status (:func:`status`) ask here, so a factor counts only once
+it is on, and no page says "off" while another says "on" (issue 22). A TOTP key counts once its
+first code confirmed it (``totp_enabled_at``); a key still being set up lives in the enrolment
+(``gateway.identity.enrolment``), never in the account. Recovery codes belong to 2FA, not to
+the authenticator app: whichever factor turns 2FA on issues them, and they count while any
+factor is on. Every recovery-code spend, wherever it was typed, is audited and mailed from
+here, so none goes unseen.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from gateway.identity import audit, notices
 from gateway.identity.totp import (
@@ -47,11 +51,45 @@ _PURPOSES = {
 
 
 def second_factors(user: User) -> list[Factor]:
-    """The factors ``user`` has turned on (empty: none is asked after the password)."""
-    factors = [Factor.TOTP, Factor.RECOVERY_CODE] if user.has_2fa else []
+    """The factors ``user`` has turned on (empty: none is asked after the password), the
+    everyday ones first, recovery codes last (while an unused one is left)."""
+    factors = [Factor.TOTP] if user.has_2fa else []
     if user.passkeys:
         factors.append(Factor.PASSKEY)
+    if factors and remaining_recovery_codes(user):
+        factors.append(Factor.RECOVERY_CODE)
     return factors
+
+
+@dataclass(frozen=True)
+class Status:
+    """The one 2FA status every page and notice states, as "On: passkey (1), authenticator
+    app" or "Off"."""
+
+    passkeys: int
+    authenticator_app: bool
+    recovery_codes_left: int
+
+    @property
+    def on(self) -> bool:
+        return bool(self.passkeys) or self.authenticator_app
+
+    def __str__(self) -> str:
+        if not self.on:
+            return "Off"
+        parts = [f"passkey ({self.passkeys})"] if self.passkeys else []
+        if self.authenticator_app:
+            parts.append("authenticator app")
+        return "On: " + ", ".join(parts)
+
+
+def status(user: User) -> Status:
+    have = second_factors(user)
+    return Status(
+        passkeys=len(user.passkeys) if Factor.PASSKEY in have else 0,
+        authenticator_app=Factor.TOTP in have,
+        recovery_codes_left=remaining_recovery_codes(user) if have else 0,
+    )
 
 
 def check_code(

@@ -1,5 +1,7 @@
 """Account notices: the mails that tell a person what just happened in their own account
-(a sign-in from a new device, a recovery code used, a password reset).
+(a sign-in from a new device, a recovery code used, a password reset, a second factor added,
+replaced or removed). Each "if this was not you" names the support route
+(``gateway.web.support``): a notice that says "contact support" says where.
 
 Each goes out as a notice (``send_mail(..., notice=True)``): only the account holder, or
 whoever just got into the account, can cause one, and a spent mail cap must not let anyone
@@ -12,6 +14,7 @@ from flask import current_app, url_for
 
 from gateway.identity.mail import mail_text, send_mail
 from gateway.models import KnownDevice, User, utcnow
+from gateway.web import support
 
 
 def _link(endpoint: str) -> str:
@@ -63,7 +66,8 @@ def password_reset(
                      + ".")
     if twofactor_off:
         lines.append("That was your last second factor: two-factor authentication is now "
-                     f"off. Turn it on again: {_link('settings.overview')}")
+                     "off and its recovery codes are deleted. Turn it on again: "
+                     f"{_link('settings.overview')}")
     if user.passkeys:
         names = "\n".join(f'- "{mail_text(p.name)}"' for p in user.passkeys)
         lines.append("These passkeys can still sign in to your account:\n" + names + "\n"
@@ -71,3 +75,16 @@ def password_reset(
     lines.append("If this was not you, reset it again now and check your account activity: "
                  f"{_link('recovery.forgot_password')}")
     send_mail(user.email, "Your password was reset", "\n\n".join(lines), notice=True)
+
+
+def second_factor_changed(user: User, subject: str, what: str, status: str) -> None:
+    """A second factor was added, replaced or removed: what happened, the 2FA status after it
+    (``factors.status``, passed in: that module sends notices itself), and the way out."""
+    send_mail(
+        user.email,
+        subject,
+        f"{what} Two-factor authentication: {status}.\n\n"
+        "Your other sessions were signed out. If this was not you, reset your password "
+        f"({_link('recovery.forgot_password')}).\n\n{support.mail_line()}",
+        notice=True,
+    )

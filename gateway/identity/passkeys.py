@@ -429,11 +429,14 @@ def find(user: User, public_id: str) -> PasskeyCredential | None:
 
 def remove(user: User, credential: PasskeyCredential, **detail: object) -> bool:
     """Remove ``credential``, audited with ``detail``; True when it was the last second
-    factor, so 2FA is off now (audited too). The caller tells the person and commits."""
+    factor, so 2FA is off now (audited too) and its recovery codes are deleted: codes belong
+    to 2FA, not to one factor (``gateway.identity.factors``), and must not outlive it, on the
+    settings page or at a password reset alike. The caller tells the person and commits."""
     user.passkeys.remove(credential)
     db().delete(credential)
     audit.record("passkey_removed", user.id, passkey=credential.name, **detail)
     if user.has_second_factor:
         return False
+    user.recovery_codes = []
     audit.record("2fa_disabled", user.id, factor="passkey", **detail)
     return True

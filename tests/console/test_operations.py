@@ -35,6 +35,7 @@ def test_production_refuses_demo_secrets(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app({"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
     strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
+    strong["SUPPORT_EMAIL"] = "help@example.com"
     keys = f"{tmp_path}/keys"
     strong |= {"ASSERTION_KEY_DIR": keys, "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
     with pytest.raises(ConfigError, match="flask keys init"):  # no signing key at all
@@ -48,6 +49,25 @@ def test_production_refuses_demo_secrets(tmp_path: object) -> None:
     app = create_app({"APP_ENV": "production"} | strong)
     assert app.config["APP_ENV"] == "production"
     assert app.test_client().get("/dev/mailbox").status_code == 404
+
+
+def test_production_refuses_to_start_without_a_support_route() -> None:
+    """People who lose their second factor are sent to support: production must say where."""
+    strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
+    with pytest.raises(ConfigError, match="SUPPORT_URL or SUPPORT_EMAIL"):
+        create_app({"APP_ENV": "production", "DATABASE_URL": "sqlite://"} | strong)
+
+
+@pytest.mark.parametrize("bad", [
+    {"SUPPORT_URL": "javascript:alert(1)"},
+    {"SUPPORT_URL": "help.example.com"},
+    {"SUPPORT_URL": 'https://help.example/"><script>'},
+    {"SUPPORT_EMAIL": "not an address"},
+    {"SUPPORT_EMAIL": "a@b.example, c@d.example"},
+], ids=["script-url", "no-scheme", "quote", "no-address", "two-addresses"])
+def test_support_route_must_be_one_a_browser_can_follow(bad: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="SUPPORT_"):
+        create_app({"APP_ENV": "test", "DATABASE_URL": "sqlite://"} | bad)
 
 
 def test_migrations_build_the_same_schema_as_the_models(tmp_path: object) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from gateway.db import new_session
-from gateway.models import PasskeyCredential, ProductLink
+from gateway.models import PasskeyCredential, ProductLink, RecoveryCode
 from tests.support.apps import dispose
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.console import Actions, age_sessions, csrf_token, current_code, lock_out
@@ -236,13 +236,14 @@ def test_reauthenticate_with_a_passkey(app: Flask, actions: Actions) -> None:
     actions.create_user(EMAIL)
     actions.login(EMAIL)
     phone = SoftAuthenticator(ORIGIN)
-    register(actions, phone)
+    codes = register(actions, phone)
     age_sessions(app)
     page = actions.client.get("/settings/reauthenticate").get_data(as_text=True)
     assert "Confirm with a passkey" in page
-    assert 'name="password"' not in page  # the passkey is the second factor: it is asked
-    # The password alone does not do for someone whose second factor is a passkey.
-    assert actions.reauthenticate().status_code == 401
+    # The passkey is the second factor: without it, only a recovery code goes with the password.
+    assert 'for="code">Recovery code<' in page
+    assert actions.reauthenticate().status_code == 401  # the password alone does not do
+    assert actions.reauthenticate(code="12345678901").status_code == 401
     challenge = options(actions.client, "reauth", "/settings/reauthenticate")
     assert challenge["userVerification"] == "required"
     response = submit(actions.client, "/settings/reauthenticate/passkey", phone.get(challenge),
@@ -251,6 +252,9 @@ def test_reauthenticate_with_a_passkey(app: Flask, actions: Actions) -> None:
     assert response.headers["Location"].endswith("/settings/passkeys")
     assert actions.client.get("/settings/passkeys").status_code == 200
     assert '"method": "passkey"' in events(app, "reauthenticated")[-1].detail
+    age_sessions(app)  # a lost passkey: the password and a recovery code
+    assert actions.reauthenticate(code=codes[0]).status_code == 302
+    assert actions.client.get("/settings/passkeys").status_code == 200
 
 
 def test_removing_the_last_second_factor_turns_2fa_off(app: Flask, actions: Actions) -> None:
@@ -281,6 +285,7 @@ def test_removing_the_last_second_factor_turns_2fa_off(app: Flask, actions: Acti
     assert removed.status_code == 302
     assert not stored_passkeys(app)
     assert events(app, "2fa_disabled")
+    assert not recovery_codes_left(app)  # the codes went with 2FA
     notice = actions.mails(EMAIL)[-1]
     assert notice.subject == "A passkey was removed from your account"
     assert "two-factor authentication is now off" in notice.body
@@ -379,6 +384,87 @@ def test_turning_off_the_app_keeps_the_passkey_as_second_factor(
     assert actions.login(EMAIL).headers["Location"].endswith("/login/2fa")
 
 
+# ----- recovery cannot be skipped (issue 22, item 1) ------------------------------------------
+
+SUPPORT = "help@support.example"
+
+
+def test_first_passkey_issues_recovery_codes_in_the_same_flow(database_url: str) -> None:
+    """The passkey that turns 2FA on answers with recovery codes (shown once); a second one
+    does not replace them; a browser without the passkey signs in with one of them."""
+    app = passkey_app(database_url, SUPPORT_EMAIL=SUPPORT)
+    actions = Actions(app, app.test_client())
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    codes = register(actions, SoftAuthenticator(ORIGIN), name="Phone")
+    assert len(codes) == 10
+    assert register(actions, SoftAuthenticator(ORIGIN), name="Key") == []  # 2FA was on already
+    other = Actions(app, app.test_client())  # a browser without the passkey
+    assert other.login(EMAIL).headers["Location"].endswith("/login/2fa")
+    step = other.client.get("/login/2fa").get_data(as_text=True)
+    assert "Lost your passkey / phone?" in step and 'href="/login/2fa/recovery"' in step
+    recovery = other.client.get("/login/2fa/recovery").get_data(as_text=True)
+    assert f'href="mailto:{SUPPORT}"' in recovery  # failing the codes: a real support route
+    answer = other.post("/login/2fa/recovery", code=codes[0])
+    assert answer.status_code == 302 and signed_in(other.client)
+    assert live_methods(app, EMAIL)[-1] == "pwd,recovery"
+
+
+def test_second_step_without_recovery_codes_still_leads_to_support(database_url: str) -> None:
+    """An account whose passkey predates recovery codes: the way out still ends somewhere."""
+    app = passkey_app(database_url, SUPPORT_URL="https://help.example/console")
+    actions = Actions(app, app.test_client())
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    register(actions, SoftAuthenticator(ORIGIN))
+    with app.app_context(), new_session() as session:  # as an account of before issue 22
+        for code in session.scalars(select(RecoveryCode)):
+            session.delete(code)
+        session.commit()
+    overview = actions.client.get("/settings").get_data(as_text=True)
+    assert "Create recovery codes" in overview  # settings ask for the missing codes
+    actions.logout()
+    actions.login(EMAIL)
+    step = actions.client.get("/login/2fa").get_data(as_text=True)
+    assert "Lost your passkey / phone?" in step
+    recovery = actions.client.get("/login/2fa/recovery").get_data(as_text=True)
+    assert 'href="https://help.example/console"' in recovery
+
+
+def test_passkey_only_reset_accepts_a_recovery_code(app: Flask, actions: Actions) -> None:
+    actions.create_user(EMAIL)
+    actions.login(EMAIL)
+    codes = register(actions, SoftAuthenticator(ORIGIN))
+    actions.logout()
+    actions.post("/forgot-password", email=EMAIL)
+    link = actions.last_link(EMAIL)
+    token = link.split("token=", 1)[1]
+    page = actions.client.get(link).get_data(as_text=True)
+    assert "Use a recovery code instead" in page
+    with_code = f"/reset-password?token={token}&use=recovery"
+    done = actions.post("/reset-password?use=recovery", with_code, token=token,
+                        password="a brand new lost-passkey passphrase", code=codes[0])
+    assert done.status_code == 302 and signed_in(actions.client)
+    assert live_methods(app, EMAIL)[-1] == "pwd,recovery"
+
+
+def test_contact_support_notices_name_the_support_route(database_url: str) -> None:
+    app = passkey_app(database_url, SUPPORT_EMAIL=SUPPORT)
+    actions = Actions(app, app.test_client())
+    user = actions.create_user(EMAIL, totp=True)
+    actions.login(EMAIL)
+    actions.login_2fa(current_code(user.totp_secret or ""))
+    register(actions, SoftAuthenticator(ORIGIN))
+    actions.post("/settings/2fa/disable", "/settings/2fa/disable")
+    actions.post("/settings/password", password="another fine passphrase here")
+    notices = [m for m in actions.mails(EMAIL) if "contact support" in m.body.lower()]
+    assert len(notices) >= 3
+    for notice in notices:
+        assert SUPPORT in notice.body, notice.body
+
+
+# ----- a reset removes the passkeys chosen (issue 20) ---------------------------------------
+
 def reset_proven_with(actions: Actions, phone: SoftAuthenticator) -> tuple[str, str]:
     """Ask for a reset link and prove the passkey on its page; the link and its token."""
     assert actions.post("/forgot-password", email=EMAIL).status_code == 200
@@ -441,6 +527,12 @@ def owner_and_intruder(actions: Actions) -> tuple[SoftAuthenticator, SoftAuthent
     return mine, theirs
 
 
+def recovery_codes_left(app: Flask) -> int:
+    with app.app_context(), new_session() as session:
+        unused = select(RecoveryCode).where(RecoveryCode.used_at.is_(None))
+        return len(session.scalars(unused).all())
+
+
 def public_id_of(app: Flask, name_start: str) -> str:
     return next(p.public_id for p in stored_passkeys(app) if p.name.startswith(name_start))
 
@@ -482,9 +574,11 @@ def test_reset_removing_the_last_second_factor_says_2fa_is_off(
     landing = actions.client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Two-factor authentication is off" in landing
     assert not stored_passkeys(app) and events(app, "2fa_disabled")
+    assert not recovery_codes_left(app)  # codes belong to 2FA, which is off: none outlives it
     assert "two-factor authentication is now off" in actions.mails(EMAIL)[-1].body
     settings = actions.client.get("/settings").get_data(as_text=True)
-    assert 'data-testid="settings-passkeys">0<' in settings and "Off · " in settings
+    assert 'data-testid="settings-passkeys">0<' in settings
+    assert 'data-testid="2fa-status">Off<' in settings
 
 
 def test_passkeys_are_removed_only_by_a_proven_reset(app: Flask, actions: Actions) -> None:

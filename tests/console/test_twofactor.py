@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from typing import Any
 
 import pyotp
 from flask import Flask
@@ -10,8 +12,10 @@ from sqlalchemy import create_engine, text
 
 from gateway.migrate import upgrade
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import Actions, current_code
+from tests.support.console import Actions, age_sessions, current_code
 from tests.support.passkey_flows import ORIGIN, passkey_app, register
+
+EMAIL = "user@example.com"
 
 
 def enrol(actions: Actions) -> tuple[str, list[str]]:
@@ -206,3 +210,76 @@ def test_migration_drops_secrets_that_were_never_confirmed(tmp_path: object) -> 
             text("SELECT id, totp_secret FROM users ORDER BY id")).all())
     engine.dispose()
     assert rows == {"confirmed": "B" * 32, "pending": None}
+
+
+def two_factor_status(client: Any, path: str = "/settings") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'data-testid="2fa-status">([^<]+)<', page)
+    assert match, page
+    return " ".join(match.group(1).split())
+
+
+def test_one_two_factor_status_for_every_second_factor(database_url: str) -> None:
+    """Settings, the passkeys page and the notices say the same thing, from one place: a
+    passkey turns 2FA on as much as the authenticator app does (issue 22, item 2)."""
+    app = passkey_app(database_url)
+    actions = Actions(app, app.test_client())
+    actions.create_user()
+    actions.login()
+    assert two_factor_status(actions.client) == "Off"
+    register(actions, SoftAuthenticator(ORIGIN))
+    assert two_factor_status(actions.client) == "On: passkey (1)"
+    assert two_factor_status(actions.client, "/settings/passkeys") == "On: passkey (1)"
+    assert "Two-factor authentication: On: passkey (1)." in actions.mails(EMAIL)[-1].body
+    overview = actions.client.get("/settings").get_data(as_text=True)
+    assert "Turn on" not in overview and "Add an authenticator app" in overview
+    page = actions.client.get("/settings/2fa/enable").get_data(as_text=True)
+    code = pyotp.TOTP(shown_secret(page)).now()
+    added = actions.post("/settings/2fa/enable", "/settings/2fa/enable", code=code)
+    assert added.status_code == 302  # 2FA was on already: the passkey's codes stay
+    assert two_factor_status(actions.client) == "On: passkey (1), authenticator app"
+    assert ("Two-factor authentication: On: passkey (1), authenticator app."
+            in actions.mails(EMAIL)[-1].body)
+    actions.post("/settings/2fa/disable", "/settings/2fa/disable")
+    assert two_factor_status(actions.client) == "On: passkey (1)"
+    assert "recovery codes left" in actions.client.get("/settings").get_data(as_text=True)
+
+
+def test_replace_a_lost_authenticator_app(actions: Actions, app: Flask) -> None:
+    """Signed in with a recovery code, the person scans a new key; the old one stops
+    (issue 22, item 3)."""
+    actions.create_user()
+    actions.login()
+    old_secret, codes = enrol(actions)
+    actions.logout()
+    actions.login()
+    actions.post("/login/2fa/recovery", code=codes[0])
+    used = actions.client.get("/settings/2fa/recovery-code-used").get_data(as_text=True)
+    assert 'href="/settings/2fa/replace"' in used
+    assert 'href="/settings/2fa/replace"' in actions.client.get("/settings").get_data(as_text=True)
+    age_sessions(app)
+    asked = actions.client.get("/settings/2fa/replace")
+    assert asked.status_code == 302 and "/settings/reauthenticate" in asked.headers["Location"]
+    assert actions.reauthenticate(code=codes[1]).status_code == 302  # no phone: a recovery code
+    page = actions.client.get("/settings/2fa/replace").get_data(as_text=True)
+    assert "Replace your authenticator app" in page
+    new_secret = shown_secret(page)
+    assert new_secret != old_secret
+    wrong = actions.post("/settings/2fa/replace", code=pyotp.TOTP(old_secret).now())
+    assert wrong.status_code == 400
+    assert actions.user(EMAIL).totp_secret == old_secret  # nothing changed yet
+    done = actions.post("/settings/2fa/replace", code=pyotp.TOTP(new_secret).now())
+    assert done.status_code == 302
+    assert actions.mails(EMAIL)[-1].subject == "Authenticator app replaced"
+    actions.logout()
+    actions.login()
+    later = time.time() + 30  # the confirmation spent this step
+    assert actions.login_2fa(pyotp.TOTP(old_secret).at(later)).status_code == 401
+    assert actions.login_2fa(pyotp.TOTP(new_secret).at(later)).status_code == 302
+
+
+def test_replacing_needs_an_authenticator_app(actions: Actions) -> None:
+    actions.create_user()
+    actions.login()
+    assert actions.client.get("/settings/2fa/replace").status_code == 302
+    assert actions.post("/settings/2fa/replace", "/settings", code="123456").status_code == 400

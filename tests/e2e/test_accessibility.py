@@ -278,6 +278,8 @@ def crawl_two_factor(crawl: Crawl, stack: Stack) -> None:
     page.get_by_role("button", name="Turn on").click()
     page.get_by_role("heading", name="Save your recovery codes").wait_for()
     crawl.check(page, "console-recovery-codes")
+    page.goto(gateway + "/settings/2fa/replace")
+    crawl.check(page, "console-2fa-replace")
     page.goto(gateway + "/settings/2fa/disable")
     crawl.check(page, "console-2fa-disable")
     page.context.close()
@@ -288,6 +290,9 @@ def crawl_two_factor(crawl: Crawl, stack: Stack) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(gateway + "/login/2fa")
     crawl.check(page, "console-login-2fa")
+    page.get_by_role("link", name=re.compile("^Lost your passkey")).click()
+    page.wait_for_url(gateway + "/login/2fa/recovery")
+    crawl.check(page, "console-login-2fa-recovery-and-support")
     page.context.close()
 
 

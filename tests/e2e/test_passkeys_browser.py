@@ -3,9 +3,11 @@
 One stack whose public URL is ``http://localhost:<port>`` (an RP id must be a domain; Chromium
 treats localhost as a secure context) and one page whose virtual authenticator (CDP
 ``WebAuthn.addVirtualAuthenticator``: CTAP2, internal transport, resident keys, user
-verification) holds the person's passkey across the steps, in order: register, sign in with
-password + passkey, passwordless sign-in reaching Segment and SendGrid (Segment's session history
-says "passkey"), autofill (conditional mediation on the email field), re-authenticate, remove.
+verification) holds the person's passkey across the steps, in order: register (the recovery
+codes come with it: issue 22), sign in with password + passkey, passwordless sign-in reaching
+Segment and SendGrid (Segment's session history says "passkey"), autofill (conditional mediation
+on the email field), re-authenticate, a browser without the passkey getting in with a recovery
+code (the support route shown), remove.
 Screenshots per step under ``test-artifacts/screenshots/<test>/``.
 """
 
@@ -22,10 +24,10 @@ from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from gateway import db as gateway_db
-from tests.e2e.browser import Steps, chromium, new_page
+from tests.e2e.browser import TIMEOUT_MS, Steps, chromium, new_page
 from tests.e2e.conftest import chromium_or_skip
 from tests.support import people
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import SUPPORT_EMAIL, Stack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -47,6 +49,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def person(stack: Stack) -> dict[str, str]:
+    """The person, and (once the first passkey is added) their recovery codes."""
     email = f"passkey-{uuid.uuid4().hex[:8]}@example.com"
     console_id = people.create_console_user(stack, email, PASSWORD)
     for product in ("segment", "sendgrid"):
@@ -138,7 +141,17 @@ def test_passkey_1_register(stack: Stack, tab: Any, person: dict[str, str],
     steps.shot("no-passkeys-yet")
     tab.get_by_label("Name").fill("This laptop")
     tab.get_by_role("button", name="Add a passkey").click()
-    expect(tab.get_by_text('Passkey "This laptop" added')).to_be_visible()
+    # It turned 2FA on: the recovery codes come in the same flow (issue 22).
+    expect(tab.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
+    codes = tab.get_by_test_id("recovery-codes").locator("code").all_inner_texts()
+    assert len(codes) == 10
+    person["codes"] = " ".join(codes)
+    steps.shot("recovery-codes-with-the-first-passkey")
+    tab.get_by_role("link", name="I saved them").click()
+    tab.wait_for_url(gateway + "/settings")
+    expect(tab.get_by_test_id("2fa-status")).to_have_text("On: passkey (1)")
+    steps.shot("settings-say-2fa-is-on")
+    tab.goto(gateway + "/settings/passkeys")
     expect(tab.locator("[data-passkey]")).to_have_count(1)
     steps.shot("passkey-added")
     stored = credentials(tab)
@@ -211,7 +224,36 @@ def test_passkey_5_reauthenticate(stack: Stack, tab: Any, person: dict[str, str]
     steps.shot("back-on-passkeys")
 
 
-def test_passkey_6_remove(stack: Stack, tab: Any, person: dict[str, str],
+def test_passkey_6_lost_passkey_another_browser(stack: Stack, tab: Any, person: dict[str, str],
+                                         request: pytest.FixtureRequest) -> None:
+    """A browser without the passkey: the 2FA step's way out, a recovery code, and the
+    support route for whoever has no code either."""
+    gateway = stack.gateway_url
+    page = tab.context.browser.new_context().new_page()  # no authenticator in this one
+    page.set_default_timeout(TIMEOUT_MS)
+    steps = Steps(page, request.node.name)
+    page.goto(gateway + "/login")
+    page.get_by_label("Email").fill(person["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url(gateway + "/login/2fa")
+    steps.shot("second-step-without-the-passkey")
+    page.get_by_role("link", name=re.compile("^Lost your passkey")).click()
+    page.wait_for_url(gateway + "/login/2fa/recovery")
+    expect(page.get_by_test_id("support-route")).to_have_attribute(
+        "href", "mailto:" + SUPPORT_EMAIL)
+    page.get_by_label("Recovery code").fill(person["codes"].split()[0])
+    steps.shot("recovery-code-and-support")
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(gateway + "/settings/2fa/recovery-code-used")
+    expect(page.get_by_test_id("recovery-left")).to_have_text("9")
+    expect(page.get_by_role("link", name="Remove it and add a new one")).to_be_visible()
+    steps.shot("signed-in-with-a-recovery-code")
+    assert latest_methods(stack, person["email"]) == "pwd,recovery"
+    page.context.close()
+
+
+def test_passkey_7_remove(stack: Stack, tab: Any, person: dict[str, str],
                   request: pytest.FixtureRequest) -> None:
     steps, gateway = steps_for(tab, request), stack.gateway_url
     tab.goto(gateway + "/settings/passkeys")

@@ -141,3 +141,48 @@ def test_forgotten_password_and_remembered_device(stack: Stack, browser_page: St
     sign_in_password(page, gateway, email, NEW_PASSWORD)
     page.wait_for_url(gateway + "/login/2fa")
     steps.shot("code-asked-again")
+
+
+def test_lost_authenticator_replaced_after_a_recovery_code(
+    stack: Stack, browser_page: Steps
+) -> None:
+    """The phone is lost: in with a recovery code, then "Replace authenticator app" (a new key
+    scanned and confirmed), and the old app's codes stop working (issue 22, item 3)."""
+    steps, page, gateway = browser_page, browser_page.page, stack.gateway_url
+    email = f"lost-phone-{uuid.uuid4().hex[:8]}@example.com"
+    _console_id, old_secret, codes = people.create_console_user_with_2fa(
+        stack, email, OLD_PASSWORD)
+    sign_in_password(page, gateway, email, OLD_PASSWORD)
+    page.wait_for_url(gateway + "/login/2fa")
+    page.get_by_role("link", name=re.compile("^Lost your passkey")).click()
+    page.get_by_label("Recovery code").fill(codes[0])
+    steps.shot("recovery-code")
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(gateway + "/settings/2fa/recovery-code-used")
+    steps.shot("recovery-code-used")
+    page.get_by_role("link", name="Replace your authenticator app").click()
+    page.wait_for_url(gateway + "/settings/2fa/replace")
+    expect(page.get_by_role("heading", name="Replace your authenticator app")).to_be_visible()
+    new_secret = re.sub(r"\s", "", page.get_by_test_id("totp-secret").inner_text())
+    assert new_secret != old_secret
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(new_secret).now())
+    steps.shot("new-key-scanned")
+    page.get_by_role("button", name="Replace").click()
+    page.wait_for_url(gateway + "/settings")
+    see(page, "Authenticator app replaced")
+    expect(page.get_by_test_id("2fa-status")).to_have_text("On: authenticator app")
+    steps.shot("replaced")
+
+    # The old app's code no longer signs in; the new one does.
+    sign_out(page, gateway)
+    sign_in_password(page, gateway, email, OLD_PASSWORD)
+    page.wait_for_url(gateway + "/login/2fa")
+    later = time.time() + 30  # the confirmation spent the current step
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(old_secret).at(later))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    steps.shot("old-app-refused")
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(new_secret).at(later))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(gateway + "/")
+    steps.shot("new-app-signs-in")

@@ -23,6 +23,7 @@ def flask(tmp_path: Path, *args: str, **overrides: str) -> subprocess.CompletedP
         "SECRET_KEY": "s" * 40, "SEGMENT_SCIM_TOKEN": "t" * 40, "SENDGRID_SCIM_TOKEN": "u" * 40,
         "ASSERTION_KEY_DIR": str(tmp_path / "keys"),
         "DATABASE_URL": f"sqlite:///{tmp_path}/gateway.db",
+        "SUPPORT_EMAIL": "help@example.com",  # production names a support route too
     } | overrides
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "gateway", *args],

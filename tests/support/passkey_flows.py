@@ -6,6 +6,7 @@ The gateway is built with ``PUBLIC_URL = ORIGIN`` (a domain: an RP id cannot be 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Flask
@@ -46,12 +47,23 @@ def submit(
     return client.post(path, data=data)
 
 
-def register(actions: Actions, authenticator: SoftAuthenticator, name: str = "Phone") -> None:
-    """Add a passkey from settings (the session must be fresh: just signed in or re-authed)."""
+def register(
+    actions: Actions, authenticator: SoftAuthenticator, name: str = "Phone"
+) -> list[str]:
+    """Add a passkey from settings (the session must be fresh: just signed in or re-authed).
+    Returns the recovery codes shown when it turned 2FA on (none when 2FA already was)."""
     client = actions.client
     created = authenticator.create(options(client, "register", "/settings/passkeys"))
     response = submit(client, "/settings/passkeys", created, "/settings/passkeys", name=name)
-    assert response.status_code == 302, response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code in (200, 302), page
+    return shown_codes(page) if response.status_code == 200 else []
+
+
+def shown_codes(page: str) -> list[str]:
+    """The recovery codes listed on a "Save your recovery codes" page."""
+    assert "Save your recovery codes" in page, page
+    return re.findall(r"<li><code>([0-9a-f-]+)</code></li>", page)
 
 
 def passwordless(

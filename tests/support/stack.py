@@ -29,6 +29,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+#: The support route of every test stack.
+SUPPORT_EMAIL = "help@support.example"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -115,6 +117,8 @@ class Stack:
             # Products fetch the gateway's JWKS here (the first gateway instance).
             "GATEWAY_INTERNAL_URL": self.gateway_url,
             "PASSWORD_HASH_FAST": "1",
+            # Where the pages send people who lost their second factor (gateway/web/support.py).
+            "SUPPORT_EMAIL": SUPPORT_EMAIL,
             "UPSTREAM_READ_TIMEOUT": "3",
             "PRODUCT_API_TIMEOUT": "2",
             # Never the demo's instance/keys: the first gateway creates a key here, and every

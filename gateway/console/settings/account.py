@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from gateway.console.forms import ActionForm, NewPasswordForm, ReauthForm
 from gateway.db import db
 from gateway.identity import audit, throttle
-from gateway.identity.factors import Factor, Use, check_code
+from gateway.identity.factors import Factor, Status, Use, check_code, second_factors, status
 from gateway.identity.mail import send_mail
 from gateway.identity.passwords import hash_password, policy_problem, verify_password
 from gateway.identity.reauth import fresh_login_required
@@ -34,9 +34,9 @@ from gateway.identity.sessions import (
     revoke,
     revoke_all,
 )
-from gateway.identity.totp import remaining_recovery_codes
-from gateway.models import LoginSession, utcnow
+from gateway.models import LoginSession, User, utcnow
 from gateway.products.table import products
+from gateway.web import support
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
@@ -51,14 +51,15 @@ def _signed_in() -> None:
     """Every settings page needs a live session."""
 
 
+@bp.app_template_global()
+def two_factor_status(user: User) -> Status:
+    """The account's one 2FA status (``factors.status``), for every page that states it."""
+    return status(user)
+
+
 @bp.route("")
 def overview() -> str:
-    user = current_user.user
-    return render_template(
-        "settings/overview.html",
-        user=user,
-        recovery_left=remaining_recovery_codes(user) if user.has_2fa else 0,
-    )
+    return render_template("settings/overview.html", user=current_user.user)
 
 
 @bp.route("/sessions")
@@ -127,30 +128,31 @@ def reauthenticate() -> ResponseReturnValue:
     user = current_user.user
     form = ReauthForm()
     next_path = safe_return_path(request.values.get("next"), default=url_for("settings.overview"))
+    form.ask_for(second_factors(user))
     if request.method == "GET" or not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
-        return render_template("settings/reauth.html", form=form, next=next_path), status
+        code = 400 if request.method == "POST" else 200
+        return render_template("settings/reauth.html", form=form, next=next_path), code
     ip = client_ip()
     blocked = throttle.check(user.email, ip)
     if blocked:
         message = retry_message(blocked.retry_after)
         page = render_template("settings/reauth.html", form=form, next=next_path, error=message)
         return too_many_attempts(page, blocked.retry_after)
-    code = form.code.data or ""
+    have = second_factors(user)
+    typed = [f for f in (Factor.TOTP, Factor.RECOVERY_CODE) if f in have]
     ok = verify_password(user.password_hash, form.password.data or "")
-    if ok and user.has_2fa:
-        accept = [Factor.TOTP, Factor.RECOVERY_CODE]
-        ok = check_code(user, code, Use.REAUTHENTICATE, accept=accept)[1] is not None
-    elif ok and user.passkeys:  # the second factor is a passkey: the password alone is not it
+    if ok and typed:  # the authenticator's code, or a recovery code (a lost phone or passkey)
+        ok = check_code(user, form.code.data or "", Use.REAUTHENTICATE, accept=typed)[1] is not None
+    elif ok and have:  # the second factor is a passkey alone: the password alone is not it
         ok = False  # (confirmed with the passkey instead: gateway/console/passkeys.py)
     if not ok:
         throttle.record_failure(user.email, ip)
         audit.record("login_failed", user.id, stage="reauthenticate")
         db().commit()
         error = "That did not match. Check your password" + (
-            " and authentication code." if user.has_2fa else "."
+            f" and {form.code.label.text.lower()}." if typed else "."
         )
-        if user.passkeys and not user.has_2fa:
+        if have and not typed:
             error = "Confirm with your passkey."
         return render_template("settings/reauth.html", form=form, next=next_path, error=error), 401
     throttle.record_success(user.email)
@@ -182,8 +184,9 @@ def change_password() -> ResponseReturnValue:
         user.email,
         "Your password was changed",
         "The password of your Unified Login account was just changed and your other sessions "
-        "were signed out. If this was not you, reset your password now and contact support: "
-        f"{current_app.config['PUBLIC_URL']}{url_for('recovery.forgot_password')}",
+        "were signed out. If this was not you, reset your password now: "
+        f"{current_app.config['PUBLIC_URL']}{url_for('recovery.forgot_password')}\n\n"
+        + support.mail_line(),
         notice=True,
     )
     db().commit()
