@@ -114,7 +114,6 @@ class Stack:
             "GATEWAY_PUBLIC_URL": self.gateway_url,
             # Products fetch the gateway's JWKS here (the first gateway instance).
             "GATEWAY_INTERNAL_URL": self.gateway_url,
-            "PASSWORD_HASH_FAST": "1",
             "UPSTREAM_READ_TIMEOUT": "3",
             "PRODUCT_API_TIMEOUT": "2",
             # Never the demo's instance/keys: the first gateway creates a key here, and every
@@ -132,7 +131,6 @@ class Stack:
                 f"{upper}_SCIM_TOKEN": self.tokens[product],
                 f"{upper}_DATABASE_URL": self.database_urls[product],
                 f"{upper}_SECRET_KEY": "test-" + secrets.token_urlsafe(24),
-                f"{upper}_PASSWORD_HASH_FAST": "1",
             }
         self.env |= env
 
@@ -228,11 +226,13 @@ class Stack:
         os.environ.update(self.env)
         try:
             from tests.support.serve import build
+            from tests.support.switches import GATEWAY
 
             if name == "gateway":
                 from gateway import create_app
 
-                return create_app()  # no migration: the running gateway did it
+                # No migration (the running gateway did it), no background thread.
+                return create_app(switches=GATEWAY)
             return build(name)
         finally:
             os.environ.clear()
