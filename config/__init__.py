@@ -115,7 +115,7 @@ def load(
     overrides = overrides or {}
     kinds = setting_types(cls)
     values: dict[str, Any] = {}
-    for item in dataclasses.fields(cls):
+    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
         kind = kinds[item.name]
         names = env_names(item)
         if not item.metadata.get("shared"):

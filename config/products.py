@@ -114,7 +114,7 @@ def load_product(
             "create_app(switches=ProductTestSwitches(...))"
         )
     settings = load(ProductSettings, given, environ, prefix=name.upper() + "_")
-    own = {
+    own: dict[str, Any] = {
         item.name: item.default.format(name=name, port=port)
         for item in dataclasses.fields(ProductSettings)
         if isinstance(item.default, str) and getattr(settings, item.name) == item.default
