@@ -77,7 +77,7 @@ def _from_python(kind: Any, value: Any) -> Any:
     environment)."""
     if isinstance(value, str) and kind is not str:
         return _PARSERS[kind](value)
-    if kind is tuple[str, ...] and isinstance(value, list | tuple):
+    if kind == tuple[str, ...] and isinstance(value, list | tuple):
         if all(isinstance(v, str) for v in value):
             return tuple(value)
     elif kind is int and isinstance(value, int) and not isinstance(value, bool):

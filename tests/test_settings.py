@@ -143,3 +143,8 @@ def test_public_url_alone_names_the_products_issuer() -> None:
     environ["GATEWAY_PUBLIC_URL"] = "https://login.example.com"  # the product's own wins
     assert load_product("segment", port=5001, environ=environ)["GATEWAY_PUBLIC_URL"] == (
         "https://login.example.com")
+
+
+def test_a_test_mapping_may_give_a_list_of_networks() -> None:
+    loaded = load_settings({"FORWARD_AUTH_ALLOW": ["127.0.0.1/32"]}, environ={"APP_ENV": "test"})
+    assert loaded.settings.FORWARD_AUTH_ALLOW == ("127.0.0.1/32",)
