@@ -6,6 +6,11 @@ SendGrid :5002).
     python app.py --reset      # start again from empty databases
     python app.py --edge nginx # the same stack behind nginx (or: --edge caddy) on :8080,
                                # running config/edge with the gateway as forward-auth service
+    python app.py --port 5050  # the gateway on another port (the products' come from the
+                               # products file)
+
+``PUBLIC_URL`` (``PUBLIC_URL=http://localhost:5000 python app.py``) is all it takes to serve the
+demo under another name: the products read it as their issuer too (config/products.py).
 
 This is the demo/development runner (werkzeug threads in one process). For production, serve
 each app with gunicorn (see README, "Deployment").
@@ -79,20 +84,18 @@ def demo_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in per_run_secrets(os.environ)}
 
 
-def edge_environment(kind: str) -> None:
+def edge_environment() -> None:
     """Settings for the stack behind an edge on this host: mail links and the assertion's
     issuer name the edge's address; the edge is the one trusted hop and the one caller of the
     forward-auth endpoints."""
     from config import edge as edge_config
 
-    public = f"http://{HOST}:{EDGE_PORT}"
-    os.environ.setdefault("PUBLIC_URL", public)
-    os.environ.setdefault("GATEWAY_PUBLIC_URL", public)
+    os.environ.setdefault("PUBLIC_URL", f"http://{HOST}:{EDGE_PORT}")
     for name, value in edge_config.GATEWAY_ENV.items():
         os.environ.setdefault(name, value)
 
 
-def start_edge(kind: str) -> subprocess.Popen[bytes]:
+def start_edge(kind: str, gateway_port: int) -> subprocess.Popen[bytes]:
     """Run the edge configuration generated from the products file (for the shipped file:
     config/edge as shipped) from a temporary folder, in the foreground, and wait until it
     answers."""
@@ -101,7 +104,7 @@ def start_edge(kind: str) -> subprocess.Popen[bytes]:
     workdir = tempfile.mkdtemp(prefix=f"unified-login-{kind}-")
     run = edge_config.command(
         kind, workdir, product_specs(os.environ),
-        listen=f"{HOST}:{EDGE_PORT}", gateway=f"{HOST}:{GATEWAY_PORT}",
+        listen=f"{HOST}:{EDGE_PORT}", gateway=f"{HOST}:{gateway_port}",
     )
     process = subprocess.Popen(run.argv, env=run.env)
     deadline = time.monotonic() + 20
@@ -177,6 +180,8 @@ def main() -> int:
         "--edge", choices=("nginx", "caddy"),
         help=f"put that edge proxy in front, public entry http://{HOST}:{EDGE_PORT}",
     )
+    parser.add_argument("--port", type=int, default=GATEWAY_PORT,
+                        help=f"the gateway's port (default {GATEWAY_PORT})")
     args = parser.parse_args()
     os.chdir(ROOT)
     if args.edge:
@@ -187,7 +192,9 @@ def main() -> int:
         except edge_config.EdgeMissing as exc:
             print(exc, file=sys.stderr)
             return 2
-        edge_environment(args.edge)
+        edge_environment()
+    # Products fetch the keys from this gateway, whatever port it was given.
+    os.environ.setdefault("GATEWAY_INTERNAL_URL", f"http://{HOST}:{args.port}")
     if args.reset:
         shutil.rmtree(os.path.join(ROOT, "instance"), ignore_errors=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -196,18 +203,18 @@ def main() -> int:
     gateway_app, demos, lines = build_stack()
 
     servers: list[BaseWSGIServer] = []
-    apps = [("gateway", GATEWAY_PORT, gateway_app)]
+    apps = [("gateway", args.port, gateway_app)]
     apps += [(demo.spec.name, demo.port, demo.app) for demo in demos]
     for name, port, wsgi_app in apps:
         server = make_server(HOST, port, wsgi_app, threaded=True)
         servers.append(server)
         threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
 
-    edge = start_edge(args.edge) if args.edge else None
-    entry = EDGE_PORT if edge else GATEWAY_PORT
+    edge = start_edge(args.edge, args.port) if args.edge else None
+    entry = EDGE_PORT if edge else args.port
     print(f"\nUnified Login is running: http://{HOST}:{entry}/")
     if edge:
-        print(f"  (behind {args.edge} on :{EDGE_PORT}; gateway :{GATEWAY_PORT} answers its "
+        print(f"  (behind {args.edge} on :{EDGE_PORT}; gateway :{args.port} answers its "
               "forward-auth requests)")
     for spec in product_specs(os.environ):
         print(f"  {spec.title:<9} http://{HOST}:{entry}{spec.prefix}/ "

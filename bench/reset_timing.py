@@ -19,6 +19,7 @@ from sqlalchemy import create_engine
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from config.gateway import GatewayTestSwitches  # noqa: E402
 from gateway import create_app  # noqa: E402
 from gateway.db import Base, new_session  # noqa: E402
 from gateway.identity.passwords import hash_password  # noqa: E402
@@ -35,10 +36,10 @@ def main(rounds: int) -> None:
     engine.dispose()
     app = create_app({
         "APP_ENV": "test", "DATABASE_URL": url, "SECRET_KEY": "bench-" + "x" * 40,
-        "ASSERTION_KEY_DIR": os.path.join(folder, "keys"), "BACKGROUND_WORK": False,
+        "ASSERTION_KEY_DIR": os.path.join(folder, "keys"),
         # Lift the limits: every request does its full work (none is cut short by a throttle).
         "SIGNUP_MAX_PER_IP": 10**9, "RESET_MAX_PER_ADDRESS": 10**9, "MAIL_PER_HOUR": 10**9,
-    })
+    }, GatewayTestSwitches(background_work=False))
     with app.app_context(), new_session() as session:
         session.add(User(email="known@example.com", password_hash=hash_password("x" * 20),
                          email_verified_at=utcnow()))

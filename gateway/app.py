@@ -58,16 +58,22 @@ BLUEPRINTS = (
 )
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the gateway app from defaults, the environment and ``test_config``."""
-    settings = gateway_config.load_settings(test_config)
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    switches: gateway_config.GatewayTestSwitches = gateway_config.PRODUCTION,
+) -> Flask:
+    """Build the gateway app from defaults, the environment and ``test_config``; ``switches``
+    are for test fixtures only (refused outside ``APP_ENV=test``)."""
+    loaded = gateway_config.load_settings(test_config)
+    gateway_config.check_switches(switches, loaded.settings.APP_ENV)
 
     app = Flask(
         __name__,
         template_folder=os.path.join(ROOT, "templates"),
         static_folder="static",
     )
-    _apply_settings(app, settings)
+    _apply_settings(app, loaded)
+    app.extensions[gateway_config.SWITCHES_KEY] = switches
     db.init_app(app)
     keys.init_app(app, key_commands=cli.keys.requested())
     table.init_app(app)
@@ -96,19 +102,19 @@ def _wrap_wsgi(app: Flask) -> None:
     app.wsgi_app = ReceiveBodies(app.wsgi_app, Receiver.from_settings(app.config))  # type: ignore[method-assign]
 
 
-def _apply_settings(app: Flask, settings: Mapping[str, Any]) -> None:
-    app.config.update(settings)
+def _apply_settings(app: Flask, loaded: gateway_config.GatewayConfig) -> None:
+    """Flask's config from the checked settings (every setting under its own key, so
+    ``app.config["X"]`` reads keep working), then the Flask options they imply."""
+    settings = loaded.settings
+    app.config.update(loaded.flask_config())
     app.config.update(
-        SESSION_COOKIE_NAME=settings["SESSION_COOKIE_NAME"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
-        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings["SESSION_MAX_AGE"]),
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.SESSION_MAX_AGE),
         SESSION_REFRESH_EACH_REQUEST=False,
-        MAX_FORM_MEMORY_SIZE=settings["MAX_FORM_MEMORY_SIZE"],
         MAX_FORM_PARTS=100,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        TEMPLATES_AUTO_RELOAD=settings["APP_ENV"] == "development",
+        TEMPLATES_AUTO_RELOAD=settings.APP_ENV == "development",
     )
 
 

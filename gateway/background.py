@@ -14,8 +14,9 @@ never serve, so they start none; cron runs ``flask --app gateway email-change re
 the repair claims each change and the deliverer each mail row in the database. The thread ends
 with the process, finishing the job in hand (``stop``, registered with ``atexit``).
 
-Unit tests build apps with the test-only ``BACKGROUND_WORK=False`` (``tests/support``), not a
-production setting: they run the jobs themselves.
+Unit tests build apps with the test-only switch ``background_work=False``
+(``config.gateway.GatewayTestSwitches``, set by ``tests/support/console.py``), not a production
+setting: they run the jobs themselves.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 from flask import Flask
 
+from config.gateway import test_switches
 from gateway.identity import mail, mail_delivery
 from gateway.products import propagation
 
@@ -41,7 +43,7 @@ _KEY = "gateway.background"
 
 def init_app(app: Flask) -> None:
     """Wrap the app so that its first request in each process starts the worker."""
-    if not app.config.get("BACKGROUND_WORK", True):
+    if not test_switches(app).background_work:
         return
     worker = BackgroundWorker(app, max(1.0, float(app.config["BACKGROUND_INTERVAL_SECONDS"])))
     app.extensions[_KEY] = worker

@@ -1,10 +1,15 @@
-"""The module a product team vendors stays free of Flask and of the gateway's configuration."""
+"""The module a product team vendors stays free of Flask and of the gateway's configuration;
+the gateway makes its HTTP clients in one place."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_vendored_assertion_module_imports_without_flask_or_gateway_config() -> None:
@@ -24,3 +29,28 @@ def test_gateway_package_still_exports_the_factory() -> None:
     from gateway.app import create_app as factory
 
     assert create_app is factory
+
+
+#: One HTTP client per job, each made in one place (gateway/products/table.py): urllib3 for the
+#: streaming proxy (``make_pool``), requests for the product API calls (``make_session``).
+_CLIENT_MADE = re.compile(
+    r"requests\.(Session|get|post|put|patch|delete|request)\(|PoolManager\(|"
+    r"HTTPConnectionPool\(|^\s*(import|from) (httpx|http\.client|urllib\.request)\b",
+    re.MULTILINE,
+)
+_CLIENT_FACTORY = os.path.join("gateway", "products", "table.py")
+#: The vendored verifier fetches the JWKS with the standard library (it depends on PyJWT and
+#: cryptography only: product teams copy it).
+_VENDORED = os.path.join("gateway", "assertion.py")
+
+
+def test_gateway_makes_its_http_clients_in_one_place() -> None:
+    makers = []
+    for folder, _dirs, files in os.walk(os.path.join(ROOT, "gateway")):
+        for name in files:
+            path = os.path.relpath(os.path.join(folder, name), ROOT)
+            if name.endswith(".py") and path not in (_CLIENT_FACTORY, _VENDORED):
+                with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+                    if _CLIENT_MADE.search(f.read()):
+                        makers.append(path)
+    assert makers == []

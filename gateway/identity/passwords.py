@@ -10,17 +10,19 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from config.gateway import test_switches
+
 MIN_LENGTH = 12
 MAX_LENGTH = 128
 
 #: OWASP minimum for argon2id: 19 MiB, two passes, one lane.
 OWASP_HASHER = PasswordHasher(memory_cost=19456, time_cost=2, parallelism=1)
-#: Tests only (APP_ENV=test with PASSWORD_HASH_FAST): same algorithm, tiny cost.
+#: Test fixtures only (``GatewayTestSwitches.fast_password_hashing``): same algorithm, tiny cost.
 FAST_HASHER = PasswordHasher(memory_cost=64, time_cost=1, parallelism=1)
 
 
 def _hasher() -> PasswordHasher:
-    fast = current_app.config["PASSWORD_HASH_FAST"] and current_app.config["APP_ENV"] == "test"
+    fast = test_switches(current_app).fast_password_hashing
     return FAST_HASHER if fast else OWASP_HASHER
 
 

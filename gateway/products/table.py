@@ -55,11 +55,12 @@ def make_pool() -> urllib3.PoolManager:
 
 
 def make_session() -> requests.Session:
-    """A pooled upstream client: no environment proxies, no cookie jar, no retries."""
+    """The product API client (linking, SCIM: ``gateway/products/api.py``): ``requests``,
+    pooled, no environment proxies, no cookie jar, no retries, no default headers."""
     session = requests.Session()
     session.trust_env = False
     session.cookies.set_policy(_NoCookies())
-    session.headers.clear()  # forward what the browser sent, not requests' defaults
+    session.headers.clear()
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -1,4 +1,5 @@
-"""The one validation routine for every ``next`` / return value in the system.
+"""The one validation routine for every ``next`` / return value in the system (the products
+keep a vendored copy, product_stubs/kit/return_paths.py, tested against the same corpus).
 
 A return path is accepted only if it is a relative path on the gateway (product prefixes such
 as ``/segment/`` are gateway paths too). Everything else (absolute URLs, ``//host``,

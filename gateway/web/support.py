@@ -3,7 +3,7 @@
 Every page and mail that says "contact support" says where: ``SUPPORT_URL`` (a help page or
 form) or ``SUPPORT_EMAIL`` (shown as a mailto link), the URL first when both are set. A
 "contact support" with nowhere to go locked passkey-only people out for good (issue 22), so
-production refuses to start with neither (``config.gateway.check_support_route``, run by
+production refuses to start with neither (the ``SUPPORT_*`` checks in ``config.gateway``, run by
 ``load_settings`` with the other settings checks); outside production a
 page without one says to ask whoever runs the site, so a demo or a test never links nowhere.
 """

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from config.products import load_product
+from config.products import PRODUCTION, ProductTestSwitches, load_product
 from gateway.assertion import AssertionVerifier, JwksFile, KeySource, RemoteJwks, valid_host
 from product_stubs.kit import auth, internal, mail, scim, settings, signup, teams
 from product_stubs.kit.db import init_db
@@ -25,9 +25,16 @@ log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 
-def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | None) -> Flask:
+def create_product_app(
+    profile: ProductProfile,
+    test_config: dict[str, Any] | None,
+    switches: ProductTestSwitches = PRODUCTION,
+) -> Flask:
+    """Build one product app; ``switches`` are for test fixtures only."""
     app = Flask(profile.name, template_folder=profile.template_folder)
-    app.config.from_mapping(load_product(profile.name, test_config, port=profile.port))
+    app.config.from_mapping(
+        load_product(profile.name, test_config, port=profile.port, switches=switches)
+    )
     app.extensions["product_profile"] = profile
     verifier = AssertionVerifier(
         profile.name,
@@ -41,7 +48,7 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
     app.wsgi_app = GatewayForwarding(  # type: ignore[method-assign]
         app.wsgi_app, verifier, app.config["PUBLIC_PREFIX"]
     )
-    app.extensions["product_passwords"] = Passwords(fast=app.config["PASSWORD_HASH_FAST"])
+    app.extensions["product_passwords"] = Passwords(fast=switches.fast_password_hashing)
     app.extensions["product_throttle"] = Throttle()
     init_db(app)
 
@@ -57,7 +64,7 @@ def create_product_app(profile: ProductProfile, test_config: dict[str, Any] | No
     app.register_blueprint(teams.build(profile))
     app.register_blueprint(settings.bp)
     app.register_blueprint(scim.bp)
-    internal.register(app)
+    internal.register(app, fault_endpoint=switches.fault_endpoint)
 
     @app.context_processor
     def _product() -> dict[str, Any]:

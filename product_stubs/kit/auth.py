@@ -15,7 +15,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from product_stubs.kit.db import get_db
-from product_stubs.kit.identity import end_current_session, profile, start_session
+from product_stubs.kit.identity import end_current_session, start_session
 from product_stubs.kit.throttle import Throttle
 from product_stubs.kit.urls import gateway_login_url, safe_next
 from product_stubs.kit.users import InvalidEmail, normalise_email, passwords, user_by_email
@@ -120,6 +120,3 @@ def logout() -> BaseResponse:
         return redirect(current_app.config["GATEWAY_PUBLIC_URL"] + "/")
     return redirect(url_for("auth.login"))
 
-
-def product_name() -> str:
-    return profile().title

@@ -1,7 +1,8 @@
 """Internal endpoints for the gateway: credential check and linking (not SCIM).
 
 Protected by the product's SCIM bearer token; the gateway never routes ``/internal/`` publicly.
-The fault switch exists only when ``APP_ENV == "test"``.
+The fault switch exists only in apps a test fixture built with
+``ProductTestSwitches(fault_endpoint=True)`` (never from the environment).
 """
 
 from __future__ import annotations
@@ -141,8 +142,8 @@ def set_faults() -> Response:
 test_bp.register_error_handler(BadRequest, _bad_request)
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, *, fault_endpoint: bool = False) -> None:
     app.register_blueprint(bp)
-    if app.config["APP_ENV"] == "test":
+    if fault_endpoint:
         app.extensions["product_faults"] = {"fail": [], "delay_seconds": 0}
         app.register_blueprint(test_bp)

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from config.products import PRODUCTION, ProductTestSwitches
 from product_stubs.kit.app import create_product_app
 from product_stubs.kit.profile import ProductProfile
 from product_stubs.kit.seed import link_user_for_demo, seed_users
@@ -32,8 +33,10 @@ DEMO_USERS = [
 __all__ = ["create_app", "seed_demo_data", "link_user_for_demo"]
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    return create_product_app(PROFILE, test_config)
+def create_app(
+    test_config: dict[str, Any] | None = None, switches: ProductTestSwitches = PRODUCTION
+) -> Flask:
+    return create_product_app(PROFILE, test_config, switches)
 
 
 def seed_demo_data(app: Flask) -> None:

@@ -140,7 +140,7 @@ def test_a_serving_process_delivers_right_after_the_commit(
     database_url: str, smtp: SMTPServer
 ) -> None:
     # The timer's round is an hour away: only the kick after the commit can send it.
-    app = smtp_app(database_url, smtp, BACKGROUND_WORK=True, BACKGROUND_INTERVAL_SECONDS=3600)
+    app = smtp_app(database_url, smtp, background_work=True, BACKGROUND_INTERVAL_SECONDS=3600)
     ask_for_reset(app)
     assert smtp.wait_for(1), "mail not delivered after the commit"
     assert smtp.subjects() == [RESET]

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
 import requests
 
+from config import products_file
 from tests.support.person import Person
-from tests.support.stack import Stack
+from tests.support.stack import ROOT, Stack, free_port, stop_process, wait_until_up
 
 
 def test_health_and_readiness_of_the_running_stack(stack: Stack) -> None:
@@ -19,3 +26,42 @@ def test_sign_up_verify_and_sign_in_over_http(stack: Stack) -> None:
     person.sign_up_and_log_in()
     home = person.get("/")
     assert home.status_code == 200 and "e2e-person@example.com" in home.text
+
+
+def test_public_url_alone_gives_the_demo_products_their_issuer(tmp_path: Any) -> None:
+    """``PUBLIC_URL=http://localhost:5000 python app.py``: product pages used to answer 401
+    (the products expected the issuer http://127.0.0.1:5000) until GATEWAY_PUBLIC_URL was set
+    as well."""
+    port, segment_port, sendgrid_port = free_port(), free_port(), free_port()
+    with open(products_file.DEFAULT_FILE, encoding="utf-8") as f:
+        shipped = f.read()
+    products = tmp_path / "products.toml"
+    products.write_text(shipped.replace("127.0.0.1:5001", f"127.0.0.1:{segment_port}")
+                        .replace("127.0.0.1:5002", f"127.0.0.1:{sendgrid_port}"))
+    public = f"http://localhost:{port}"
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("APP_ENV", "GATEWAY_PUBLIC_URL", "GATEWAY_INTERNAL_URL")} | {
+        "PUBLIC_URL": public,
+        "PRODUCTS_FILE": str(products),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/gateway.db",
+        "SEGMENT_DATABASE_URL": f"sqlite:///{tmp_path}/segment.db",
+        "SENDGRID_DATABASE_URL": f"sqlite:///{tmp_path}/sendgrid.db",
+        "ASSERTION_KEY_DIR": str(tmp_path / "keys"),
+    }
+    demo = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_up(f"{public}/healthz", timeout=60)
+        browser = requests.Session()
+        browser.trust_env = False
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
+                          browser.get(f"{public}/login").text)
+        assert token
+        signed_in = browser.post(f"{public}/login", allow_redirects=False, data={
+            "csrf_token": token.group(1), "email": "alice@example.com",
+            "password": "alice-demo-password"})
+        assert signed_in.status_code == 302
+        page = browser.get(f"{public}/sendgrid/", allow_redirects=False)  # alice is linked there
+        assert page.status_code == 200, page.text[:500]
+    finally:
+        stop_process(demo)

@@ -3,8 +3,8 @@
 Documented bound: a revoked session (logout, sign out everywhere, password change) is refused
 at once on Console pages of every instance (each request reads the session row), and on proxied
 product pages within ``SESSION_CACHE_SECONDS`` (default 2 s), the per-worker cache of the
-session check in ``gateway/proxy.py``. Throttling counters are rows in the same database, so
-failures spread over instances add up.
+session check (``gateway/identity/sessions.py``). Throttling counters are rows in the same
+database, so failures spread over instances add up.
 """
 
 from __future__ import annotations

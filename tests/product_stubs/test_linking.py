@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from config.products import ProductTestSwitches
 from tests.support.product_apps import Helper, make_app
 
 JSON = {"Accept": "application/json"}
@@ -176,11 +177,12 @@ def test_fault_switch_validates(h: Helper, body: Any) -> None:
     assert h.client.post("/internal/test/faults", json=body, headers=h.bearer()).status_code == 400
 
 
-@pytest.mark.parametrize("env", ["development", "demo"])
-def test_fault_switch_absent_outside_test_mode(
+@pytest.mark.parametrize("env", ["development", "demo", "test"])
+def test_fault_switch_absent_unless_a_test_fixture_asks(
     module: Any, product: str, tmp_path: Any, env: str
 ) -> None:
-    app = make_app(module, product, tmp_path, APP_ENV=env, PASSWORD_HASH_FAST=False)
+    # Not even APP_ENV=test opens it: only ProductTestSwitches(fault_endpoint=True) does.
+    app = make_app(module, product, tmp_path, ProductTestSwitches(), APP_ENV=env)
     assert "internal_test.set_faults" not in app.view_functions
     client = app.test_client()
     headers = {"Authorization": f"Bearer {app.config['SCIM_TOKEN']}"}

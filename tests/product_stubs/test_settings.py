@@ -111,16 +111,14 @@ def test_production_refuses_demo_secrets(module: Any) -> None:
         module.create_app({"APP_ENV": "production", "DATABASE_URL": "sqlite://"})
 
 
-def test_fast_hashing_only_in_test_mode(module: Any, tmp_path: Any) -> None:
-    app = module.create_app(
-        {
-            "APP_ENV": "development",
-            "PASSWORD_HASH_FAST": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-        }
-    )
-    assert app.config["PASSWORD_HASH_FAST"] is False
-    stored = app.extensions["product_passwords"].hash("a password of mine")
+def test_test_switches_refused_outside_test_mode(module: Any, tmp_path: Any) -> None:
+    from config import ConfigError
+    from config.products import ProductTestSwitches
+
+    config = {"APP_ENV": "development", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    with pytest.raises(ConfigError, match="test switches"):
+        module.create_app(config, ProductTestSwitches(fast_password_hashing=True))
+    stored = module.create_app(config).extensions["product_passwords"].hash("a password of mine")
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 

@@ -143,7 +143,7 @@ def _state(app: Flask, change_id: str) -> str:
 def test_repair_runs_on_a_timer_when_only_proxied_traffic_arrives(database_url: str) -> None:
     # Behind the built-in proxy a process may serve nothing but product pages: the repair must
     # not wait for a Console page (the proxy answers before any later request hook runs).
-    app = make_app(database_url, BACKGROUND_WORK=True, BACKGROUND_INTERVAL_SECONDS=3600,
+    app = make_app(database_url, background_work=True, BACKGROUND_INTERVAL_SECONDS=3600,
                    SEGMENT_UPSTREAM=f"http://127.0.0.1:{free_port()}")
     change_id = _interrupted_change(app, "proxied@example.com")
     assert app.test_client().get("/segment/dashboard").status_code == 401  # the proxy answered

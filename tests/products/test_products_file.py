@@ -116,7 +116,7 @@ def test_the_retired_products_list_is_refused_with_directions() -> None:
 def test_an_upstream_override_is_checked_like_the_file() -> None:
     settings = load_settings({"APP_ENV": "test", "SEGMENT_UPSTREAM": "http://10.0.0.7:81"},
                              environ={})
-    assert settings["PRODUCT_SPECS"][0].upstream == "http://10.0.0.7:81"
+    assert settings.products[0].upstream == "http://10.0.0.7:81"
     with pytest.raises(ConfigError, match="SEGMENT_UPSTREAM"):
         load_settings({"APP_ENV": "test"}, environ={"SEGMENT_UPSTREAM": "http://x/app"})
 
@@ -134,4 +134,4 @@ def test_production_needs_the_token_each_linked_entry_names(tmp_path: Any) -> No
     with pytest.raises(ConfigError, match="NOTES_SCIM_TOKEN"):
         load_settings(strong, environ={})
     settings = load_settings(strong, environ={"NOTES_SCIM_TOKEN": "t" * 40})
-    assert settings["NOTES_SCIM_TOKEN"] == "t" * 40
+    assert settings.scim_tokens["NOTES_SCIM_TOKEN"] == "t" * 40

@@ -348,7 +348,7 @@ def test_the_repair_runs_when_only_forward_auth_answers_are_served(
     # background worker, gateway/background.py).
     gateway = make_app(database_url, **gateway_settings(
         upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.1/32"], PUBLIC_URL="http://edge.test",
-        BACKGROUND_WORK=True, EMAIL_CHANGE_STALE_SECONDS=5))
+        background_work=True, EMAIL_CHANGE_STALE_SECONDS=5))
     try:
         person = sign_in(gateway, gateway.test_client())
         long_ago = utcnow() - timedelta(hours=1)

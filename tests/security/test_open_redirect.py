@@ -19,6 +19,7 @@ from product_stubs.kit.db import session_factory
 from tests.support.console import PASSWORD, Actions, current_code
 from tests.support.corpora import OPEN_REDIRECTS
 from tests.support.proxy_gateway import sign_in
+from tests.support.switches import PRODUCT as SWITCHES
 
 ORIGIN = "https://gw.test"
 
@@ -46,7 +47,7 @@ def segment_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
     folder = tmp_path_factory.mktemp("segment-login")
     app = segment.create_app({"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{folder}/s.db",
-                              "PASSWORD_HASH_FAST": True, "LOGIN_IP_MAX_ATTEMPTS": 10_000})
+                              "LOGIN_IP_MAX_ATTEMPTS": 10_000}, SWITCHES)
     segment.seed_demo_data(app)
     yield app
     session_factory(app).kw["bind"].dispose()

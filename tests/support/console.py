@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from gateway import db as gateway_db
 from gateway.db import new_session
 from gateway.identity.passwords import hash_password
 from gateway.models import LoginSession, OutboxMessage, User, utcnow
+from tests.support import switches as switches_for
 from tests.support.keys import shared_store
 
 PASSWORD = "correct horse battery staple"
@@ -30,19 +32,17 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 _APPS: list[Flask] = []
 
 
-def make_app(database_url: str, **overrides: Any) -> Flask:
+def make_app(database_url: str, *, background_work: bool = False, **overrides: Any) -> Flask:
     settings = {
         "APP_ENV": "test",
         "DATABASE_URL": database_url,
-        "PASSWORD_HASH_FAST": True,
         "SECRET_KEY": "test-secret-key-not-a-demo-value-0123456789",
-        # Test-only (gateway/background.py): in-process tests run the jobs themselves.
-        "BACKGROUND_WORK": False,
         # Never the demo's instance/keys: one signing-key directory for the test run.
         "ASSERTION_KEY_DIR": shared_store().folder,
     }
     settings.update(overrides)
-    application = create_app(settings)
+    switches = dataclasses.replace(switches_for.GATEWAY, background_work=background_work)
+    application = create_app(settings, switches)
     _APPS.append(application)
     return application
 

@@ -161,3 +161,47 @@ BAD_HOSTS: list[tuple[str, str]] = [
     ("port-out-of-range", "example.com:99999"),
     ("broken-ipv6", "[::1"),
 ]
+
+
+_LOCAL_LOOKALIKES = (
+    "CWE-601-nested-url", "CWE-601-unicode-division-slash", "CWE-601-fullwidth-slash",
+)
+
+#: Return paths (``next``) both validators judge alike: the gateway's
+#: (gateway/web/return_paths.py) and the products' vendored copy (product_stubs/kit/
+#: return_paths.py), as (id, value). Accepted: relative paths on the same origin.
+RETURN_PATHS_ACCEPTED: list[tuple[str, str]] = [
+    ("root", "/"),
+    ("console-page", "/settings"),
+    ("product-prefix", "/segment/"),
+    ("query-and-fragment", "/sendgrid/settings?tab=2#top"),
+    ("encoded-unicode", "/segment/sources/caf%C3%A9"),
+    ("product-page-with-query", "/workspaces/1?x=1"),
+    ("colon-in-a-path-segment", "/javascript:x"),
+    ("long-but-bounded", "/" + "a" * 600),
+    # Local paths (the pages of OPEN_REDIRECTS still stay on the origin with them): /login
+    # judges its own next when it is followed; look-alike slashes are path characters.
+    *[(case, value) for case, value in OPEN_REDIRECTS if case in _LOCAL_LOOKALIKES],
+]
+
+#: Refused by both: everything that could leave the origin or climb out of a prefix (CWE-601,
+#: CWE-22), the open-redirect corpus included.
+RETURN_PATHS_REFUSED: list[tuple[str, str]] = [
+    *[(case, value) for case, value in OPEN_REDIRECTS if case not in _LOCAL_LOOKALIKES],
+    ("protocol-relative-with-product-path", "//evil.example/segment/"),
+    ("scheme-single-slash", "http:/evil.example"),
+    ("upper-case-scheme", "HTTPS://evil.example/"),
+    ("leading-space-javascript", " javascript:alert(1)"),
+    ("lower-case-encoded-slashes", "/%2f%2fevil.example"),
+    ("fully-encoded-protocol-relative", "%2F%2Fevil.example"),
+    ("ideographic-space", "/\u3000/evil.example"),
+    ("no-break-space", "/\u00a0/evil.example"),
+    ("newline-inside", "/a\nb"),
+    ("no-leading-slash", "evil.example"),
+    ("empty", ""),
+    ("huge", "/" + "a" * 5000),
+    ("dot-segment-inside", "/a/../b"),
+    ("dot-segment-first", "/./x"),
+    ("dot-segment-last", "/x/.."),
+    ("quadruple-encoded", "/%2525252F%2525252Fevil.test"),
+]

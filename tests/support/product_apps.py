@@ -20,12 +20,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 from werkzeug.test import TestResponse
 
+from config.products import ProductTestSwitches
 from gateway.assertion import FORWARDED_HEADER
 from gateway.keys.store import SigningKey
 from gateway.proxy.signing import sign_assertion, sign_forwarded
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import OutboxMessage, User
 from tests.support.keys import shared_store, write_jwks
+from tests.support.switches import PRODUCT as SWITCHES
 
 PRODUCTS = ["segment", "sendgrid"]
 PASSWORDS = {
@@ -77,9 +79,8 @@ def _seeded_copy(module: ModuleType, product: str, tmp_path: Path) -> str:
     if product not in _templates:
         folder = Path(tempfile.mkdtemp(prefix=f"{product}-template-"))
         template = folder / f"{product}.db"
-        app = module.create_app(
-            {"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{template}", "PASSWORD_HASH_FAST": True}
-        )
+        app = module.create_app({"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{template}"},
+                                SWITCHES)
         module.seed_demo_data(app)
         session_factory(app).kw["bind"].dispose()  # checkpoints the WAL into the file copied
         _templates[product] = template
@@ -88,7 +89,10 @@ def _seeded_copy(module: ModuleType, product: str, tmp_path: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def make_app(module: ModuleType, product: str, tmp_path: Any, **extra: Any) -> Flask:
+def make_app(
+    module: ModuleType, product: str, tmp_path: Any,
+    switches: ProductTestSwitches = SWITCHES, **extra: Any,
+) -> Flask:
     if os.environ.get("TEST_DATABASE_URL"):
         url, seeded = _database_url(product, tmp_path), False
     else:
@@ -96,15 +100,14 @@ def make_app(module: ModuleType, product: str, tmp_path: Any, **extra: Any) -> F
     config = {
         "APP_ENV": "test",
         "DATABASE_URL": url,
-        "PASSWORD_HASH_FAST": True,
         "WTF_CSRF_ENABLED": False,
         # The gateway's public keys, pinned (no gateway runs in these tests).
         "JWKS_FILE": write_jwks(shared_store(), os.path.join(str(tmp_path), "jwks.json")),
     }
     config.update(extra)
-    app: Flask = module.create_app(config)
+    app: Flask = module.create_app(config, switches)
     _created.append((app, None if seeded else url))
-    if not seeded or not config["PASSWORD_HASH_FAST"]:
+    if not seeded or not switches.fast_password_hashing:
         module.seed_demo_data(app)
     return app
 

@@ -31,6 +31,7 @@ from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User as ProductUser
 from tests.support.console import Actions, csrf_token
 from tests.support.keys import shared_store, write_jwks
+from tests.support.switches import PRODUCT as SWITCHES
 
 GATEWAY_URL = "http://gateway.test"
 #: Demo product users and their product passwords (product_stubs/*/DEMO_USERS).
@@ -64,13 +65,13 @@ def start_product(name: str, tmp_path: Any) -> RunningProduct:
         {
             "APP_ENV": "test",
             "DATABASE_URL": f"sqlite:///{tmp_path}/{name}.db",
-            "PASSWORD_HASH_FAST": True,
             "SCIM_TOKEN": token,
             # The gateway's public keys (its key directory is the shared test one).
             "JWKS_FILE": write_jwks(shared_store(), f"{tmp_path}/{name}-jwks.json"),
             "SECRET_KEY": "test-" + secrets.token_urlsafe(24),
             "GATEWAY_PUBLIC_URL": GATEWAY_URL,
-        }
+        },
+        SWITCHES,
     )
     module.seed_demo_data(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -2,8 +2,10 @@
 
     python -m tests.support.serve gateway|segment|sendgrid|notes PORT
 
-Configuration comes from the environment, exactly as in a deployment. The gateway's schema is
-created with its Alembic migrations; products create theirs at start-up.
+Configuration comes from the environment, exactly as in a deployment; only the test switches
+(cheap password hashing; the products' fault endpoint) are thrown here, as arguments of the
+factories, since no app reads them from the environment. The gateway's schema is created with
+its Alembic migrations; products create theirs at start-up.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from tests.support.switches import GATEWAY_PROCESS as GATEWAY_SWITCHES
+from tests.support.switches import PRODUCT as PRODUCT_SWITCHES
+
 #: Fault injection: die right after the email-change saga changed this product (the test of the
 #: repair after a crash). The gateway itself has no such switch; it only sends the signal.
 CRASH_AFTER = "EMAIL_CHANGE_CRASH_AFTER"
@@ -23,7 +28,7 @@ def build(name: str):  # type: ignore[no-untyped-def]
     if name == "gateway":
         from gateway import create_app, migrate
 
-        app = create_app()
+        app = create_app(switches=GATEWAY_SWITCHES)
         migrate.upgrade(app.config["DATABASE_URL"])
         if os.environ.get(CRASH_AFTER):
             _crash_after(app, os.environ[CRASH_AFTER])
@@ -31,15 +36,15 @@ def build(name: str):  # type: ignore[no-untyped-def]
     if name == "segment":
         from product_stubs.segment import create_app as create_segment
 
-        return create_segment()
+        return create_segment(switches=PRODUCT_SWITCHES)
     if name == "sendgrid":
         from product_stubs.sendgrid import create_app as create_sendgrid
 
-        return create_sendgrid()
+        return create_sendgrid(switches=PRODUCT_SWITCHES)
     if name == "notes":  # the product kit as a third product (tests/support/third_product.py)
         from tests.support.third_product import create_app as create_notes
 
-        return create_notes()
+        return create_notes(switches=PRODUCT_SWITCHES)
     raise SystemExit(f"unknown app {name}")
 
 

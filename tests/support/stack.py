@@ -116,7 +116,6 @@ class Stack:
             "GATEWAY_PUBLIC_URL": self.gateway_url,
             # Products fetch the gateway's JWKS here (the first gateway instance).
             "GATEWAY_INTERNAL_URL": self.gateway_url,
-            "PASSWORD_HASH_FAST": "1",
             # Where the pages send people who lost their second factor (gateway/web/support.py).
             "SUPPORT_EMAIL": SUPPORT_EMAIL,
             "UPSTREAM_READ_TIMEOUT": "3",
@@ -136,7 +135,6 @@ class Stack:
                 f"{upper}_SCIM_TOKEN": self.tokens[product],
                 f"{upper}_DATABASE_URL": self.database_urls[product],
                 f"{upper}_SECRET_KEY": "test-" + secrets.token_urlsafe(24),
-                f"{upper}_PASSWORD_HASH_FAST": "1",
             }
         self.env |= env
 
@@ -232,11 +230,13 @@ class Stack:
         os.environ.update(self.env)
         try:
             from tests.support.serve import build
+            from tests.support.switches import GATEWAY
 
             if name == "gateway":
                 from gateway import create_app
 
-                return create_app()  # no migration: the running gateway did it
+                # No migration (the running gateway did it), no background thread.
+                return create_app(switches=GATEWAY)
             return build(name)
         finally:
             os.environ.clear()
