@@ -167,11 +167,14 @@ class GatewaySettings:
     PRODUCT_API_TIMEOUT: int = setting(10, **POSITIVE)
     # Every request body, Console form or proxied (gateway.web.bodies): seconds a client may
     # take to send a body of up to REQUEST_BODY_BUFFER bytes (read whole before the app runs),
-    # and the longest wait for any read of a larger one (408 beyond); bodies received at once
-    # per process (503 with Retry-After beyond).
+    # and the longest a larger (streamed) one may fall behind REQUEST_BODY_MIN_RATE bytes a
+    # second (408 beyond); bodies received at once per process, and of them per client
+    # address (503 with Retry-After beyond; at most half of them streamed).
     REQUEST_BODY_TIMEOUT: int = setting(10, **POSITIVE)
     REQUEST_BODY_BUFFER: int = setting(256 * 1024, min=1024)
     REQUEST_BODY_CONCURRENCY: int = setting(8, **POSITIVE)
+    REQUEST_BODY_PER_CLIENT: int = setting(2, **POSITIVE)
+    REQUEST_BODY_MIN_RATE: int = setting(8192, min=1)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,25 @@ class ForwardedFromPeers:
         return self.wsgi_app(environ, start_response)
 
 
+class ClientAddressOf:
+    """The client address :func:`client_ip_of` will give a request once :class:`ForwardedFromPeers`
+    (``hops`` trusted proxies, believed from ``peers``) has run, for a layer that runs before it
+    (``gateway.web.bodies`` shares its slots per client). The same code decides, on a copy of
+    the environ, so the two can never disagree."""
+
+    def __init__(self, hops: int, peers: Networks) -> None:
+        self.fixed = ForwardedFromPeers(_environ_of, hops, peers) if hops else None
+
+    def __call__(self, environ: Mapping[str, Any]) -> str:
+        if self.fixed is None:
+            return client_ip_of(environ)
+        return client_ip_of(self.fixed(dict(environ), None))
+
+
+def _environ_of(environ: dict[str, Any], _start_response: Any) -> dict[str, Any]:
+    return environ
+
+
 def relayed(environ: Mapping[str, Any]) -> bool:
     """A proxy relayed the request for someone else (``X-Forwarded-For`` or ``Forwarded``): its
     socket peer is then the proxy, not the one asking."""

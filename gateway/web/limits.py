@@ -11,7 +11,7 @@ import logging
 from flask import Flask, abort, current_app, request
 from werkzeug.wrappers import Response
 
-from gateway.web.bodies import BodyError, abandon, refusal
+from gateway.web.bodies import BodyError, abandon, received, refusal
 from gateway.web.errors import error_response
 
 log = logging.getLogger("gateway.limits")
@@ -49,9 +49,18 @@ def body_refused(error: BodyError) -> Response:
 
 
 def refuse_oversized_forms() -> None:
-    """413 before anything parses an oversized form (the proxy streams and is exempt)."""
+    """413 before anything parses an oversized form (the proxy streams and is exempt).
+
+    The length is the Content-Length, or for a chunked body the length the receiver found
+    once it had it whole. A chunked body it had to stream, being larger than
+    ``REQUEST_BODY_BUFFER``, is no form either: 413 at once, never read whole. The request's
+    ``max_content_length`` keeps Werkzeug within the limit should any body get past.
+    """
     if request.blueprint == "proxy" or request.method in ("GET", "HEAD", "OPTIONS"):
         return
     limit = current_app.config["MAX_FORM_MEMORY_SIZE"]
-    if request.content_length is not None and request.content_length > limit:
+    request.max_content_length = limit
+    body = received(request.environ)
+    length = request.content_length if request.content_length is not None else body.length
+    if body.chunked or (length is not None and length > limit):
         abort(413)

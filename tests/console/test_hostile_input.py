@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from flask import Flask
+from werkzeug.test import EnvironBuilder
 
 from tests.support.console import Actions
 
@@ -86,6 +90,44 @@ def test_oversized_form_is_413(actions: Actions) -> None:
     response = actions.client.post("/login", data={"email": "x" * 200_000})
     assert response.status_code == 413
     assert "too large" in response.get_data(as_text=True)
+
+
+class _ChunkedForm(io.RawIOBase):
+    """A chunked client body ``email=xxx...`` of ``size`` bytes, counting what was read of it."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.left, self.head, self.sent = size, b"email=", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        data, self.head = self.head or b"x" * min(len(buffer), self.left, 1 << 16), b""
+        data = data[: self.left]
+        buffer[: len(data)] = data
+        self.left -= len(data)
+        self.sent += len(data)
+        return len(data)
+
+
+@pytest.mark.parametrize("size", [200_000, 40 * 1024 * 1024], ids=["buffered", "streamed"])
+def test_oversized_chunked_form_is_413_unread(app: Flask, size: int) -> None:
+    """A chunked form has no Content-Length to check: the limit holds on what arrives, and a
+    huge one is refused after at most a buffer's worth was read, never read whole."""
+    environ = EnvironBuilder(path="/login", method="POST").get_environ()
+    body = _ChunkedForm(size)
+    environ.pop("CONTENT_LENGTH", None)
+    environ |= {
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input_terminated": True,
+        "wsgi.input": io.BufferedReader(body),
+    }
+    statuses: list[str] = []
+    b"".join(app.wsgi_app(environ, lambda status, *_: statuses.append(status)))
+    assert statuses[0].startswith("413")
+    assert body.sent <= app.config["REQUEST_BODY_BUFFER"] + 128 * 1024
 
 
 def test_unknown_page_and_method(actions: Actions) -> None:

@@ -15,6 +15,7 @@ import requests
 
 from tests.support.raw_http import (
     answer_head,
+    drip,
     pages_answered,
     send_raw,
     stall_answers,
@@ -56,6 +57,10 @@ STALLED = 80
 PAGES = 4
 #: Seconds a page may take while the gateway is flooded (normally a few ms).
 PROMPT = 5.0
+#: Seconds between two bytes of a trickling body: each read is well within the deadline.
+TRICKLE = 0.5
+#: Another client, as the gateway sees the socket peer (Linux routes all of 127/8 to loopback).
+OTHER_CLIENT = "127.0.0.2"
 
 
 @pytest.fixture(scope="module")
@@ -96,4 +101,52 @@ def test_cwe_400_stalled_console_form_bodies_leave_pages_served(deployed: Stack)
         assert retry_after
     finally:
         for sock in stalled:
+            sock.close()
+
+
+def _trickled_answer(deployed: Stack, path: str, length: int) -> tuple[int | None, float]:
+    """A body of ``length`` bytes announced and sent one byte every :data:`TRICKLE` seconds:
+    the status of the answer, and the seconds it took."""
+    sock = stalled_post(deployed.gateway_url, path, length)
+    stop = drip([sock], TRICKLE)
+    started = time.monotonic()
+    try:
+        deadline = int(DEPLOYED["REQUEST_BODY_TIMEOUT"])
+        return status_of(answer_head(sock, timeout=deadline + 3)), time.monotonic() - started
+    finally:
+        stop.set()
+        sock.close()
+
+
+def test_cwe_400_body_sent_a_byte_at_a_time_gets_408_at_the_deadline(deployed: Stack) -> None:
+    """The deadline is for the whole body, not per read: a client that keeps every read just
+    short of it (one byte at a time) is cut off at the deadline all the same."""
+    status, took = _trickled_answer(deployed, "/login", 30)  # 30 bytes would take 15 s
+    assert status == 408 and took < int(DEPLOYED["REQUEST_BODY_TIMEOUT"]) + 2
+
+
+def test_cwe_400_streamed_body_below_the_minimum_rate_gets_408(deployed: Stack) -> None:
+    """A body too large to buffer (to a product's public page) is streamed, and must keep
+    arriving at ``REQUEST_BODY_MIN_RATE``: two bytes a second hold no thread for long."""
+    status, took = _trickled_answer(deployed, "/segment/login", 400_000)
+    assert status == 408 and took < int(DEPLOYED["REQUEST_BODY_TIMEOUT"]) + 2
+
+
+def test_cwe_400_one_client_cannot_take_every_body_slot(deployed: Stack) -> None:
+    """One client address holds at most ``REQUEST_BODY_PER_CLIENT`` bodies being received per
+    process: its trickling connections leave everyone else's form posts answered."""
+    hogs = [stalled_post(deployed.gateway_url, "/login", 60000, source=OTHER_CLIENT)
+            for _ in range(40)]
+    stop = drip(hogs, TRICKLE)
+    try:
+        time.sleep(0.5)  # every hog is in the gateway before the others post
+        statuses = []
+        for _ in range(6):
+            answer = requests.post(deployed.gateway_url + "/login", data={"email": "a@b.c"},
+                                   timeout=PROMPT)
+            statuses.append(answer.status_code)
+        assert 503 not in statuses, statuses
+    finally:
+        stop.set()
+        for sock in hogs:
             sock.close()

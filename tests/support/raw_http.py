@@ -4,27 +4,53 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import requests
 
 
-def send_raw(url: str, raw: bytes) -> socket.socket:
-    """A connection to ``url``'s host and port with ``raw`` sent on it (left open)."""
+def send_raw(url: str, raw: bytes, source: str | None = None) -> socket.socket:
+    """A connection to ``url``'s host and port with ``raw`` sent on it (left open), from the
+    loopback address ``source`` when given (another client as far as the server can tell)."""
     parts = urlsplit(url)
-    sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=5)
+    sock = socket.create_connection(
+        (parts.hostname or "127.0.0.1", parts.port or 80),
+        timeout=5,
+        source_address=(source, 0) if source else None,
+    )
     sock.sendall(raw)
     return sock
 
 
-def stalled_post(url: str, path: str, length: int, sent: bytes = b"") -> socket.socket:
+def stalled_post(
+    url: str, path: str, length: int, sent: bytes = b"", source: str | None = None
+) -> socket.socket:
     """A form post announcing ``length`` bytes that sends only ``sent`` and then stops."""
     return send_raw(url, (
         f"POST {path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"
         f"Content-Length: {length}\r\n\r\n"
-    ).encode() + sent)
+    ).encode() + sent, source)
+
+
+def drip(socks: list[socket.socket], every: float) -> threading.Event:
+    """Send one byte of body on each of ``socks`` every ``every`` seconds, each send well
+    within any per-read timeout, until the returned event is set or a connection ends."""
+    stop = threading.Event()
+
+    def trickle() -> None:
+        live = list(socks)
+        while live and not stop.wait(every):
+            for sock in list(live):
+                try:
+                    sock.sendall(b"a")
+                except OSError:
+                    live.remove(sock)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    return stop
 
 
 def answer_head(sock: socket.socket, timeout: float) -> bytes:
