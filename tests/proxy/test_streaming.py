@@ -203,3 +203,26 @@ def test_readyz_reports_upstreams(dead_upstream_gateway: Flask) -> None:
     assert answer.status_code == 503
     assert answer.get_json()["checks"]["sendgrid"] == "unavailable"
     assert answer.get_json()["checks"]["segment"] == "ok"
+
+
+def test_cwe_400_streamed_uploads_take_at_most_half_the_body_slots() -> None:
+    """Large uploads hold their slot until answered: they may take half the slots, never the
+    ones small Console forms need."""
+    import io
+
+    from gateway.web.bodies import BodyError, Receiver
+
+    receiver = Receiver(timeout=1, buffer=1024, concurrency=4, per_client=4, min_rate=1024)
+
+    def post(size: int, client: str) -> dict[str, object]:
+        return {"CONTENT_LENGTH": str(size), "wsgi.input": io.BytesIO(bytes(size)),
+                "REMOTE_ADDR": client}
+
+    uploads = [receiver.receive(post(4096, f"10.0.0.{i}")) for i in range(2)]
+    with pytest.raises(BodyError) as refused:
+        receiver.receive(post(4096, "10.0.0.9"))
+    assert refused.value.status == 503
+    assert receiver.receive(post(100, "10.0.0.9")).payload == bytes(100)
+    for upload in uploads:
+        upload.close()
+    receiver.receive(post(4096, "10.0.0.9")).close()
