@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from gateway.products.table import products
 from gateway.proxy import headers as hdr
 from tests.support.apps import dispose
 from tests.support.proxy_gateway import SignedIn, echoed, header_names, sign_in
@@ -141,9 +142,15 @@ def test_forwarded_headers_are_set_by_the_gateway(signed_in: SignedIn) -> None:
     assert got["host"] == echo_host(signed_in, "sendgrid")
 
 
+def upstream_of(person: SignedIn, product: str) -> str:
+    """The upstream the gateway's products table holds for ``product``."""
+    entry = products(person.client.application).get(product)
+    assert entry is not None
+    return entry.upstream
+
+
 def echo_host(person: SignedIn, product: str) -> str:
-    app = person.client.application
-    return str(app.config[f"{product.upper()}_UPSTREAM"]).split("//", 1)[1]
+    return upstream_of(person, product).split("//", 1)[1]
 
 
 def test_trusted_proxy_hops_honour_the_load_balancer(
@@ -238,7 +245,7 @@ def test_compressed_body_passes_through_untouched(signed_in: SignedIn) -> None:
 def test_location_is_rewritten_under_the_prefix(
     signed_in: SignedIn, location: str, expected: str
 ) -> None:
-    upstream = signed_in.client.application.config["SEGMENT_UPSTREAM"]
+    upstream = upstream_of(signed_in, "segment")
     response = signed_in.client.get(
         "/segment/redirect", query_string={"to": location.replace("UPSTREAM", upstream)}
     )
