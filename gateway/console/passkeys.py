@@ -5,7 +5,7 @@ browser's ceremony, and submits the page's form with the credential as JSON; the
 answer those posts like the password forms do (redirects, or the page again with an error).
 
 * ``/login/passkey``: passwordless sign-in (throttled, audited, new-device notice and session
-  rules of password sign-in: :func:`gateway.console.auth.finish_login`);
+  rules of password sign-in: :func:`gateway.identity.signin.finish`);
 * ``/login/2fa/passkey``: a passkey instead of the TOTP code at the second step;
 * ``/settings/reauthenticate/passkey``: re-authentication before sensitive changes;
 * ``/reset-password/passkey``: the second factor of a password reset (with the mailed link);
@@ -36,7 +36,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from gateway.console import auth
 from gateway.console import recovery as reset_views
 from gateway.console.forms import (
     ActionForm,
@@ -47,18 +46,18 @@ from gateway.console.forms import (
 )
 from gateway.console.settings.twofactor import codes_page
 from gateway.db import db
-from gateway.identity import audit, notices, passkeys, recovery, throttle
+from gateway.identity import audit, notices, passkeys, recovery, signin, throttle
 from gateway.identity.factors import Factor, second_factors
 from gateway.identity.factors import status as two_factor_status
 from gateway.identity.mail import mail_text
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import is_fresh, mark_reauthenticated, revoke_all
+from gateway.identity.signin import PendingSignIn
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import User
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
-from gateway.web.observability import LOGINS
 from gateway.web.return_paths import safe_return_path
 
 bp = Blueprint("passkeys", __name__)
@@ -83,7 +82,7 @@ def _passkeys_enabled() -> dict[str, Any]:
 def pending_second_factors() -> dict[str, bool]:
     """What the 2FA step offers the person signing in: a passkey, the TOTP code, or both;
     ``recovery``: whether a recovery code is left (the way out is offered either way)."""
-    pending = auth._pending_user()
+    pending = PendingSignIn().user()
     if pending is None:
         return {"passkey": False, "totp": True, "recovery": True}
     factors = second_factors(pending[0])
@@ -107,7 +106,7 @@ def options(purpose: str) -> ResponseReturnValue:
     if purpose == Purpose.LOGIN:
         body = passkeys.authentication_options(Purpose.LOGIN, None)
     elif purpose == Purpose.SECOND_FACTOR:
-        pending = auth._pending_user()
+        pending = PendingSignIn().user()
         if pending is None or not pending[0].passkeys:
             return _json_error("Start again from the sign-in page.", 401)
         body = passkeys.authentication_options(Purpose.SECOND_FACTOR, pending[0])
@@ -143,14 +142,8 @@ def _refusal_status(refused: PasskeyRefused) -> int:
 def _failed(
     refused: PasskeyRefused, account: str, ip: str, stage: str, link: str | None = None
 ) -> None:
-    """Count and audit a refused passkey like a wrong password (the caller commits)."""
-    user = refused.user
-    locked = throttle.record_failure(account, ip, link)
-    LOGINS.labels("failure").inc()
-    audit.record("login_failed", user.id if user else None, stage=stage,
-                 reason=refused.refusal.value)
-    if locked:
-        audit.record("lockout", user.id if user else None)
+    """Count and audit a refused passkey like a wrong password (``signin.failed`` commits)."""
+    signin.failed(refused.user, account, ip, stage, link, reason=refused.refusal.value)
     current_app.logger.info("passkey refused (%s): %s", stage, refused)
 
 
@@ -179,7 +172,6 @@ def _proven(
     except PasskeyRefused as refused:
         refused.user = user
         _failed(refused, user.email, ip, stage, link)
-        db().commit()
         return None, page(_refusal_status(refused), error)
     throttle.record_success(user.email, user.id, by=stage)
     return result, None
@@ -209,7 +201,6 @@ def login() -> ResponseReturnValue:
         # Counted against this client, not the account: a passkey passes the account lock, and
         # anyone who knows a credential id could otherwise lock its owner out with bad ones.
         _failed(refused, client_key, ip, "passkey")
-        db().commit()
         return page(_refusal_status(refused), SIGN_IN_ERROR)
     user: User = result.user
     if not user.is_verified:
@@ -217,14 +208,14 @@ def login() -> ResponseReturnValue:
         return page(403, "Confirm your email address first.")
     # The account lock does not hold a passkey back (throttle.Proof.PASSKEY): lift it.
     throttle.record_success(user.email, user.id, by="passkey")
-    return auth.finish_login(user, passkeys.amr(result, password=False), next_path)
+    return signin.finish(user, passkeys.amr(result, password=False), next_path)
 
 
 # ----- second factor -------------------------------------------------------------------------
 
 @bp.post("/login/2fa/passkey")
 def second_factor() -> ResponseReturnValue:
-    pending = auth._pending_user()
+    pending = PendingSignIn().user()
     if pending is None:
         return redirect(url_for("auth.login"))
     user, next_path = pending
@@ -236,7 +227,7 @@ def second_factor() -> ResponseReturnValue:
     result, answer = _proven(Purpose.SECOND_FACTOR, user, "2fa", page, SECOND_FACTOR_ERROR)
     if answer is not None:
         return answer
-    return auth.finish_login(user, passkeys.amr(result, password=True), next_path,
+    return signin.finish(user, passkeys.amr(result, password=True), next_path,
                              remember=request.form.get("remember") == "y")
 
 

@@ -22,13 +22,14 @@ from typing import Any
 from flask import Blueprint, flash, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from gateway.console.auth import REUSED_CODE_ERROR, find_account, finish_login
+from gateway.console.auth import REUSED_CODE_ERROR
 from gateway.console.forms import EmailForm, ResetPasswordForm, ask_for_recovery_code
 from gateway.db import db
 from gateway.identity import audit, passkeys, recovery, throttle
 from gateway.identity.addresses import canonical_email
 from gateway.identity.factors import Factor, second_factors
 from gateway.identity.passwords import policy_problem, verify_password
+from gateway.identity.signin import find_account, finish
 from gateway.identity.totp import Check
 from gateway.models import PasskeyCredential, User
 from gateway.products import propagation
@@ -181,7 +182,7 @@ def reset_password() -> ResponseReturnValue:
     stopped_email = stopped.new_email if stopped else None
     twofactor_off = recovery.apply_reset(user, password, remove, stopped_email)
     methods = ["pwd"] + (_proven_amr(data) or ([method] if method else []))
-    response = finish_login(user, methods, url_for("console.home"))
+    response = finish(user, methods, url_for("console.home"))
     _tell(remove, twofactor_off, stopped_email)
     return response
 

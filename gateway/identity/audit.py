@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.db import db
 from gateway.models import AuditEvent
@@ -54,11 +55,16 @@ EVENT_LABELS = {
 
 
 def record(event: str, user_id: str | None = None, **detail: object) -> None:
-    """Add an audit event to the current transaction (the caller commits)."""
+    """Add an audit event to the request's unit of work (its service commits)."""
+    record_in(db(), event, user_id, **detail)
+
+
+def record_in(session: Session, event: str, user_id: str | None = None, **detail: object) -> None:
+    """Add an audit event to ``session``'s transaction (``gateway.db.own_transaction``)."""
     if event not in EVENT_LABELS:
         raise ValueError(f"unknown audit event {event!r}")
     text = json.dumps(detail, sort_keys=True, default=str) if detail else ""
-    db().add(AuditEvent(user_id=user_id, event=event, ip_address=client_ip(), detail=text))
+    session.add(AuditEvent(user_id=user_id, event=event, ip_address=client_ip(), detail=text))
     log.info("audit %s user=%s %s", event, user_id, text)
 
 

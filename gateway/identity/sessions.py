@@ -20,10 +20,11 @@ from flask_login import LoginManager, UserMixin
 from itsdangerous import BadSignature
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_cookie
 
-from gateway.db import db
-from gateway.identity import devices
+from gateway.db import db, own_transaction
+from gateway.identity import audit, devices
 from gateway.models import LoginSession, User, utcnow
 from gateway.web.client import client_ip, user_agent
 
@@ -170,8 +171,12 @@ def is_live(record: LoginSession) -> bool:
     ):
         return False
     if now - record.last_seen_at > _TOUCH_INTERVAL:
-        record.last_seen_at = now
-        db().commit()
+        # Bookkeeping, not the request's use case: its own transaction (a GET commits nothing).
+        with own_transaction() as bookkeeping:
+            bookkeeping.execute(
+                update(LoginSession).where(LoginSession.id == record.id).values(last_seen_at=now)
+            )
+        set_committed_value(record, "last_seen_at", now)
     return True
 
 
@@ -198,6 +203,13 @@ def invalidate_cached_checks() -> None:
 def revoke(record: LoginSession) -> None:
     record.revoked_at = utcnow()
     invalidate_cached_checks()
+
+
+def sign_out(record: LoginSession) -> None:
+    """Log out: the session row ends (every instance refuses it), audited; commits."""
+    revoke(record)
+    audit.record("logout", record.user_id)
+    db().commit()
 
 
 def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:
