@@ -29,6 +29,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
@@ -36,7 +37,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from gateway.console import recovery as reset_views
 from gateway.console.forms import (
     ActionForm,
     LoginCodeForm,
@@ -45,16 +45,12 @@ from gateway.console.forms import (
     ResetPasswordForm,
 )
 from gateway.console.settings.twofactor import codes_page
-from gateway.db import db
-from gateway.identity import audit, notices, passkeys, recovery, signin, throttle
+from gateway.identity import passkey_changes, passkeys, recovery, signin, throttle
 from gateway.identity.factors import Factor, second_factors
-from gateway.identity.factors import status as two_factor_status
-from gateway.identity.mail import mail_text
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
-from gateway.identity.sessions import is_fresh, mark_reauthenticated, revoke_all
+from gateway.identity.sessions import is_fresh, reauthenticated
 from gateway.identity.signin import PendingSignIn
-from gateway.identity.totp import new_recovery_codes
 from gateway.models import User
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
@@ -129,7 +125,6 @@ def options(purpose: str) -> ResponseReturnValue:
             body = passkeys.registration_options(user)
     else:
         abort(404)
-    db().commit()
     response = current_app.response_class(body, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -202,13 +197,10 @@ def login() -> ResponseReturnValue:
         # anyone who knows a credential id could otherwise lock its owner out with bad ones.
         _failed(refused, client_key, ip, "passkey")
         return page(_refusal_status(refused), SIGN_IN_ERROR)
-    user: User = result.user
-    if not user.is_verified:
-        db().commit()
+    step = signin.passkey_step(result.user, passkeys.amr(result, password=False), next_path)
+    if step.response is None:
         return page(403, "Confirm your email address first.")
-    # The account lock does not hold a passkey back (throttle.Proof.PASSKEY): lift it.
-    throttle.record_success(user.email, user.id, by="passkey")
-    return signin.finish(user, passkeys.amr(result, password=False), next_path)
+    return step.response
 
 
 # ----- second factor -------------------------------------------------------------------------
@@ -268,8 +260,7 @@ def reset() -> ResponseReturnValue:
                              link=data["jti"])
     if answer is not None:
         return answer
-    reset_views.remember_passkey_proof(data, passkeys.amr(result, password=True))
-    db().commit()
+    recovery.keep_passkey_proof(data, passkeys.amr(result, password=True), session)
     return redirect(url_for("recovery.reset_password", token=token))
 
 
@@ -290,9 +281,7 @@ def reauthenticate() -> ResponseReturnValue:
     _result, answer = _proven(Purpose.REAUTH, user, "reauthenticate", page, REAUTH_ERROR)
     if answer is not None:
         return answer
-    mark_reauthenticated(current_user.record)
-    audit.record("reauthenticated", user.id, method="passkey")
-    db().commit()
+    reauthenticated(current_user.record, method="passkey")
     return redirect(next_path)
 
 
@@ -315,18 +304,16 @@ def settings() -> ResponseReturnValue:
 @bp.post("/settings/passkeys")
 @fresh_login_required
 def add() -> ResponseReturnValue:
-    user = current_user.user
     if not ActionForm().validate_on_submit():
         abort(400)
-    was_on = user.has_second_factor
     try:
-        credential = passkeys.register(
-            user, request.form.get("credential", ""), request.form.get("name", "")
+        credential, codes = passkey_changes.add(
+            current_user.user, current_user.record, request.form.get("credential", ""),
+            request.form.get("name", ""),
         )
     except passkeys.BadName as exc:
         return _settings_page(400, str(exc))
     except PasskeyRefused as refused:
-        db().commit()  # the challenge stays spent
         current_app.logger.info("passkey registration refused: %s", refused)
         message = (
             "That passkey is already registered."
@@ -334,16 +321,6 @@ def add() -> ResponseReturnValue:
             else "That passkey could not be added. Try again."
         )
         return _settings_page(_refusal_status(refused), message)
-    ended = revoke_all(user.id, keep=current_user.record)
-    body = (f'A passkey named "{mail_text(credential.name)}" was added to your Unified Login '
-            "account.")
-    codes = [] if was_on else new_recovery_codes(user)
-    if not was_on:
-        audit.record("2fa_enabled", user.id, sessions_ended=ended, factor="passkey")
-        body += " Sign-in now asks for it after your password."
-    notices.second_factor_changed(user, "A passkey was added to your account", body,
-                                  str(two_factor_status(user)))
-    db().commit()
     flash(f'Passkey "{credential.name}" added. Your other sessions were signed out.')
     if codes:  # it turned 2FA on: the recovery codes come in the same flow
         return codes_page(codes)
@@ -363,13 +340,10 @@ def rename(public_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     credential = _owned(public_id)
-    old = credential.name
     try:
-        passkeys.rename(credential, request.form.get("name", ""))
+        passkey_changes.rename(current_user.user, credential, request.form.get("name", ""))
     except passkeys.BadName as exc:
         return _settings_page(400, str(exc))
-    audit.record("passkey_renamed", current_user.user.id, old=old, new=credential.name)
-    db().commit()
     flash(f'Passkey renamed to "{credential.name}".')
     return redirect(url_for("passkeys.settings"))
 
@@ -379,20 +353,13 @@ def rename(public_id: str) -> ResponseReturnValue:
 def remove(public_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user = current_user.user
     credential = _owned(public_id)
     name = credential.name
-    ended = revoke_all(user.id, keep=current_user.record)
-    body = f'The passkey named "{mail_text(name)}" was removed from your Unified Login account.'
-    if passkeys.remove(user, credential, sessions_ended=ended):  # 2FA off, its codes deleted
-        body += " It was your last second factor: two-factor authentication is now off."
+    if passkey_changes.remove(current_user.user, current_user.record, credential):
         flash("Passkey removed. Two-factor authentication is off. "
               "Your other sessions were signed out.")
     else:
         flash(f'Passkey "{name}" removed. Your other sessions were signed out.')
-    notices.second_factor_changed(user, "A passkey was removed from your account", body,
-                                  str(two_factor_status(user)))
-    db().commit()
     # "Sign out everywhere" offers removal too, and comes back to its question.
     return redirect(safe_return_path(request.form.get("next"),
                                      default=url_for("passkeys.settings")))

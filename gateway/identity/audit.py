@@ -54,17 +54,20 @@ EVENT_LABELS = {
 }
 
 
-def record(event: str, user_id: str | None = None, **detail: object) -> None:
+def record(event: str, user_id: str | None = None, /, **detail: object) -> None:
     """Add an audit event to the request's unit of work (its service commits)."""
     record_in(db(), event, user_id, **detail)
 
 
-def record_in(session: Session, event: str, user_id: str | None = None, **detail: object) -> None:
-    """Add an audit event to ``session``'s transaction (``gateway.db.own_transaction``)."""
+def record_in(
+    into: Session, event: str, user_id: str | None = None, /, **detail: object
+) -> None:
+    """Add an audit event to the transaction of ``into`` (``gateway.db.own_transaction``);
+    positional-only, so a detail may be called ``session`` or ``event``."""
     if event not in EVENT_LABELS:
         raise ValueError(f"unknown audit event {event!r}")
     text = json.dumps(detail, sort_keys=True, default=str) if detail else ""
-    session.add(AuditEvent(user_id=user_id, event=event, ip_address=client_ip(), detail=text))
+    into.add(AuditEvent(user_id=user_id, event=event, ip_address=client_ip(), detail=text))
     log.info("audit %s user=%s %s", event, user_id, text)
 
 

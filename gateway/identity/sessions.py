@@ -190,6 +190,13 @@ def mark_reauthenticated(record: LoginSession) -> None:
     record.authenticated_at = utcnow()
 
 
+def reauthenticated(record: LoginSession, **detail: object) -> None:
+    """The person proved who they are again: the freshness window opens, audited; commits."""
+    mark_reauthenticated(record)
+    audit.record("reauthenticated", record.user_id, **detail)
+    db().commit()
+
+
 def cache_epoch() -> int:
     """Changes whenever this process revokes a session, or changes a user's email or links;
     per-process caches of session checks (the proxy's) drop everything older at once."""

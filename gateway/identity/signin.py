@@ -184,6 +184,17 @@ def code_step(
     return Step(Outcome.SIGNED_IN, user, response=response)
 
 
+def passkey_step(user: User, amr: list[str], next_path: str) -> Step:
+    """Passwordless: the account a verified passkey names signs in, once its address is
+    confirmed. The account lock does not hold a passkey back (``throttle.Proof.PASSKEY``):
+    its success lifts it."""
+    if not user.is_verified:
+        db().commit()  # the challenge stays spent
+        return Step(Outcome.UNVERIFIED, user)
+    throttle.record_success(user.email, user.id, by="passkey")
+    return Step(Outcome.SIGNED_IN, user, response=finish(user, amr, next_path))
+
+
 def finish(user: User, methods: list[str], next_path: str, *, remember: bool = False) -> Response:
     """Start the session; note the device (a notice when it is new, remembered when asked);
     after a recovery code, show how many are left before going on to ``next_path``. Commits

@@ -30,7 +30,7 @@ from gateway.identity.sessions import (
     active_sessions,
     end_browser_session,
     is_fresh,
-    mark_reauthenticated,
+    reauthenticated,
     revoke,
     revoke_all,
 )
@@ -156,9 +156,7 @@ def reauthenticate() -> ResponseReturnValue:
             error = "Confirm with your passkey."
         return render_template("settings/reauth.html", form=form, next=next_path, error=error), 401
     throttle.record_success(user.email)
-    mark_reauthenticated(current_user.record)
-    audit.record("reauthenticated", user.id)
-    db().commit()
+    reauthenticated(current_user.record)
     return redirect(next_path)
 
 
