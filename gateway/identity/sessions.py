@@ -212,11 +212,20 @@ def revoke(record: LoginSession) -> None:
     invalidate_cached_checks()
 
 
-def sign_out(record: LoginSession) -> None:
-    """Log out: the session row ends (every instance refuses it), audited; commits."""
+def sign_out(record: LoginSession, event: str = "logout", **detail: object) -> None:
+    """End one session (every instance refuses it from now), audited as ``event``; commits."""
     revoke(record)
-    audit.record("logout", record.user_id)
+    audit.record(event, record.user_id, **detail)
     db().commit()
+
+
+def sign_out_everywhere(user_id: str) -> int:
+    """End every session of ``user_id`` (and forget its remembered devices), audited;
+    commits. How many ended."""
+    count = revoke_all(user_id)
+    audit.record("sessions_revoked_all", user_id, count=count)
+    db().commit()
+    return count
 
 
 def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:
