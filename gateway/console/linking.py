@@ -1,36 +1,25 @@
 """First visit to an unlinked product: link an existing product user, or create a new one.
 
 ``/link/<product>`` is where the proxy sends a signed-in person who has no link to that product
-yet (``?next=`` is the page they asked for). Both ways end with a ``ProductLink`` row in the
-gateway, the same link recorded in the product, an audit event, and a redirect to ``next``.
-
-Rules: never link on an email match alone (the product checks the product password); the
-Console email must be verified; the product user's email must equal the Console email; one
-product user links to exactly one Console user. If a product cannot be reached, nothing is
-recorded in the gateway and the person gets a page with a retry button.
+yet (``?next=`` is the page they asked for). The pages parse the form, call the linking
+service (``gateway/products/linking.py``, where the rules are) and word its answer; both ways
+end with a redirect to ``next``. If a product cannot be reached, the person gets a page with a
+retry button.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from gateway.console.forms import CreateProductUserForm, LinkExistingForm
-from gateway.db import db
-from gateway.identity import audit, throttle
-from gateway.identity.addresses import canonical_email
-from gateway.identity.sessions import invalidate_cached_checks
-from gateway.models import AuditEvent, ProductLink, User, utcnow
-from gateway.products import api
-from gateway.products.propagation import email_change_in_progress
+from gateway.models import User
+from gateway.products import linking
+from gateway.products.linking import LinkRefused, Refusal
 from gateway.products.table import Product, products
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
@@ -50,8 +39,14 @@ CONSOLE_ALREADY_LINKED = (
 )
 CHANGE_IN_PROGRESS = "Your email address is being changed right now. Try again in a minute."
 EMAIL_TAKEN = "A {title} user with this email already exists; link it instead."
-#: At most one "sent from a product login page" event per user and product in this interval.
-REDIRECT_AUDIT_INTERVAL = timedelta(hours=1)
+#: How each refusal is answered (status, message; ``{title}`` is the product's).
+ANSWERS = {
+    Refusal.UNVERIFIED: (403, UNVERIFIED),
+    Refusal.CHANGE_IN_PROGRESS: (409, CHANGE_IN_PROGRESS),
+    Refusal.LINKED_ELSEWHERE: (409, ALREADY_LINKED),
+    Refusal.CONSOLE_ALREADY_LINKED: (409, CONSOLE_ALREADY_LINKED),
+    Refusal.EMAIL_TAKEN: (409, EMAIL_TAKEN),
+}
 
 
 def _product(name: str) -> Product:
@@ -69,13 +64,6 @@ def _title(name: str) -> str:
 
 def _next(product: Product) -> str:
     return safe_return_path(request.values.get("next"), default=product.prefix + "/")
-
-
-def existing_link(user_id: str, product: str) -> ProductLink | None:
-    query = select(ProductLink).where(
-        ProductLink.user_id == user_id, ProductLink.product == product
-    )
-    return db().scalars(query).first()
 
 
 def _page(
@@ -116,27 +104,52 @@ def choose(name: str) -> ResponseReturnValue:
     """The choice page; a person already linked goes straight on to ``next``."""
     product = _product(name)
     next_path = _next(product)
-    if existing_link(current_user.user.id, product.name) is not None:
+    if linking.existing_link(current_user.user.id, product.name) is not None:
         return Response(status=302, headers={"Location": next_path})
     return _page(product, next_path)
 
 
-def _before_change(
-    product: Product, next_path: str, form: Any, link_form: LinkExistingForm | None = None
-) -> ResponseReturnValue | None:
-    """Checks shared by link and create: a valid form (CSRF), not linked yet (then linking
-    again is a no-op that goes on to ``next``), and a verified Console email."""
-    user: User = current_user.user
+def _refused(product: Product, next_path: str, refused: LinkRefused,
+             link_form: LinkExistingForm | None = None) -> ResponseReturnValue:
+    """The page for a refusal of the linking service."""
+    title = _title(product.name)
+    if refused.refusal is Refusal.UNAVAILABLE:
+        return _unavailable(product, next_path)
+    if refused.refusal is Refusal.THROTTLED and refused.blocked is not None:
+        message = retry_message(refused.blocked.retry_after)
+        page, _ = _page(product, next_path, error=message, link_form=link_form)
+        return too_many_attempts(page, refused.blocked.retry_after)
+    if refused.refusal is Refusal.WRONG_CREDENTIALS and link_form is not None:
+        link_form.password.data = ""
+        # At the field it is about (and in the page's error summary, linked to it).
+        link_form.password.errors = [GENERIC_LINK_ERROR.format(title=title)]
+        return _page(product, next_path, 401, link_form=link_form)
+    if refused.refusal is Refusal.EMAIL_MISMATCH:
+        user: User = current_user.user
+        error = _mismatch(title, refused.product_email, user.email)
+        return _page(product, next_path, 409, error=error, link_form=link_form)
+    status, message = ANSWERS[refused.refusal]
+    return _page(product, next_path, status, error=message.format(title=title))
+
+
+def _linked(product: Product, next_path: str, done: linking.Linked) -> Response:
+    if not done.new:  # a concurrent request of this person recorded it (and said so)
+        return Response(status=302, headers={"Location": next_path})
+    title = _title(product.name)
+    verb = "created and linked" if done.origin == "created" else "linked"
+    flash(f"Your {title} user is {verb}: you sign in to {title} with your Console account now.",
+          "success")
+    return Response(status=302, headers={"Location": next_path})
+
+
+def _checked_form(product: Product, next_path: str, form: Any,
+                  link_form: LinkExistingForm | None = None) -> ResponseReturnValue | None:
+    """A valid form (CSRF), and not linked yet (then linking again is a no-op that goes on
+    to ``next``)."""
     if not form.validate_on_submit():
         return _page(product, next_path, 400, link_form=link_form)
-    if existing_link(user.id, product.name) is not None:
+    if linking.existing_link(current_user.user.id, product.name) is not None:
         return Response(status=302, headers={"Location": next_path})
-    if not user.is_verified:
-        return _page(product, next_path, 403, error=UNVERIFIED.format(title=_title(product.name)))
-    if email_change_in_progress(user.id):
-        # The change lists the linked products when it starts: a product linked midway would
-        # keep the old email. Wait for the change to end (seconds).
-        return _page(product, next_path, 409, error=CHANGE_IN_PROGRESS)
     return None
 
 
@@ -144,128 +157,32 @@ def _before_change(
 @login_required
 def link_existing(name: str) -> ResponseReturnValue:
     product = _product(name)
-    title = _title(product.name)
     form = LinkExistingForm()
     next_path = _next(product)
-    user: User = current_user.user
-    refused = _before_change(product, next_path, form, link_form=form)
-    if refused is not None:
-        return refused
-    email = canonical_email(form.email.data) or ""
-    account = f"link:{product.name}:{email or user.id}"
-    ip = client_ip()
-    blocked = throttle.check(account, ip)
-    if blocked:
-        message = retry_message(blocked.retry_after)
-        page, _ = _page(product, next_path, error=message, link_form=form)
-        return too_many_attempts(page, blocked.retry_after)
-    client = api.client_for(product.name)
+    answered = _checked_form(product, next_path, form, link_form=form)
+    if answered is not None:
+        return answered
     try:
-        product_user = client.verify_credentials(
-            email or form.email.data or "", form.password.data or ""
-        )
-    except api.InvalidCredentials:
-        throttle.record_failure(account, ip)
-        db().commit()
-        form.password.data = ""
-        # At the field it is about (and in the page's error summary, linked to it).
-        form.password.errors = [GENERIC_LINK_ERROR.format(title=title)]
-        return _page(product, next_path, 401, link_form=form)
-    except api.ProductError:
-        return _unavailable(product, next_path)
-    throttle.record_success(account)
-    if canonical_email(product_user.email) != user.email:
-        db().commit()
-        return _page(
-            product, next_path, 409, error=_mismatch(title, product_user.email, user.email),
-            link_form=form,
-        )
-    if _linked_elsewhere(product.name, product_user.id, user.id):
-        db().commit()
-        return _page(product, next_path, 409, error=ALREADY_LINKED.format(title=title))
-    try:
-        client.link_user(product_user.id, user.id, user.email)
-    except api.AlreadyLinked as exc:
-        db().commit()
-        message = CONSOLE_ALREADY_LINKED if exc.code == "console_user_already_linked" else (
-            ALREADY_LINKED
-        )
-        return _page(product, next_path, 409, error=message.format(title=title))
-    except api.ProductError:
-        db().commit()
-        return _unavailable(product, next_path)
-    if not _record_link(user, product.name, product_user.id, "linked"):
-        return _page(product, next_path, 409, error=ALREADY_LINKED.format(title=title))
-    return Response(status=302, headers={"Location": next_path})
+        done = linking.link_existing(current_user.user, product, form.email.data or "",
+                                     form.password.data or "", client_ip())
+    except LinkRefused as refused:
+        return _refused(product, next_path, refused, link_form=form)
+    return _linked(product, next_path, done)
 
 
 @bp.route("/link/<name>/new", methods=["POST"])
 @login_required
 def create_new(name: str) -> ResponseReturnValue:
     product = _product(name)
-    title = _title(product.name)
     next_path = _next(product)
-    user: User = current_user.user
-    refused = _before_change(product, next_path, CreateProductUserForm())
-    if refused is not None:
-        return refused
-    client = api.client_for(product.name)
-    origin = "created"
+    answered = _checked_form(product, next_path, CreateProductUserForm())
+    if answered is not None:
+        return answered
     try:
-        product_user = client.create_user(user.email, user.id)
-    except api.EmailInUse:
-        try:
-            ours = _already_ours(client, user)
-        except api.ProductError:
-            return _unavailable(product, next_path)
-        if ours is None:
-            return _page(product, next_path, 409, error=EMAIL_TAKEN.format(title=title))
-        product_user, origin = ours, "linked"
-    except api.ProductError:
-        return _unavailable(product, next_path)
-    if not _record_link(user, product.name, product_user.id, origin):
-        return _page(product, next_path, 409, error=ALREADY_LINKED.format(title=title))
-    return Response(status=302, headers={"Location": next_path})
-
-
-def _already_ours(
-    client: api.ProductClient, user: User
-) -> api.ProductUser | None:
-    """The product user with this email if the product already records it as linked to *this*
-    Console user (an earlier attempt that the gateway did not get to record), else None."""
-    found = client.find_user_by_email(user.email)
-    if found is not None and found.external_id == user.id:
-        return found
-    return None
-
-
-def _linked_elsewhere(product: str, product_user_id: str, user_id: str) -> bool:
-    query = select(ProductLink.user_id).where(
-        ProductLink.product == product, ProductLink.product_user_id == product_user_id
-    )
-    owner = db().scalars(query).first()
-    return owner is not None and owner != user_id
-
-
-def _record_link(user: User, product: str, product_user_id: str, origin: str) -> bool:
-    """Insert the gateway's side of the link and audit it; False if another user holds it."""
-    row = ProductLink(user_id=user.id, product=product, product_user_id=product_user_id,
-                      origin=origin)
-    try:
-        with db().begin_nested():
-            db().add(row)
-    except IntegrityError:
-        mine = existing_link(user.id, product)
-        db().commit()
-        return mine is not None and mine.product_user_id == product_user_id
-    event = "product_created" if origin == "created" else "product_linked"
-    audit.record(event, user.id, product=product, product_user_id=product_user_id)
-    db().commit()
-    invalidate_cached_checks()  # the switcher of other products shows the new link at once
-    verb = "created and linked" if origin == "created" else "linked"
-    flash(f"Your {_title(product)} user is {verb}: you sign in to {_title(product)} with your "
-          "Console account now.", "success")
-    return True
+        done = linking.create_new(current_user.user, product)
+    except LinkRefused as refused:
+        return _refused(product, next_path, refused)
+    return _linked(product, next_path, done)
 
 
 def _mismatch(title: str, product_email: str, console_email: str) -> str:
@@ -275,44 +192,3 @@ def _mismatch(title: str, product_email: str, console_email: str) -> str:
         f"Console email to {product_email} in Console settings, or change the email of your "
         f"{title} user to {console_email} in {title}, then come back and link."
     )
-
-
-def note_product_login_redirect(login_hint: str | None, next_path: str) -> None:
-    """Audit a person sent by a product's own login page (``/login?login_hint=..&next=/p/``).
-
-    One indexed lookup and one insert; the page shown is the same whoever the hint names, so
-    this is no enumeration oracle.
-    """
-    product = next(
-        (p for p in products() if next_path.lower().startswith(p.prefix.lower() + "/")), None
-    )
-    if product is None or not login_hint:
-        return
-    email = canonical_email(login_hint)
-    user_id = db().scalars(select(User.id).where(User.email == email)).first() if email else None
-    # Anyone can send this GET: one row per user and product per interval, or a flood of them
-    # would push the person's real security events off their Activity page.
-    since = utcnow() - REDIRECT_AUDIT_INTERVAL
-    recent = select(AuditEvent.id).where(
-        AuditEvent.event == "product_login_redirect",
-        AuditEvent.user_id == user_id if user_id else AuditEvent.user_id.is_(None),
-        AuditEvent.detail == json.dumps({"product": product.name}),
-        AuditEvent.created_at >= since,
-    )
-    if db().scalars(recent.limit(1)).first() is not None:
-        return
-    audit.record("product_login_redirect", user_id, product=product.name)
-    db().commit()
-
-
-def handoff_product(login_hint: str | None, next_path: str) -> str | None:
-    """The name of the product whose own login page sent this person here (it sends a linked
-    user's email as ``login_hint`` and its own path as ``next``), for the sign-in page to say
-    "<Product> now uses your Console sign-in". The same for any hint: no account is looked up.
-    """
-    if not login_hint:
-        return None
-    for product in products():
-        if next_path.lower().startswith(product.prefix.lower() + "/"):
-            return _title(product.name)
-    return None

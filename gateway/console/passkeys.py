@@ -5,7 +5,7 @@ browser's ceremony, and submits the page's form with the credential as JSON; the
 answer those posts like the password forms do (redirects, or the page again with an error).
 
 * ``/login/passkey``: passwordless sign-in (throttled, audited, new-device notice and session
-  rules of password sign-in: :func:`gateway.console.auth.finish_login`);
+  rules of password sign-in: :func:`gateway.identity.signin.finish`);
 * ``/login/2fa/passkey``: a passkey instead of the TOTP code at the second step;
 * ``/settings/reauthenticate/passkey``: re-authentication before sensitive changes;
 * ``/reset-password/passkey``: the second factor of a password reset (with the mailed link);
@@ -29,6 +29,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
@@ -36,8 +37,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from gateway.console import auth
-from gateway.console import recovery as reset_views
 from gateway.console.forms import (
     ActionForm,
     LoginCodeForm,
@@ -46,19 +45,15 @@ from gateway.console.forms import (
     ResetPasswordForm,
 )
 from gateway.console.settings.twofactor import codes_page
-from gateway.db import db
-from gateway.identity import audit, notices, passkeys, recovery, throttle
+from gateway.identity import passkey_changes, passkeys, recovery, signin, throttle
 from gateway.identity.factors import Factor, second_factors
-from gateway.identity.factors import status as two_factor_status
-from gateway.identity.mail import mail_text
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
-from gateway.identity.sessions import is_fresh, mark_reauthenticated, revoke_all
-from gateway.identity.totp import new_recovery_codes
+from gateway.identity.sessions import is_fresh, reauthenticated
+from gateway.identity.signin import PendingSignIn
 from gateway.models import User
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
-from gateway.web.observability import LOGINS
 from gateway.web.return_paths import safe_return_path
 
 bp = Blueprint("passkeys", __name__)
@@ -83,7 +78,7 @@ def _passkeys_enabled() -> dict[str, Any]:
 def pending_second_factors() -> dict[str, bool]:
     """What the 2FA step offers the person signing in: a passkey, the TOTP code, or both;
     ``recovery``: whether a recovery code is left (the way out is offered either way)."""
-    pending = auth._pending_user()
+    pending = PendingSignIn().user()
     if pending is None:
         return {"passkey": False, "totp": True, "recovery": True}
     factors = second_factors(pending[0])
@@ -107,7 +102,7 @@ def options(purpose: str) -> ResponseReturnValue:
     if purpose == Purpose.LOGIN:
         body = passkeys.authentication_options(Purpose.LOGIN, None)
     elif purpose == Purpose.SECOND_FACTOR:
-        pending = auth._pending_user()
+        pending = PendingSignIn().user()
         if pending is None or not pending[0].passkeys:
             return _json_error("Start again from the sign-in page.", 401)
         body = passkeys.authentication_options(Purpose.SECOND_FACTOR, pending[0])
@@ -130,7 +125,6 @@ def options(purpose: str) -> ResponseReturnValue:
             body = passkeys.registration_options(user)
     else:
         abort(404)
-    db().commit()
     response = current_app.response_class(body, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -143,14 +137,8 @@ def _refusal_status(refused: PasskeyRefused) -> int:
 def _failed(
     refused: PasskeyRefused, account: str, ip: str, stage: str, link: str | None = None
 ) -> None:
-    """Count and audit a refused passkey like a wrong password (the caller commits)."""
-    user = refused.user
-    locked = throttle.record_failure(account, ip, link)
-    LOGINS.labels("failure").inc()
-    audit.record("login_failed", user.id if user else None, stage=stage,
-                 reason=refused.refusal.value)
-    if locked:
-        audit.record("lockout", user.id if user else None)
+    """Count and audit a refused passkey like a wrong password (``signin.failed`` commits)."""
+    signin.failed(refused.user, account, ip, stage, link, reason=refused.refusal.value)
     current_app.logger.info("passkey refused (%s): %s", stage, refused)
 
 
@@ -179,7 +167,6 @@ def _proven(
     except PasskeyRefused as refused:
         refused.user = user
         _failed(refused, user.email, ip, stage, link)
-        db().commit()
         return None, page(_refusal_status(refused), error)
     throttle.record_success(user.email, user.id, by=stage)
     return result, None
@@ -209,22 +196,18 @@ def login() -> ResponseReturnValue:
         # Counted against this client, not the account: a passkey passes the account lock, and
         # anyone who knows a credential id could otherwise lock its owner out with bad ones.
         _failed(refused, client_key, ip, "passkey")
-        db().commit()
         return page(_refusal_status(refused), SIGN_IN_ERROR)
-    user: User = result.user
-    if not user.is_verified:
-        db().commit()
+    step = signin.passkey_step(result.user, passkeys.amr(result, password=False), next_path)
+    if step.response is None:
         return page(403, "Confirm your email address first.")
-    # The account lock does not hold a passkey back (throttle.Proof.PASSKEY): lift it.
-    throttle.record_success(user.email, user.id, by="passkey")
-    return auth.finish_login(user, passkeys.amr(result, password=False), next_path)
+    return step.response
 
 
 # ----- second factor -------------------------------------------------------------------------
 
 @bp.post("/login/2fa/passkey")
 def second_factor() -> ResponseReturnValue:
-    pending = auth._pending_user()
+    pending = PendingSignIn().user()
     if pending is None:
         return redirect(url_for("auth.login"))
     user, next_path = pending
@@ -236,7 +219,7 @@ def second_factor() -> ResponseReturnValue:
     result, answer = _proven(Purpose.SECOND_FACTOR, user, "2fa", page, SECOND_FACTOR_ERROR)
     if answer is not None:
         return answer
-    return auth.finish_login(user, passkeys.amr(result, password=True), next_path,
+    return signin.finish(user, passkeys.amr(result, password=True), next_path,
                              remember=request.form.get("remember") == "y")
 
 
@@ -277,8 +260,7 @@ def reset() -> ResponseReturnValue:
                              link=data["jti"])
     if answer is not None:
         return answer
-    reset_views.remember_passkey_proof(data, passkeys.amr(result, password=True))
-    db().commit()
+    recovery.keep_passkey_proof(data, passkeys.amr(result, password=True), session)
     return redirect(url_for("recovery.reset_password", token=token))
 
 
@@ -299,9 +281,7 @@ def reauthenticate() -> ResponseReturnValue:
     _result, answer = _proven(Purpose.REAUTH, user, "reauthenticate", page, REAUTH_ERROR)
     if answer is not None:
         return answer
-    mark_reauthenticated(current_user.record)
-    audit.record("reauthenticated", user.id, method="passkey")
-    db().commit()
+    reauthenticated(current_user.record, method="passkey")
     return redirect(next_path)
 
 
@@ -324,18 +304,16 @@ def settings() -> ResponseReturnValue:
 @bp.post("/settings/passkeys")
 @fresh_login_required
 def add() -> ResponseReturnValue:
-    user = current_user.user
     if not ActionForm().validate_on_submit():
         abort(400)
-    was_on = user.has_second_factor
     try:
-        credential = passkeys.register(
-            user, request.form.get("credential", ""), request.form.get("name", "")
+        credential, codes = passkey_changes.add(
+            current_user.user, current_user.record, request.form.get("credential", ""),
+            request.form.get("name", ""),
         )
     except passkeys.BadName as exc:
         return _settings_page(400, str(exc))
     except PasskeyRefused as refused:
-        db().commit()  # the challenge stays spent
         current_app.logger.info("passkey registration refused: %s", refused)
         message = (
             "That passkey is already registered."
@@ -343,16 +321,6 @@ def add() -> ResponseReturnValue:
             else "That passkey could not be added. Try again."
         )
         return _settings_page(_refusal_status(refused), message)
-    ended = revoke_all(user.id, keep=current_user.record)
-    body = (f'A passkey named "{mail_text(credential.name)}" was added to your Unified Login '
-            "account.")
-    codes = [] if was_on else new_recovery_codes(user)
-    if not was_on:
-        audit.record("2fa_enabled", user.id, sessions_ended=ended, factor="passkey")
-        body += " Sign-in now asks for it after your password."
-    notices.second_factor_changed(user, "A passkey was added to your account", body,
-                                  str(two_factor_status(user)))
-    db().commit()
     flash(f'Passkey "{credential.name}" added. Your other sessions were signed out.')
     if codes:  # it turned 2FA on: the recovery codes come in the same flow
         return codes_page(codes)
@@ -372,13 +340,10 @@ def rename(public_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     credential = _owned(public_id)
-    old = credential.name
     try:
-        passkeys.rename(credential, request.form.get("name", ""))
+        passkey_changes.rename(current_user.user, credential, request.form.get("name", ""))
     except passkeys.BadName as exc:
         return _settings_page(400, str(exc))
-    audit.record("passkey_renamed", current_user.user.id, old=old, new=credential.name)
-    db().commit()
     flash(f'Passkey renamed to "{credential.name}".')
     return redirect(url_for("passkeys.settings"))
 
@@ -388,20 +353,13 @@ def rename(public_id: str) -> ResponseReturnValue:
 def remove(public_id: str) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    user = current_user.user
     credential = _owned(public_id)
     name = credential.name
-    ended = revoke_all(user.id, keep=current_user.record)
-    body = f'The passkey named "{mail_text(name)}" was removed from your Unified Login account.'
-    if passkeys.remove(user, credential, sessions_ended=ended):  # 2FA off, its codes deleted
-        body += " It was your last second factor: two-factor authentication is now off."
+    if passkey_changes.remove(current_user.user, current_user.record, credential):
         flash("Passkey removed. Two-factor authentication is off. "
               "Your other sessions were signed out.")
     else:
         flash(f'Passkey "{name}" removed. Your other sessions were signed out.')
-    notices.second_factor_changed(user, "A passkey was removed from your account", body,
-                                  str(two_factor_status(user)))
-    db().commit()
     # "Sign out everywhere" offers removal too, and comes back to its question.
     return redirect(safe_return_path(request.form.get("next"),
                                      default=url_for("passkeys.settings")))

@@ -11,8 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from gateway.console.forms import ActionForm
-from gateway.db import db
-from gateway.identity import audit
+from gateway.identity.plans import upgrade_plan
 
 bp = Blueprint("plan", __name__, url_prefix="/upgrade")
 
@@ -35,10 +34,6 @@ def upgrade() -> ResponseReturnValue:
         )
     if not form.validate_on_submit():
         abort(400)
-    if user.plan != "upgraded":
-        previous = user.plan
-        user.plan = "upgraded"
-        audit.record("plan_upgraded", user.id, previous=previous)
-        db().commit()
+    if upgrade_plan(user):
         flash(f"You are on {PLAN_NAMES['upgraded']} now.", "success")
     return redirect("/settings")

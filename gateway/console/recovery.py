@@ -22,13 +22,13 @@ from typing import Any
 from flask import Blueprint, flash, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from gateway.console.auth import REUSED_CODE_ERROR, find_account, finish_login
+from gateway.console.auth import REUSED_CODE_ERROR
 from gateway.console.forms import EmailForm, ResetPasswordForm, ask_for_recovery_code
-from gateway.db import db
-from gateway.identity import audit, passkeys, recovery, throttle
+from gateway.identity import passkeys, recovery, throttle
 from gateway.identity.addresses import canonical_email
 from gateway.identity.factors import Factor, second_factors
 from gateway.identity.passwords import policy_problem, verify_password
+from gateway.identity.signin import find_account, finish
 from gateway.identity.totp import Check
 from gateway.models import PasskeyCredential, User
 from gateway.products import propagation
@@ -37,8 +37,7 @@ from gateway.web.errors import retry_message, too_many_attempts
 
 bp = Blueprint("recovery", __name__)
 
-#: Session key: the reset link (its id) whose second factor this browser already proved.
-_PROVEN = "reset_second_factor"
+_PROVEN = recovery.PROVEN
 #: Form field: the public id of a passkey to remove with the reset (one per ticked box).
 _REMOVE = "remove_passkey"
 
@@ -55,12 +54,10 @@ def forgot_password() -> ResponseReturnValue:
         return render_template("auth/forgot_password.html", form=form), 400
     blocked = throttle.client_action("reset", client_ip())
     if blocked:
-        db().commit()
         page = render_template("auth/forgot_password.html", form=form,
                                error=retry_message(blocked.retry_after))
         return too_many_attempts(page, blocked.retry_after)
     recovery.request_reset(email, find_account(email))
-    db().commit()
     return render_template("auth/reset_sent.html", email=email)
 
 
@@ -71,12 +68,6 @@ def _proven_method(data: dict[str, Any]) -> str | None:
         method = proven.get("method")
         return method if method in {f.value for f in Factor} else None
     return None
-
-
-def remember_passkey_proof(data: dict[str, Any], amr: list[str]) -> None:
-    """A passkey proved the second factor for this link in this browser
-    (gateway/console/passkeys.py); ``amr`` is what the session will say after the password."""
-    session[_PROVEN] = {"jti": data["jti"], "method": Factor.PASSKEY.value, "amr": amr}
 
 
 def _proven_amr(data: dict[str, Any]) -> list[str]:
@@ -155,17 +146,11 @@ def reset_password() -> ResponseReturnValue:
             return too_many_attempts(
                 page(error=retry_message(blocked.retry_after))[0], blocked.retry_after
             )
-        checked = recovery.prove(user, factor, form.code.data or "")
+        checked = recovery.prove(user, factor, form.code.data or "", ip, link, session)
+        if checked is Check.REUSED:
+            return page(401, REUSED_CODE_ERROR)
         if checked is not Check.ACCEPTED:
-            throttle.record_failure(user.email, ip, link)
-            audit.record("login_failed", user.id, stage="password_reset")
-            db().commit()
-            if checked is Check.REUSED:
-                return page(401, REUSED_CODE_ERROR)
             return page(401, "That code did not work. Check it and try again.")
-        throttle.record_success(user.email, user.id, by="password_reset")
-        session[_PROVEN] = {"jti": data["jti"], "method": factor.value}
-        db().commit()
         factor = None
     # Only after the second factor: otherwise the link would tell whoever reads the mailbox
     # whether a guess is the current password without the second factor.
@@ -181,7 +166,7 @@ def reset_password() -> ResponseReturnValue:
     stopped_email = stopped.new_email if stopped else None
     twofactor_off = recovery.apply_reset(user, password, remove, stopped_email)
     methods = ["pwd"] + (_proven_amr(data) or ([method] if method else []))
-    response = finish_login(user, methods, url_for("console.home"))
+    response = finish(user, methods, url_for("console.home"))
     _tell(remove, twofactor_off, stopped_email)
     return response
 

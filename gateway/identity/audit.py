@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.db import db
 from gateway.models import AuditEvent
@@ -53,12 +54,20 @@ EVENT_LABELS = {
 }
 
 
-def record(event: str, user_id: str | None = None, **detail: object) -> None:
-    """Add an audit event to the current transaction (the caller commits)."""
+def record(event: str, user_id: str | None = None, /, **detail: object) -> None:
+    """Add an audit event to the request's unit of work (its service commits)."""
+    record_in(db(), event, user_id, **detail)
+
+
+def record_in(
+    into: Session, event: str, user_id: str | None = None, /, **detail: object
+) -> None:
+    """Add an audit event to the transaction of ``into`` (``gateway.db.own_transaction``);
+    positional-only, so a detail may be called ``session`` or ``event``."""
     if event not in EVENT_LABELS:
         raise ValueError(f"unknown audit event {event!r}")
     text = json.dumps(detail, sort_keys=True, default=str) if detail else ""
-    db().add(AuditEvent(user_id=user_id, event=event, ip_address=client_ip(), detail=text))
+    into.add(AuditEvent(user_id=user_id, event=event, ip_address=client_ip(), detail=text))
     log.info("audit %s user=%s %s", event, user_id, text)
 
 

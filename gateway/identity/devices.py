@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from gateway.db import db
+from gateway.identity import audit
 from gateway.models import KnownDevice, User, utcnow
 from gateway.web.client import user_agent
 from gateway.web.user_agents import device_name
@@ -150,3 +151,20 @@ def forget_all(user_id: str) -> int:
         .values(remembered_until=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def forget_one(user_id: str, public_id: str) -> bool:
+    """The settings page's "Forget": :func:`forget`, audited and committed."""
+    if not forget(user_id, public_id):
+        return False
+    audit.record("device_forgotten", user_id, device=public_id)
+    db().commit()
+    return True
+
+
+def forget_every(user_id: str) -> int:
+    """The settings page's "Forget all devices": :func:`forget_all`, audited and committed."""
+    count = forget_all(user_id)
+    audit.record("device_forgotten", user_id, count=count)
+    db().commit()
+    return count

@@ -241,6 +241,7 @@ def registration_options(user: User) -> str:
         ),
         exclude_credentials=[_descriptor(c) for c in user.passkeys],
     )
+    db().commit()  # the challenge is the use case's one write
     return webauthn.options_to_json(options)
 
 
@@ -262,6 +263,7 @@ def authentication_options(purpose: Purpose, user: User | None) -> str:
         allow_credentials=[_descriptor(c) for c in user.passkeys] if user else None,
         user_verification=verification,
     )
+    db().commit()  # the challenge is the use case's one write
     return webauthn.options_to_json(options)
 
 

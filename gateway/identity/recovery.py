@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from flask import current_app, url_for
@@ -67,8 +67,12 @@ def request_reset(email: str, user: User | None) -> None:
     """
     allowed = throttle.per_address("reset", email, current_app.config["RESET_MAX_PER_ADDRESS"])
     audit.record("password_reset_requested", user.id if user else None, sent=allowed)
-    if not allowed:
-        return
+    if allowed:
+        _mail_reset(email, user)
+    db().commit()
+
+
+def _mail_reset(email: str, user: User | None) -> None:
     base = current_app.config["PUBLIC_URL"]
     # A link is signed for an unknown address too (and thrown away): the same CPU work.
     link = reset_link(user if user is not None else User(id="", email=email, password_hash=""))
@@ -111,10 +115,36 @@ def open_link(token: object) -> tuple[User, dict[str, Any]]:
     return user, data
 
 
-def prove(user: User, factor: Factor, code: str) -> Check:
+#: Session key: the reset link (its id) whose second factor this browser already proved.
+PROVEN = "reset_second_factor"
+
+
+def prove(
+    user: User, factor: Factor, code: str, ip: str, link: str, store: MutableMapping[str, Any]
+) -> Check:
     """Check one second factor for a reset (a recovery code is spent, audited and mailed when
-    it matches; no code proves a passkey)."""
-    return check_code(user, code, Use.PASSWORD_RESET, accept=[factor])[0]
+    it matches; no code proves a passkey). A wrong code counts like a sign-in failure (per
+    client and per ``link``, the reset link's id); a right one lifts the account lock and is
+    remembered in ``store`` (the browser's session) for this link. Commits."""
+    checked = check_code(user, code, Use.PASSWORD_RESET, accept=[factor])[0]
+    if checked is not Check.ACCEPTED:
+        throttle.record_failure(user.email, ip, link)
+        audit.record("login_failed", user.id, stage="password_reset")
+    else:
+        throttle.record_success(user.email, user.id, by="password_reset")
+        store[PROVEN] = {"jti": link, "method": factor.value}
+    db().commit()
+    return checked
+
+
+def keep_passkey_proof(
+    data: dict[str, Any], amr: list[str], store: MutableMapping[str, Any]
+) -> None:
+    """A passkey proved the second factor for this link in this browser (the ceremony spent
+    its challenge and lifted the lock); ``amr`` is what the session will say after the
+    password. Commits."""
+    store[PROVEN] = {"jti": data["jti"], "method": Factor.PASSKEY.value, "amr": amr}
+    db().commit()
 
 
 def spend_link(data: dict[str, Any]) -> None:
@@ -138,7 +168,7 @@ def apply_reset(
     session, forgets remembered devices, removes the passkeys in ``remove`` (chosen on the
     reset page: a reset alone leaves them able to sign in), confirms the address, audits and
     notifies (naming ``stopped_email``, a pending email change the caller stopped). True when
-    that removal turned 2FA off. The caller commits."""
+    that removal turned 2FA off. Signing this browser in (``signin.finish``) commits."""
     removed = [credential.name for credential in remove]
     twofactor_off = False
     for credential in remove:

@@ -20,10 +20,11 @@ from flask_login import LoginManager, UserMixin
 from itsdangerous import BadSignature
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_cookie
 
-from gateway.db import db
-from gateway.identity import devices
+from gateway.db import db, own_transaction
+from gateway.identity import audit, devices
 from gateway.models import LoginSession, User, utcnow
 from gateway.web.client import client_ip, user_agent
 
@@ -170,8 +171,12 @@ def is_live(record: LoginSession) -> bool:
     ):
         return False
     if now - record.last_seen_at > _TOUCH_INTERVAL:
-        record.last_seen_at = now
-        db().commit()
+        # Bookkeeping, not the request's use case: its own transaction (a GET commits nothing).
+        with own_transaction() as bookkeeping:
+            bookkeeping.execute(
+                update(LoginSession).where(LoginSession.id == record.id).values(last_seen_at=now)
+            )
+        set_committed_value(record, "last_seen_at", now)
     return True
 
 
@@ -183,6 +188,13 @@ def is_fresh(record: LoginSession) -> bool:
 
 def mark_reauthenticated(record: LoginSession) -> None:
     record.authenticated_at = utcnow()
+
+
+def reauthenticated(record: LoginSession, **detail: object) -> None:
+    """The person proved who they are again: the freshness window opens, audited; commits."""
+    mark_reauthenticated(record)
+    audit.record("reauthenticated", record.user_id, **detail)
+    db().commit()
 
 
 def cache_epoch() -> int:
@@ -198,6 +210,22 @@ def invalidate_cached_checks() -> None:
 def revoke(record: LoginSession) -> None:
     record.revoked_at = utcnow()
     invalidate_cached_checks()
+
+
+def sign_out(record: LoginSession, event: str = "logout", **detail: object) -> None:
+    """End one session (every instance refuses it from now), audited as ``event``; commits."""
+    revoke(record)
+    audit.record(event, record.user_id, **detail)
+    db().commit()
+
+
+def sign_out_everywhere(user_id: str) -> int:
+    """End every session of ``user_id`` (and forget its remembered devices), audited;
+    commits. How many ended."""
+    count = revoke_all(user_id)
+    audit.record("sessions_revoked_all", user_id, count=count)
+    db().commit()
+    return count
 
 
 def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:

@@ -12,6 +12,12 @@ The account lock guards against guessing a password (or a code after it) from ma
 once, so anyone can set it off. :class:`Proof` says, in one place, which proofs pass it: a
 mailed reset link with a second factor, and a passkey. Those are still counted per client, a
 reset link also per link, and their success lifts the lock (audited as ``lockout_lifted``).
+
+Counting is not part of the use case it guards: failures, sign-ups, resends, reset requests
+and email-change requests are counted in a short transaction of their own
+(``gateway.db.own_transaction``), so a request that fails or rolls back afterwards keeps its
+count, and the caller has nothing to commit for it. A success clearing the count, and the
+per-recipient mail cap, belong to the change they go with and commit (or roll back) with it.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from gateway.db import db
+from gateway.db import db, own_transaction
 from gateway.identity import audit
 from gateway.models import ThrottleBucket, utcnow
 
@@ -52,9 +59,8 @@ class Proof(enum.Enum):
         return self is not Proof.SECRET
 
 
-def _bucket(key: str) -> ThrottleBucket:
-    """The bucket row for ``key``, locked for update, created when missing."""
-    session = db()
+def _bucket(session: Session, key: str) -> ThrottleBucket:
+    """The bucket row for ``key`` in ``session``, locked for update, created when missing."""
     key = key[:300]
     query = select(ThrottleBucket).where(ThrottleBucket.key == key).with_for_update()
     if session.get_bind().dialect.name == "sqlite":
@@ -108,22 +114,27 @@ def record_failure(account: str, ip: str, link: str | None = None) -> bool:
     (``PASSWORD_RESET_MAX_AGE``): with the account lock passed, links (a few per address and
     hour) bound the guesses, no more than the account lock did.
     """
+    with own_transaction() as session:
+        return _count_failure(session, account, ip, link)
+
+
+def _count_failure(session: Session, account: str, ip: str, link: str | None) -> bool:
     config = current_app.config
     now = utcnow()
     if link:
-        link_bucket = _bucket(f"link:{link}")
+        link_bucket = _bucket(session, f"link:{link}")
         link_bucket.count += 1
         if link_bucket.count >= config["LOGIN_MAX_FAILURES"]:
             lifetime = timedelta(seconds=config["PASSWORD_RESET_MAX_AGE"])
             link_bucket.blocked_until = now + lifetime
-    account_bucket = _bucket(f"acct:{account}")
+    account_bucket = _bucket(session, f"acct:{account}")
     account_bucket.count += 1
     locked = False
     if account_bucket.count >= config["LOGIN_MAX_FAILURES"]:
         account_bucket.blocked_until = now + timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"])
         account_bucket.count = 0
         locked = True
-    ip_bucket = _bucket(f"ip:{ip}")
+    ip_bucket = _bucket(session, f"ip:{ip}")
     window = timedelta(seconds=config["IP_WINDOW_SECONDS"])
     if now - ip_bucket.window_start > window:
         ip_bucket.window_start, ip_bucket.count = now, 0
@@ -147,10 +158,11 @@ def record_success(account: str, user_id: str | None = None, by: str = "sign_in"
         db().execute(delete(ThrottleBucket).where(ThrottleBucket.key == key))
 
 
-def _count_in_window(key: str, seconds: int) -> ThrottleBucket:
-    """Add one to the fixed-window counter ``key`` (a new window once ``seconds`` passed)."""
+def _count_in_window(key: str, seconds: int, session: Session | None = None) -> ThrottleBucket:
+    """Add one to the fixed-window counter ``key`` (a new window once ``seconds`` passed), in
+    ``session`` (default: the request's)."""
     now = utcnow()
-    bucket = _bucket(key)
+    bucket = _bucket(session or db(), key)
     if now - bucket.window_start > timedelta(seconds=seconds):
         bucket.window_start, bucket.count = now, 0
     bucket.count += 1
@@ -172,27 +184,29 @@ def client_action(action: str, ip: str) -> Blocked | None:
     """Count one ``action`` (sign-up, resend) from ``ip``; Blocked once over
     ``SIGNUP_MAX_PER_IP`` in the ``SIGNUP_WINDOW_SECONDS`` window (each mails a stranger)."""
     config = current_app.config
-    window = config["SIGNUP_WINDOW_SECONDS"]
-    bucket = _count_in_window(f"{action}:{ip}", window)
-    if bucket.count <= config["SIGNUP_MAX_PER_IP"]:
-        return None
-    ends = bucket.window_start + timedelta(seconds=window)
-    return Blocked(max(1, math.ceil((ends - utcnow()).total_seconds())))
+    return _counted(f"{action}:{ip}", config["SIGNUP_WINDOW_SECONDS"], config["SIGNUP_MAX_PER_IP"])
 
 
 def per_account(action: str, user_id: str, limit: int) -> Blocked | None:
     """Count one ``action`` of the account ``user_id`` this hour; Blocked once over ``limit``
     (an email change's answer tells whether an address is taken: no probing address after
     address from one account, whichever browser or address it comes from)."""
-    bucket = _count_in_window(f"{action}:acct-id:{user_id}", 3600)
-    if bucket.count <= limit:
-        return None
-    ends = bucket.window_start + timedelta(seconds=3600)
-    return Blocked(max(1, math.ceil((ends - utcnow()).total_seconds())))
+    return _counted(f"{action}:acct-id:{user_id}", 3600, limit)
 
 
 def per_address(action: str, address: str, limit: int) -> bool:
     """Count one ``action`` (a reset request) for ``address`` this hour; False once over
     ``limit``. The key is the canonical address whether or not an account uses it, so the
     answer tells nothing about accounts; callers stay silent past it (same page, no mail)."""
-    return _count_in_window(f"{action}:addr:{address}", 3600).count <= limit
+    return _counted(f"{action}:addr:{address}", 3600, limit) is None
+
+
+def _counted(key: str, window: int, limit: int) -> Blocked | None:
+    """Count one under ``key`` in its own transaction; Blocked (until the window ends) once
+    over ``limit``."""
+    with own_transaction() as session:
+        bucket = _count_in_window(key, window, session)
+        if bucket.count <= limit:
+            return None
+        ends = bucket.window_start + timedelta(seconds=window)
+        return Blocked(max(1, math.ceil((ends - utcnow()).total_seconds())))

@@ -121,3 +121,26 @@ def test_login_hint_prefills_canonical_email_only(actions: Actions) -> None:
 )
 def test_email_canonicalisation(raw: str, canonical: str | None) -> None:
     assert canonical_email(raw) == canonical
+
+
+def test_failed_sign_in_is_counted_even_when_its_request_rolls_back(
+    actions: Actions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure count is not part of the sign-in's unit of work: a request that breaks
+    after counting (here: writing its audit row) must not hand the guesser a free attempt."""
+    from gateway.identity import audit
+
+    actions.create_user()
+    real_record = audit.record
+
+    def broken_after_counting(event: str, *args: object, **detail: object) -> None:
+        if event == "login_failed":
+            raise RuntimeError("the database went away mid-request")
+        real_record(event, *args, **detail)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit, "record", broken_after_counting)
+    actions.app.config["PROPAGATE_EXCEPTIONS"] = False  # answered as the 500 page
+    for _ in range(actions.app.config["LOGIN_MAX_FAILURES"]):
+        assert actions.login(password="wrong password!!").status_code == 500
+    monkeypatch.setattr(audit, "record", real_record)
+    assert actions.login().status_code == 429

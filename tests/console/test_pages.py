@@ -157,3 +157,66 @@ def test_a_wrong_code_is_shown_at_the_code_field(actions: Actions) -> None:
         r'<input[^>]*id="code"[^>]*aria-invalid="true"', page
     )
     assert 'id="code-error">' in page and '<a href="#code">' in page  # field and summary
+
+
+def _crawlable_get_paths(app: Flask) -> list[str]:
+    """Every Console page a GET without arguments reaches (the app's own URL map)."""
+    skip = ("/static", "/auth/", "/.well-known", "/metrics", "/healthz", "/readyz")
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if "GET" in (rule.methods or ()) and not rule.arguments and not rule.rule.startswith(skip):
+            paths.append(rule.rule)
+    return sorted(set(paths))
+
+
+def _idle_for_two_minutes(app: Flask) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from gateway.db import new_session
+    from gateway.models import LoginSession, utcnow
+
+    with app.app_context(), new_session() as session:
+        session.execute(update(LoginSession).values(last_seen_at=utcnow() - timedelta(minutes=2)))
+        session.commit()
+
+
+def test_get_pages_commit_nothing(actions: Actions) -> None:
+    """A GET reads: no Console page commits the request's unit of work (only the bookkeeping
+    of ``gateway.db.own_transaction``, apart from it, may write)."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from gateway.db import OWN_TRANSACTION
+
+    commits: list[str] = []
+    current = {"path": ""}
+
+    def counted(session: Session) -> None:
+        if current["path"] and not session.info.get(OWN_TRANSACTION):
+            commits.append(current["path"])
+
+    actions.create_user()
+    signed_out = _crawlable_get_paths(actions.app) + [
+        "/login?login_hint=user@example.com&next=/segment/",
+        "/verify-email?token=x", "/reset-password?token=x", "/settings/email/cancel?token=x",
+    ]
+    event.listen(Session, "after_commit", counted)
+    try:
+        for path in signed_out:
+            current["path"] = "signed out " + path
+            assert actions.client.get(path).status_code < 500, path
+        event.remove(Session, "after_commit", counted)
+        actions.login()
+        event.listen(Session, "after_commit", counted)
+        for path in [*signed_out, "/link/segment", "/settings/email/confirm?token=x"]:
+            if path != "/logout":  # asks first; the crawl stays signed in
+                current["path"] = ""  # the test's own set-up is not counted
+                _idle_for_two_minutes(actions.app)  # each page also refreshes the last use
+                current["path"] = "signed in " + path
+                assert actions.client.get(path).status_code < 500, path
+    finally:
+        if event.contains(Session, "after_commit", counted):
+            event.remove(Session, "after_commit", counted)
+    assert commits == []

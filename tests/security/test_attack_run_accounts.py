@@ -18,8 +18,8 @@ from flask import Flask
 from sqlalchemy import event, update
 
 from gateway import db as gateway_db
-from gateway.console import auth
 from gateway.db import new_session
+from gateway.identity import signup as signups
 from gateway.models import User, utcnow
 from tests.support.console import PASSWORD, Actions, current_code, make_app
 
@@ -223,18 +223,18 @@ def counted(app: Flask) -> Iterator[dict[str, Any]]:
     def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen["sql"].append(statement.split(None, 1)[0].upper())
 
-    real_hash = auth.hash_password
+    real_hash = signups.hash_password
 
     def hashing(password: str) -> str:
         seen["hashes"] += 1
         return real_hash(password)
 
     event.listen(engine, "before_cursor_execute", on_execute)
-    auth.hash_password = hashing  # type: ignore[assignment]
+    signups.hash_password = hashing  # type: ignore[assignment]
     try:
         yield seen
     finally:
-        auth.hash_password = real_hash  # type: ignore[assignment]
+        signups.hash_password = real_hash  # type: ignore[assignment]
         event.remove(engine, "before_cursor_execute", on_execute)
 
 

@@ -9,9 +9,9 @@ import pyotp
 from flask import Flask
 from sqlalchemy import select
 
-from gateway.console import auth
 from gateway.db import new_session
 from gateway.identity import audit
+from gateway.identity import signup as signups
 from gateway.identity.totp import Check, check_totp, new_recovery_codes, use_recovery_code
 from gateway.models import User
 from tests.support.console import PASSWORD, Actions, make_app
@@ -102,13 +102,13 @@ def test_cwe_208_signup_costs_the_same_for_a_taken_email(
     actions = _actions(app)
     actions.create_user("taken@example.com")
     calls: list[str] = []
-    real = auth.hash_password
+    real = signups.hash_password
 
     def counting(password: str) -> str:
         calls.append(password)
         return real(password)
 
-    monkeypatch.setattr(auth, "hash_password", counting)
+    monkeypatch.setattr(signups, "hash_password", counting)
 
     def hashes_for(email: str) -> int:
         calls.clear()

@@ -30,9 +30,10 @@ from gateway.identity.sessions import (
     active_sessions,
     end_browser_session,
     is_fresh,
-    mark_reauthenticated,
-    revoke,
+    reauthenticated,
     revoke_all,
+    sign_out,
+    sign_out_everywhere,
 )
 from gateway.models import LoginSession, User, utcnow
 from gateway.products.table import products
@@ -91,9 +92,7 @@ def revoke_session(public_id: str) -> Response:
     record = db().scalars(query).first()
     if record is None:
         abort(404)
-    revoke(record)
-    audit.record("session_revoked", current_user.user.id, session=record.public_id)
-    db().commit()
+    sign_out(record, "session_revoked", session=record.public_id)
     if record.id == current_user.record.id:
         end_browser_session()
         flash("This browser is signed out.", "success")
@@ -110,9 +109,7 @@ def revoke_all_sessions() -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     user_id = current_user.user.id
-    count = revoke_all(user_id)
-    audit.record("sessions_revoked_all", user_id, count=count)
-    db().commit()
+    count = sign_out_everywhere(user_id)
     end_browser_session()
     flash(
         f"Signed out everywhere: {count} session{'s' if count != 1 else ''} ended. "
@@ -156,9 +153,7 @@ def reauthenticate() -> ResponseReturnValue:
             error = "Confirm with your passkey."
         return render_template("settings/reauth.html", form=form, next=next_path, error=error), 401
     throttle.record_success(user.email)
-    mark_reauthenticated(current_user.record)
-    audit.record("reauthenticated", user.id)
-    db().commit()
+    reauthenticated(current_user.record)
     return redirect(next_path)
 
 

@@ -7,8 +7,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from gateway.console.forms import ActionForm
-from gateway.db import db
-from gateway.identity import audit, devices
+from gateway.identity import devices
 
 bp = Blueprint("devices_settings", __name__, url_prefix="/settings/devices")
 
@@ -36,10 +35,8 @@ def forget(public_id: str) -> Response:
         abort(400)
     if not public_id.isascii() or not public_id.isalnum():
         abort(404)  # never a public id (and PostgreSQL refuses NUL in a text parameter)
-    if not devices.forget(current_user.user.id, public_id):
+    if not devices.forget_one(current_user.user.id, public_id):
         abort(404)
-    audit.record("device_forgotten", current_user.user.id, device=public_id)
-    db().commit()
     flash("That device will ask for the second step again.")
     return redirect(url_for("devices_settings.list_devices"))
 
@@ -48,8 +45,6 @@ def forget(public_id: str) -> Response:
 def forget_all() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    count = devices.forget_all(current_user.user.id)
-    audit.record("device_forgotten", current_user.user.id, count=count)
-    db().commit()
+    devices.forget_every(current_user.user.id)
     flash("Every remembered device will ask for the second step again.")
     return redirect(url_for("devices_settings.list_devices"))

@@ -11,7 +11,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from gateway.console.forms import ActionForm, EmailForm
-from gateway.db import db
 from gateway.identity import throttle, tokens
 from gateway.identity.addresses import canonical_email
 from gateway.identity.reauth import fresh_login_required
@@ -35,10 +34,9 @@ def change() -> ResponseReturnValue:
     if new_email is None:
         form.email.errors = ["Enter a valid email address, like name@example.com."]
         return render_template("settings/email.html", form=form, user=user), 400
-    blocked = throttle.per_account(
+    blocked = throttle.per_account(  # counted whatever the answer (its own transaction)
         "email-change", user.id, current_app.config["EMAIL_CHANGE_MAX_PER_HOUR"]
     )
-    db().commit()  # counted whatever the answer
     if blocked:
         page = render_template("settings/email.html", form=form, user=user,
                                error=retry_message(blocked.retry_after))

@@ -196,8 +196,7 @@ def download_recovery_codes() -> Response:
     form = DownloadCodesForm()
     codes = (form.codes.data or "").split() if form.validate_on_submit() else []
     if not codes or len(codes) > 20 or not are_unused_recovery_codes(user, codes):
-        throttle.record_failure(user.email, ip)
-        db().commit()
+        throttle.record_failure(user.email, ip)  # its own transaction
         abort(400)
     text = (
         "Unified Login recovery codes for " + user.email + "\n"
