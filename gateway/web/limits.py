@@ -49,8 +49,9 @@ def body_refused(error: BodyError) -> Response:
 
 
 def refuse_oversized_forms() -> None:
-    """413 before anything parses an oversized form (the proxy streams and is exempt)."""
-    if request.blueprint == "proxy" or request.method in ("GET", "HEAD", "OPTIONS"):
+    """413 before anything parses an oversized form (the proxy, answering before Flask,
+    streams bodies and never meets this)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     limit = current_app.config["MAX_FORM_MEMORY_SIZE"]
     if request.content_length is not None and request.content_length > limit:

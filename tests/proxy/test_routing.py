@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from time import monotonic
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,8 +14,10 @@ from gateway import db as gateway_db
 from gateway.models import LoginSession, utcnow
 from gateway.products.table import BadPath, normalise_path
 from gateway.proxy import principal
+from tests.support.apps import dispose
+from tests.support.console import make_app
 from tests.support.corpora import BAD_HOSTS
-from tests.support.proxy_gateway import SignedIn, echoed, sign_in
+from tests.support.proxy_gateway import SignedIn, Upstream, echoed, gateway_settings, sign_in
 
 JSON = {"Accept": "application/json"}
 
@@ -227,18 +232,25 @@ def test_one_database_round_trip_per_proxied_request(signed_in: SignedIn) -> Non
     assert len(statements) <= 1, statements
 
 
-def test_session_cache_bounds_revocation_delay(gateway: Flask, signed_in: SignedIn) -> None:
-    gateway.config["SESSION_CACHE_SECONDS"] = 60
-    principal.init_app(gateway)
+@pytest.fixture
+def caching_gateway(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any
+                    ) -> Iterator[Flask]:
+    app = make_app(database_url, **gateway_settings(upstreams, tmp_path,
+                                                    SESSION_CACHE_SECONDS=60))
+    yield app
+    dispose(app)
+
+
+def test_session_cache_bounds_revocation_delay(
+    caching_gateway: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed_in = sign_in(caching_gateway, caching_gateway.test_client())
     echoed(signed_in.client.get("/segment/x"))
-    with signed_in.client.session_transaction() as flask_session:
-        token = flask_session["sid"]
-    with gateway.app_context(), gateway_db.new_session() as session:
+    with caching_gateway.app_context(), gateway_db.new_session() as session:
         record = session.query(LoginSession).filter_by(public_id=signed_in.session_public_id)
         record.one().revoked_at = utcnow()
         session.commit()
-    assert token
     echoed(signed_in.client.get("/segment/x"))  # cached: still served within the TTL
-    gateway.config["SESSION_CACHE_SECONDS"] = 0
-    principal.init_app(gateway)
+    later = monotonic() + 61
+    monkeypatch.setattr(principal, "monotonic", lambda: later)
     assert signed_in.client.get("/segment/x", headers=JSON).status_code == 401

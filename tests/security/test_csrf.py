@@ -28,12 +28,7 @@ def _post_routes() -> list[tuple[str, str]]:
                           "ASSERTION_KEY_DIR": keys})
         routes = []
         for rule in app.url_map.iter_rules():
-            if "POST" not in (rule.methods or ()) or rule.endpoint.startswith("proxy."):
-                continue
-            if rule.endpoint == "forward_auth.envoy":
-                # Envoy's ext_authz asks with the original request's method and no body: a
-                # decision that changes nothing, answered only to FORWARD_AUTH_ALLOW peers
-                # (tests/proxy/test_forward_auth.py), like the proxy it stands for.
+            if "POST" not in (rule.methods or ()):
                 continue
             path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: _ARGUMENTS.get(m.group(1), "x"),
                           rule.rule)
