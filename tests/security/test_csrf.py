@@ -1,7 +1,8 @@
 """CWE-352 (cross-site request forgery): every state-changing route of the gateway.
 
-The table is the app's own ``url_map``: every POST rule outside the proxy blueprint (the proxy
-forwards bodies untouched; products protect their own forms). A new route without CSRF
+The table is the app's own ``url_map``: every POST rule (the proxy and forward-auth answer in
+front of Flask and have none: the proxy forwards bodies untouched, products protect their own
+forms). A new route without CSRF
 protection therefore fails here without anyone adding a line.
 """
 
