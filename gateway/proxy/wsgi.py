@@ -26,7 +26,6 @@ from typing import Any, Protocol
 
 import urllib3
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import (
     BadGateway,
     BadRequest,
@@ -61,7 +60,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _DATABASE_DOWN = (DBAPIError, PendingRollbackError)
 
 
-class ErrorPages(Protocol):
+class PageRenderer(Protocol):
     """Renders the gateway's error answer for ``error`` (``gateway.web.errors.ErrorPages``)."""
 
     def __call__(
@@ -128,7 +127,7 @@ class ProxyApp:
         table: ProductTable,
         signer: Signer,
         settings: ProxySettings,
-        pages: ErrorPages,
+        pages: PageRenderer,
     ) -> None:
         self.console = console
         self.sessions = sessions
@@ -171,12 +170,12 @@ class ProxyApp:
         if verdict is Verdict.REFUSED:
             return self._page(call, NotFound())
         if verdict is Verdict.CANONICAL:
-            return self._own(call, redirect(decision.location, 308))
+            return self._own(call, _vary_on_cookie(redirect(decision.location, 308)))
         if verdict is Verdict.SIGN_IN:
             browser = is_browser(environ.get("HTTP_ACCEPT", ""))
-            return self._own(call, not_signed_in(decision.location, browser))
+            return self._own(call, _vary_on_cookie(not_signed_in(decision.location, browser)))
         if verdict is Verdict.LINK:
-            return self._own(call, redirect(decision.location, 302))
+            return self._own(call, _vary_on_cookie(redirect(decision.location, 302)))
         assert decision.product is not None
         try:
             host = get_host(environ, self.settings.trusted_hosts)
@@ -194,8 +193,7 @@ class ProxyApp:
             error = GatewayTimeout() if exc.status == 504 else BadGateway()
             return self._page(call, error, [("Cache-Control", "no-store")])
         add_proxied_headers(response.headers)
-        _vary_on_cookie(response.headers)
-        return self._send(call, response)
+        return self._send(call, _vary_on_cookie(response))
 
     # --- forward-auth ----------------------------------------------------------------------
 
@@ -232,8 +230,7 @@ class ProxyApp:
             if headers is not None:
                 return self._allowed(call, headers)
         response = convention.refuse(decision, is_browser(environ.get("HTTP_ACCEPT", "")))
-        _vary_on_cookie(response.headers)
-        return self._own(call, response)
+        return self._own(call, _vary_on_cookie(response))
 
     def _allowed(self, call: _Call, headers: list[tuple[str, str]]) -> Iterable[bytes]:
         """The busiest answer of all (one per product request behind an edge): no page, no
@@ -268,8 +265,9 @@ class ProxyApp:
                           started=call.started, area=call.area, headers=headers)
 
 
-def _vary_on_cookie(headers: Headers) -> None:
+def _vary_on_cookie(response: Response) -> Response:
     """The answer depends on who is signed in: shared caches must not mix people up."""
-    vary = headers.get("Vary", "")
+    vary = response.headers.get("Vary", "")
     if "cookie" not in {part.strip().lower() for part in vary.split(",")}:
-        headers["Vary"] = f"{vary}, Cookie" if vary.strip() else "Cookie"
+        response.headers["Vary"] = f"{vary}, Cookie" if vary.strip() else "Cookie"
+    return response

@@ -385,3 +385,21 @@ def _count(status: int) -> float:
     value = REGISTRY.get_sample_value(
         "gateway_requests_total", {"method": "GET", "area": "forward_auth", "status": str(status)})
     return value or 0.0
+
+
+def test_a_forward_auth_answer_asks_the_decision_once_and_never_enters_flask(
+    app: Flask, person: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    entered: list[str] = []
+    real = wsgi.decide
+
+    def counting(question: Any, *args: Any) -> Any:
+        asked.append(question.raw_path)
+        return real(question, *args)
+
+    monkeypatch.setattr(wsgi, "decide", counting)
+    app.before_request(lambda: entered.append("flask") and None)
+    assert nginx(person.client, "http://edge.test/segment/x").status_code == 200
+    assert forward(person.client, "/segment/scim/v2/Users").status_code == 404
+    assert asked == ["/segment/x", "/segment/scim/v2/Users"] and entered == []

@@ -8,12 +8,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 
 from gateway import db as gateway_db
 from gateway.models import LoginSession, utcnow
 from gateway.products.table import BadPath, normalise_path
-from gateway.proxy import principal
+from gateway.proxy import principal, wsgi
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.corpora import BAD_HOSTS
@@ -254,3 +254,50 @@ def test_session_cache_bounds_revocation_delay(
     later = monotonic() + 61
     monkeypatch.setattr(principal, "monotonic", lambda: later)
     assert signed_in.client.get("/segment/x", headers=JSON).status_code == 401
+
+
+def test_proxy_answers_carry_request_id_security_headers_and_metrics(
+    gateway: Flask, signed_in: SignedIn
+) -> None:
+    # The proxy answers in front of Flask: its redirects, refusals and forwarded pages still
+    # carry what every gateway answer carries.
+    anonymous = gateway.test_client()
+    login = anonymous.get("/segment/x", headers={"Accept": "text/html",
+                                                 "X-Request-ID": "proxy-req-0001"})
+    assert login.status_code == 302
+    assert login.headers["X-Request-ID"] == "proxy-req-0001"
+    assert "script-src 'self'" in login.headers["Content-Security-Policy"]
+    assert login.headers["Cache-Control"] == "no-store"
+    assert "Cookie" in login.headers["Vary"]
+    internal = signed_in.client.get("/segment/scim/v2/Users", headers={"Accept": "text/html"})
+    assert internal.status_code == 404
+    assert internal.headers["X-Request-ID"]
+    assert internal.headers["X-Frame-Options"] == "DENY"
+    assert "There is nothing here." in internal.get_data(as_text=True)
+    page = signed_in.client.get("/segment/x")
+    assert page.status_code == 200
+    assert page.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["X-Request-ID"]
+    metrics = signed_in.client.get("/metrics").get_data(as_text=True)
+    assert 'gateway_requests_total{area="proxy",method="GET",status="200"}' in metrics
+    assert 'gateway_requests_total{area="proxy",method="GET",status="404"}' in metrics
+
+
+def test_a_proxied_request_asks_the_decision_once_and_never_enters_flask(
+    gateway: Flask, signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    entered: list[str] = []
+    real = wsgi.decide
+
+    def counting(question: Any, *args: Any) -> Any:
+        asked.append(question.raw_path)
+        return real(question, *args)
+
+    monkeypatch.setattr(wsgi, "decide", counting)
+    gateway.before_request(lambda: entered.append(request.path) and None)
+    echoed(signed_in.client.get("/segment/x"))
+    assert asked == ["/segment/x"] and entered == []
+    assert signed_in.client.get("/healthz").status_code == 200  # the Console's own paths
+    assert entered == ["/healthz"]
