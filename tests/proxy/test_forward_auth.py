@@ -29,7 +29,13 @@ from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.corpora import BAD_HOSTS
 from tests.support.keys import StoreJwks, shared_store
-from tests.support.proxy_gateway import SignedIn, Upstream, gateway_settings, sign_in
+from tests.support.proxy_gateway import (
+    SignedIn,
+    Upstream,
+    gateway_settings,
+    sign_in,
+    watch_the_proxy,
+)
 
 EDGE = {"REMOTE_ADDR": "127.0.0.1"}
 BROWSER = {"Accept": "text/html"}
@@ -390,16 +396,7 @@ def _count(status: int) -> float:
 def test_a_forward_auth_answer_asks_the_decision_once_and_never_enters_flask(
     app: Flask, person: SignedIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[str] = []
-    entered: list[str] = []
-    real = wsgi.decide
-
-    def counting(question: Any, *args: Any) -> Any:
-        asked.append(question.raw_path)
-        return real(question, *args)
-
-    monkeypatch.setattr(wsgi, "decide", counting)
-    app.before_request(lambda: entered.append("flask") and None)
+    asked, entered = watch_the_proxy(app, monkeypatch)
     assert nginx(person.client, "http://edge.test/segment/x").status_code == 200
     assert forward(person.client, "/segment/scim/v2/Users").status_code == 404
     assert asked == ["/segment/x", "/segment/scim/v2/Users"] and entered == []

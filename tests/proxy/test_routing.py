@@ -8,16 +8,23 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import Flask, request
+from flask import Flask
 
 from gateway import db as gateway_db
 from gateway.models import LoginSession, utcnow
 from gateway.products.table import BadPath, normalise_path
-from gateway.proxy import principal, wsgi
+from gateway.proxy import principal
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.corpora import BAD_HOSTS
-from tests.support.proxy_gateway import SignedIn, Upstream, echoed, gateway_settings, sign_in
+from tests.support.proxy_gateway import (
+    SignedIn,
+    Upstream,
+    echoed,
+    gateway_settings,
+    sign_in,
+    watch_the_proxy,
+)
 
 JSON = {"Accept": "application/json"}
 
@@ -287,16 +294,7 @@ def test_proxy_answers_carry_request_id_security_headers_and_metrics(
 def test_a_proxied_request_asks_the_decision_once_and_never_enters_flask(
     gateway: Flask, signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asked: list[str] = []
-    entered: list[str] = []
-    real = wsgi.decide
-
-    def counting(question: Any, *args: Any) -> Any:
-        asked.append(question.raw_path)
-        return real(question, *args)
-
-    monkeypatch.setattr(wsgi, "decide", counting)
-    gateway.before_request(lambda: entered.append(request.path) and None)
+    asked, entered = watch_the_proxy(gateway, monkeypatch)
     echoed(signed_in.client.get("/segment/x"))
     assert asked == ["/segment/x"] and entered == []
     assert signed_in.client.get("/healthz").status_code == 200  # the Console's own paths
