@@ -3,8 +3,8 @@
 :class:`SessionChecks` is the decision core's :class:`~gateway.proxy.decision.SessionReader`:
 the cookie's ``sid`` (read by the session interface, passed in), then one SELECT per request
 (or a per-process cache hit, bounded by ``SESSION_CACHE_SECONDS``, and cleared at once when this
-process revokes a session or changes a link). It runs inside an app context (the database
-session and the session lifetimes are the app's).
+process revokes a session or changes a link). Each check enters the app context it is given
+(the database session and the session lifetimes are the app's); the decision core never does.
 """
 
 from __future__ import annotations
