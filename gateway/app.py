@@ -13,16 +13,18 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
 
 from config import gateway as gateway_config
 from gateway import background, cli, db, keys
 from gateway.console import auth, dev_mailbox, health, home, linking, passkeys, plan, recovery
 from gateway.console.settings import account, devices, email, twofactor
 from gateway.identity.sessions import RememberingCookieSessions, login_manager
-from gateway.keys import jwks
+from gateway.keys import jwks, key_store
 from gateway.products import switcher, table
-from gateway.proxy import dispatch, forward_auth
-from gateway.proxy.lean_auth import LeanForwardAuth
+from gateway.proxy.principal import SessionChecks
+from gateway.proxy.signing import Signer
+from gateway.proxy.wsgi import ProxyApp, ProxySettings
 from gateway.web import (
     errors,
     hosts,
@@ -33,12 +35,12 @@ from gateway.web import (
     templating,
 )
 from gateway.web.bodies import ReceiveBodies, Receiver
-from gateway.web.client import ForwardedFromPeers, networks
+from gateway.web.client import ForwardedFromPeers, Networks, networks
 from gateway.web.csrf import csrf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-#: Console blueprints, then the proxy (its hook answers product prefixes before any of them).
+#: The Console's blueprints (the proxy and forward-auth answer in front of them: _wrap_wsgi).
 BLUEPRINTS = (
     auth.bp,
     recovery.bp,
@@ -53,8 +55,6 @@ BLUEPRINTS = (
     health.bp,
     jwks.bp,
     dev_mailbox.bp,
-    forward_auth.bp,
-    dispatch.bp,
 )
 
 
@@ -90,16 +90,36 @@ def create_app(
 def _wrap_wsgi(app: Flask) -> None:
     """Outermost first: every request body received under its deadline and bound (so nothing
     inside ever waits on a client's body), ``ProxyFix`` for the trusted hops (only for the
-    edges' requests when forward-auth names them), then the lean forward-auth answer (only
-    when an edge may ask), then Flask."""
+    edges' requests when forward-auth names them), then the proxy and forward-auth (product
+    prefixes, ``/auth/...``), then the Console's Flask app for everything else."""
     edges = networks(app.config["FORWARD_AUTH_ALLOW"])
-    if edges:
-        app.wsgi_app = LeanForwardAuth(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = _proxy(app, edges, app.wsgi_app)  # type: ignore[method-assign]
     if app.config["TRUSTED_PROXY_HOPS"]:
         app.wsgi_app = ForwardedFromPeers(  # type: ignore[method-assign]
             app.wsgi_app, app.config["TRUSTED_PROXY_HOPS"], edges
         )
     app.wsgi_app = ReceiveBodies(app.wsgi_app, Receiver.from_settings(app.config))  # type: ignore[method-assign]
+
+
+def _proxy(app: Flask, edges: Networks, console: Any) -> ProxyApp:
+    """The proxy and forward-auth with their dependencies: the session reader (the Console's
+    session cookie, checked in an app context), the product table, the signer, the settings."""
+    cookies = app.session_interface
+
+    def token_of(cookie: str) -> object:
+        return cookies.token(app, cookie)  # type: ignore[attr-defined]
+
+    products = table.products(app)
+    return ProxyApp(
+        console,
+        sessions=SessionChecks(token_of, float(app.config["SESSION_CACHE_SECONDS"]),
+                               app.app_context),
+        table=products,
+        signer=Signer(key_store(app), app.config["PUBLIC_URL"],
+                      int(app.config["ASSERTION_MAX_AGE"]), products),
+        settings=ProxySettings.from_config(app.config, edges, REMEMBER_COOKIE),
+        pages=errors.ErrorPages(app),
+    )
 
 
 def _apply_settings(app: Flask, loaded: gateway_config.GatewayConfig) -> None:
@@ -121,7 +141,7 @@ def _apply_settings(app: Flask, loaded: gateway_config.GatewayConfig) -> None:
 def _install_hooks(app: Flask) -> None:
     """The request pipeline every page shares, in the order the hooks run."""
     observability.init_app(app)
-    hosts.init_app(app, forward_auth.BAD_HOST_REFUSALS)
+    hosts.init_app(app)
     security_headers.init_app(app)
     limits.init_app(app)
     csrf.init_app(app)

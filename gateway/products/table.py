@@ -25,13 +25,12 @@ from requests.adapters import HTTPAdapter
 
 from config.gateway import PRODUCT_SPECS
 from config.products_file import LinkedAccounts, ProductSpec
+from gateway.web.request_line import PATH_SAFE
 
 #: Concurrent pooled connections kept per upstream (one gunicorn worker's threads).
 POOL_SIZE = 64
 
 _EXT = "gateway.products"
-
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 class BadPath(ValueError):
@@ -174,7 +173,7 @@ class Product:
 
     def upstream_url(self, path: str, query: bytes) -> str:
         base = self.upstream.rstrip("/")
-        url = base + quote(path, safe=_PATH_SAFE)
+        url = base + quote(path, safe=PATH_SAFE)
         if query:
             url += "?" + query.decode("latin-1")
         return url

@@ -1,8 +1,10 @@
-"""The one decision behind every proxied request, whoever carries it out.
+"""The one decision behind every proxied request, whoever carries it out: framework-free.
 
-Both the built-in proxy (:mod:`gateway.proxy.dispatch`) and the forward-auth endpoints an edge
-(nginx, Caddy, Traefik, Envoy) asks (:mod:`gateway.proxy.forward_auth`) call :func:`decide`
-with the raw request path and query. It normalises the path once, routes it by prefix, refuses
+Every way of asking (the built-in proxy, :mod:`gateway.proxy.forwarding`; nginx, Traefik/Caddy
+and Envoy, :mod:`gateway.proxy.forward_auth`) reads a :class:`Question` from its own convention
+and calls :func:`decide` with its dependencies passed in: who holds a session (a
+:class:`SessionReader`) and the product table. Nothing here knows Flask, a request object or an
+app. :func:`decide` normalises the path once, routes it by prefix, refuses
 internal product paths, checks the session and the link, and answers with a small
 :class:`Decision`; the caller only turns it into HTTP. ``Decision.path`` is the path the
 product must receive (prefix stripped, normalised): the assertion is signed for it and the
@@ -14,11 +16,41 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlencode
 
-from gateway.products.table import BadPath, Product, normalise_path, products
-from gateway.proxy.principal import Principal, load_principal
+from gateway.products.table import BadPath, Product, ProductTable, normalise_path
 from gateway.web.return_paths import safe_return_path
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What every convention asks: the path as the client sent it (percent-encoded or not),
+    its query, and the client's raw ``Cookie`` header (only a :class:`SessionReader` reads it)."""
+
+    raw_path: str
+    query: str
+    cookie: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """What the assertion needs about the signed-in person for one product."""
+
+    user_id: str
+    email: str
+    session_public_id: str
+    auth_methods: tuple[str, ...]
+    #: The linked product user; the Console user for a product without accounts (``puid``).
+    product_user_id: str | None
+    #: Every product this person is linked to (the Product Switcher's state, in the assertion).
+    linked: frozenset[str] = frozenset()
+
+
+class SessionReader(Protocol):
+    """Who holds the session a ``Cookie`` header names, and their link to ``product``."""
+
+    def principal(self, product: Product, cookie: str) -> Principal | None: ...
 
 
 class Verdict(enum.Enum):
@@ -53,10 +85,10 @@ _NOT_PRODUCT = Decision(Verdict.NOT_PRODUCT)
 _BAD_PATH = Decision(Verdict.BAD_PATH)
 
 
-def decide(raw_path: str, query: str, token: object) -> Decision:
-    """Decide for ``raw_path`` (as the client sent it, percent-encoded or not) and ``query``,
-    asked by the holder of session ``token`` (the cookie's ``sid``; None when signed out)."""
-    table = products()
+def decide(question: Question, sessions: SessionReader, table: ProductTable) -> Decision:
+    """Decide ``question`` against the products in ``table``; ``sessions`` is asked (once) only
+    for a product path that needs a signed-in person."""
+    raw_path, query = question.raw_path, question.query
     try:
         path = normalise_path(raw_path)
     except BadPath:
@@ -75,7 +107,7 @@ def decide(raw_path: str, query: str, token: object) -> Decision:
         return Decision(Verdict.CANONICAL, product, "/", location=product.prefix + "/" + suffix)
     if product.is_public(route.path):
         return Decision(Verdict.ALLOW, product, route.path)
-    principal = load_principal(product, token)
+    principal = sessions.principal(product, question.cookie)
     if principal is not None and principal.product_user_id is not None:
         return Decision(Verdict.ALLOW, product, route.path, principal)
     original = safe_return_path(product.prefix + route.path + suffix, default=product.prefix + "/")

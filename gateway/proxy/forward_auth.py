@@ -2,8 +2,10 @@
 
 The edge (nginx ``auth_request``, Caddy ``forward_auth``, Traefik ``forwardAuth``, Envoy
 ``ext_authz`` in HTTP mode, ingress-nginx ``auth-url``) asks before it forwards a request to a
-product; the answer comes from :func:`gateway.proxy.decision.decide`, the same decision the
-built-in proxy makes. Endpoints:
+product. Each convention is only a pair "read the question / write the answer" around the one
+decision, :func:`gateway.proxy.decision.decide` (as Authelia's
+``handler_authz_impl_{authrequest,forwardauth,extauthz}.go`` are around its one authorizer);
+:class:`gateway.proxy.wsgi.ProxyApp` carries the pair. Nothing here knows Flask.
 
 ``/auth/nginx``
     nginx ``auth_request`` convention: the original request in ``X-Original-Method`` and
@@ -41,90 +43,31 @@ proxies to the gateway (the shipped configurations in ``config/edge/`` do).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Flask, current_app, request, session
-from flask.blueprints import BlueprintSetupState
-from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from gateway.assertion import HEADER as ASSERTION_HEADER
 from gateway.assertion import valid_host
 from gateway.proxy import headers as hdr
-from gateway.proxy.decision import Decision, Verdict, decide
-from gateway.proxy.dispatch import gateway_cookies, not_signed_in
-from gateway.proxy.signing import assertion_for, forwarded_proof
-from gateway.web.client import client_ip, networks, peer_in
-from gateway.web.csrf import csrf
-from gateway.web.negotiation import is_browser
+from gateway.proxy.answers import not_signed_in, plain
+from gateway.proxy.decision import Decision, Verdict
+from gateway.proxy.signing import Signer
+from gateway.web.request_line import METHOD, PATH_SAFE
 
-bp = Blueprint("forward_auth", __name__)
-csrf.exempt(bp)
-
-_ALLOW = "gateway.forward_auth.allow"
-_METHOD = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-#: Envoy asks with the original request's method; nginx (proxy_method GET) and Caddy use GET.
-_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 #: Response headers of an allowed request (the edge copies them; names in config/edge/).
 PATH_HEADER = "X-Gateway-Path"
 UNESCAPED_PATH_HEADER = "X-Gateway-Path-Unescaped"
 COOKIE_HEADER = "X-Gateway-Cookie"
 FORWARDED_PREFIX = "X-Gateway-Forwarded-"
-#: What a request naming a bad Host gets here (gateway.web.hosts): nginx's auth_request takes
-#: only 2xx/401/403; the other conventions pass the usual 400 on.
-BAD_HOST_REFUSALS = {"/auth/nginx": 403}
+ENVOY_PREFIX = "/auth/envoy"
 
 
-class _Unreadable(ValueError):
+class Unreadable(ValueError):
     """The edge sent no usable description of the original request."""
-
-
-@bp.record_once
-def _setup(state: BlueprintSetupState) -> None:
-    app: Flask = state.app  # type: ignore[assignment]
-    app.extensions[_ALLOW] = networks(app.config["FORWARD_AUTH_ALLOW"])
-
-
-@bp.before_request
-def _only_the_edge() -> Response | None:
-    """403 for any caller not in ``FORWARD_AUTH_ALLOW``, judged on the socket peer itself."""
-    return None if from_the_edge(request.environ, current_app) else _plain(403)
-
-
-def from_the_edge(environ: Mapping[str, Any], app: Flask) -> bool:
-    """The socket peer (before ``ProxyFix``) is in ``FORWARD_AUTH_ALLOW``: only then are its
-    ``X-Forwarded-*`` (the client address, scheme and host it asks about) believed and signed."""
-    return peer_in(environ, app.extensions[_ALLOW])
-
-
-@bp.route("/auth/nginx", methods=["GET", "HEAD"])
-def nginx() -> Response:
-    try:
-        asked = read_nginx(request.headers, request.scheme, request.host)
-    except ValueError:  # _Unreadable, or urlsplit's own refusal (a broken IPv6 host)
-        return _plain(403)
-    decision = decide(asked.raw_path, asked.query, session.get("sid"))
-    verdict = decision.verdict
-    if verdict is Verdict.ALLOW:
-        return _allowed(decision, asked) or _plain(403)
-    if verdict is Verdict.SIGN_IN:
-        return _plain(401, decision.location if is_browser() else None)
-    if verdict is Verdict.LINK:
-        return _plain(401, decision.location)
-    return _plain(403)
-
-
-@bp.route("/auth/forward", methods=["GET", "HEAD"])
-def forward() -> Response:
-    try:
-        asked = read_forward(request.headers, request.host)
-    except ValueError:  # _Unreadable, or urlsplit's own refusal
-        return _plain(400)
-    return _answer(decide(asked.raw_path, asked.query, session.get("sid")), asked)
 
 
 class Asked(NamedTuple):
@@ -137,72 +80,113 @@ class Asked(NamedTuple):
     query: str
 
 
-def read_nginx(headers: Headers, scheme: str, host: str) -> Asked:
+#: environ, the request's own host -> the question (ValueError when unusable).
+Reader = Callable[[Mapping[str, Any], str], Asked]
+#: A decision other than "allowed" (or an allowed one with unusable values), whether a browser
+#: asks -> the refusal or redirect the edge gets instead of 200.
+Refuser = Callable[[Decision, bool], Response]
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One way an edge asks: which methods, how to read, what an unreadable or unusable
+    question gets, how a decision other than "allowed" is answered, and what a bad Host gets."""
+
+    name: str
+    methods: frozenset[str]
+    read: Reader
+    unreadable: int
+    refuse: Refuser
+
+
+def read_nginx(environ: Mapping[str, Any], host: str) -> Asked:
     """nginx's ``X-Original-Method`` and ``X-Original-URL`` (a path only: the edge's own
-    ``scheme`` and ``host``); ValueError when unusable."""
-    method = _method(headers.get("X-Original-Method", ""))
-    parts = urlsplit(headers.get("X-Original-URL", ""))
+    scheme and ``host``)."""
+    method = _method(environ.get("HTTP_X_ORIGINAL_METHOD", ""))
+    parts = urlsplit(environ.get("HTTP_X_ORIGINAL_URL", ""))
+    scheme = environ.get("wsgi.url_scheme", "http")
     if parts.netloc:
         scheme, host = parts.scheme, parts.netloc
     return Asked(method, scheme, host, _raw_path(parts.path), parts.query)
 
 
-def read_forward(headers: Headers, host: str) -> Asked:
-    """Traefik/Caddy's ``X-Forwarded-Method``, ``-Proto``, ``-Host``, ``-Uri``; ValueError when
-    unusable."""
-    method = _method(headers.get("X-Forwarded-Method", ""))
-    uri = headers.get("X-Forwarded-Uri", "")
+def read_forward(environ: Mapping[str, Any], host: str) -> Asked:
+    """Traefik/Caddy's ``X-Forwarded-Method``, ``-Proto``, ``-Host``, ``-Uri``."""
+    method = _method(environ.get("HTTP_X_FORWARDED_METHOD", ""))
+    uri = environ.get("HTTP_X_FORWARDED_URI", "")
     if not uri.startswith("/"):
-        raise _Unreadable("no X-Forwarded-Uri")
+        raise Unreadable("no X-Forwarded-Uri")
     parts = urlsplit(uri)
-    scheme = headers.get("X-Forwarded-Proto", "http")
-    host = headers.get("X-Forwarded-Host") or host
+    scheme = environ.get("HTTP_X_FORWARDED_PROTO", "http")
+    host = environ.get("HTTP_X_FORWARDED_HOST") or host
     return Asked(method, scheme, host, _raw_path(parts.path), parts.query)
 
 
-@bp.route("/auth/envoy/", defaults={"_rest": ""}, methods=_METHODS,
-          provide_automatic_options=False, strict_slashes=False)
-@bp.route("/auth/envoy/<path:_rest>", methods=_METHODS, provide_automatic_options=False)
-def envoy(_rest: str) -> Response:
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or (
-        quote(request.path, safe=_PATH_SAFE)
+def read_envoy(environ: Mapping[str, Any], host: str) -> Asked:
+    """Envoy's own request line: the original path after ``/auth/envoy``, the original method
+    and ``Host``."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(
+        (environ.get("PATH_INFO") or "").encode("latin-1").decode("utf-8", "replace"),
+        safe=PATH_SAFE,
     )
-    try:
-        parts = urlsplit(raw)
-        asked = Asked(_method(request.method), request.headers.get("X-Forwarded-Proto", "http"),
-                      request.host, _raw_path(parts.path[len("/auth/envoy"):]), parts.query)
-    except ValueError:  # _Unreadable, or urlsplit's own refusal
-        return _plain(400)
-    return _answer(decide(asked.raw_path, asked.query, session.get("sid")), asked)
+    parts = urlsplit(raw)
+    return Asked(_method(environ.get("REQUEST_METHOD", "")),
+                 environ.get("HTTP_X_FORWARDED_PROTO", "http"), host,
+                 _raw_path(parts.path[len(ENVOY_PREFIX):]), parts.query)
 
 
-def _answer(decision: Decision, asked: Asked) -> Response:
+def refuse_nginx(decision: Decision, browser: bool) -> Response:
+    """nginx takes only 401 and 403 besides 2xx."""
+    verdict = decision.verdict
+    if verdict is Verdict.SIGN_IN:
+        return plain(401, decision.location if browser else None)
+    if verdict is Verdict.LINK:
+        return plain(401, decision.location)
+    return plain(403)
+
+
+def refuse_forward(decision: Decision, browser: bool) -> Response:
     """Traefik/Caddy/Envoy: the statuses of the built-in proxy, passed on by the edge."""
     verdict = decision.verdict
-    if verdict is Verdict.ALLOW:
-        return _allowed(decision, asked) or _plain(400)
     if verdict is Verdict.SIGN_IN:
-        response = not_signed_in(decision.location)
+        response = not_signed_in(decision.location, browser)
     elif verdict is Verdict.LINK:
-        response = _plain(302, decision.location)
+        response = plain(302, decision.location)
     elif verdict is Verdict.CANONICAL:
-        response = _plain(308, decision.location)
-    elif verdict is Verdict.BAD_PATH:
-        response = _plain(400)
+        response = plain(308, decision.location)
+    elif verdict is Verdict.BAD_PATH or verdict is Verdict.ALLOW:  # ALLOW: unusable values
+        response = plain(400)
     else:  # REFUSED, NOT_PRODUCT: nothing to see here, as with the built-in proxy
-        response = _plain(404)
+        response = plain(404)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _allowed(decision: Decision, asked: Asked) -> Response | None:
-    headers = allowed_headers(decision, asked, client_ip(),
-                              "; ".join(request.headers.getlist("Cookie")))
-    return None if headers is None else Response(status=200, headers=headers)
+_GET = frozenset({"GET", "HEAD"})
+#: Envoy asks with the original request's method; nginx (proxy_method GET) and Caddy use GET.
+_ANY = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+NGINX = Convention("nginx", _GET, read_nginx, 403, refuse_nginx)
+FORWARD = Convention("forward", _GET, read_forward, 400, refuse_forward)
+ENVOY = Convention("envoy", _ANY, read_envoy, 400, refuse_forward)
+#: What a request naming a bad Host gets here (gateway.web.hosts): nginx's auth_request takes
+#: only 2xx/401/403; the other conventions pass the usual 400 on.
+BAD_HOST_REFUSALS = {"/auth/nginx": 403}
+
+
+def convention_for(path: str) -> Convention | None:
+    """The convention an edge asks in at ``path`` (the request's own path), or None."""
+    if path == "/auth/nginx":
+        return NGINX
+    if path == "/auth/forward":
+        return FORWARD
+    if path == ENVOY_PREFIX or path.startswith(ENVOY_PREFIX + "/"):
+        return ENVOY
+    return None
 
 
 def allowed_headers(
-    decision: Decision, asked: Asked, client: str, cookie: str
+    decision: Decision, asked: Asked, client: str, cookie: str,
+    signer: Signer, own_cookies: Iterable[str],
 ) -> list[tuple[str, str]] | None:
     """The 200's headers: everything the edge forwards; None when the edge's values are
     unusable. ``client`` is the client address, ``cookie`` the client's ``Cookie`` header."""
@@ -219,26 +203,26 @@ def allowed_headers(
     forwarded = [(name, value) for name, value in forwarded if name.startswith("X-Forwarded-")]
     out = [
         ("Cache-Control", "no-store"),
-        (PATH_HEADER, quote(decision.path, safe=_PATH_SAFE)),
+        (PATH_HEADER, quote(decision.path, safe=PATH_SAFE)),
         # The same path unescaped (UTF-8 on the wire; no control characters: normalise_path
         # refuses them), for an edge whose rewrite escapes the path itself (Caddy 2.6).
         (UNESCAPED_PATH_HEADER, decision.path.encode("utf-8").decode("latin-1")),
     ]
     out += [(FORWARDED_PREFIX + name[len("X-Forwarded-"):], value) for name, value in forwarded]
     if decision.principal is not None:  # its fwd claim vouches for the forwarded values
-        out.append((ASSERTION_HEADER, assertion_for(
+        out.append((ASSERTION_HEADER, signer.assertion(
             product, decision.principal, asked.method, decision.path, forwarded
         )))
     else:
-        out.append(forwarded_proof(product, asked.method, decision.path, forwarded))
+        out.append(signer.forwarded_proof(product, asked.method, decision.path, forwarded))
     # Even empty: an edge sets Cookie from it, never the client's.
-    out.append((COOKIE_HEADER, hdr.strip_cookie(cookie, gateway_cookies(current_app.config))))
+    out.append((COOKIE_HEADER, hdr.strip_cookie(cookie, own_cookies)))
     return out
 
 
 def _method(value: str) -> str:
-    if not _METHOD.fullmatch(value):
-        raise _Unreadable("method")
+    if not METHOD.fullmatch(value):
+        raise Unreadable("method")
     return value.upper()
 
 
@@ -248,16 +232,7 @@ def _raw_path(path: str) -> str:
     try:
         path = path.encode("latin-1").decode("utf-8")
     except UnicodeError:
-        raise _Unreadable("path is not UTF-8") from None
+        raise Unreadable("path is not UTF-8") from None
     if not path.startswith("/"):
-        raise _Unreadable("path")
+        raise Unreadable("path")
     return path
-
-
-def _plain(status: int, location: str | None = None) -> Response:
-    response = Response(status=status)
-    response.headers["Cache-Control"] = "no-store"
-    if location:
-        response.headers["Location"] = location
-    return response
-

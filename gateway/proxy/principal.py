@@ -1,16 +1,20 @@
 """Who is asking: the signed-in person behind a proxied request, and their link to the product.
 
-One SELECT per request (or a per-process cache hit, bounded by ``SESSION_CACHE_SECONDS``, and
-cleared at once when this process revokes a session or changes a link).
+:class:`SessionChecks` is the decision core's :class:`~gateway.proxy.decision.SessionReader`:
+the cookie's ``sid`` (read by the session interface, passed in), then one SELECT per request
+(or a per-process cache hit, bounded by ``SESSION_CACHE_SECONDS``, and cleared at once when this
+process revokes a session or changes a link). Each check enters the app context it is given
+(the database session and the session lifetimes are the app's); the decision core never does.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from time import monotonic
+from typing import Any
 
-from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
@@ -18,26 +22,7 @@ from gateway.db import db
 from gateway.identity.sessions import cache_epoch, is_live, token_digest
 from gateway.models import LoginSession, ProductLink, User
 from gateway.products.table import Product
-
-_CACHE = "gateway.proxy.principal_cache"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """What the assertion needs about the signed-in person for one product."""
-
-    user_id: str
-    email: str
-    session_public_id: str
-    auth_methods: tuple[str, ...]
-    #: The linked product user; the Console user for a product without accounts (``puid``).
-    product_user_id: str | None
-    #: Every product this person is linked to (the Product Switcher's state, in the assertion).
-    linked: frozenset[str] = frozenset()
-
-
-def init_app(app: Flask) -> None:
-    app.extensions[_CACHE] = _PrincipalCache(float(app.config["SESSION_CACHE_SECONDS"]))
+from gateway.proxy.decision import Principal
 
 
 class _PrincipalCache:
@@ -60,14 +45,14 @@ class _PrincipalCache:
                 self._epoch = epoch
             return None
         hit = self._data.get(key)
-        if hit is None or hit[0] < time.monotonic():
+        if hit is None or hit[0] < monotonic():
             return None
         return hit[1]
 
     def put(self, key: tuple[str, str], principal: Principal) -> None:
         if self.ttl <= 0:
             return
-        now = time.monotonic()
+        now = monotonic()
         with self._lock:
             if len(self._data) >= self.size:
                 self._data = {k: v for k, v in self._data.items() if v[0] >= now}
@@ -76,13 +61,39 @@ class _PrincipalCache:
             self._data[key] = (now + self.ttl, principal)
 
 
-def load_principal(product: Product, token: object) -> Principal | None:
+class SessionChecks:
+    """The session reader the factory builds: ``token_of`` reads the ``sid`` from a raw
+    ``Cookie`` header (None when absent or forged); checks are cached for ``cache_seconds``;
+    ``context`` enters the app whose database and settings the check reads."""
+
+    def __init__(
+        self,
+        token_of: Callable[[str], object],
+        cache_seconds: float,
+        context: Callable[[], AbstractContextManager[Any]],
+    ) -> None:
+        self.token_of = token_of
+        self.cache = _PrincipalCache(cache_seconds)
+        self.context = context
+
+    def principal(self, product: Product, cookie: str) -> Principal | None:
+        if not cookie:
+            return None
+        token = self.token_of(cookie)
+        if token is None:
+            return None
+        with self.context():
+            return load_principal(product, token, self.cache)
+
+
+def load_principal(
+    product: Product, token: object, cache: _PrincipalCache
+) -> Principal | None:
     """The person whose session ``token`` (the cookie's ``sid``) names, and their link to
     ``product``: one SELECT, or a cache hit."""
     digest = token_digest(token)
     if digest is None:
         return None
-    cache: _PrincipalCache = current_app.extensions[_CACHE]
     cached = cache.get((digest, product.name))
     if cached is not None:
         return cached

@@ -11,13 +11,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 
 import jwt
-from flask import current_app
 
 from gateway.assertion import ALGORITHM, ASSERTION_TYPE, FORWARDED_HEADER, FORWARDED_TYPE
-from gateway.keys import key_store
-from gateway.keys.store import SigningKey
-from gateway.products.table import Product, products
-from gateway.proxy.principal import Principal
+from gateway.keys.store import KeyStore, SigningKey
+from gateway.products.table import Product, ProductTable
+from gateway.proxy.decision import Principal
 from gateway.web.ids import unique_id
 
 
@@ -107,54 +105,62 @@ def forwarded_values(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     }
 
 
-def assertion_for(
-    product: Product,
-    principal: Principal,
-    method: str,
-    path: str,
-    forwarded: Iterable[tuple[str, str]] | None = None,
-) -> str:
-    """The ``X-Identity-Assertion`` value for ``method path`` as the product will receive it;
-    with ``forwarded`` (headers), it also vouches for the X-Forwarded-* ones among them (the
-    ``fwd`` claim), in place of :func:`forwarded_proof`."""
-    if principal.product_user_id is None:
-        raise ValueError("no assertion for a user not linked to " + product.name)
-    config = current_app.config
-    return sign_assertion(
-        key_store().signing_key(),
-        issuer=config["PUBLIC_URL"].rstrip("/"),
-        product=product.name,
-        console_user_id=principal.user_id,
-        email=principal.email,
-        product_user_id=principal.product_user_id,
-        session_id=principal.session_public_id,
-        auth_methods=principal.auth_methods,
-        method=method,
-        path=path,
-        lifetime=int(config["ASSERTION_MAX_AGE"]),
-        links={p.name: p.name in principal.linked or not p.has_accounts for p in products()},
-        forwarded=None if forwarded is None else forwarded_values(forwarded),
-    )
+class Signer:
+    """Signs for the proxy with the active key of ``keys``: ``issuer`` (the public URL),
+    ``lifetime`` seconds, and the switcher state (``lnk``) over every product in ``table``."""
 
+    def __init__(self, keys: KeyStore, issuer: str, lifetime: int, table: ProductTable) -> None:
+        self.keys = keys
+        self.issuer = issuer.rstrip("/")
+        self.lifetime = int(lifetime)
+        self.table = table
 
-def forwarded_proof(
-    product: Product, method: str, path: str, headers: Iterable[tuple[str, str]]
-) -> tuple[str, str]:
-    """The ``X-Forwarded-Signature`` header over the ``X-Forwarded-*`` ones among ``headers``.
+    def assertion(
+        self,
+        product: Product,
+        principal: Principal,
+        method: str,
+        path: str,
+        forwarded: Iterable[tuple[str, str]] | None = None,
+    ) -> str:
+        """The ``X-Identity-Assertion`` value for ``method path`` as the product will receive
+        it; with ``forwarded`` (headers), it also vouches for the X-Forwarded-* ones among them
+        (the ``fwd`` claim), in place of :meth:`forwarded_proof`."""
+        if principal.product_user_id is None:
+            raise ValueError("no assertion for a user not linked to " + product.name)
+        return sign_assertion(
+            self.keys.signing_key(),
+            issuer=self.issuer,
+            product=product.name,
+            console_user_id=principal.user_id,
+            email=principal.email,
+            product_user_id=principal.product_user_id,
+            session_id=principal.session_public_id,
+            auth_methods=principal.auth_methods,
+            method=method,
+            path=path,
+            lifetime=self.lifetime,
+            links={p.name: p.name in principal.linked or not p.has_accounts for p in self.table},
+            forwarded=None if forwarded is None else forwarded_values(forwarded),
+        )
 
-    Sent on public paths (no assertion there; with one, its ``fwd`` claim carries the same
-    values): a product honours X-Forwarded-* only with a proof, since on one host the gateway
-    and a direct client share the same peer address.
-    """
-    forwarded = forwarded_values(headers)
-    config = current_app.config
-    proof = sign_forwarded(
-        key_store().signing_key(),
-        issuer=config["PUBLIC_URL"].rstrip("/"),
-        product=product.name,
-        method=method,
-        path=path,
-        forwarded=forwarded,
-        lifetime=int(config["ASSERTION_MAX_AGE"]),
-    )
-    return FORWARDED_HEADER, proof
+    def forwarded_proof(
+        self, product: Product, method: str, path: str, headers: Iterable[tuple[str, str]]
+    ) -> tuple[str, str]:
+        """The ``X-Forwarded-Signature`` header over the ``X-Forwarded-*`` ones among
+        ``headers``.
+
+        Sent on public paths (no assertion there; with one, its ``fwd`` claim carries the same
+        values): a product honours X-Forwarded-* only with a proof, since on one host the
+        gateway and a direct client share the same peer address.
+        """
+        proof = sign_forwarded(
+            self.keys.signing_key(),
+            issuer=self.issuer,
+            product=product.name,
+            method=method,
+            path=path,
+            forwarded=forwarded_values(headers),
+            lifetime=self.lifetime,
+        )
+        return FORWARDED_HEADER, proof

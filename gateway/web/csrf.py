@@ -1,6 +1,7 @@
 """The one CSRF protector: every form of the gateway's own pages carries its token.
 
-Views that must not read the body they forward (the proxy) exempt their blueprint here.
+The proxy, which must not read the body it forwards, answers before Flask (``gateway.proxy.wsgi``)
+and never meets it.
 """
 
 from __future__ import annotations

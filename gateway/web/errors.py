@@ -1,8 +1,15 @@
-"""Error pages: every error is a short readable page (or JSON), never a stack trace."""
+"""Error pages: every error is a short readable page (or JSON), never a stack trace.
+
+:class:`ErrorPages` renders them for answers that begin outside Flask's request cycle (the
+proxy and forward-auth, :mod:`gateway.proxy.wsgi`): the Console's own handlers and page, so a
+refused product path looks and is counted like any other refusal.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -12,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from gateway.web.hosts import bad_host
 from gateway.web.negotiation import wants_json
-from gateway.web.observability import THROTTLED
+from gateway.web.observability import THROTTLED, begin
 
 log = logging.getLogger("gateway.errors")
 
@@ -94,3 +101,36 @@ def init_app(app: Flask) -> None:
     def _internal(error: InternalServerError) -> Response:
         log.error("unhandled error", exc_info=error.original_exception)
         return error_response(500)
+
+
+class ErrorPages:
+    """The Console's error answer for ``error`` (an ``HTTPException``, a refused body, the
+    database down, anything else: 500), through the same handlers and after-request hooks
+    (request id, access log and metrics, security headers) as a Console page."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def __call__(
+        self,
+        environ: dict[str, Any],
+        start_response: Callable[..., Any],
+        error: Exception,
+        *,
+        request_id: str,
+        started: float,
+        area: str,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Iterable[bytes]:
+        app = self.app
+        with app.request_context(environ):
+            begin(request_id, started, area)
+            try:
+                answer = app.handle_user_exception(error)
+            except Exception as unhandled:  # noqa: BLE001 - no handler: the 500 page
+                answer = app.handle_exception(unhandled)
+            response = app.make_response(answer)
+            for name, value in headers:
+                response.headers[name] = value
+            response = app.process_response(response)
+        return response(environ, start_response)

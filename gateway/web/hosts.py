@@ -4,9 +4,10 @@ Werkzeug builds URLs (``url_for``, redirects) from the Host and the proxy signs 
 ``X-Forwarded-Host``; a DNS label over 63 characters makes ``url_for`` raise, so a page, a
 product behind the gateway or the gateway's own error page would answer 500. One rule,
 :func:`gateway.assertion.valid_host` (the one products apply to what the gateway signs), checked
-once for every path before any other hook: 400 for the Console and the built-in proxy, and the
-refusal of their own convention for the forward-auth endpoints (nginx's ``auth_request`` takes
-no 400), which also check the host they are asked about with the same rule.
+once for every path before any other hook: 400 for the Console (here) and the built-in proxy,
+and the refusal of their own convention for the forward-auth endpoints (nginx's ``auth_request``
+takes no 400; both in :mod:`gateway.proxy.wsgi`), which also check the host they are asked about
+with the same rule.
 """
 
 from __future__ import annotations
@@ -18,13 +19,9 @@ from flask import Flask, abort, request
 
 from gateway.assertion import valid_host
 
-_REFUSALS = "gateway.hosts.refusals"
 
-
-def init_app(app: Flask, refusals: Mapping[str, int]) -> None:
-    """``refusals``: path -> the status a bad Host gets there instead of 400."""
-    app.extensions[_REFUSALS] = dict(refusals)
-    app.before_request(lambda: refuse_bad_host(app))
+def init_app(app: Flask) -> None:
+    app.before_request(refuse_bad_host)
 
 
 def bad_host(environ: Mapping[str, Any]) -> bool:
@@ -34,6 +31,6 @@ def bad_host(environ: Mapping[str, Any]) -> bool:
     return host is not None and not valid_host(host)
 
 
-def refuse_bad_host(app: Flask) -> None:
+def refuse_bad_host() -> None:
     if bad_host(request.environ):
-        abort(app.extensions[_REFUSALS].get(request.path, 400))
+        abort(400)

@@ -49,14 +49,15 @@ def body_refused(error: BodyError) -> Response:
 
 
 def refuse_oversized_forms() -> None:
-    """413 before anything parses an oversized form (the proxy streams and is exempt).
+    """413 before anything parses an oversized form (the proxy, answering before Flask,
+    streams bodies and never meets this).
 
     The length is the Content-Length, or for a chunked body the length the receiver found
     once it had it whole. A chunked body it had to stream, being larger than
     ``REQUEST_BODY_BUFFER``, is no form either: 413 at once, never read whole. The request's
     ``max_content_length`` keeps Werkzeug within the limit should any body get past.
     """
-    if request.blueprint == "proxy" or request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     limit = current_app.config["MAX_FORM_MEMORY_SIZE"]
     request.max_content_length = limit

@@ -60,13 +60,24 @@ def request_id(value: str | None) -> str:
 
 
 def _area() -> str:
-    """A low-cardinality label: the blueprint (proxy, auth, settings, ...)."""
-    return request.blueprint or ("static" if request.endpoint == "static" else "other")
+    """A low-cardinality label: the blueprint (auth, settings, ...), or the area an answer
+    given outside Flask's views named (proxy, forward_auth)."""
+    return g.get("area") or request.blueprint or (
+        "static" if request.endpoint == "static" else "other"
+    )
 
 
 def _start() -> None:
-    g.request_id = request_id(request.headers.get("X-Request-ID"))
-    g.started = time.perf_counter()
+    begin(request_id(request.headers.get("X-Request-ID")), time.perf_counter())
+
+
+def begin(rid: str, started: float, area: str | None = None) -> None:
+    """This request's id and start time (and its metrics area when no blueprint names it):
+    also for a page rendered for an answer that began outside Flask (``gateway.proxy.wsgi``)."""
+    g.request_id = rid
+    g.started = started
+    if area:
+        g.area = area
 
 
 def _finish(response: Response) -> Response:
@@ -80,7 +91,7 @@ def _finish(response: Response) -> Response:
 def record(method: str, area: str, status: int, elapsed: float, path: str, ip: str,
            request_id: str, log: bool = True) -> None:
     """Count one answered request and write its access-log line unless ``log`` is False (also
-    for the answers given outside Flask's request cycle, :mod:`gateway.proxy.lean_auth`)."""
+    for the answers given outside Flask's request cycle, :mod:`gateway.proxy.wsgi`)."""
     REQUESTS.labels(method, area, str(status)).inc()
     LATENCY.labels(area).observe(elapsed)
     if not log:

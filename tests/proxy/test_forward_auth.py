@@ -18,17 +18,24 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import OperationalError
 from werkzeug.test import Client
 
 from gateway.assertion import AssertionVerifier
 from gateway.db import new_session
 from gateway.models import EmailChange, utcnow
-from gateway.proxy import lean_auth
+from gateway.proxy import wsgi
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.corpora import BAD_HOSTS
 from tests.support.keys import StoreJwks, shared_store
-from tests.support.proxy_gateway import SignedIn, Upstream, gateway_settings, sign_in
+from tests.support.proxy_gateway import (
+    SignedIn,
+    Upstream,
+    gateway_settings,
+    sign_in,
+    watch_the_proxy,
+)
 
 EDGE = {"REMOTE_ADDR": "127.0.0.1"}
 BROWSER = {"Accept": "text/html"}
@@ -208,8 +215,7 @@ def test_forward_needs_the_original_uri(person: SignedIn) -> None:
 def test_a_host_the_gateway_would_refuse_is_never_signed(
     app: Flask, person: SignedIn, host: str
 ) -> None:
-    """Whichever way the edge names the host, the answer is the convention's refusal, through
-    the lean answer and through Flask alike."""
+    """Whichever way the edge names the host, the answer is the convention's refusal."""
     session_cookie = person.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     assert session_cookie is not None
     cookie = {"Cookie": f"{session_cookie.key}={session_cookie.value}"}
@@ -224,14 +230,12 @@ def test_a_host_the_gateway_would_refuse_is_never_signed(
     ]
     for path, headers in asked:
         headers |= cookie
-        for answer in (Client(app, use_cookies=False).get(path, headers=headers,
-                                                          environ_base=EDGE),
-                       _through_flask_only(app, path, headers)):
-            expected = 403 if path == "/auth/nginx" else 400
-            assert answer.status_code == expected, (path, headers, answer.status_code)
-            assert not any(name.startswith("X-Gateway-") for name in answer.headers.keys())
-            assert "X-Identity-Assertion" not in answer.headers
-            assert "X-Forwarded-Signature" not in answer.headers
+        answer = Client(app, use_cookies=False).get(path, headers=headers, environ_base=EDGE)
+        expected = 403 if path == "/auth/nginx" else 400
+        assert answer.status_code == expected, (path, headers, answer.status_code)
+        assert not any(name.startswith("X-Gateway-") for name in answer.headers.keys())
+        assert "X-Identity-Assertion" not in answer.headers
+        assert "X-Forwarded-Signature" not in answer.headers
 
 
 HOSTILE = [
@@ -268,19 +272,12 @@ def test_envoy_path_prefix_mode(app: Flask, person: SignedIn) -> None:
     assert internal.status_code == 404
 
 
-# --- the allowed answer outside Flask's request cycle (gateway/proxy/lean_auth.py) ------------
-
-
-def _through_flask_only(app: Flask, path: str, headers: dict[str, str]) -> Any:
-    """The same request answered by the Flask endpoint (the lean middleware bypassed)."""
-    def flask_only(environ: dict[str, Any], start_response: Any) -> Any:
-        return Flask.wsgi_app(app, environ, start_response)
-    return Client(flask_only, use_cookies=False).get(path, headers=headers, environ_base=EDGE)
+# --- one decision, one answer per convention (gateway/proxy/wsgi.py) ---------------------------
 
 
 @pytest.mark.parametrize("convention", ["nginx", "forward"])
-def test_lean_answer_equals_the_flask_endpoints(app: Flask, person: SignedIn,
-                                                convention: str) -> None:
+def test_allowed_answer_carries_exactly_what_the_edge_copies(app: Flask, person: SignedIn,
+                                                              convention: str) -> None:
     session_cookie = person.client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     assert session_cookie is not None
     cookie = f"segment_session=mine; {session_cookie.key}={session_cookie.value}"
@@ -293,27 +290,22 @@ def test_lean_answer_equals_the_flask_endpoints(app: Flask, person: SignedIn,
         headers = {"X-Forwarded-Method": "PUT", "X-Forwarded-Proto": "https",
                    "X-Forwarded-Host": "edge.test", "X-Forwarded-Uri": "/Segment//a/./b?q=1"}
     headers |= {"Cookie": cookie, "X-Request-ID": "edge-request-0001"}
-    lean = Client(app, use_cookies=False).get(path, headers=headers, environ_base=EDGE)
-    full = _through_flask_only(app, path, headers)
-    assert lean.status_code == full.status_code == 200
-    assert lean.data == full.data == b""
-    skip = {"X-Identity-Assertion", "Content-Type", "Content-Security-Policy", "Vary",
-            "Referrer-Policy", "X-Content-Type-Options", "X-Frame-Options",
-            "Permissions-Policy", "Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy"}
-    assert {k: v for k, v in lean.headers if k not in skip} == {
-        k: v for k, v in full.headers if k not in skip}
-    assert lean.headers["X-Gateway-Cookie"] == "segment_session=mine"
-    assert lean.headers["X-Request-ID"] == "edge-request-0001"
-    mine, theirs = (verified("segment", answer.headers["X-Identity-Assertion"], "PUT", "/a/b")
-                    for answer in (lean, full))
-    assert mine.assertion_id != theirs.assertion_id
-    assert (mine.email, mine.product_user_id, mine.forwarded) == (
-        theirs.email, theirs.product_user_id, theirs.forwarded)
+    answer = Client(app, use_cookies=False).get(path, headers=headers, environ_base=EDGE)
+    assert answer.status_code == 200
+    assert answer.data == b""
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["X-Gateway-Path"] == "/a/b"
+    assert answer.headers["X-Gateway-Cookie"] == "segment_session=mine"
+    assert answer.headers["X-Request-ID"] == "edge-request-0001"
+    assert answer.headers["X-Gateway-Forwarded-Proto"] == "https"
+    assert answer.headers["X-Gateway-Forwarded-Host"] == "edge.test"
+    assert answer.headers["X-Gateway-Forwarded-Prefix"] == "/segment"
+    claims = verified("segment", answer.headers["X-Identity-Assertion"], "PUT", "/a/b")
+    assert claims.email == person.email
 
 
-def test_lean_path_leaves_every_other_answer_to_flask(app: Flask, person: SignedIn) -> None:
-    # Signed out, a stranger's address, an internal path, an unreadable method: the same
-    # answers as the Flask endpoints give (tested above), never a 200.
+def test_every_answer_but_allowed_is_a_refusal(app: Flask, person: SignedIn) -> None:
+    # Signed out, a stranger's address, an internal path, an unreadable method: never a 200.
     signed_out = app.test_client()
     assert nginx(signed_out, "http://edge.test/segment/x", **BROWSER).status_code == 401
     stranger = person.client.get("/auth/nginx", environ_base={"REMOTE_ADDR": "203.0.113.7"},
@@ -325,19 +317,19 @@ def test_lean_path_leaves_every_other_answer_to_flask(app: Flask, person: Signed
     assert forward(person.client, "/segment/internal/x").status_code == 404
 
 
-def test_an_error_in_the_lean_path_is_left_to_flask(
+def test_database_down_during_the_decision_is_a_503_never_a_500(
     app: Flask, person: SignedIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # An error there (here: a broken decision) must reach Flask's handlers, never the server
-    # as a bare 500: Flask decides again, with its own error pages (a 503 when the database is
-    # down, tests/faults).
+    # The session check reaches the database; when it is gone the edge is told "unavailable"
+    # with Retry-After, through the gateway's own error answer, never a bare 500.
     def broken(*_args: object) -> None:
-        raise RuntimeError("the database went away")
+        raise OperationalError("SELECT", {}, Exception("the database went away"))
 
-    monkeypatch.setattr(lean_auth, "decide", broken)
+    monkeypatch.setattr(wsgi, "decide", broken)
     answer = nginx(person.client, "http://edge.test/segment/x")
-    assert answer.status_code == 200
-    assert verified("segment", answer.headers["X-Identity-Assertion"], "GET", "/x")
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "5"
+    assert "X-Identity-Assertion" not in answer.headers
 
 
 def test_the_repair_runs_when_only_forward_auth_answers_are_served(
@@ -399,3 +391,12 @@ def _count(status: int) -> float:
     value = REGISTRY.get_sample_value(
         "gateway_requests_total", {"method": "GET", "area": "forward_auth", "status": str(status)})
     return value or 0.0
+
+
+def test_a_forward_auth_answer_asks_the_decision_once_and_never_enters_flask(
+    app: Flask, person: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked, entered = watch_the_proxy(app, monkeypatch)
+    assert nginx(person.client, "http://edge.test/segment/x").status_code == 200
+    assert forward(person.client, "/segment/scim/v2/Users").status_code == 404
+    assert asked == ["/segment/x", "/segment/scim/v2/Users"] and entered == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from time import monotonic
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -11,8 +14,17 @@ from gateway import db as gateway_db
 from gateway.models import LoginSession, utcnow
 from gateway.products.table import BadPath, normalise_path
 from gateway.proxy import principal
+from tests.support.apps import dispose
+from tests.support.console import make_app
 from tests.support.corpora import BACKSLASH_PATH_CASES, BAD_HOSTS
-from tests.support.proxy_gateway import SignedIn, echoed, sign_in
+from tests.support.proxy_gateway import (
+    SignedIn,
+    Upstream,
+    echoed,
+    gateway_settings,
+    sign_in,
+    watch_the_proxy,
+)
 
 JSON = {"Accept": "application/json"}
 
@@ -237,18 +249,63 @@ def test_one_database_round_trip_per_proxied_request(signed_in: SignedIn) -> Non
     assert len(statements) <= 1, statements
 
 
-def test_session_cache_bounds_revocation_delay(gateway: Flask, signed_in: SignedIn) -> None:
-    gateway.config["SESSION_CACHE_SECONDS"] = 60
-    principal.init_app(gateway)
+@pytest.fixture
+def caching_gateway(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any
+                    ) -> Iterator[Flask]:
+    app = make_app(database_url, **gateway_settings(upstreams, tmp_path,
+                                                    SESSION_CACHE_SECONDS=60))
+    yield app
+    dispose(app)
+
+
+def test_session_cache_bounds_revocation_delay(
+    caching_gateway: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signed_in = sign_in(caching_gateway, caching_gateway.test_client())
     echoed(signed_in.client.get("/segment/x"))
-    with signed_in.client.session_transaction() as flask_session:
-        token = flask_session["sid"]
-    with gateway.app_context(), gateway_db.new_session() as session:
+    with caching_gateway.app_context(), gateway_db.new_session() as session:
         record = session.query(LoginSession).filter_by(public_id=signed_in.session_public_id)
         record.one().revoked_at = utcnow()
         session.commit()
-    assert token
     echoed(signed_in.client.get("/segment/x"))  # cached: still served within the TTL
-    gateway.config["SESSION_CACHE_SECONDS"] = 0
-    principal.init_app(gateway)
+    later = monotonic() + 61
+    monkeypatch.setattr(principal, "monotonic", lambda: later)
     assert signed_in.client.get("/segment/x", headers=JSON).status_code == 401
+
+
+def test_proxy_answers_carry_request_id_security_headers_and_metrics(
+    gateway: Flask, signed_in: SignedIn
+) -> None:
+    # The proxy answers in front of Flask: its redirects, refusals and forwarded pages still
+    # carry what every gateway answer carries.
+    anonymous = gateway.test_client()
+    login = anonymous.get("/segment/x", headers={"Accept": "text/html",
+                                                 "X-Request-ID": "proxy-req-0001"})
+    assert login.status_code == 302
+    assert login.headers["X-Request-ID"] == "proxy-req-0001"
+    assert "script-src 'self'" in login.headers["Content-Security-Policy"]
+    assert login.headers["Cache-Control"] == "no-store"
+    assert "Cookie" in login.headers["Vary"]
+    internal = signed_in.client.get("/segment/scim/v2/Users", headers={"Accept": "text/html"})
+    assert internal.status_code == 404
+    assert internal.headers["X-Request-ID"]
+    assert internal.headers["X-Frame-Options"] == "DENY"
+    assert "There is nothing here." in internal.get_data(as_text=True)
+    page = signed_in.client.get("/segment/x")
+    assert page.status_code == 200
+    assert page.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.headers["X-Request-ID"]
+    metrics = signed_in.client.get("/metrics").get_data(as_text=True)
+    assert 'gateway_requests_total{area="proxy",method="GET",status="200"}' in metrics
+    assert 'gateway_requests_total{area="proxy",method="GET",status="404"}' in metrics
+
+
+def test_a_proxied_request_asks_the_decision_once_and_never_enters_flask(
+    gateway: Flask, signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked, entered = watch_the_proxy(gateway, monkeypatch)
+    echoed(signed_in.client.get("/segment/x"))
+    assert asked == ["/segment/x"] and entered == []
+    assert signed_in.client.get("/healthz").status_code == 200  # the Console's own paths
+    assert entered == ["/healthz"]

@@ -1,7 +1,8 @@
 """CWE-352 (cross-site request forgery): every state-changing route of the gateway.
 
-The table is the app's own ``url_map``: every POST rule outside the proxy blueprint (the proxy
-forwards bodies untouched; products protect their own forms). A new route without CSRF
+The table is the app's own ``url_map``: every POST rule (the proxy and forward-auth answer in
+front of Flask and have none: the proxy forwards bodies untouched, products protect their own
+forms). A new route without CSRF
 protection therefore fails here without anyone adding a line.
 """
 
@@ -28,12 +29,7 @@ def _post_routes() -> list[tuple[str, str]]:
                           "ASSERTION_KEY_DIR": keys})
         routes = []
         for rule in app.url_map.iter_rules():
-            if "POST" not in (rule.methods or ()) or rule.endpoint.startswith("proxy."):
-                continue
-            if rule.endpoint == "forward_auth.envoy":
-                # Envoy's ext_authz asks with the original request's method and no body: a
-                # decision that changes nothing, answered only to FORWARD_AUTH_ALLOW peers
-                # (tests/proxy/test_forward_auth.py), like the proxy it stands for.
+            if "POST" not in (rule.methods or ()):
                 continue
             path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: _ARGUMENTS.get(m.group(1), "x"),
                           rule.rule)

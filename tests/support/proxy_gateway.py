@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway.db import new_session
 from gateway.models import LoginSession, ProductLink, User, utcnow
+from gateway.proxy import wsgi
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.echo import echo_app
@@ -135,3 +136,19 @@ def header_names(echo: dict) -> set[str]:
 
 
 __all__ = ["MB", "echoed", "free_port", "header_names", "sign_in"]
+
+
+def watch_the_proxy(app: Flask, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    """Two lists that fill as requests come: the raw paths the proxy app asked the decision
+    about, and the paths that entered Flask's request cycle."""
+    asked: list[str] = []
+    entered: list[str] = []
+    real = wsgi.decide
+
+    def counting(question: Any, *args: Any) -> Any:
+        asked.append(question.raw_path)
+        return real(question, *args)
+
+    monkeypatch.setattr(wsgi, "decide", counting)
+    app.before_request(lambda: entered.append(request.path) and None)
+    return asked, entered
