@@ -225,12 +225,12 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     switcher_link(page, "segment").click()
     page.wait_for_url(re.compile(r"/link/segment\?next="))
     steps.shot("segment-choice")
-    assert page.get_by_label("Product email").input_value() == email
-    page.get_by_label("Product password").fill("not my segment password")
+    assert page.get_by_label("Segment email").input_value() == email
+    page.get_by_label("Segment password").fill("not my segment password")
     page.get_by_role("button", name="Link Segment user").click()
     expect(page.get_by_role("alert")).to_be_visible()
     steps.shot("segment-wrong-password")
-    page.get_by_label("Product password").fill(SEGMENT_PASSWORD)
+    page.get_by_label("Segment password").fill(SEGMENT_PASSWORD)
     page.get_by_role("button", name="Link Segment user").click()
     page.wait_for_url(gateway + "/segment/")
     expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
