@@ -49,7 +49,8 @@ PASSWORD = "a console passphrase for axe"
 WIDTHS = {"phone": 375, "zoom-200": 640}
 
 #: What a person sees as broken layout, measured in the page: a word of a table cell split over
-#: two lines, and a checkbox or radio button that is not beside the first line of its label.
+#: two lines, a checkbox or radio button that is not beside the first line of its label, and (on
+#: Console pages) more than one primary button.
 #: Text hidden for screen readers only (clipped) is skipped: nobody sees it wrap.
 LAYOUT_PROBLEMS = """() => {
   const problems = [];
@@ -84,6 +85,15 @@ LAYOUT_PROBLEMS = """() => {
     if (!line || middle < line.top || middle > line.bottom || box.width > 2 * box.height) {
       problems.push(`${input.type} ${input.name} (${Math.round(box.width)} x `
                     + `${Math.round(box.height)} px) not on the line of its label`);
+    }
+  }
+  // One primary (filled) action per Console page; the others are secondary.
+  if (document.querySelector('link[href*="app.css"]')) {
+    const primary = [...document.querySelectorAll('main button, main a.button')].filter(b =>
+      b.getClientRects().length && !b.matches('.secondary, .link-button, .password-toggle'));
+    if (primary.length > 1) {
+      problems.push('more than one primary action: '
+                    + primary.map(b => b.textContent.trim()).join(' | '));
     }
   }
   return problems;
