@@ -64,12 +64,14 @@ def _throttled(template: str, blocked: throttle.Blocked, **context: Any) -> Resp
     return too_many_attempts(page, blocked.retry_after)
 
 
-def _lockout_rule() -> str:
+def _lockout_rule(duration: bool = True) -> str:
+    """Why sign-in pauses; ``duration=False`` where the wait is already said (the 429 page)."""
     config = current_app.config
     minutes = max(1, round(config["LOGIN_LOCKOUT_SECONDS"] / 60))
+    pause = f"pauses for {minutes} minutes" if duration else "pauses"
     return (
         f"After {config['LOGIN_MAX_FAILURES']} failed attempts in a row, signing in to the "
-        f"account pauses for {minutes} minutes."
+        f"account {pause}."
     )
 
 
@@ -86,7 +88,8 @@ def _locked_out(template: str, blocked: throttle.Blocked, **context: Any) -> Res
     message = Markup('{} {} <a href="{}">Reset your password</a> to sign in without waiting. '
                      'Still stuck? {}')
     error = message.format(
-        retry_message(blocked.retry_after), _lockout_rule(), url_for("recovery.forgot_password"),
+        retry_message(blocked.retry_after), _lockout_rule(duration=False),
+        url_for("recovery.forgot_password"),
         Markup(render_template("_support.html")),  # noqa: S704 - our own template, escaped
     )
     return too_many_attempts(render_template(template, error=error, **context),

@@ -6,15 +6,13 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from gateway.console.plan import PLAN_NAMES
-
 bp = Blueprint("console", __name__)
 
 
 @bp.route("/")
 @login_required
 def home() -> str:
-    return render_template("console/home.html", user=current_user.user, plan_names=PLAN_NAMES)
+    return render_template("console/home.html", user=current_user.user)
 
 
 @bp.route("/favicon.ico")

@@ -77,10 +77,14 @@ def _page(
     user: User = current_user.user
     if link_form is None:
         link_form = LinkExistingForm(formdata=None, email=user.email)
+    title = _title(product.name)
+    # The fields say whose credentials they want ("Segment email"), in the summary too.
+    link_form.email.label.text = f"{title} email"
+    link_form.password.label.text = f"{title} password"
     return render_template(
         "linking/choose.html",
         product=product,
-        title=_title(product.name),
+        title=title,
         user=user,
         next=next_path,
         link_form=link_form,

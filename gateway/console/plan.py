@@ -23,6 +23,12 @@ PLANS = {
 }
 
 
+@bp.app_template_filter("plan_name")
+def plan_name(plan: str) -> str:
+    """The name people see for a stored plan value, on every page that names the plan."""
+    return PLAN_NAMES.get(plan, plan)
+
+
 @bp.route("", methods=["GET", "POST"])
 @login_required
 def upgrade() -> ResponseReturnValue:

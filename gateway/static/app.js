@@ -2,7 +2,8 @@
 // scripts from this origin, so it is a static file, never inline script).
 // - focus moves to the error summary when a form comes back with problems;
 // - times shown in UTC by the server are rewritten in the person's local time;
-// - password fields get a "Show password" toggle;
+// - password fields get a "Show password" / "Hide password" control inside the field;
+// - the header's "Menu" stays open on wide screens in browsers that cannot style it open;
 // - "Copy" buttons copy their value (the 2FA key).
 (function () {
   "use strict";
@@ -23,22 +24,36 @@
     }
   }
 
+  // One format for every time on every page (templating.local_time writes the <time>).
   function localTimes() {
-    var format;
+    var formats;
     try {
-      format = new Intl.DateTimeFormat(undefined, {
-        year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-        timeZoneName: "short"
-      });
+      formats = {
+        date: new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" }),
+        time: new Intl.DateTimeFormat(undefined, {
+          year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+          timeZoneName: "short"
+        })
+      };
     } catch (e) {
       return; // an old browser: the UTC text stays
     }
     document.querySelectorAll("time[data-local-time]").forEach(function (node) {
       var when = new Date(node.getAttribute("datetime"));
       if (isNaN(when.getTime())) { return; }
+      var format = formats[node.getAttribute("data-local-time")] || formats.time;
       node.title = node.textContent.trim();
       node.textContent = format.format(when);
     });
+  }
+
+  function menuOnWideScreens() {
+    var menu = document.querySelector("details.menu");
+    if (!menu || !window.CSS || CSS.supports("selector(::details-content)")) { return; }
+    var wide = window.matchMedia("(min-width: 48rem)");
+    var follow = function () { menu.open = wide.matches; };
+    follow();
+    if (wide.addEventListener) { wide.addEventListener("change", follow); }
   }
 
   function passwordToggles() {
@@ -48,20 +63,23 @@
       row.className = "password-row";
       input.parentNode.insertBefore(row, input);
       row.appendChild(input);
+      // The label says what a press does next; no aria-pressed, which would say it twice.
       var button = document.createElement("button");
       button.type = "button";
-      button.className = "secondary";
+      button.className = "password-toggle";
       button.textContent = "Show password";
-      button.setAttribute("aria-pressed", "false");
       button.setAttribute("aria-controls", input.id);
       button.addEventListener("click", function () {
         var show = input.type === "password";
         input.type = show ? "text" : "password";
-        button.setAttribute("aria-pressed", show ? "true" : "false");
+        button.textContent = show ? "Hide password" : "Show password";
       });
       row.appendChild(button);
       if (input.form) {
-        input.form.addEventListener("submit", function () { input.type = "password"; });
+        input.form.addEventListener("submit", function () {
+          input.type = "password";
+          button.textContent = "Show password";
+        });
       }
     });
   }
@@ -83,6 +101,7 @@
 
   function start() {
     localTimes();
+    menuOnWideScreens();
     passwordToggles();
     copyButtons();
     focusErrors();

@@ -1,5 +1,5 @@
 // Recovery codes page: "Copy codes" and "Print codes" buttons (shown only when scripts run;
-// without them the codes stay in a text box to select and copy, and the download works).
+// without them the listed codes can be selected and copied, and the download works).
 "use strict";
 (function () {
   const status = document.getElementById("copy-status");
@@ -8,9 +8,10 @@
     if (!source || !navigator.clipboard) return;
     button.hidden = false;
     button.addEventListener("click", function () {
-      navigator.clipboard.writeText(source.value).then(
+      const codes = Array.from(source.querySelectorAll("code"), function (c) { return c.textContent; });
+      navigator.clipboard.writeText(codes.join("\n")).then(
         function () { status.textContent = "Codes copied."; },
-        function () { source.select(); status.textContent = "Select the codes and copy them."; }
+        function () { status.textContent = "Could not copy: select the codes and copy them."; }
       );
     });
   });

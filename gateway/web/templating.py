@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
@@ -17,6 +18,18 @@ def linkify(text: str) -> Markup:
     """Escape ``text`` and turn its http(s) URLs into links (developer mailbox)."""
     escaped = str(escape(text))
     return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))  # noqa: S704
+
+
+def local_time(when: datetime, date_only: bool = False) -> Markup:
+    """Every time on every page, in one format: a ``<time>`` whose text app.js rewrites in the
+    reader's time zone, and which says "UTC" when no script runs (stored times are naive UTC)."""
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    shown = f"{when.day} {when:%b %Y}" + ("" if date_only else f", {when:%H:%M} UTC")
+    kind = "date" if date_only else "time"
+    return Markup('<time datetime="{}Z" data-local-time="{}">{}</time>').format(
+        when.isoformat(timespec="seconds"), kind, shown
+    )
 
 
 _HIDDEN = {"CSRFTokenField", "HiddenField", "SubmitField"}
@@ -35,5 +48,6 @@ def first_input(form: Any) -> Any:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["linkify"] = linkify
     app.jinja_env.filters["device_name"] = device_name
+    app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["select_invalid"] = select_invalid
     app.jinja_env.filters["first_input"] = first_input

@@ -220,3 +220,88 @@ def test_get_pages_commit_nothing(actions: Actions) -> None:
         if event.contains(Session, "after_commit", counted):
             event.remove(Session, "after_commit", counted)
     assert commits == []
+
+
+# --- one vocabulary and one date format (issue 22, item 10) -----------------------------------
+
+
+def visible_text(page: str) -> str:
+    """The words a person reads: tags and attribute values removed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def test_the_plan_has_its_product_name_and_a_link_before_and_after_upgrading(
+    actions: Actions,
+) -> None:
+    actions.create_user()
+    actions.login()
+    for name in ("Console Trial", "Console Unlimited"):
+        page = text(actions.client.get("/settings"))
+        plan = re.search(r'data-testid="settings-plan"[^>]*>([^<]*)<', page)
+        assert plan and plan.group(1) == name, page
+        assert 'href="/upgrade"' in page.split('data-testid="settings-plan"', 1)[1][:400]
+        for raw in ("trial", "upgraded"):
+            assert not re.search(rf"\b{raw}\b", visible_text(page)), raw
+        actions.post("/upgrade")
+
+
+def dated_pages(actions: Actions, app: Flask) -> list[str]:
+    """Settings pages that show a time: overview (password changed), sessions, activity,
+    remembered devices (a device remembered at the 2FA step)."""
+    user = actions.create_user(totp=True)
+    actions.login()
+    actions.post("/login/2fa", code=pyotp.TOTP(user.totp_secret or "").now(), remember="y")
+    pages = ["/settings", "/settings/sessions", "/settings/activity", "/settings/devices"]
+    return [text(actions.client.get(path)) for path in pages]
+
+
+def test_every_time_is_one_time_element_in_one_format(actions: Actions, app: Flask) -> None:
+    """One format on every page: a <time datetime> the script shows in local time, in UTC
+    (labelled) without it; never an ISO date for people to read."""
+    for page in dated_pages(actions, app):
+        main = page.split('<main', 1)[1]
+        times = re.findall(r'<time datetime="([^"]+)" data-local-time[^>]*>([^<]+)</time>', main)
+        assert times, main
+        for stamp, shown in times:
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp), stamp
+            assert re.fullmatch(r"\d{1,2} [A-Z][a-z]{2} \d{4}(, \d\d:\d\d UTC)?", shown), shown
+        assert not re.search(r"\d{4}-\d\d-\d\d", visible_text(main)), visible_text(main)
+
+
+def test_pages_speak_of_what_people_see_not_of_scripts(actions: Actions, app: Flask) -> None:
+    for page in dated_pages(actions, app):
+        assert "script" not in visible_text(page.split("<main", 1)[1]).lower()
+
+
+def test_the_lockout_message_states_its_duration_once(actions: Actions, app: Flask) -> None:
+    actions.create_user()
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        actions.login(password="wrong password!!")
+    locked = actions.login()
+    assert locked.status_code == 429
+    said = visible_text(text(locked).split("<main", 1)[1])
+    assert len(re.findall(r"\d+ minutes?", said)) == 1, said
+
+
+def primary_actions(page: str) -> list[str]:
+    """The labels of the buttons and button-styled links that are not secondary."""
+    main = page.split("<main", 1)[1]
+    found = re.findall(r'<(?:button|a)\b([^>]*)>(.*?)</(?:button|a)>', main, re.S)
+    return [
+        visible_text(label).strip() for attrs, label in found
+        if re.search(r'class="[^"]*\bbutton\b', attrs) or attrs.lstrip().startswith("type=")
+        if not re.search(r'class="[^"]*\b(secondary|link-button)\b', attrs)
+    ]
+
+
+def test_recovery_codes_are_shown_once_with_one_primary_action(actions: Actions) -> None:
+    actions.create_user(totp=True)
+    actions.login()
+    user = actions.user("user@example.com")
+    actions.login_2fa(pyotp.TOTP(user.totp_secret or "").now())
+    page = text(actions.post("/settings/2fa/recovery-codes", form_path="/settings"))
+    codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", page)
+    assert len(codes) == 10
+    shown = visible_text(page)
+    assert all(shown.count(code) == 1 for code in codes), shown
+    assert primary_actions(page) == ["I saved them"], primary_actions(page)

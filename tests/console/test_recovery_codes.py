@@ -115,7 +115,7 @@ def test_codes_offered_to_copy_download_and_print(actions: Actions, app: Flask) 
     codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", body)
     assert len(codes) == 10
     assert "data-copy-codes" in body and "data-print-page" in body
-    assert "recovery-codes.js" in body and "\n".join(codes) in body  # the text box to copy
+    assert "recovery-codes.js" in body  # copies the listed codes (without it: select them)
     download = actions.post("/settings/2fa/recovery-codes/download",
                             form_path="/settings/2fa/recovery-codes", codes=" ".join(codes))
     assert download.status_code == 200

@@ -7,6 +7,9 @@ it (through the gateway, and each product directly on its own port), then:
   WCAG 2.0/2.1 A and AA rules; any violation fails the test;
 - nothing may scroll sideways on a 375 px phone nor at 200 % zoom (a 1280 px window zoomed to
   200 % lays out 640 CSS px);
+- at 1280 px and at 375 px no table cell breaks a word across lines (a column too narrow for its
+  words: "Addre/ss"), and every checkbox sits on the line of its label, not stretched on a line
+  of its own (``LAYOUT_PROBLEMS``);
 - a screenshot per page goes to ``test-artifacts/accessibility/<scheme>/NN-page.png`` and the
   violation counts to ``test-artifacts/accessibility/<scheme>/report.json``.
 
@@ -44,6 +47,57 @@ AXE = os.path.join(ROOT, "tests", "e2e", "axe", "node_modules", "axe-core", "axe
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PASSWORD = "a console passphrase for axe"
 WIDTHS = {"phone": 375, "zoom-200": 640}
+
+#: What a person sees as broken layout, measured in the page: a word of a table cell split over
+#: two lines, a checkbox or radio button that is not beside the first line of its label, and (on
+#: Console pages) more than one primary button.
+#: Text hidden for screen readers only (clipped) is skipped: nobody sees it wrap.
+LAYOUT_PROBLEMS = """() => {
+  const problems = [];
+  const clipped = (el) => {
+    for (let e = el; e && e !== document.body; e = e.parentElement) {
+      const style = getComputedStyle(e);
+      if (style.clip !== 'auto' || style.display === 'none') { return true; }
+    }
+    return false;
+  };
+  for (const cell of document.querySelectorAll('td, th')) {
+    if (!cell.getClientRects().length) { continue; }
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (clipped(node.parentElement)) { continue; }
+      for (const match of node.data.matchAll(/[\\p{L}\\p{N}]+/gu)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0)
+                              .map(r => Math.round(r.top)));
+        if (lines.size > 1) { problems.push('word broken in a table cell: ' + match[0]); }
+      }
+    }
+  }
+  for (const input of document.querySelectorAll('input[type=checkbox], input[type=radio]')) {
+    if (!input.getClientRects().length || clipped(input)) { continue; }
+    const box = input.getBoundingClientRect();
+    const label = input.labels && input.labels[0];
+    const line = label && label.getClientRects()[0];
+    const middle = (box.top + box.bottom) / 2;
+    if (!line || middle < line.top || middle > line.bottom || box.width > 2 * box.height) {
+      problems.push(`${input.type} ${input.name} (${Math.round(box.width)} x `
+                    + `${Math.round(box.height)} px) not on the line of its label`);
+    }
+  }
+  // One primary (filled) action per Console page; the others are secondary.
+  if (document.querySelector('link[href*="app.css"]')) {
+    const primary = [...document.querySelectorAll('main button, main a.button')].filter(b =>
+      b.getClientRects().length && !b.matches('.secondary, .link-button, .password-toggle'));
+    if (primary.length > 1) {
+      problems.push('more than one primary action: '
+                    + primary.map(b => b.textContent.trim()).join(' | '));
+    }
+  }
+  return problems;
+}"""
 
 
 def axe_or_skip() -> str:
@@ -88,6 +142,7 @@ class Crawl:
         self.count = 0
         self.violations: dict[str, list[str]] = {}
         self.overflow: dict[str, dict[str, int]] = {}
+        self.layout: dict[str, list[str]] = {}
         self.switchers: dict[str, str] = {}
         self.compare_switcher = False  # on while one person's pages are crawled
 
@@ -114,6 +169,7 @@ class Crawl:
             for v in result["violations"]
         ]
         sizes = page.viewport_size
+        layout = [f"{sizes['width']} px: {p}" for p in page.evaluate(LAYOUT_PROBLEMS)]
         wide: dict[str, int] = {}
         for key, width in WIDTHS.items():
             page.set_viewport_size({"width": width, "height": 800})
@@ -123,6 +179,9 @@ class Crawl:
         if wide:
             self.overflow[label] = wide
         page.set_viewport_size({"width": WIDTHS["phone"], "height": 800})
+        layout += [f"{WIDTHS['phone']} px: {p}" for p in page.evaluate(LAYOUT_PROBLEMS)]
+        if layout:
+            self.layout[label] = sorted(set(layout))
         page.screenshot(path=os.path.join(self.folder, label + "-phone.png"), full_page=True)
         page.set_viewport_size(sizes)
         switcher = page.locator("nav.switcher")
@@ -135,6 +194,7 @@ class Crawl:
             "violations": sum(len(v) for v in self.violations.values()),
             "by_page": {k: v for k, v in self.violations.items() if v},
             "overflow": self.overflow,
+            "layout": self.layout,
         }
         with open(os.path.join(self.folder, "report.json"), "w") as out:
             json.dump(report, out, indent=2)
@@ -343,6 +403,7 @@ def test_every_page_passes_axe_and_fits_a_phone(
     assert report["pages"] >= 40, report["pages"]
     assert not report["by_page"], json.dumps(report["by_page"], indent=1)
     assert not report["overflow"], report["overflow"]
+    assert not report["layout"], json.dumps(report["layout"], indent=1)
     # One switcher component: the same markup in the Console and in both products.
     console = {v for k, v in crawl.switchers.items() if "-console-" in k}
     segment = {v for k, v in crawl.switchers.items() if "via-gateway-segment" in k}
@@ -352,18 +413,28 @@ def test_every_page_passes_axe_and_fits_a_phone(
 
 
 def test_form_errors_take_focus_and_passwords_can_be_shown(stack: Stack, browser: Any) -> None:
-    """app.js: focus on the error summary, its links focus the field, the show-password toggle."""
+    """app.js: focus on the error summary, its links focus the field, the show-password control
+    inside the field, saying "Hide password" while the password shows."""
     page = browser.new_context().new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(stack.gateway_url + "/signup")
     password = page.get_by_label("Password", exact=True)
-    toggle = page.get_by_role("button", name="Show password")
+    toggle = page.locator("button[aria-controls=password]")
     assert password.get_attribute("type") == "password"
+    assert toggle.inner_text() == "Show password"
     toggle.click()
     assert password.get_attribute("type") == "text"
-    assert toggle.get_attribute("aria-pressed") == "true"
+    assert toggle.inner_text() == "Hide password"  # the label says what the next press does
     toggle.click()
     assert password.get_attribute("type") == "password"
+    assert toggle.inner_text() == "Show password"
+    # The control sits inside the field, at its end.
+    field, button = password.bounding_box(), toggle.bounding_box()
+    assert field and button
+    assert field["x"] < button["x"]
+    assert button["x"] + button["width"] <= field["x"] + field["width"]
+    assert field["y"] <= button["y"]
+    assert button["y"] + button["height"] <= field["y"] + field["height"]
 
     page.get_by_label("Email").fill("not an address")
     password.fill("short")
@@ -375,3 +446,27 @@ def test_form_errors_take_focus_and_passwords_can_be_shown(stack: Stack, browser
     summary.get_by_role("link", name=re.compile("^Password:")).click()
     assert page.evaluate("document.activeElement.id") == "password"
     page.context.close()
+
+
+def test_on_a_phone_the_header_folds_into_a_menu_that_works_without_script(
+    stack: Stack, people: dict[str, str], browser: Any
+) -> None:
+    """A <details> "Menu" holds the switcher and account links on a phone (in the Console and
+    in the products); on a wide screen they show without it. No script runs in this browser."""
+    context = browser.new_context(viewport={"width": 375, "height": 740}, java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, stack.gateway_url, "alice@example.com")
+    for path, header in (("/settings", "header.topbar"), ("/segment/", "header")):
+        page.set_viewport_size({"width": 375, "height": 740})
+        page.goto(stack.gateway_url + path)
+        switcher, menu = page.locator("nav.switcher"), page.locator(f"{header} summary")
+        box = page.locator(header).bounding_box()
+        assert box and box["height"] <= 80, (path, box)  # was 220-230 px of a 740 px screen
+        assert not switcher.is_visible()
+        menu.click()
+        assert switcher.is_visible()
+        menu.click()
+        page.set_viewport_size({"width": 1280, "height": 900})
+        assert switcher.is_visible() and not menu.is_visible(), path
+    context.close()

@@ -193,7 +193,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_role("link", name="I saved them").click()
     page.wait_for_url(gateway + "/settings")
     expect(page.get_by_test_id("2fa-status")).to_have_text("On: authenticator app")
-    see(page, "(10 recovery codes left)")
+    see(page, "10 recovery codes left.")
 
     # Sign out; signing in again needs the second step. The enrolment code is refused (a code
     # works once); a saved recovery code gets in.
@@ -219,18 +219,18 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_role("link", name="Continue").click()
     page.wait_for_url(gateway + "/")
     page.get_by_role("link", name="Settings", exact=True).click()
-    see(page, "(9 recovery codes left)")
+    see(page, "9 recovery codes left.")
 
     # Open Segment from the switcher: link the existing Segment user with its own password.
     switcher_link(page, "segment").click()
     page.wait_for_url(re.compile(r"/link/segment\?next="))
     steps.shot("segment-choice")
-    assert page.get_by_label("Product email").input_value() == email
-    page.get_by_label("Product password").fill("not my segment password")
+    assert page.get_by_label("Segment email").input_value() == email
+    page.get_by_label("Segment password").fill("not my segment password")
     page.get_by_role("button", name="Link Segment user").click()
     expect(page.get_by_role("alert")).to_be_visible()
     steps.shot("segment-wrong-password")
-    page.get_by_label("Product password").fill(SEGMENT_PASSWORD)
+    page.get_by_label("Segment password").fill(SEGMENT_PASSWORD)
     page.get_by_role("button", name="Link Segment user").click()
     page.wait_for_url(gateway + "/segment/")
     expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()

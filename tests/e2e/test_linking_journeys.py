@@ -53,8 +53,8 @@ def test_link_existing_segment_user_and_come_back(demo: Stack, browser_page: Ste
     switcher_link(page, "segment").click()
     page.wait_for_url(re.compile(r"/link/segment\?next="))
     steps.shot("choice-page")
-    assert page.get_by_label("Product email").input_value() == "alice@example.com"
-    page.get_by_label("Product password").fill("segment-alice-pass")
+    assert page.get_by_label("Segment email").input_value() == "alice@example.com"
+    page.get_by_label("Segment password").fill("segment-alice-pass")
     steps.shot("product-password-entered")
     page.get_by_role("button", name="Link Segment user").click()
 

@@ -56,7 +56,7 @@ def test_wrong_password_is_generic_and_throttled(person, products):
         assert "did not match a Segment user" in page(answer)
         # At the password field, and in the error summary as a link to it.
         assert 'id="password-error">That email and password did not match' in page(answer)
-        assert '<a href="#password">Product password: That email' in page(answer)
+        assert '<a href="#password">Segment password: That email' in page(answer)
     unknown = person.link("segment", "nobody@example.com", "whatever-password")
     assert unknown.status_code == 401 and "did not match a Segment user" in page(unknown)
 
