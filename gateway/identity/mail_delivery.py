@@ -8,6 +8,11 @@ lease ends: mail is sent at least once, never lost. A failed attempt waits
 row is ``failed`` and logged at error level. When the server cannot be reached the round stops
 at once: the rows not yet tried keep their attempts for when it is back.
 
+The clock is read at each claim and each failure, never once per round: with a slow server a
+lease counted from the round's start would already have run out for its later rows, and
+another deliverer would send them again. Once the server has taken a mail, nothing it says
+afterwards (a refused ``QUIT``) makes it a failure to be retried.
+
 Run by each process's background worker (:mod:`gateway.background`, also right after a commit
 that queued mail) and by ``flask --app gateway mail deliver`` for cron.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -42,28 +48,27 @@ _REFUSED_THIS_MAIL = (
 )
 
 
-def deliver_due(now: datetime | None = None) -> int:
-    """Send the due rows (oldest first); returns how many were sent. ``now``: tests' clock."""
+def deliver_due(clock: Callable[[], datetime] = utcnow) -> int:
+    """Send the due rows (oldest first); returns how many were sent. ``clock``: tests' clock."""
     config = current_app.config
     if not config["SMTP_HOST"]:
         return 0  # rows were kept for the developer mailbox when written
-    now = now or utcnow()
     sent = 0
     with new_session() as session:
         due = session.scalars(
             select(OutboxMessage.id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= clock())
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(BATCH)
         ).all()
         for row_id in due:
-            message = _claim(session, row_id, now)
+            message = _claim(session, row_id, clock())
             if message is None:
                 continue  # another deliverer has it
             try:
                 _send(config, message)
             except OSError as exc:  # smtplib's errors are OSErrors too
-                _failed(session, message, now, exc)
+                _failed(session, message, clock(), exc)
                 if not isinstance(exc, _REFUSED_THIS_MAIL):
                     break  # the server is away or refuses us: the rest waits, uncharged
                 continue
@@ -118,9 +123,23 @@ def _send(config: Any, row: OutboxMessage) -> None:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = f"<outbox.{row.id}.{int(row.created_at.timestamp())}@{domain}>"
     message.set_content(row.body)
-    with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=SMTP_TIMEOUT) as smtp:
+    smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=SMTP_TIMEOUT)
+    try:
         if config["SMTP_STARTTLS"]:
             smtp.starttls()
         if config["SMTP_USERNAME"]:
             smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
         smtp.send_message(message)
+    finally:
+        _hang_up(smtp)
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """QUIT, whatever the answer: after ``send_message`` returned the mail is the server's
+    (``smtplib.SMTP``'s ``with`` raises on a reply other than 221, which would resend it)."""
+    try:
+        smtp.quit()
+    except OSError:  # smtplib's errors included
+        log.info("SMTP server refused QUIT; the connection is closed anyway")
+    finally:
+        smtp.close()

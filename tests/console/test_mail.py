@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -43,9 +43,12 @@ def ask_for_reset(app: Flask, email: str = "mail@example.com") -> Actions:
     return actions
 
 
-def deliver(app: Flask, at_seconds: float = 0) -> int:
+def deliver(app: Flask, at_seconds: float = 0, clock: Callable[[], datetime] | None = None) -> int:
+    """One round of ``app``'s deliverer, on the wall clock moved by ``at_seconds`` or on
+    ``clock``."""
     with app.app_context():
-        return mail_delivery.deliver_due(utcnow() + timedelta(seconds=at_seconds))
+        return mail_delivery.deliver_due(
+            clock or (lambda: utcnow() + timedelta(seconds=at_seconds)))
 
 
 def outbox(app: Flask) -> list[OutboxMessage]:
@@ -134,6 +137,45 @@ def test_deliverers_in_several_processes_send_each_mail_once(
     assert len(smtp.received) == 6
     assert len({m["Message-ID"] for m in smtp.received}) == 6
     assert all(m.status == "sent" and m.attempts == 1 for m in outbox(app))
+
+
+def test_a_slow_server_never_lets_a_claimed_mail_be_sent_twice(
+    database_url: str, smtp: SMTPServer
+) -> None:
+    """Each mail takes two minutes to go: a lease counted from the start of the round would
+    run out under later rows, and another process's deliverer would send them again."""
+    app = smtp_app(database_url, smtp, MAIL_PER_HOUR=100, RESET_MAX_PER_ADDRESS=100)
+    actions = ask_for_reset(app)
+    for _ in range(5):
+        actions.post("/forgot-password", email="mail@example.com")
+    other_process = smtp_app(database_url, smtp)
+    now = [utcnow()]
+
+    def slow(count: int) -> None:
+        now[0] += timedelta(minutes=2)
+        if count == 4:  # while the 4th mail is being sent, the other process runs a round
+            deliver(other_process, clock=lambda: now[0])
+
+    smtp.on_message = slow
+    deliver(app, clock=lambda: now[0])
+    assert len(smtp.received) == 6
+    assert len({m["Message-ID"] for m in smtp.received}) == 6
+    assert all(m.status == "sent" and m.attempts == 1 for m in outbox(app))
+
+
+def test_a_refused_quit_after_the_mail_went_is_no_failure(database_url: str) -> None:
+    """The server took the mail; what it answers to QUIT cannot make it unsent."""
+    server = SMTPServer(quit_reply="421 Closing anyway")
+    server.start()
+    try:
+        app = smtp_app(database_url, server, MAIL_RETRY_SECONDS=30)
+        ask_for_reset(app)
+        assert deliver(app) == 1
+        assert deliver(app, at_seconds=3600) == 0
+        assert server.subjects() == [RESET]
+        assert [(m.status, m.attempts) for m in outbox(app)] == [("sent", 1)]
+    finally:
+        server.stop()
 
 
 def test_a_serving_process_delivers_right_after_the_commit(
