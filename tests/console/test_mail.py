@@ -69,6 +69,45 @@ def test_mail_leaves_only_after_the_commit_and_is_delivered_then(
     assert deliver(app) == 0  # sent once
 
 
+def test_a_sent_mail_leaves_no_live_link_in_the_outbox(database_url: str, smtp: SMTPServer) -> None:
+    """A backup or replica of the database must not hold usable reset links: once sent, a
+    row keeps who, what and when, not the body."""
+    app = smtp_app(database_url, smtp)
+    ask_for_reset(app)
+    assert deliver(app) == 1
+    assert "/reset-password?token=" in smtp.received[0].get_content()
+    [row] = outbox(app)
+    assert (row.status, row.recipient, row.subject) == ("sent", "mail@example.com", RESET)
+    assert row.sent_at is not None and row.body == ""
+
+
+def test_mail_sent_before_the_upgrade_loses_its_links(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/upgraded.db"
+    migrate.upgrade(url, "7e3b5c9d1a24")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for status in ("sent", "failed", "pending"):
+            connection.execute(text(
+                "INSERT INTO outbox_messages (recipient, subject, body, created_at, status, "
+                "attempts, next_attempt_at) VALUES ('old@example.com', :status, 'link', "
+                "CURRENT_TIMESTAMP, :status, 1, CURRENT_TIMESTAMP)"), {"status": status})
+    migrate.upgrade(url)
+    with engine.begin() as connection:
+        rows = connection.execute(text("SELECT subject, body FROM outbox_messages")).all()
+    engine.dispose()
+    assert sorted(rows) == [("failed", ""), ("pending", "link"), ("sent", "")]
+
+
+def test_the_developer_mailbox_forgets_old_mail(database_url: str) -> None:
+    app = make_app(database_url)
+    actions = ask_for_reset(app)
+    deliver(app, at_seconds=24 * 3600)
+    assert RESET in actions.client.get("/dev/mailbox").get_data(as_text=True)
+    deliver(app, at_seconds=(mail_delivery.MAILBOX_KEEP_DAYS + 1) * 24 * 3600)
+    assert outbox(app) == []
+    assert RESET not in actions.client.get("/dev/mailbox").get_data(as_text=True)
+
+
 def test_a_rolled_back_change_sends_nothing(database_url: str, smtp: SMTPServer) -> None:
     app = smtp_app(database_url, smtp)
     with app.test_request_context():
@@ -110,6 +149,7 @@ def test_the_wait_doubles_and_mail_is_given_up_visibly(
         deliver(app, at_seconds=200)
     [gone] = outbox(app)
     assert (gone.status, gone.attempts) == ("failed", 3)
+    assert gone.body == "" and gone.subject == RESET  # no live link kept for the record
     assert "given up after 3 attempts" in caplog.text
     smtp.start()
     assert deliver(app, at_seconds=10_000) == 0 and smtp.received == []

@@ -29,7 +29,7 @@ def test_production_refuses_demo_secrets(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app({"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
     strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
-    strong["SUPPORT_EMAIL"] = "help@example.com"
+    strong |= {"SUPPORT_EMAIL": "help@example.com", "SMTP_HOST": "mail.example"}
     keys = f"{tmp_path}/keys"
     strong |= {"ASSERTION_KEY_DIR": keys, "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
     with pytest.raises(ConfigError, match="flask keys init"):  # no signing key at all
@@ -49,6 +49,15 @@ def test_production_refuses_to_start_without_a_support_route() -> None:
     """People who lose their second factor are sent to support: production must say where."""
     strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
     with pytest.raises(ConfigError, match="SUPPORT_URL or SUPPORT_EMAIL"):
+        create_app({"APP_ENV": "production", "DATABASE_URL": "sqlite://"} | strong)
+
+
+def test_production_refuses_to_start_without_an_smtp_server() -> None:
+    """Without SMTP_HOST mail would stay in the outbox with its links in clear: production
+    must send it."""
+    strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
+    strong["SUPPORT_EMAIL"] = "help@example.com"
+    with pytest.raises(ConfigError, match="SMTP_HOST"):
         create_app({"APP_ENV": "production", "DATABASE_URL": "sqlite://"} | strong)
 
 
