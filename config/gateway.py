@@ -73,7 +73,9 @@ class GatewaySettings:
     WEBAUTHN_ORIGIN: str = setting("")
     WEBAUTHN_CHALLENGE_SECONDS: int = setting(120, min=10, max=600)
     # Mail is written to the outbox with the change it announces and delivered after commit:
-    # over SMTP when SMTP_HOST is set, otherwise kept for the developer mailbox page. A failed
+    # over SMTP when SMTP_HOST is set (production refuses to start without it), otherwise kept
+    # for the developer mailbox page (a week, then purged). A sent or given-up mail
+    # keeps no body (its links) in the outbox. A failed
     # send is retried after MAIL_RETRY_SECONDS, doubling each time (at most an hour), and
     # given up after MAIL_MAX_ATTEMPTS attempts (status "failed", logged).
     SMTP_HOST: str = setting("")
@@ -238,8 +240,8 @@ def load_settings(
     test_config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> GatewayConfig:
     """Typed settings plus the products file, checked: a bad value, a bad entry, an unset or
-    demo secret in production, no support route in production, or the retired ``PRODUCTS``
-    list stops the start."""
+    demo secret in production, no support route or no SMTP server in production, or the retired
+    ``PRODUCTS`` list stops the start."""
     environ = os.environ if environ is None else environ
     given = dict(test_config or {})
     if "PRODUCTS" in environ or "PRODUCTS" in given:
@@ -278,5 +280,10 @@ def load_settings(
         raise ConfigError(
             "SUPPORT_URL or SUPPORT_EMAIL must be set in production: people who lose their "
             "second factor are sent there"
+        )
+    if settings.APP_ENV == "production" and not settings.SMTP_HOST:
+        raise ConfigError(
+            "SMTP_HOST must be set in production: without it mail (reset and verification "
+            "links) would only be kept in the outbox, never sent"
         )
     return GatewayConfig(settings, tuple(resolved), tokens, extras)

@@ -88,8 +88,9 @@ def valid_host(value: str) -> bool:
     The gateway signs no ``X-Forwarded-Host`` that fails this and answers 400 to such a Host;
     a product answers 400 to one too: one rule on both sides. Beyond the characters Werkzeug
     accepts, every DNS label is 1 to 63 characters and the name at most 253 (RFC 1035), since
-    Werkzeug's ``url_for`` raises on a longer label (its IDNA step), and the port is a number
-    from 1 to 65535.
+    Werkzeug's ``url_for`` raises on a longer label (its IDNA step), every label decodes as
+    IDNA (Werkzeug's ``uri_to_iri`` raises on ``xn--a`` or ``xn--abc-``), and the port is a
+    number from 1 to 65535.
     """
     match = _HOST.fullmatch(value)
     if match is None or int(match["port"] or 1) > 65535:
@@ -101,7 +102,20 @@ def valid_host(value: str) -> bool:
             return False
         return True
     name = match["name"].removesuffix(".")
-    return len(name) <= 253 and all(0 < len(label) <= 63 for label in name.split("."))
+    return len(name) <= 253 and all(_idna_label(label) for label in name.split("."))
+
+
+def _idna_label(label: str) -> bool:
+    """1 to 63 characters that Python's IDNA codec decodes, as Werkzeug will. Lowercased first,
+    as Werkzeug's ``urlsplit(...).hostname`` is: the codec passes ``XN--`` through unchecked
+    but refuses ``xn--zca`` (it does not round-trip)."""
+    if not 0 < len(label) <= 63:
+        return False
+    try:
+        label.lower().encode("ascii").decode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 class InvalidAssertion(Exception):

@@ -8,6 +8,18 @@ lease ends: mail is sent at least once, never lost. A failed attempt waits
 row is ``failed`` and logged at error level. When the server cannot be reached the round stops
 at once: the rows not yet tried keep their attempts for when it is back.
 
+The clock is read at each claim and each failure, never once per round: with a slow server a
+lease counted from the round's start would already have run out for its later rows, and
+another deliverer would send them again. Once the server has taken a mail, nothing it says
+afterwards (a refused ``QUIT``) makes it a failure to be retried.
+
+The outbox keeps no live links: a row that is ``sent`` or ``failed`` loses its body (reset,
+verification and email-change links) and keeps recipient, subject, times and status for the
+record, so a backup or replica of the database holds nothing usable. The developer mailbox
+(``mailbox`` rows, only outside production, which refuses to start without ``SMTP_HOST``)
+keeps bodies, since showing them is its job, for ``MAILBOX_KEEP_DAYS``; each round purges older
+ones.
+
 Run by each process's background worker (:mod:`gateway.background`, also right after a commit
 that queued mail) and by ``flask --app gateway mail deliver`` for cron.
 """
@@ -16,13 +28,14 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gateway.db import new_session
@@ -36,41 +49,59 @@ LONGEST_WAIT = timedelta(hours=1)
 #: Rows per round: a long queue drains over a few rounds without holding the worker.
 BATCH = 50
 SMTP_TIMEOUT = 10
+#: Days the developer mailbox shows a mail: enough to follow a link from yesterday's try.
+MAILBOX_KEEP_DAYS = 7
 #: The server answered and refused this one mail; any other error stops the round.
 _REFUSED_THIS_MAIL = (
     smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError
 )
 
 
-def deliver_due(now: datetime | None = None) -> int:
-    """Send the due rows (oldest first); returns how many were sent. ``now``: tests' clock."""
+def deliver_due(clock: Callable[[], datetime] = utcnow) -> int:
+    """One outbox round: purge the developer mailbox's old mail, then send the due rows (oldest
+    first); returns how many were sent. ``clock``: tests' clock."""
     config = current_app.config
-    if not config["SMTP_HOST"]:
-        return 0  # rows were kept for the developer mailbox when written
-    now = now or utcnow()
-    sent = 0
     with new_session() as session:
-        due = session.scalars(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(BATCH)
-        ).all()
-        for row_id in due:
-            message = _claim(session, row_id, now)
-            if message is None:
-                continue  # another deliverer has it
-            try:
-                _send(config, message)
-            except OSError as exc:  # smtplib's errors are OSErrors too
-                _failed(session, message, now, exc)
-                if not isinstance(exc, _REFUSED_THIS_MAIL):
-                    break  # the server is away or refuses us: the rest waits, uncharged
-                continue
-            message.status, message.sent_at, message.last_error = "sent", utcnow(), None
-            session.commit()
-            log.info("mail sent to %s: %s", message.recipient, message.subject)
-            sent += 1
+        _purge_mailbox(session, clock())
+        if not config["SMTP_HOST"]:
+            return 0  # rows were kept for the developer mailbox when written
+        return _send_due(config, session, clock)
+
+
+def _purge_mailbox(session: Session, now: datetime) -> None:
+    session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.status == "mailbox",
+               OutboxMessage.created_at < now - timedelta(days=MAILBOX_KEEP_DAYS))
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def _send_due(config: Any, session: Session, clock: Callable[[], datetime]) -> int:
+    sent = 0
+    due = session.scalars(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= clock())
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(BATCH)
+    ).all()
+    for row_id in due:
+        message = _claim(session, row_id, clock())
+        if message is None:
+            continue  # another deliverer has it
+        try:
+            _send(config, message)
+        except OSError as exc:  # smtplib's errors are OSErrors too
+            _failed(session, message, clock(), exc)
+            if not isinstance(exc, _REFUSED_THIS_MAIL):
+                break  # the server is away or refuses us: the rest waits, uncharged
+            continue
+        message.status, message.sent_at, message.last_error = "sent", clock(), None
+        message.body = ""  # the links it carried are the recipient's now, not the database's
+        session.commit()
+        log.info("mail sent to %s: %s", message.recipient, message.subject)
+        sent += 1
     return sent
 
 
@@ -91,7 +122,7 @@ def _claim(session: Session, row_id: int, now: datetime) -> OutboxMessage | None
 def _failed(session: Session, message: OutboxMessage, now: datetime, exc: Exception) -> None:
     message.last_error = f"{type(exc).__name__}: {exc}"[:200]
     if message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-        message.status = "failed"
+        message.status, message.body = "failed", ""  # never sent: its links stay unusable
         log.error("mail to %s given up after %d attempts: %s (%s)", message.recipient,
                   message.attempts, message.subject, message.last_error)
     else:
@@ -118,9 +149,23 @@ def _send(config: Any, row: OutboxMessage) -> None:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = f"<outbox.{row.id}.{int(row.created_at.timestamp())}@{domain}>"
     message.set_content(row.body)
-    with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=SMTP_TIMEOUT) as smtp:
+    smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=SMTP_TIMEOUT)
+    try:
         if config["SMTP_STARTTLS"]:
             smtp.starttls()
         if config["SMTP_USERNAME"]:
             smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
         smtp.send_message(message)
+    finally:
+        _hang_up(smtp)
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """QUIT, whatever the answer: after ``send_message`` returned the mail is the server's
+    (``smtplib.SMTP``'s ``with`` raises on a reply other than 221, which would resend it)."""
+    try:
+        smtp.quit()
+    except OSError:  # smtplib's errors included
+        log.info("SMTP server refused QUIT; the connection is closed anyway")
+    finally:
+        smtp.close()

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, event, inspect
 
 from config import ConfigError, load
 from config.gateway import GatewaySettings
 from gateway import create_app
+from gateway import db as gateway_db
 from gateway.db import Base
 from gateway.keys.store import KeyStore
-from tests.support.console import Actions, current_code
+from tests.support.console import Actions, csrf_token, current_code, make_app
 
 
 def test_environment_overrides_defaults_and_tests_override_both() -> None:
@@ -29,7 +31,7 @@ def test_production_refuses_demo_secrets(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app({"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
     strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
-    strong["SUPPORT_EMAIL"] = "help@example.com"
+    strong |= {"SUPPORT_EMAIL": "help@example.com", "SMTP_HOST": "mail.example"}
     keys = f"{tmp_path}/keys"
     strong |= {"ASSERTION_KEY_DIR": keys, "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
     with pytest.raises(ConfigError, match="flask keys init"):  # no signing key at all
@@ -49,6 +51,15 @@ def test_production_refuses_to_start_without_a_support_route() -> None:
     """People who lose their second factor are sent to support: production must say where."""
     strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
     with pytest.raises(ConfigError, match="SUPPORT_URL or SUPPORT_EMAIL"):
+        create_app({"APP_ENV": "production", "DATABASE_URL": "sqlite://"} | strong)
+
+
+def test_production_refuses_to_start_without_an_smtp_server() -> None:
+    """Without SMTP_HOST mail would stay in the outbox with its links in clear: production
+    must send it."""
+    strong = {key: "s" * 40 for key in ("SECRET_KEY", "SEGMENT_SCIM_TOKEN", "SENDGRID_SCIM_TOKEN")}
+    strong["SUPPORT_EMAIL"] = "help@example.com"
+    with pytest.raises(ConfigError, match="SMTP_HOST"):
         create_app({"APP_ENV": "production", "DATABASE_URL": "sqlite://"} | strong)
 
 
@@ -143,3 +154,31 @@ def test_plan_shown_and_upgrade_needs_confirmation(actions: Actions) -> None:
     assert "You are on Console Unlimited now." in settings
     activity = actions.client.get("/settings/activity").get_data(as_text=True)
     assert 'data-event="plan_upgraded"' in activity
+
+
+def test_a_locked_sqlite_database_is_a_503_page_not_a_500(tmp_path: object) -> None:
+    """On SQLite a writer that waits past the busy timeout raises OperationalError: the same
+    clear 503 as a database that is down."""
+    path = f"{tmp_path}/locked.db"
+    schema = create_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(schema)
+    schema.dispose()
+    app = make_app(f"sqlite:///{path}")
+    actions = Actions(app, app.test_client())
+    actions.create_user()
+    # The busy timeout is 15 s; the test's connections wait 50 ms for the lock instead.
+    engine = gateway_db.engine(app)
+    event.listen(engine, "connect",
+                 lambda connection, _record: connection.execute("PRAGMA busy_timeout = 50"))
+    engine.dispose()
+    form = {"csrf_token": csrf_token(actions.client, "/login"), "email": "user@example.com",
+            "password": "wrong password"}
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # another process holds the database
+        response = actions.client.post("/login", data=form, headers={"Accept": "text/html"})
+    finally:
+        holder.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert "briefly unavailable" in response.get_data(as_text=True)

@@ -199,3 +199,32 @@ def test_download_guesses_are_throttled(database_url: str) -> None:
                            codes=" ".join(codes))
     assert refused.status_code == 429 and refused.headers["Retry-After"]
     assert codes[0] not in refused.get_data(as_text=True)
+
+
+def test_a_strangers_wrong_passwords_do_not_block_the_download(database_url: str) -> None:
+    """The account's sign-in lock is anyone's to set off: the owner's download is not its."""
+    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    actions = Actions(app, app.test_client())
+    codes = signed_in_with_codes(actions, app)
+    stranger = Actions(app, app.test_client())
+    assert [stranger.login(password="wrong-password").status_code for _ in range(4)][-1] == 429
+    download = actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
+                            codes=" ".join(codes))
+    assert download.status_code == 200 and codes[0] in download.get_data(as_text=True)
+
+
+def test_download_refusals_do_not_lock_the_account(database_url: str) -> None:
+    """Refused downloads are counted for that session alone: neither sign-in nor another
+    session's download is refused because of them."""
+    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    actions = Actions(app, app.test_client())
+    codes = signed_in_with_codes(actions, app)
+    for n in range(4):
+        actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
+                     codes=f"aaaaa-bbbbb-ccccc-dddd{n}")
+    other = Actions(app, app.test_client())
+    assert other.login().location == "/login/2fa"
+    assert other.login_2fa(codes[0]).status_code == 302
+    download = other.post("/settings/2fa/recovery-codes/download", form_path="/settings",
+                          codes=codes[1])
+    assert download.status_code == 200

@@ -130,7 +130,7 @@ def test_production_needs_the_token_each_linked_entry_names(tmp_path: Any) -> No
         'container = "notebook"\ninternal_paths = ["/scim", "/internal"]\n'
     )
     strong = {"APP_ENV": "production", "SECRET_KEY": "s" * 40, "PRODUCTS_FILE": str(file),
-              "SUPPORT_EMAIL": "help@example.com"}
+              "SUPPORT_EMAIL": "help@example.com", "SMTP_HOST": "mail.example"}
     with pytest.raises(ConfigError, match="NOTES_SCIM_TOKEN"):
         load_settings(strong, environ={})
     settings = load_settings(strong, environ={"NOTES_SCIM_TOKEN": "t" * 40})

@@ -25,6 +25,7 @@ from tests.support.proxy_gateway import (
     sign_in,
     watch_the_proxy,
 )
+from tests.support.wsgi_call import wsgi_get
 
 JSON = {"Accept": "application/json"}
 
@@ -188,13 +189,29 @@ def test_hostile_paths_get_400(signed_in: SignedIn, path: str) -> None:
 @pytest.mark.parametrize("host", [h for _, h in BAD_HOSTS], ids=[i for i, _ in BAD_HOSTS])
 @pytest.mark.parametrize("path", ["/segment/x", "/segment/login", "/login", "/nope"])
 def test_a_host_no_url_can_be_built_from_is_400_and_never_forwarded(
-    signed_in: SignedIn, path: str, host: str
+    gateway: Flask, signed_in: SignedIn, path: str, host: str
 ) -> None:
-    """The gateway would sign such a Host as X-Forwarded-Host, and the product fail on it."""
+    """The gateway would sign such a Host as X-Forwarded-Host, and the product fail on it.
+    Called without the test client, which raises on such a Host itself (``wsgi_call``)."""
+    name = gateway.config["SESSION_COOKIE_NAME"]
+    session_cookie = signed_in.client.get_cookie(name)
+    assert session_cookie is not None
     for accept in ("text/html", "application/json"):
-        response = signed_in.client.get(path, headers={"Host": host, "Accept": accept})
+        response = wsgi_get(gateway, path, {
+            "Host": host, "Accept": accept, "Cookie": f"{name}={session_cookie.value}"})
         assert response.status_code == 400, (path, response.status_code)
         assert response.headers.get("X-Upstream") is None
+
+
+@pytest.mark.parametrize("host", [h for _, h in BAD_HOSTS], ids=[i for i, _ in BAD_HOSTS])
+@pytest.mark.parametrize("path", ["/settings", "/segment/x", "/login", "/nope"])
+def test_a_host_no_url_can_be_built_from_is_400_signed_out(
+    gateway: Flask, path: str, host: str
+) -> None:
+    """Signed out, the sign-in redirect builds a URL from the Host: refused before that."""
+    for accept in ("text/html", "application/json"):
+        response = wsgi_get(gateway, path, {"Host": host, "Accept": accept})
+        assert response.status_code == 400, (path, response.status_code)
 
 
 @pytest.mark.parametrize(

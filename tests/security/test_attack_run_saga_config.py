@@ -156,7 +156,8 @@ def test_cwe_1188_gateway_without_app_env_is_production_and_refuses_demo_secrets
     KeyStore(keys).init()  # the operator's `flask keys init`: a real signing key
     real = {"SECRET_KEY": "k" * 40, "SEGMENT_SCIM_TOKEN": "s" * 40, "SENDGRID_SCIM_TOKEN": "t" * 40,
             "ASSERTION_KEY_DIR": keys, "DATABASE_URL": f"sqlite:///{tmp_path}/g.db",
-            "SUPPORT_EMAIL": "help@example.com"}  # production names a support route too
+            "SUPPORT_EMAIL": "help@example.com",  # production names a support route too
+            "SMTP_HOST": "mail.example"}  # and sends its mail
     app = create_app(real)
     assert app.config["APP_ENV"] == "production"
     assert app.test_client().get("/dev/mailbox").status_code == 404  # no public mailbox

@@ -160,6 +160,11 @@ BAD_HOSTS: list[tuple[str, str]] = [
     ("port-not-a-number", "example.com:http"),
     ("port-out-of-range", "example.com:99999"),
     ("broken-ipv6", "[::1"),
+    # Punycode labels that are not IDNA: werkzeug's uri_to_iri raises decoding them.
+    ("punycode-undecodable", "xn--a"),
+    ("punycode-incomplete", "xn--zz"),
+    ("punycode-uppercase-not-round-trip", "XN--ZCA"),
+    ("punycode-trailing-hyphen", "xn--abc-.example.com"),
 ]
 
 

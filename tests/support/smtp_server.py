@@ -2,7 +2,9 @@
 
 It speaks the part of RFC 5321 that ``smtplib`` uses (EHLO/HELO, MAIL, RCPT, DATA with
 dot-unstuffing, RSET, NOOP, QUIT) and keeps each received message, parsed. ``stop()`` closes the
-port, so a test sees the server down; ``start()`` opens the same port again. No dependency: the
+port, so a test sees the server down; ``start()`` opens the same port again. ``on_message`` runs
+in the server's thread before each message is acknowledged (a slow server: the test advances its
+clock there), ``quit_reply`` is the answer to QUIT. No dependency: the
 standard library's ``smtpd`` is deprecated and aiosmtpd would be one more package to pin.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import socketserver
 import threading
+from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -17,7 +20,11 @@ from tests.support.stack import free_port
 
 
 class SMTPServer:
-    def __init__(self) -> None:
+    def __init__(
+        self, on_message: Callable[[int], None] | None = None, quit_reply: str = "221 Bye"
+    ) -> None:
+        self.on_message = on_message
+        self.quit_reply = quit_reply
         self.port = free_port()
         self.received: list[EmailMessage] = []
         self._arrived = threading.Condition()
@@ -73,10 +80,13 @@ class SMTPServer:
                     self.received.append(
                         message_from_bytes(b"".join(lines), policy=policy.default)  # type: ignore[arg-type]
                     )
+                    count = len(self.received)
                     self._arrived.notify_all()
+                if self.on_message is not None:
+                    self.on_message(count)
                 reply("250 OK queued")
             elif verb == "QUIT":
-                reply("221 Bye")
+                reply(self.quit_reply)
                 return
             else:
                 reply("502 Command not implemented")

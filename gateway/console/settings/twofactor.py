@@ -16,7 +16,17 @@ to serve it later.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -37,7 +47,6 @@ from gateway.identity.totp import (
     remaining_recovery_codes,
 )
 from gateway.models import User
-from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
 
@@ -183,12 +192,14 @@ def regenerate_recovery_codes() -> str:
 def download_recovery_codes() -> Response:
     """The codes just shown, as a text file; only the account's own unused codes are echoed.
 
-    The answer tells whether codes are unused ones, so it is asked like a code at sign-in:
-    inside the re-authentication window (the codes page opens it), and every refusal counts
-    against the account and client throttle."""
+    The answer tells whether codes are unused ones, so it is asked only inside the
+    re-authentication window (the codes page opens it), and at most ``LOGIN_MAX_FAILURES`` times
+    an hour per account and session: its own bucket, not the sign-in lock, which a stranger's
+    wrong passwords set off and which this session's refusals must not set off for the owner."""
     user = current_user.user
-    ip = client_ip()
-    blocked = throttle.check(user.email, ip)
+    blocked = throttle.per_account(f"codes-download:{current_user.record.public_id}", user.id,
+                                   current_app.config["LOGIN_MAX_FAILURES"])
+    db().commit()
     if blocked:
         page = render_template("error.html", status=429,
                                message=retry_message(blocked.retry_after))
@@ -196,7 +207,6 @@ def download_recovery_codes() -> Response:
     form = DownloadCodesForm()
     codes = (form.codes.data or "").split() if form.validate_on_submit() else []
     if not codes or len(codes) > 20 or not are_unused_recovery_codes(user, codes):
-        throttle.record_failure(user.email, ip)  # its own transaction
         abort(400)
     text = (
         "Unified Login recovery codes for " + user.email + "\n"
