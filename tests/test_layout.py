@@ -1,8 +1,9 @@
 """The module a product team vendors stays free of Flask and of the gateway's configuration;
-the gateway makes its HTTP clients in one place."""
+the gateway makes its HTTP clients in one place; Console views leave committing to services."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -54,3 +55,30 @@ def test_gateway_makes_its_http_clients_in_one_place() -> None:
                     if _CLIENT_MADE.search(f.read()):
                         makers.append(path)
     assert makers == []
+
+
+def _commit_calls(path: str) -> list[int]:
+    """Lines of ``path`` that call a ``commit`` method (code only: comments and strings that
+    mention one do not count)."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), filename=path)
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "commit"
+    ]
+
+
+def test_console_views_never_commit() -> None:
+    """One unit of work per request (gateway/db.py): the service carrying out the use case
+    commits; a view that commits splits the request's work in two, or commits what a refusal
+    left half-done."""
+    commits = []
+    for folder, _dirs, files in os.walk(os.path.join(ROOT, "gateway", "console")):
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                commits += [f"{os.path.relpath(path, ROOT)}:{n}" for n in _commit_calls(path)]
+    assert commits == []

@@ -1,6 +1,6 @@
 """Account notices: the mails that tell a person what just happened in their own account
-(a sign-in from a new device, a recovery code used, a password reset, a second factor added,
-replaced or removed). Each "if this was not you" names the support route
+(a sign-in from a new device, a recovery code used, a password changed or reset, a second
+factor added, replaced or removed). Each "if this was not you" names the support route
 (``gateway.web.support``): a notice that says "contact support" says where.
 
 Each goes out as a notice (``send_mail(..., notice=True)``): only the account holder, or
@@ -44,6 +44,17 @@ def recovery_code_used(user: User, remaining: int, purpose: str) -> None:
         f"{remaining} unused code{'s' * (remaining != 1)} left.\n\n"
         f"Create new ones when you are running low: {_link('twofactor.confirm_new_codes')}\n\n"
         f"If this was not you, reset your password: {_link('recovery.forgot_password')}",
+        notice=True,
+    )
+
+
+def password_changed(user: User) -> None:
+    send_mail(
+        user.email,
+        "Your password was changed",
+        "The password of your Unified Login account was just changed and your other sessions "
+        "were signed out. If this was not you, reset your password now: "
+        f"{_link('recovery.forgot_password')}\n\n{support.mail_line()}",
         notice=True,
     )
 

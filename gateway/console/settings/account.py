@@ -7,7 +7,6 @@ from functools import partial
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,23 +20,20 @@ from werkzeug.wrappers import Response
 
 from gateway.console.forms import ActionForm, NewPasswordForm, ReauthForm
 from gateway.db import db
-from gateway.identity import audit, throttle
+from gateway.identity import audit, password_change, reauth, throttle
 from gateway.identity.factors import Factor, Status, Use, check_code, second_factors, status
-from gateway.identity.mail import send_mail
-from gateway.identity.passwords import hash_password, policy_problem, verify_password
+from gateway.identity.passwords import verify_password
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import (
     active_sessions,
     end_browser_session,
     is_fresh,
     reauthenticated,
-    revoke_all,
     sign_out,
     sign_out_everywhere,
 )
-from gateway.models import LoginSession, User, utcnow
+from gateway.models import LoginSession, User
 from gateway.products.table import products
-from gateway.web import support
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
@@ -143,9 +139,7 @@ def reauthenticate() -> ResponseReturnValue:
     elif ok and have:  # the second factor is a passkey alone: the password alone is not it
         ok = False  # (confirmed with the passkey instead: gateway/console/passkeys.py)
     if not ok:
-        throttle.record_failure(user.email, ip)
-        audit.record("login_failed", user.id, stage="reauthenticate")
-        db().commit()
+        reauth.refused(user, ip)
         error = "That did not match. Check your password" + (
             f" and {form.code.label.text.lower()}." if typed else "."
         )
@@ -165,26 +159,10 @@ def change_password() -> ResponseReturnValue:
     if request.method == "GET" or not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("settings/password.html", form=form), status
-    problem = policy_problem(form.password.data or "", user.email)
-    if not problem and verify_password(user.password_hash, form.password.data or ""):
-        problem = "That is your current password. Choose a new one."
+    problem = password_change.change(user, current_user.record, form.password.data or "")
     if problem:
         form.password.errors.append(problem)
         return render_template("settings/password.html", form=form), 400
-    user.password_hash = hash_password(form.password.data or "")
-    user.password_changed_at = utcnow()
-    ended = revoke_all(user.id, keep=current_user.record)
-    audit.record("password_changed", user.id, sessions_ended=ended)
-    send_mail(
-        user.email,
-        "Your password was changed",
-        "The password of your Unified Login account was just changed and your other sessions "
-        "were signed out. If this was not you, reset your password now: "
-        f"{current_app.config['PUBLIC_URL']}{url_for('recovery.forgot_password')}\n\n"
-        + support.mail_line(),
-        notice=True,
-    )
-    db().commit()
     flash("Password changed. Your other sessions were signed out.", "success")
     return redirect(url_for("settings.overview"))
 

@@ -11,7 +11,8 @@ a confirmation page that says the old ones stop working. Codes are shown once an
 hashed; the page offers them to copy, print, and download: the download is a POST of the codes
 shown on the page, answered only for codes that match the account's unused ones (inside the
 re-authentication window, refusals throttled like wrong codes), so nothing is ever kept in clear
-to serve it later.
+to serve it later. The changes themselves, each committed once, are
+``gateway.identity.twofactor_changes``; these views parse forms and render.
 """
 
 from __future__ import annotations
@@ -33,20 +34,15 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from gateway.console.forms import ActionForm, CodeForm, DownloadCodesForm
-from gateway.db import db
-from gateway.identity import audit, enrolment, notices, throttle
+from gateway.identity import enrolment, throttle, twofactor_changes
 from gateway.identity.factors import status
 from gateway.identity.reauth import fresh_login_required
-from gateway.identity.sessions import revoke_all
 from gateway.identity.totp import (
-    Check,
     are_unused_recovery_codes,
-    new_recovery_codes,
     provisioning_uri,
     qr_svg,
     remaining_recovery_codes,
 )
-from gateway.models import User
 from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
 
@@ -59,21 +55,16 @@ def _signed_in() -> None:
     """Every 2FA page needs a live session."""
 
 
-def _scan_key(replacing: bool) -> ResponseReturnValue | None:
-    """The enrolment page for the key being set up, or None once its code confirmed it (the
-    key is the account's then; the caller records and announces the change)."""
+def _scan_key(form: CodeForm, replacing: bool, mismatch: bool = False) -> ResponseReturnValue:
+    """The enrolment page for the key being set up (the same key on every reload); 400 after a
+    POST the form refused or whose code did not confirm the key (``mismatch``)."""
     user = current_user.user
-    form = CodeForm()
     secret = enrolment.pending_secret(user, current_user.record)
     error = None
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            error = ""
-        elif enrolment.confirm(user, current_user.record, form.code.data or "") is Check.ACCEPTED:
-            return None
-        else:
-            db().commit()
-            error = "That code did not match. Check the time on your device."
+    if mismatch:
+        error = "That code did not match. Check the time on your device."
+    elif request.method == "POST":
+        error = ""
     uri = provisioning_uri(user, secret)
     return render_template(
         "settings/2fa_enable.html",
@@ -94,13 +85,12 @@ def enable() -> ResponseReturnValue:
     if user.has_2fa:
         flash("The authenticator app is already set up. Lost it? Replace it below.")
         return redirect(url_for("settings.overview"))
-    was_on = status(user).on  # a passkey protects the account already
-    page = _scan_key(replacing=False)
-    if page is not None:
-        return page
-    codes = [] if was_on and status(user).recovery_codes_left else new_recovery_codes(user)
-    _changed(user, "authenticator_added" if was_on else "2fa_enabled", "Authenticator app added",
-             "An authenticator app was set up for your Unified Login account.")
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return _scan_key(form, replacing=False)
+    codes = twofactor_changes.add_authenticator(user, current_user.record, form.code.data or "")
+    if codes is None:
+        return _scan_key(form, replacing=False, mismatch=True)
     if codes:
         return codes_page(codes)
     flash(f"Authenticator app added. Two-factor authentication: {status(user)}. "
@@ -118,12 +108,12 @@ def replace() -> ResponseReturnValue:
         if request.method == "POST":
             abort(400)
         return redirect(url_for("settings.overview"))
-    page = _scan_key(replacing=True)
-    if page is not None:
-        return page
-    _changed(user, "authenticator_replaced", "Authenticator app replaced",
-             "The authenticator app of your Unified Login account was replaced: codes from the "
-             "old one no longer work.")
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return _scan_key(form, replacing=True)
+    if not twofactor_changes.replace_authenticator(user, current_user.record,
+                                                   form.code.data or ""):
+        return _scan_key(form, replacing=True, mismatch=True)
     flash("Authenticator app replaced: codes from the old one no longer work. "
           "Your other sessions were signed out.")
     return redirect(url_for("settings.overview"))
@@ -145,15 +135,8 @@ def disable() -> ResponseReturnValue:
         return render_template("settings/2fa_disable.html", form=form)
     if not form.validate_on_submit():
         abort(400)
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
-    if not user.passkeys:  # 2FA is off: its recovery codes go (with a passkey, both stay)
-        user.recovery_codes = []
-    _changed(user, "authenticator_removed" if user.passkeys else "2fa_disabled",
-             "Authenticator app removed",
-             "The authenticator app was removed from your Unified Login account.")
-    if user.passkeys:  # still on: a passkey is asked after the password (issue 15)
+    if twofactor_changes.remove_authenticator(user, current_user.record):
+        # still on: a passkey is asked after the password (issue 15)
         flash("The authenticator app is removed; sign-in still asks for your passkey. "
               "Your other sessions were signed out.")
     else:
@@ -180,11 +163,7 @@ def regenerate_recovery_codes() -> str:
     user = current_user.user
     if not ActionForm().validate_on_submit() or not status(user).on:
         abort(400)
-    codes = new_recovery_codes(user)
-    _changed(user, "recovery_codes_regenerated", "New recovery codes created",
-             "New recovery codes were created for your Unified Login account: the old ones no "
-             "longer work.")
-    return codes_page(codes)
+    return codes_page(twofactor_changes.replace_recovery_codes(user, current_user.record))
 
 
 @bp.route("/recovery-codes/download", methods=["POST"])
@@ -199,7 +178,6 @@ def download_recovery_codes() -> Response:
     user = current_user.user
     blocked = throttle.per_account(f"codes-download:{current_user.record.public_id}", user.id,
                                    current_app.config["LOGIN_MAX_FAILURES"])
-    db().commit()
     if blocked:
         page = render_template("error.html", status=429,
                                message=retry_message(blocked.retry_after))
@@ -237,11 +215,3 @@ def recovery_code_used() -> ResponseReturnValue:
     return render_template("settings/recovery_code_used.html", remaining=remaining,
                            next=next_path)
 
-
-def _changed(user: User, event: str, subject: str, what: str) -> None:
-    """What every 2FA change does: end the other sessions (and remembered devices), audit,
-    send the notice with the status after it, commit."""
-    ended = revoke_all(user.id, keep=current_user.record)
-    audit.record(event, user.id, sessions_ended=ended)
-    notices.second_factor_changed(user, subject, what, str(status(user)))
-    db().commit()
