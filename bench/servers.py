@@ -59,7 +59,8 @@ def command(server: str, app: str, port: int) -> list[str]:
     if server == "gunicorn-sync":
         return [gunicorn, "-c", config, "-k", "sync", wsgi]
     if server == "granian-wsgi":
-        target = ["--factory", "gateway:create_app"] if app == "gateway" else ["bench.servers:null_wsgi"]
+        target = (["--factory", "gateway:create_app"] if app == "gateway"
+                  else ["bench.servers:null_wsgi"])
         return [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1",
                 "--blocking-threads", "16", *common, *target]
     if app == "gateway":
