@@ -100,8 +100,10 @@ def prepare_database(url: str, key_dir: str) -> str:
     return f"{app.config['SESSION_COOKIE_NAME']}={cookie}"
 
 
-def run_wrk(wrk: str, url: str, cookie: str, duration: int, connections: int) -> Result:
-    env = dict(os.environ, BENCH_COOKIE=cookie)
+def run_wrk(wrk: str, url: str, cookie: str, duration: int, connections: int,
+            headers: str = "") -> Result:
+    """wrk at ``url`` with the session ``cookie`` and ``headers`` ("Name: value" lines)."""
+    env = dict(os.environ, BENCH_COOKIE=cookie, BENCH_HEADERS=headers)
     threads = min(2, connections)
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-s", LUA, url]
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout

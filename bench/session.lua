@@ -4,6 +4,13 @@ if cookie and cookie ~= "" then
   wrk.headers["Cookie"] = cookie
 end
 wrk.headers["Accept"] = "application/json"
+-- More headers, one "Name: value" a line (what an edge sends to a forward-auth path).
+local extra = os.getenv("BENCH_HEADERS")
+if extra then
+  for name, value in extra:gmatch("([^:\n]+):%s*([^\n]*)") do
+    wrk.headers[name] = value
+  end
+end
 
 done = function(summary, latency, requests)
   local seconds = summary.duration / 1000000

@@ -19,7 +19,7 @@ from config import gateway as gateway_config
 from gateway import background, cli, db, keys
 from gateway.console import auth, dev_mailbox, health, home, linking, passkeys, plan, recovery
 from gateway.console.settings import account, devices, email, twofactor
-from gateway.identity.sessions import RememberingCookieSessions, login_manager
+from gateway.identity.sessions import RememberingCookieSessions, login_manager, session_epoch
 from gateway.keys import jwks, key_store
 from gateway.products import switcher, table
 from gateway.proxy.principal import SessionChecks
@@ -113,7 +113,7 @@ def _proxy(app: Flask, edges: Networks, console: Any) -> ProxyApp:
     return ProxyApp(
         console,
         sessions=SessionChecks(token_of, float(app.config["SESSION_CACHE_SECONDS"]),
-                               app.app_context),
+                               app.app_context, lambda: session_epoch(app)),
         table=products,
         signer=Signer(key_store(app), app.config["PUBLIC_URL"],
                       int(app.config["ASSERTION_MAX_AGE"]), products),

@@ -200,7 +200,13 @@ def reauthenticated(record: LoginSession, **detail: object) -> None:
 def cache_epoch() -> int:
     """Changes whenever this process revokes a session, or changes a user's email or links;
     per-process caches of session checks (the proxy's) drop everything older at once."""
-    return int(current_app.extensions.get("gateway.session_epoch", 0))
+    return session_epoch(current_app)
+
+
+def session_epoch(app: Flask) -> int:
+    """:func:`cache_epoch` of ``app``, read without entering its context (the proxy's cache
+    hit enters none)."""
+    return int(app.extensions.get("gateway.session_epoch", 0))
 
 
 def invalidate_cached_checks() -> None:

@@ -15,6 +15,7 @@ authorised for one path and forwarded to another.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlencode
@@ -88,7 +89,48 @@ _BAD_PATH = Decision(Verdict.BAD_PATH)
 def decide(question: Question, sessions: SessionReader, table: ProductTable) -> Decision:
     """Decide ``question`` against the products in ``table``; ``sessions`` is asked (once) only
     for a product path that needs a signed-in person."""
-    raw_path, query = question.raw_path, question.query
+    routed = _routed(question.raw_path, table)
+    if isinstance(routed, Decision):
+        return routed
+    product, path, bare, public = routed
+    query = question.query
+    suffix = "?" + query if query else ""
+    if bare:
+        return Decision(Verdict.CANONICAL, product, "/", location=product.prefix + "/" + suffix)
+    if public:
+        return Decision(Verdict.ALLOW, product, path)
+    principal = sessions.principal(product, question.cookie)
+    if principal is not None and principal.product_user_id is not None:
+        return Decision(Verdict.ALLOW, product, path, principal)
+    original = safe_return_path(product.prefix + path + suffix, default=product.prefix + "/")
+    if principal is None:
+        return Decision(
+            Verdict.SIGN_IN, product, path,
+            location="/login?" + urlencode({"next": original}),
+        )
+    return Decision(
+        Verdict.LINK, product, path, principal,
+        location="/link/" + product.name + "?" + urlencode({"next": original}),
+    )
+
+
+#: Where a path goes once routed: its product, the path it receives, whether it is the bare
+#: prefix, whether it is public.
+_Route = tuple[Product, str, bool, bool]
+#: Paths longer than this are routed every time rather than remembered (bounds the memory).
+_REMEMBERED_PATH_LENGTH = 512
+
+
+def _routed(raw_path: str, table: ProductTable) -> Decision | _Route:
+    """The part of the decision that depends on the path alone (and the table, which does not
+    change while the app runs): remembered for the paths asked most (the same few pages are
+    asked about again and again), computed afresh for long ones."""
+    if len(raw_path) > _REMEMBERED_PATH_LENGTH:
+        return _route_path(raw_path, table)
+    return _remembered_route(raw_path, table)
+
+
+def _route_path(raw_path: str, table: ProductTable) -> Decision | _Route:
     try:
         path = normalise_path(raw_path)
     except BadPath:
@@ -102,21 +144,7 @@ def decide(question: Question, sessions: SessionReader, table: ProductTable) -> 
     product = route.product
     if product.is_internal(route.path):
         return Decision(Verdict.REFUSED, product, route.path)
-    suffix = "?" + query if query else ""
-    if route.bare:
-        return Decision(Verdict.CANONICAL, product, "/", location=product.prefix + "/" + suffix)
-    if product.is_public(route.path):
-        return Decision(Verdict.ALLOW, product, route.path)
-    principal = sessions.principal(product, question.cookie)
-    if principal is not None and principal.product_user_id is not None:
-        return Decision(Verdict.ALLOW, product, route.path, principal)
-    original = safe_return_path(product.prefix + route.path + suffix, default=product.prefix + "/")
-    if principal is None:
-        return Decision(
-            Verdict.SIGN_IN, product, route.path,
-            location="/login?" + urlencode({"next": original}),
-        )
-    return Decision(
-        Verdict.LINK, product, route.path, principal,
-        location="/link/" + product.name + "?" + urlencode({"next": original}),
-    )
+    return product, route.path, route.bare, product.is_public(route.path)
+
+
+_remembered_route = functools.lru_cache(maxsize=4096)(_route_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
@@ -29,11 +30,29 @@ def client_ip() -> str:
 def client_ip_of(environ: Mapping[str, Any]) -> str:
     """:func:`client_ip` from a WSGI environ (after ``ProxyFix``)."""
     for candidate in (environ.get("REMOTE_ADDR"), socket_peer(environ)):
-        try:
-            return str(ipaddress.ip_address((candidate or "").strip()))
-        except ValueError:
-            continue
+        canonical = _canonical((candidate or "").strip())
+        if canonical is not None:
+            return canonical
     return "unknown"
+
+
+#: No address an ``ipaddress`` parser takes is longer (IPv6 with a scope id); longer text is not
+#: one, and is never remembered.
+_ADDRESS_LENGTH = 64
+
+
+def _canonical(text: str) -> str | None:
+    """``text`` as a canonical IP string, None when it is not an address. The same few peers
+    ask all the time: remembered (bounded), since parsing was a tenth of a forward-auth answer."""
+    return _remembered_canonical(text) if len(text) <= _ADDRESS_LENGTH else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _remembered_canonical(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
 
 
 def socket_peer(environ: Mapping[str, Any]) -> str:
@@ -57,8 +76,14 @@ def peer_in(environ: Mapping[str, Any], allowed: Networks) -> bool:
     whoever reaches the gateway's port (hence: only the edge may reach it), so judging it would
     let anyone name an allowed address.
     """
+    peer = socket_peer(environ)
+    return len(peer) <= _ADDRESS_LENGTH and _peer_allowed(peer, allowed)
+
+
+@functools.lru_cache(maxsize=1024)
+def _peer_allowed(peer: str, allowed: Networks) -> bool:
     try:
-        address = ipaddress.ip_address(socket_peer(environ))
+        address = ipaddress.ip_address(peer)
     except ValueError:
         return False
     return any(address in net for net in allowed)

@@ -299,3 +299,42 @@ def test_assertion_ids_do_not_follow_the_shared_random_seed() -> None:
         assert _jtis(3).isdisjoint(first)
     finally:
         random.setstate(state)
+
+
+# --- claims built once per session, fresh ones per request --------------------------------------
+
+
+def test_session_claims_built_once_never_go_stale_and_request_claims_stay_fresh(
+    gateway: Flask,
+) -> None:
+    """The signer keeps each session's fixed claims, never what names one request: every
+    assertion gets its own ``jti``, its method and path, a 30 s lifetime; a person whose
+    email or links changed is signed with the new values at once."""
+    from dataclasses import replace
+
+    from gateway.keys import key_store as store_of
+    from gateway.products.table import products
+    from gateway.proxy.decision import Principal
+    from gateway.proxy.signing import Signer
+
+    with gateway.app_context():
+        table = products(gateway)
+        signer = Signer(store_of(gateway), ISSUER, 30, table)
+    segment = table.get("segment")
+    assert segment is not None
+    person = Principal("u-1", "old@example.com", "sid-1", ("pwd",), "seg-1",
+                       frozenset({"segment"}))
+    verifier = AssertionVerifier("segment", ISSUER, StaticJwks(store_of(gateway).jwks()))
+    first = verifier.verify(signer.assertion(segment, person, "GET", "/a"), method="GET",
+                            path="/a")
+    second = verifier.verify(signer.assertion(segment, person, "post", "/b/c"), method="POST",
+                             path="/b/c")
+    assert first.assertion_id != second.assertion_id
+    claims = jwt.decode(signer.assertion(segment, person, "GET", "/a"),
+                        options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 30 and claims["email"] == "old@example.com"
+    changed = replace(person, email="new@example.com", linked=frozenset({"segment", "sendgrid"}))
+    claims = jwt.decode(signer.assertion(segment, changed, "GET", "/a"),
+                        options={"verify_signature": False})
+    assert claims["email"] == "new@example.com"
+    assert claims["lnk"] == {"segment": True, "sendgrid": True}
