@@ -69,9 +69,9 @@ def filters_from(values: MultiDict[str, str]) -> audit_log.Filters:
 def events() -> str:
     filters = filters_from(request.args)
     before = request.args.get("before", "")
-    if before and not before.isdecimal():
-        abort(400)
-    page = audit_log.page(filters, int(before[:18]) if before else None)
+    if before and not (before.isascii() and before.isdecimal() and int(before) < 2**31):
+        abort(400)  # an audit row id (a 32-bit integer column) or nothing
+    page = audit_log.page(filters, int(before) if before else None)
     kept = {k: v for k, v in request.args.items() if k != "before" and v}
     return render_template(
         "admin/audit.html", page=page, values=request.args, kept=kept,
