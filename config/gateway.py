@@ -136,6 +136,9 @@ class GatewaySettings:
     MAIL_PER_HOUR: int = setting(5, **POSITIVE)
     # Networks allowed to read /metrics (Prometheus scrapes over loopback or a private net).
     METRICS_ALLOW: tuple[str, ...] = setting(["127.0.0.1/32", "::1/128"], check=networks)
+    # Networks whose clients (the address after the trusted proxies) may reach the operator
+    # console under /admin/ (everyone else gets 404); default: anywhere.
+    ADMIN_ALLOW: tuple[str, ...] = setting(["0.0.0.0/0", "::/0"], check=networks)
     # Request limits.
     MAX_FORM_MEMORY_SIZE: int = setting(64 * 1024, min=1024)
     # Number of trusted reverse proxies in front of the gateway (X-Forwarded-* honoured from them).

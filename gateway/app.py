@@ -17,7 +17,20 @@ from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
 
 from config import gateway as gateway_config
 from gateway import background, cli, db, keys
-from gateway.console import auth, dev_mailbox, health, home, linking, passkeys, plan, recovery
+from gateway.admin import audit as admin_audit
+from gateway.admin import guard as admin_guard
+from gateway.admin import people as admin_people
+from gateway.console import (
+    auth,
+    dev_mailbox,
+    enrolment_gate,
+    health,
+    home,
+    linking,
+    passkeys,
+    plan,
+    recovery,
+)
 from gateway.console.settings import account, devices, email, twofactor
 from gateway.identity.sessions import RememberingCookieSessions, login_manager, session_epoch
 from gateway.keys import jwks, key_store
@@ -55,6 +68,8 @@ BLUEPRINTS = (
     health.bp,
     jwks.bp,
     dev_mailbox.bp,
+    admin_people.bp,
+    admin_audit.bp,
 )
 
 
@@ -148,7 +163,9 @@ def _install_hooks(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
+    enrolment_gate.init_app(app)
     app.session_interface = RememberingCookieSessions()
     switcher.init_app(app)
     templating.init_app(app)
     support.init_app(app)
+    admin_guard.init_app(app)

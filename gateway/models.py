@@ -71,6 +71,13 @@ class User(Base):
     # Last accepted RFC 6238 time step, so an accepted code cannot be replayed.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     plan: Mapped[str] = mapped_column(String(16), default="trial")
+    # Operator role on the Console (gateway.identity.roles): "support", "admin", "owner" or
+    # None. Holding one requires a second factor.
+    role: Mapped[str | None] = mapped_column(String(16), index=True)
+    # Set while an operator has disabled the account: no session of it is live anywhere.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An operator reset the account's 2FA: the next sign-in enrols a second factor first.
+    must_enrol_2fa: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     recovery_codes: Mapped[list[RecoveryCode]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -86,6 +93,10 @@ class User(Base):
     @property
     def has_2fa(self) -> bool:
         return self.totp_enabled_at is not None
+
+    @property
+    def is_disabled(self) -> bool:
+        return self.disabled_at is not None
 
     @property
     def has_second_factor(self) -> bool:
@@ -216,6 +227,9 @@ class AuditEvent(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     event: Mapped[str] = mapped_column(String(64))
+    # The operator who did it, for the admin console's actions (None: the person themselves,
+    # or nobody signed in). A plain id, not a key: the row outlives the operator's account.
+    actor_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(Text, default="")

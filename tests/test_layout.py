@@ -74,9 +74,10 @@ def _commit_calls(path: str) -> list[int]:
 def test_console_views_never_commit() -> None:
     """One unit of work per request (gateway/db.py): the service carrying out the use case
     commits; a view that commits splits the request's work in two, or commits what a refusal
-    left half-done."""
+    left half-done. The Console's and the operator console's views alike."""
     commits = []
-    for folder, _dirs, files in os.walk(os.path.join(ROOT, "gateway", "console")):
+    views = [os.path.join(ROOT, "gateway", package) for package in ("console", "admin")]
+    for folder, _dirs, files in (walked for top in views for walked in os.walk(top)):
         for name in sorted(files):
             if name.endswith(".py"):
                 path = os.path.join(folder, name)

@@ -2,14 +2,15 @@
 
 database (db-upgrade, db-revision), accounts (create-user, sessions list / revoke),
 keys (assertion key rotation), repair (email-change), mail (deliver the outbox), demo
-(seed-demo), edge (the nginx or Caddy configuration for the products file).
+(seed-demo), edge (the nginx or Caddy configuration for the products file), roles
+(operator roles: grant, revoke, list).
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from gateway.cli import accounts, database, demo, edge, keys, mail, repair
+from gateway.cli import accounts, database, demo, edge, keys, mail, repair, roles
 
 
 def init_app(app: Flask) -> None:
@@ -23,5 +24,6 @@ def init_app(app: Flask) -> None:
         mail.mail_cli,
         demo.seed_demo,
         edge.edge_cli,
+        roles.roles_cli,
     ):
         app.cli.add_command(command)

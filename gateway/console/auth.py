@@ -42,10 +42,12 @@ from gateway.products import linking
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
+from gateway.web.support import sentence as support_sentence
 
 bp = Blueprint("auth", __name__)
 
 GENERIC_LOGIN_ERROR = "Incorrect email or password."
+DISABLED_ERROR = "This account is disabled."
 GENERIC_CODE_ERROR = "That code did not work. Try the current code or a recovery code."
 REUSED_CODE_ERROR = (
     "That code was already used. Wait for the next code in your authenticator app, "
@@ -189,6 +191,9 @@ def login() -> ResponseReturnValue:
             "auth/login.html", form=form, next=next_path,
             error=_with_reset_link(GENERIC_LOGIN_ERROR),
         ), 401
+    if step.outcome is Outcome.DISABLED:
+        return render_template("auth/login.html", form=form, next=next_path,
+                               error=DISABLED_ERROR + " " + support_sentence()), 403
     if step.outcome is Outcome.UNVERIFIED and step.user is not None:
         return render_template("auth/unverified.html", email=step.user.email,
                                form=EmailForm()), 403

@@ -50,8 +50,9 @@ from gateway.identity.factors import Factor, second_factors
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.sessions import is_fresh, reauthenticated
-from gateway.identity.signin import PendingSignIn
+from gateway.identity.signin import Outcome, PendingSignIn
 from gateway.models import User
+from gateway.web import support
 from gateway.web.client import client_ip
 from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
@@ -198,6 +199,8 @@ def login() -> ResponseReturnValue:
         _failed(refused, client_key, ip, "passkey")
         return page(_refusal_status(refused), SIGN_IN_ERROR)
     step = signin.passkey_step(result.user, passkeys.amr(result, password=False), next_path)
+    if step.outcome is Outcome.DISABLED:
+        return page(403, f"This account is disabled. {support.sentence()}")
     if step.response is None:
         return page(403, "Confirm your email address first.")
     return step.response

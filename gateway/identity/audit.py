@@ -51,12 +51,24 @@ EVENT_LABELS = {
     "email_changed": "Email address changed",
     "email_change_failed": "Email change failed",
     "plan_upgraded": "Plan upgraded",
+    # The operator console's actions (gateway.identity.interventions): the person's activity
+    # page names the action, never the operator.
+    "role_granted": "Operator role granted",
+    "role_revoked": "Operator role removed",
+    "account_disabled": "Account disabled by the site's support team",
+    "account_enabled": "Account enabled again by the site's support team",
+    "2fa_reset": "Two-factor authentication reset by the site's support team",
+    "reset_mail_sent": "Password reset link sent by the site's support team",
+    "verification_resent": "Confirmation link sent again by the site's support team",
+    "lockout_lifted_by_support": "Sign-in lock lifted by the site's support team",
+    "product_unlinked": "Product user unlinked by the site's support team",
+    "audit_exported": "Audit log exported",
 }
 
 
 def record(event: str, user_id: str | None = None, /, **detail: object) -> None:
     """Add an audit event to the request's unit of work (its service commits)."""
-    record_in(db(), event, user_id, **detail)
+    _add(db(), event, user_id, None, detail)
 
 
 def record_in(
@@ -64,11 +76,27 @@ def record_in(
 ) -> None:
     """Add an audit event to the transaction of ``into`` (``gateway.db.own_transaction``);
     positional-only, so a detail may be called ``session`` or ``event``."""
+    _add(into, event, user_id, None, detail)
+
+
+def by_operator(
+    event: str, user_id: str | None, actor_id: str | None, /, **detail: object
+) -> None:
+    """An operator's action on ``user_id`` (the admin console, the roles CLI): ``actor_id``
+    is who did it (None: a shell), kept in its own column so the audit page filters on it."""
+    _add(db(), event, user_id, actor_id, detail)
+
+
+def _add(
+    into: Session, event: str, user_id: str | None, actor_id: str | None,
+    detail: Mapping[str, object],
+) -> None:
     if event not in EVENT_LABELS:
         raise ValueError(f"unknown audit event {event!r}")
     text = json.dumps(detail, sort_keys=True, default=str) if detail else ""
-    into.add(AuditEvent(user_id=user_id, event=event, ip_address=client_ip(), detail=text))
-    log.info("audit %s user=%s %s", event, user_id, text)
+    into.add(AuditEvent(user_id=user_id, event=event, actor_id=actor_id, ip_address=client_ip(),
+                        detail=text))
+    log.info("audit %s user=%s actor=%s %s", event, user_id, actor_id, text)
 
 
 _FAILED_STAGES = {

@@ -31,6 +31,7 @@ def add(
         db().commit()  # the challenge stays spent
         raise
     ended = revoke_all(user.id, keep=keep)
+    user.must_enrol_2fa = False  # an operator's 2FA reset asked for this (roles.must_enrol)
     body = (f'A passkey named "{mail_text(credential.name)}" was added to your Unified Login '
             "account.")
     codes = [] if was_on else new_recovery_codes(user)
@@ -56,6 +57,7 @@ def remove(user: User, keep: LoginSession, credential: PasskeyCredential) -> boo
     factor (2FA is off then, its codes deleted)."""
     name = credential.name
     ended = revoke_all(user.id, keep=keep)
+    user.must_enrol_2fa = False  # an operator's 2FA reset asked for this (roles.must_enrol)
     body = f'The passkey named "{mail_text(name)}" was removed from your Unified Login account.'
     last = passkeys.remove(user, credential, sessions_ended=ended)
     if last:

@@ -163,7 +163,10 @@ def _lookup(token: object) -> LoginSession | None:
 
 
 def is_live(record: LoginSession) -> bool:
-    """Within its absolute and idle lifetimes; refreshes ``last_seen_at`` once a minute."""
+    """Within its absolute and idle lifetimes, and its account not disabled (the Console's
+    check and the proxy's both come here); refreshes ``last_seen_at`` once a minute."""
+    if record.user.is_disabled:
+        return False
     now = utcnow()
     config = current_app.config
     if now - record.created_at > timedelta(seconds=config["SESSION_MAX_AGE"]) or (

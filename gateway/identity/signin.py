@@ -106,6 +106,8 @@ class Outcome(enum.Enum):
     REFUSED = "refused"
     REUSED_CODE = "reused_code"
     UNVERIFIED = "unverified"
+    #: Right password (or passkey), but an operator disabled the account.
+    DISABLED = "disabled"
     SECOND_FACTOR = "second_factor"
     SIGNED_IN = "signed_in"
 
@@ -148,6 +150,9 @@ def password_step(
     if not verify_password(user.password_hash if user else None, password) or user is None:
         failed(user, account, ip, "password")
         return Step(Outcome.REFUSED, user)
+    if user.is_disabled:  # only now: the answer tells nothing to whoever lacks the password
+        db().commit()
+        return Step(Outcome.DISABLED, user)
     if not user.has_second_factor:  # cleared once the second factor is right too
         throttle.record_success(account)
     if not user.is_verified:  # no rehash: it would end the links mailed for this sign-up
@@ -188,6 +193,9 @@ def passkey_step(user: User, amr: list[str], next_path: str) -> Step:
     """Passwordless: the account a verified passkey names signs in, once its address is
     confirmed. The account lock does not hold a passkey back (``throttle.Proof.PASSKEY``):
     its success lifts it."""
+    if user.is_disabled:
+        db().commit()  # the challenge stays spent
+        return Step(Outcome.DISABLED, user)
     if not user.is_verified:
         db().commit()  # the challenge stays spent
         return Step(Outcome.UNVERIFIED, user)

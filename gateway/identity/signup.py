@@ -38,8 +38,9 @@ def verification_link(user: User) -> str:
     return current_app.config["PUBLIC_URL"] + url_for("auth.verify_email", token=token)
 
 
-def send_verification(user: User) -> None:
-    send_mail(
+def send_verification(user: User) -> bool:
+    """Queue the confirmation link; False when the per-recipient cap held it back."""
+    return send_mail(
         user.email,
         "Confirm your email address",
         "Confirm the address for your Unified Login account by opening this link "

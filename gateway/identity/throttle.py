@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select, update
@@ -147,15 +147,28 @@ def _count_failure(session: Session, account: str, ip: str, link: str | None) ->
 def record_success(account: str, user_id: str | None = None, by: str = "sign_in") -> None:
     """A correct login clears the consecutive-failure count of that account. When a lock was
     in force (a proof that passes it, or a reset), lifting it is audited, naming ``by``."""
+    if lift_lock(account):
+        audit.record("lockout_lifted", user_id, by=by)
+    else:
+        db().execute(delete(ThrottleBucket).where(ThrottleBucket.key == f"acct:{account}"[:300]))
+
+
+def locked_until(account: str) -> datetime | None:
+    """Until when the account lock holds ``account`` (its canonical email), or None."""
+    bucket = db().get(ThrottleBucket, f"acct:{account}"[:300])
+    blocked = _blocked(bucket)
+    return bucket.blocked_until if blocked is not None and bucket is not None else None
+
+
+def lift_lock(account: str) -> bool:
+    """End the account lock of ``account`` now (an operator checked who is asking); True when
+    one was in force. The caller audits and commits."""
     key = f"acct:{account}"[:300]
     lifted = db().execute(
         delete(ThrottleBucket).where(ThrottleBucket.key == key,
                                      ThrottleBucket.blocked_until > utcnow())
     )
-    if lifted.rowcount:  # type: ignore[attr-defined]
-        audit.record("lockout_lifted", user_id, by=by)
-    else:
-        db().execute(delete(ThrottleBucket).where(ThrottleBucket.key == key))
+    return bool(lifted.rowcount)  # type: ignore[attr-defined]
 
 
 def _count_in_window(key: str, seconds: int, session: Session | None = None) -> ThrottleBucket:

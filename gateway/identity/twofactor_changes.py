@@ -70,6 +70,7 @@ def _changed(user: User, keep: LoginSession, event: str, subject: str, what: str
     """What every 2FA change does: end the other sessions (and remembered devices), audit,
     send the notice with the status after it, commit."""
     ended = revoke_all(user.id, keep=keep)
+    user.must_enrol_2fa = False  # whatever an operator asked for is done (roles.must_enrol)
     audit.record(event, user.id, sessions_ended=ended)
     notices.second_factor_changed(user, subject, what, str(status(user)))
     db().commit()

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db import db, own_transaction
-from gateway.identity import audit, throttle
+from gateway.identity import audit, interventions, throttle
 from gateway.identity.addresses import canonical_email
 from gateway.identity.sessions import invalidate_cached_checks
 from gateway.models import AuditEvent, ProductLink, User, utcnow
@@ -180,6 +180,23 @@ def _record_link(user: User, product: str, product_user_id: str, origin: str) ->
     db().commit()
     invalidate_cached_checks()  # the switcher of other products shows the new link at once
     return Linked(product_user_id, origin)
+
+
+def unlink(actor: User, target: User, product: str, reason: object) -> str:
+    """An operator removes the gateway's link of ``target`` to ``product`` (a wrong link, a
+    compromised product user): from the next request the proxy sends the person to the link
+    page. The product user itself is left as it is in the product. Returns the product user
+    id that was linked; LookupError when there is no such link, NotAllowed when refused."""
+    text = interventions.authorise(actor, interventions.Action.UNLINK, target, reason)
+    link = existing_link(target.id, product[:32])
+    if link is None:
+        raise LookupError(product)
+    db().delete(link)
+    audit.by_operator("product_unlinked", target.id, actor.id, reason=text,
+                      product=link.product, product_user_id=link.product_user_id)
+    db().commit()
+    invalidate_cached_checks()
+    return link.product_user_id
 
 
 def _product_of(next_path: str) -> Product | None:

@@ -42,6 +42,11 @@ def route(config: Mapping[str, Any] | None = None) -> SupportRoute | None:
 
 def mail_line() -> str:
     """The sentence a notice ends its "if this was not you" with."""
+    return sentence()
+
+
+def sentence() -> str:
+    """The support route as one sentence for a page (the fallback when none is set)."""
     found = route()
     return found.sentence if found else FALLBACK
 

@@ -356,6 +356,33 @@ def crawl_two_factor(crawl: Crawl, stack: Stack) -> None:
     page.context.close()
 
 
+def crawl_operator_console(crawl: Crawl, stack: Stack, person_id: str) -> None:
+    """The operator console as an owner (every action shown): people, a person, the audit."""
+    from tests.support.people import create_console_user_with_2fa, grant_role
+
+    gateway, email = stack.gateway_url, f"owner.{crawl.scheme}@example.com"
+    owner_id, secret, _codes = create_console_user_with_2fa(stack, email, PASSWORD)
+    grant_role(stack, owner_id, "owner")
+    page = crawl.context().new_page()
+    page.goto(gateway + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(gateway + "/login/2fa")
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(gateway + "/")
+    for path, name in [
+        ("/admin/people", "people"),
+        ("/admin/people?q=example.com", "people-found"),
+        (f"/admin/people/{person_id}", "person"),
+        ("/admin/audit", "audit"),
+    ]:
+        page.goto(gateway + path)
+        crawl.check(page, "admin-" + name)
+    page.context.close()
+
+
 def crawl_products_directly(crawl: Crawl, stack: Stack) -> None:
     # Product users of their own (a linked user is sent to the gateway's sign-in).
     for product, email, password, container in (
@@ -398,6 +425,7 @@ def test_every_page_passes_axe_and_fits_a_phone(
     crawl_console_signed_out(crawl, stack)
     crawl_console_signed_in(crawl, stack)
     crawl_two_factor(crawl, stack)
+    crawl_operator_console(crawl, stack, people["alice"])
     crawl_products_directly(crawl, stack)
     report = crawl.report()
     assert report["pages"] >= 40, report["pages"]

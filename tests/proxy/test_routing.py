@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from gateway import db as gateway_db
-from gateway.models import LoginSession, utcnow
+from gateway.models import LoginSession, User, utcnow
 from gateway.products.table import BadPath, normalise_path
 from gateway.proxy import principal
 from tests.support.apps import dispose
@@ -326,3 +326,34 @@ def test_a_proxied_request_asks_the_decision_once_and_never_enters_flask(
     assert asked == ["/segment/x"] and entered == []
     assert signed_in.client.get("/healthz").status_code == 200  # the Console's own paths
     assert entered == ["/healthz"]
+
+
+def test_disabled_account_is_refused_by_the_proxy_even_with_a_live_session_row(
+    gateway: Flask, signed_in: SignedIn
+) -> None:
+    echoed(signed_in.client.get("/segment/x"))
+    with gateway.app_context(), gateway_db.new_session() as session:
+        user = session.get(User, signed_in.user_id)
+        assert user is not None
+        user.disabled_at = utcnow()  # the session row stays unrevoked
+        session.commit()
+    assert signed_in.client.get("/segment/x", headers=JSON).status_code == 401
+    assert signed_in.client.get("/settings").status_code == 302
+
+
+def test_disabling_in_this_process_drops_the_cached_check_at_once(
+    caching_gateway: Flask,
+) -> None:
+    from gateway.identity import interventions
+
+    signed_in = sign_in(caching_gateway, caching_gateway.test_client())
+    echoed(signed_in.client.get("/segment/x"))
+    with caching_gateway.test_request_context():
+        from gateway.db import db
+
+        owner = User(email="owner@example.com", password_hash="x", role="owner")
+        db().add(owner)
+        target = db().get(User, signed_in.user_id)
+        assert target is not None
+        interventions.disable(owner, target, "compromised")
+    assert signed_in.client.get("/segment/x", headers=JSON).status_code == 401

@@ -138,3 +138,14 @@ def set_faults(stack: Stack, product: str, fail: list[str], delay_seconds: float
         timeout=10,
     )
     assert answer.status_code == 200, answer.text
+
+
+def grant_role(stack: Stack, user_id: str, role: str) -> None:
+    """Give a Console user an operator role (as ``flask roles grant`` does)."""
+    app = stack.app("gateway")
+    with app.app_context(), new_session() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        user.role = role
+        session.commit()
+    gateway_db.engine(app).dispose()
