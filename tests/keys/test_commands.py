@@ -24,6 +24,7 @@ def flask(tmp_path: Path, *args: str, **overrides: str) -> subprocess.CompletedP
         "ASSERTION_KEY_DIR": str(tmp_path / "keys"),
         "DATABASE_URL": f"sqlite:///{tmp_path}/gateway.db",
         "SUPPORT_EMAIL": "help@example.com",  # production names a support route too
+        "SMTP_HOST": "smtp.example.com",  # and a mail server (never contacted here)
     } | overrides
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "gateway", *args],
