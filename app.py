@@ -13,7 +13,7 @@ SendGrid :5002).
 demo under another name: the products read it as their issuer too (config/products.py).
 
 This is the demo/development runner (werkzeug threads in one process). For production, serve
-each app with gunicorn (see README, "Deployment").
+each app with gunicorn (see docs/operations.md, "Deployment").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/stalled_bodies.py [--stalled 80] [--clients 4] [--window 40]
 
-Starts the stack with the gateway under gunicorn as README "Deployment" runs it
+Starts the stack with the gateway under gunicorn as docs/operations.md "Deployment" runs it
 (``config/gunicorn_gateway.py``, 2 workers x 16 threads, the default ``REQUEST_BODY_TIMEOUT``),
 opens ``--stalled`` connections that each send a Console form post (``/verify-email/resend``,
 ``/login``, ``/signup``, ``/forgot-password``, ``/login/2fa`` in turn) announcing

@@ -1,7 +1,7 @@
 """Gateway settings: one typed dataclass (every variable, its type, default and range), loaded
 from the environment and checked at start, plus the products file.
 
-README "Configuration" lists the same variables in one table; ``tests/test_settings.py``
+docs/operations.md "Configuration" lists the same variables in one table; ``tests/test_settings.py``
 compares the two. Test-only switches are not settings: see :class:`GatewayTestSwitches`.
 """
 
@@ -153,7 +153,7 @@ class GatewaySettings:
     # logged; every answer is counted in /metrics (area "forward_auth").
     FORWARD_AUTH_LOG_ALLOWED: bool = setting(False)
     # The products behind the gateway: a TOML file of [[products]] entries (config/products_file.py;
-    # README, "Products file"). <NAME>_UPSTREAM overrides an entry's upstream, and each linked
+    # docs/operations.md, "Products file"). <NAME>_UPSTREAM overrides an entry's upstream, and each linked
     # product's SCIM token comes from the variable its entry names (scim_token_env).
     PRODUCTS_FILE: str = setting(products_file.DEFAULT_FILE)
     # Folder of the ES256 signing keys (PEM, 0600) and their rotation state (`flask keys`).

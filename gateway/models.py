@@ -285,7 +285,7 @@ class OutboxMessage(Base):
 class EmailChange(Base):
     """One email change, run as a small saga across the Console and every linked product.
 
-    States (see README, "Email change"):
+    States (see docs/architecture.md, "Email change"):
     ``pending`` (requested, link mailed) -> ``applying`` (confirmed; products being changed)
     -> ``applied`` (every product and the Console hold the new email), or on a conflict or a
     product failure -> ``compensating`` (changed products being put back) -> ``failed``

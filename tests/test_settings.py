@@ -1,4 +1,4 @@
-"""Settings of both apps: typed and checked at start, documented in one table each (README.md
+"""Settings of both apps: typed and checked at start, documented in one table each (docs/operations.md
 for the gateway, product_stubs/README.md for the products) that must match the code, and no
 test switch read from the environment."""
 
@@ -48,7 +48,7 @@ def _in_code(cls: type, prefix: str = "") -> dict[str, tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("readme", "cls", "prefix"), [
-    ("README.md", GatewaySettings, ""),
+    ("docs/operations.md", GatewaySettings, ""),
     ("product_stubs/README.md", ProductSettings, "<P>_"),
 ], ids=["gateway", "products"])
 def test_settings_table_lists_every_variable_with_its_type_and_default(

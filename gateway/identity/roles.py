@@ -59,7 +59,7 @@ class Action(enum.StrEnum):
     READ_AUDIT = "read_audit"
 
 
-#: The least role each action needs (the role matrix in the README is this table).
+#: The least role each action needs (the role matrix in the docs/operations.md is this table).
 MINIMUM_ROLE: dict[Action, Role] = {
     Action.READ: Role.SUPPORT,
     Action.READ_AUDIT: Role.SUPPORT,

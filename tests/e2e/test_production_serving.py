@@ -48,7 +48,7 @@ def test_product_served_by_gunicorn(tmp_path: object) -> None:
 
 # --- stalled request bodies on Console forms ------------------------------------------------
 
-#: As README "Deployment" serves the gateway (2 workers x 16 threads), with a short body deadline
+#: As docs/operations.md "Deployment" serves the gateway (2 workers x 16 threads), with a short body deadline
 #: so a stall is over within the test.
 DEPLOYED = {"WEB_CONCURRENCY": "2", "GATEWAY_THREADS": "16", "REQUEST_BODY_TIMEOUT": "3"}
 #: Console forms anyone can post to, signed in or not.
