@@ -153,8 +153,8 @@ class GatewaySettings:
     # logged; every answer is counted in /metrics (area "forward_auth").
     FORWARD_AUTH_LOG_ALLOWED: bool = setting(False)
     # The products behind the gateway: a TOML file of [[products]] entries (config/products_file.py;
-    # docs/operations.md, "Products file"). <NAME>_UPSTREAM overrides an entry's upstream, and each linked
-    # product's SCIM token comes from the variable its entry names (scim_token_env).
+    # docs/operations.md, "Products file"). <NAME>_UPSTREAM overrides an entry's upstream,
+    # and each linked product's SCIM token comes from the variable its entry names (scim_token_env).
     PRODUCTS_FILE: str = setting(products_file.DEFAULT_FILE)
     # Folder of the ES256 signing keys (PEM, 0600) and their rotation state (`flask keys`).
     # Every gateway instance must see the same folder. Outside production a demo key is

@@ -1,7 +1,7 @@
 """The products behind the gateway, as data: ``PRODUCTS_FILE`` (TOML) read into typed records.
 
-One ``[[products]]`` entry per product (see ``config/products.toml`` and docs/operations.md, "Products
-file"). Every entry is checked when the gateway starts, and so is the edge configuration
+One ``[[products]]`` entry per product (see ``config/products.toml`` and docs/operations.md,
+"Products file"). Every entry is checked when the gateway starts, and so is the edge configuration
 generated from it (``config/edge``): a bad entry stops the start with a :class:`ProductsFileError`
 naming the entry and the field, never a ``KeyError`` later. The records live here, not in
 ``gateway/``, because the edge-config generator reads them too and ``config`` imports no app.

@@ -1,6 +1,6 @@
-"""Settings of both apps: typed and checked at start, documented in one table each (docs/operations.md
-for the gateway, product_stubs/README.md for the products) that must match the code, and no
-test switch read from the environment."""
+"""Settings of both apps: typed and checked at start, documented in one table each
+(docs/operations.md for the gateway, product_stubs/README.md for the products) that must match
+the code, and no test switch read from the environment."""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ step_applied = Namespace().signal("email-change-step-applied")
 
 
 class ChangeState(StrEnum):
-    """Where an email change stands (``email_changes.state``; docs/architecture.md "Email change: states")."""
+    """Where an email change stands (``email_changes.state``; docs/architecture.md, "Email
+    change: states")."""
 
     PENDING = "pending"
     APPLYING = "applying"

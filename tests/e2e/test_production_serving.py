@@ -48,8 +48,8 @@ def test_product_served_by_gunicorn(tmp_path: object) -> None:
 
 # --- stalled request bodies on Console forms ------------------------------------------------
 
-#: As docs/operations.md "Deployment" serves the gateway (2 workers x 16 threads), with a short body deadline
-#: so a stall is over within the test.
+#: As docs/operations.md "Deployment" serves the gateway (2 workers x 16 threads), with a short
+#: body deadline so a stall is over within the test.
 DEPLOYED = {"WEB_CONCURRENCY": "2", "GATEWAY_THREADS": "16", "REQUEST_BODY_TIMEOUT": "3"}
 #: Console forms anyone can post to, signed in or not.
 CONSOLE_FORMS = ("/verify-email/resend", "/login", "/signup", "/forgot-password", "/login/2fa")
