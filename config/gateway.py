@@ -139,6 +139,8 @@ class GatewaySettings:
     # Networks whose clients (the address after the trusted proxies) may reach the operator
     # console under /admin/ (everyone else gets 404); default: anywhere.
     ADMIN_ALLOW: tuple[str, ...] = setting(["0.0.0.0/0", "::/0"], check=networks)
+    # Token requests to the admin API's POST /oauth/token per client address and minute.
+    OAUTH_TOKEN_MAX_PER_MINUTE: int = setting(30, **POSITIVE)
     # Request limits.
     MAX_FORM_MEMORY_SIZE: int = setting(64 * 1024, min=1024)
     # Number of trusted reverse proxies in front of the gateway (X-Forwarded-* honoured from them).

@@ -17,8 +17,11 @@ from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
 
 from config import gateway as gateway_config
 from gateway import background, cli, db, keys
+from gateway.admin import api as admin_api
 from gateway.admin import audit as admin_audit
+from gateway.admin import clients as admin_clients
 from gateway.admin import guard as admin_guard
+from gateway.admin import oauth
 from gateway.admin import people as admin_people
 from gateway.console import (
     auth,
@@ -70,6 +73,9 @@ BLUEPRINTS = (
     dev_mailbox.bp,
     admin_people.bp,
     admin_audit.bp,
+    admin_clients.bp,
+    admin_api.bp,
+    oauth.bp,
 )
 
 
@@ -169,3 +175,4 @@ def _install_hooks(app: Flask) -> None:
     templating.init_app(app)
     support.init_app(app)
     admin_guard.init_app(app)
+    oauth.init_app(app)

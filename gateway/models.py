@@ -331,3 +331,41 @@ class EmailChangeStep(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")
 
     change: Mapped[EmailChange] = relationship(back_populates="steps")
+
+
+class ApiClient(Base):
+    """A machine client of the admin API (OAuth 2.0 client credentials), made by an owner.
+
+    ``id`` is the public client id (``api-`` and 112 random bits: it is also the ``actor_id``
+    of the audit rows the client writes, told apart from account ids by its prefix). The
+    secret is kept only as a password hash. ``role`` is the client's ceiling (``support`` or
+    ``admin``): it acts with the lower of that and its creator's current role
+    (``gateway.identity.api_clients``).
+    """
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                            index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    """An access token of an :class:`ApiClient`, kept as the SHA-256 of its value (a random
+    256-bit string, so a fast hash is enough: nothing to guess from it), short-lived."""
+
+    __tablename__ = "api_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id", ondelete="CASCADE"),
+                                           index=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

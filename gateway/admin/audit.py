@@ -88,7 +88,7 @@ def export() -> Response:
     mimetype, lines = FORMATS[form.format.data]
     audit_log.record_export(operator().id, form.format.data,
                             {k: v for k, v in request.form.items()
-                             if k in ("actor", "target", "event", "since", "until") and v})
+                             if k in audit_log.FILTER_NAMES and v})
 
     def body() -> Iterator[str]:
         yield from lines(audit_log.stream(filters))

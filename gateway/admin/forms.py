@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, TextAreaField
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from gateway.identity.api_clients import CEILINGS, NAME_MAX, SCOPES
 from gateway.identity.interventions import REASON_MAX
 from gateway.identity.roles import Role
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as checkboxes (WTForms' documented recipe)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class ReasonForm(FlaskForm):
@@ -36,3 +45,19 @@ class ExportForm(FlaskForm):
     format = SelectField(
         "Format", choices=[SelectChoice("csv", "CSV"), SelectChoice("jsonl", "JSON Lines")]
     )
+
+
+class ApiClientForm(FlaskForm):
+    """A new admin API client: a name, a role ceiling, scopes."""
+
+    name = StringField("Name", [DataRequired(), Length(max=NAME_MAX)],
+                       render_kw={"maxlength": NAME_MAX},
+                       description="Say who runs it, e.g. “helpdesk integration”.")
+    role = SelectField("Role", choices=[SelectChoice(r.label, r.label.title()) for r in CEILINGS],
+                       description="The most it may do; never more than your own role.")
+    scopes = MultiCheckboxField("Scopes", choices=[SelectChoice(s, s) for s in SCOPES],
+                                validators=[DataRequired()])
+
+
+class RevokeForm(FlaskForm):
+    """A revoke button (CSRF)."""

@@ -32,9 +32,14 @@ def _from_allowed_network() -> bool:
     return any(address in network for network in current_app.extensions[_ALLOW])
 
 
-def _guard() -> Response | None:
+def require_allowed_network() -> None:
+    """404 outside ``ADMIN_ALLOW``: the console, the admin API and its token endpoint alike."""
     if not _from_allowed_network():
         abort(404)
+
+
+def _guard() -> Response | None:
+    require_allowed_network()
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if roles.role_of(current_user.user) is None:

@@ -21,7 +21,7 @@ from gateway.admin.guard import fresh_or_reauthenticate, operator, protect
 from gateway.identity import interventions, people, roles
 from gateway.identity.audit import describe
 from gateway.identity.interventions import NotAllowed, Refused, Sent
-from gateway.identity.roles import Action
+from gateway.identity.roles import Action, Actor
 from gateway.models import User
 from gateway.products import linking
 from gateway.products.table import products
@@ -30,7 +30,7 @@ bp = Blueprint("admin_people", __name__, url_prefix="/admin")
 protect(bp)
 
 #: The account-wide actions: URL slug -> (role-matrix action, service, what the page says).
-ACCOUNT_ACTIONS: dict[str, tuple[Action, Callable[[User, User, object], Any], str]] = {
+ACCOUNT_ACTIONS: dict[str, tuple[Action, Callable[[Actor, User, object], Any], str]] = {
     "disable": (Action.DISABLE, interventions.disable,
                 "Account disabled: its sessions ended and it cannot sign in."),
     "enable": (Action.ENABLE, interventions.enable, "Account enabled again."),

@@ -25,6 +25,8 @@ from gateway.models import AuditEvent
 
 BATCH = 1000
 PAGE_SIZE = 50
+#: The filters an export request may name (recorded with its audit row).
+FILTER_NAMES = ("actor", "target", "event", "since", "until")
 COLUMNS = ("id", "created_at", "event", "target_id", "actor_id", "ip_address", "detail")
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from gateway.db import db
 from gateway.identity import audit, devices, recovery, roles, signup, throttle
 from gateway.identity.mail import send_mail
-from gateway.identity.roles import Action
+from gateway.identity.roles import Action, Actor
 from gateway.identity.sessions import revoke, revoke_all
 from gateway.models import LoginSession, PasskeyCredential, RecoveryCode, User, utcnow
 from gateway.web import support
@@ -62,14 +62,14 @@ def checked_reason(reason: object) -> str:
     return text
 
 
-def allowed(actor: User, action: Action, target: User) -> bool:
+def allowed(actor: Actor, action: Action, target: User) -> bool:
     """Whether ``actor`` may do ``action`` to ``target`` here (never to themselves)."""
     if action is not Action.READ and actor.id == target.id:
         return False
     return roles.may_act_on(actor, action, target)
 
 
-def authorise(actor: User, action: Action, target: User, reason: object) -> str:
+def authorise(actor: Actor, action: Action, target: User, reason: object) -> str:
     """The checked reason, once ``actor`` may do ``action`` to ``target`` (else NotAllowed)."""
     if not allowed(actor, action, target):
         raise NotAllowed(action.value)
@@ -82,7 +82,7 @@ def _notice(target: User, subject: str, what: str) -> None:
               notice=True)
 
 
-def disable(actor: User, target: User, reason: object) -> int:
+def disable(actor: Actor, target: User, reason: object) -> int:
     """No sign-in and no session anywhere: every session ends now, and the session check of
     the Console and of the proxy refuses the account (``sessions.is_live``). How many ended."""
     text = authorise(actor, Action.DISABLE, target, reason)
@@ -98,7 +98,7 @@ def disable(actor: User, target: User, reason: object) -> int:
     return ended
 
 
-def enable(actor: User, target: User, reason: object) -> None:
+def enable(actor: Actor, target: User, reason: object) -> None:
     text = authorise(actor, Action.ENABLE, target, reason)
     if not target.is_disabled:
         raise Refused("The account is not disabled.")
@@ -110,7 +110,7 @@ def enable(actor: User, target: User, reason: object) -> None:
     db().commit()
 
 
-def reset_2fa(actor: User, target: User, reason: object) -> int:
+def reset_2fa(actor: Actor, target: User, reason: object) -> int:
     """Someone lost every second factor and proved who they are to support: the authenticator
     key, every passkey and every recovery code go, sessions end, and the next sign-in (with
     the password) must set up a new second factor first. How many sessions ended."""
@@ -135,7 +135,7 @@ def reset_2fa(actor: User, target: User, reason: object) -> int:
     return ended
 
 
-def send_reset(actor: User, target: User, reason: object) -> Sent:
+def send_reset(actor: Actor, target: User, reason: object) -> Sent:
     """The password-reset link, mailed to the account's address (never shown to the
     operator); the per-recipient mail cap still applies."""
     text = authorise(actor, Action.SEND_RESET, target, reason)
@@ -150,7 +150,7 @@ def send_reset(actor: User, target: User, reason: object) -> Sent:
     return Sent.QUEUED if queued else Sent.CAPPED
 
 
-def resend_verification(actor: User, target: User, reason: object) -> Sent:
+def resend_verification(actor: Actor, target: User, reason: object) -> Sent:
     text = authorise(actor, Action.RESEND_VERIFICATION, target, reason)
     if target.is_verified:
         raise Refused("The address is already confirmed.")
@@ -160,7 +160,7 @@ def resend_verification(actor: User, target: User, reason: object) -> Sent:
     return Sent.QUEUED if queued else Sent.CAPPED
 
 
-def lift_lockout(actor: User, target: User, reason: object) -> None:
+def lift_lockout(actor: Actor, target: User, reason: object) -> None:
     text = authorise(actor, Action.LIFT_LOCKOUT, target, reason)
     if not throttle.lift_lock(target.email):
         raise Refused("The account is not locked.")
@@ -171,7 +171,7 @@ def lift_lockout(actor: User, target: User, reason: object) -> None:
     db().commit()
 
 
-def end_session(actor: User, target: User, public_id: str, reason: object) -> None:
+def end_session(actor: Actor, target: User, public_id: str, reason: object) -> None:
     """End one session of ``target`` (a public id of someone else's is not found)."""
     text = authorise(actor, Action.REVOKE_SESSION, target, reason)
     record = db().scalars(select(LoginSession).where(
@@ -185,7 +185,7 @@ def end_session(actor: User, target: User, public_id: str, reason: object) -> No
     db().commit()
 
 
-def forget_device(actor: User, target: User, public_id: str, reason: object) -> None:
+def forget_device(actor: Actor, target: User, public_id: str, reason: object) -> None:
     text = authorise(actor, Action.FORGET_DEVICE, target, reason)
     if not devices.forget(target.id, public_id):
         raise LookupError(public_id)
@@ -193,7 +193,7 @@ def forget_device(actor: User, target: User, public_id: str, reason: object) -> 
     db().commit()
 
 
-def change_role(actor: User, target: User, role: roles.Role | None, reason: object) -> None:
+def change_role(actor: Actor, target: User, role: roles.Role | None, reason: object) -> None:
     """An owner grants (or with None revokes) a role; the holder must then have a second
     factor (``roles.must_enrol``)."""
     text = authorise(actor, Action.GRANT_ROLE, target, reason)

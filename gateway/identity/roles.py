@@ -15,6 +15,7 @@ gate (``gateway.console.enrolment_gate``) and the admin console's guard ask.
 from __future__ import annotations
 
 import enum
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -57,6 +58,8 @@ class Action(enum.StrEnum):
     UNLINK = "unlink"
     GRANT_ROLE = "grant_role"
     READ_AUDIT = "read_audit"
+    MANAGE_API_CLIENTS = "manage_api_clients"
+    MANAGE_POLICY = "manage_policy"
 
 
 #: The least role each action needs (the role matrix in the docs/operations.md is this table).
@@ -73,20 +76,33 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.LIFT_LOCKOUT: Role.ADMIN,
     Action.UNLINK: Role.ADMIN,
     Action.GRANT_ROLE: Role.OWNER,
+    Action.MANAGE_API_CLIENTS: Role.OWNER,
+    Action.MANAGE_POLICY: Role.OWNER,
 }
 
 
-def role_of(user: User | None) -> Role | None:
+class Actor(Protocol):
+    """Who acts: a signed-in operator (a :class:`User`) or an admin API client acting with
+    its role (``gateway.identity.api_clients.ClientActor``); only the id and role matter."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def role(self) -> str | None: ...
+
+
+def role_of(user: Actor | None) -> Role | None:
     return Role.parse(user.role) if user is not None else None
 
 
-def may(actor: User, action: Action) -> bool:
+def may(actor: Actor, action: Action) -> bool:
     """Whether ``actor``'s role allows ``action`` at all (on nobody in particular)."""
     role = role_of(actor)
     return role is not None and role >= MINIMUM_ROLE[action]
 
 
-def may_act_on(actor: User, action: Action, target: User) -> bool:
+def may_act_on(actor: Actor, action: Action, target: User) -> bool:
     """Whether ``actor`` may do ``action`` to ``target``: the role allows it, and the target
     holds a lower role (or none), unless the actor is an owner. Reading is allowed on anyone
     the role may read (support must see who the admins are to route a request)."""

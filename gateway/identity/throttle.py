@@ -200,6 +200,12 @@ def client_action(action: str, ip: str) -> Blocked | None:
     return _counted(f"{action}:{ip}", config["SIGNUP_WINDOW_SECONDS"], config["SIGNUP_MAX_PER_IP"])
 
 
+def per_client(action: str, ip: str, window: int, limit: int) -> Blocked | None:
+    """Count one ``action`` from the client address ``ip``; Blocked once over ``limit`` in
+    the ``window`` (seconds): the admin API's token endpoint."""
+    return _counted(f"{action}:{ip}", window, limit)
+
+
 def per_account(action: str, user_id: str, limit: int) -> Blocked | None:
     """Count one ``action`` of the account ``user_id`` this hour; Blocked once over ``limit``
     (an email change's answer tells whether an address is taken: no probing address after

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from gateway.db import new_session
 from gateway.models import AuditEvent, LoginSession, PasskeyCredential, ProductLink, User
 from tests.support.console import Actions, csrf_token, lock_out
-from tests.support.operators import Operator, signed_in_operator
+from tests.support.operators import Operator, reload, signed_in_operator
 
 
 @pytest.fixture
@@ -28,14 +28,6 @@ def act(op: Operator, target: User, action: str, reason: str = "ticket 42") -> o
     path = person_path(target)
     return op.actions.client.post(f"{path}/{action}", data={
         "csrf_token": csrf_token(op.actions.client, path), f"{action}-reason": reason})
-
-
-def reload(app: Flask, user_id: str) -> User:
-    with app.app_context(), new_session() as session:
-        user = session.get(User, user_id)
-        assert user is not None
-        session.expunge(user)
-        return user
 
 
 def test_search_finds_by_email_part_id_and_product_user_id(

@@ -29,6 +29,15 @@ def grant(app: Flask, user_id: str, role: str | None) -> None:
         session.commit()
 
 
+def reload(app: Flask, user_id: str) -> User:
+    """The account as the database holds it now."""
+    with app.app_context(), new_session() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        session.expunge(user)
+        return user
+
+
 def signed_in_operator(app: Flask, email: str, role: str) -> Operator:
     """A ``role`` holder with TOTP, signed in (password + code) in a new client."""
     actions = Actions(app, app.test_client())
