@@ -139,6 +139,9 @@ class GatewaySettings:
     # Networks whose clients (the address after the trusted proxies) may reach the operator
     # console under /admin/ (everyone else gets 404); default: anywhere.
     ADMIN_ALLOW: tuple[str, ...] = setting(["0.0.0.0/0", "::/0"], check=networks)
+    # Days the audit log keeps a row (older ones are removed by each process's background
+    # round and by `flask audit prune`); 0 keeps every row for ever.
+    AUDIT_RETENTION_DAYS: int = setting(365, min=0)
     # Token requests to the admin API's POST /oauth/token per client address and minute.
     OAUTH_TOKEN_MAX_PER_MINUTE: int = setting(30, **POSITIVE)
     # Request limits.

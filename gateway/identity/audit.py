@@ -63,6 +63,7 @@ EVENT_LABELS = {
     "lockout_lifted_by_support": "Sign-in lock lifted by the site's support team",
     "product_unlinked": "Product user unlinked by the site's support team",
     "audit_exported": "Audit log exported",
+    "audit_pruned": "Old audit rows removed (AUDIT_RETENTION_DAYS)",
     "api_client_created": "Admin API client created",
     "api_client_revoked": "Admin API client revoked",
 }

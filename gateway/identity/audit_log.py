@@ -15,13 +15,14 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from flask import current_app
+from sqlalchemy import Select, delete, select
 
 from gateway.db import db
 from gateway.identity import audit
-from gateway.models import AuditEvent
+from gateway.models import AuditEvent, utcnow
 
 BATCH = 1000
 PAGE_SIZE = 50
@@ -135,3 +136,27 @@ def json_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
         except ValueError:
             pass
         yield json.dumps(record, sort_keys=True) + "\n"
+
+
+def prune(days: int | None = None, batch: int = BATCH) -> int:
+    """Remove rows older than ``days`` (default ``AUDIT_RETENTION_DAYS``; 0 keeps all), a
+    batch per transaction so no long lock holds the table; the removal is itself audited
+    (``audit_pruned``). How many rows went."""
+    days = current_app.config["AUDIT_RETENTION_DAYS"] if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=days)
+    session = db()
+    removed = 0
+    while True:
+        ids = list(session.scalars(select(AuditEvent.id).where(AuditEvent.created_at < cutoff)
+                                   .limit(batch)))
+        if not ids:
+            break
+        session.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids)))
+        session.commit()
+        removed += len(ids)
+    if removed:
+        audit.by_operator("audit_pruned", None, None, removed=removed, older_than_days=days)
+        session.commit()
+    return removed

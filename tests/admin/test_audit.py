@@ -6,15 +6,17 @@ import csv
 import io
 import json
 import re
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from gateway.db import new_session
 from gateway.identity import audit_log
 from gateway.models import AuditEvent
-from tests.support.console import Actions, csrf_token
+from tests.support.console import Actions, csrf_token, make_app
 from tests.support.operators import Operator, signed_in_operator
 
 
@@ -92,3 +94,46 @@ def test_export_is_audited_and_needs_its_csrf_token(app: Flask, owner: Operator)
     assert refused.status_code == 400
     text = export(owner, "csv", event="audit_exported")
     assert text.count(",audit_exported,") == 1  # this export, committed before it streamed
+
+
+def _aged(app: Flask, days_old: tuple[int, ...]) -> None:
+    with app.app_context(), new_session() as session:
+        now = datetime.now(UTC)
+        session.execute(insert(AuditEvent), [
+            {"event": "logout", "ip_address": "203.0.113.7", "detail": "",
+             "created_at": now - timedelta(days=d)} for d in days_old])
+        session.commit()
+
+
+def _kept(app: Flask) -> list[str]:
+    with app.app_context(), new_session() as session:
+        return sorted(e.event for e in session.scalars(select(AuditEvent)))
+
+
+def test_audit_prune_command_removes_rows_past_retention_and_says_so(
+    database_url: str
+) -> None:
+    app = make_app(database_url, AUDIT_RETENTION_DAYS=30)
+    _aged(app, (400, 31, 29, 0))
+    result = app.test_cli_runner().invoke(args=["audit", "prune"])
+    assert result.exit_code == 0 and "removed 2 audit row(s)" in result.output
+    assert _kept(app) == ["audit_pruned", "logout", "logout"]
+
+
+def test_zero_retention_keeps_every_row(database_url: str) -> None:
+    app = make_app(database_url, AUDIT_RETENTION_DAYS=0)
+    _aged(app, (4000, 1))
+    assert app.test_cli_runner().invoke(args=["audit", "prune"]).output == (
+        "removed 0 audit row(s)\n")
+    assert _kept(app) == ["logout", "logout"]
+
+
+def test_background_round_prunes_the_audit_log(database_url: str) -> None:
+    app = make_app(database_url, background_work=True, AUDIT_RETENTION_DAYS=30,
+                   BACKGROUND_INTERVAL_SECONDS=3600)
+    _aged(app, (90, 1))
+    app.test_client().get("/healthz")  # a first request starts the round
+    deadline = time.monotonic() + 20
+    while _kept(app) != ["audit_pruned", "logout"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _kept(app) == ["audit_pruned", "logout"]
