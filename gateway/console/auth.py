@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
+from flask_login import current_user, login_url
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
@@ -36,7 +36,12 @@ from gateway.identity import signin, throttle
 from gateway.identity import signup as signups
 from gateway.identity.addresses import canonical_email
 from gateway.identity.passwords import policy_problem
-from gateway.identity.sessions import current_record, end_browser_session, sign_out
+from gateway.identity.sessions import (
+    current_record,
+    end_browser_session,
+    sign_out,
+    why_signed_out,
+)
 from gateway.identity.signin import Outcome, PendingSignIn
 from gateway.products import linking
 from gateway.web.client import client_ip
@@ -75,10 +80,12 @@ def _lockout_rule(duration: bool = True) -> str:
     )
 
 
-def _with_reset_link(text: str) -> Markup:
-    """A sign-in error that says what repeated failures do and offers the reset."""
+def _with_reset_link(text: str, email: str | None) -> Markup:
+    """A sign-in error that says what repeated failures do and offers the reset (for the
+    address typed, when it is one)."""
+    reset = url_for("recovery.forgot_password", email=canonical_email(email))
     return Markup('{} {} <a href="{}">Forgot your password? Reset it</a>.').format(
-        text, _lockout_rule(), url_for("recovery.forgot_password")
+        text, _lockout_rule(), reset
     )
 
 
@@ -167,6 +174,15 @@ def resend_verification() -> ResponseReturnValue:
     return render_template("auth/check_inbox.html", email=email, resent=True)
 
 
+def sign_in_first() -> Response:
+    """Flask-Login's answer to a signed-out visit of a page: the sign-in page, back there
+    after. Only a page other than the Console's own address gets "Please sign in to see that
+    page"; a browser whose session something else ended is told that instead (by ``login``)."""
+    if request.path != url_for("console.home") and why_signed_out() is None:
+        flash("Please sign in to see that page.", "info")
+    return redirect(login_url("auth.login", request.url))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     form = LoginForm()
@@ -177,7 +193,8 @@ def login() -> ResponseReturnValue:
             return redirect(next_path)
         form.email.data = canonical_email(request.args.get("login_hint")) or ""
         handoff = linking.handoff_product(request.args.get("login_hint"), next_path)
-        return render_template("auth/login.html", form=form, next=next_path, handoff=handoff)
+        return render_template("auth/login.html", form=form, next=next_path, handoff=handoff,
+                               signed_out=why_signed_out(forget=True))
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next=next_path), 400
     step = signin.password_step(form.email.data or "", form.password.data or "", client_ip(),
@@ -187,7 +204,7 @@ def login() -> ResponseReturnValue:
     if step.outcome is Outcome.REFUSED:
         return render_template(
             "auth/login.html", form=form, next=next_path,
-            error=_with_reset_link(GENERIC_LOGIN_ERROR),
+            error=_with_reset_link(GENERIC_LOGIN_ERROR, form.email.data),
         ), 401
     if step.outcome is Outcome.UNVERIFIED and step.user is not None:
         return render_template("auth/unverified.html", email=step.user.email,

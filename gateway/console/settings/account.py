@@ -173,7 +173,7 @@ def change_password() -> ResponseReturnValue:
         return render_template("settings/password.html", form=form), 400
     user.password_hash = hash_password(form.password.data or "")
     user.password_changed_at = utcnow()
-    ended = revoke_all(user.id, keep=current_user.record)
+    ended = revoke_all(user.id, keep=current_user.record, reason="password")
     audit.record("password_changed", user.id, sessions_ended=ended)
     send_mail(
         user.email,
