@@ -127,20 +127,33 @@ def signup() -> ResponseReturnValue:
 
 @bp.route("/verify-email", methods=["GET", "POST"])
 def verify_email() -> ResponseReturnValue:
-    """GET shows a confirm button (mail scanners prefetch links); POST spends the link."""
+    """GET shows a confirm button (mail scanners prefetch links); POST spends the link. The
+    browser that signed up confirms with the button alone and is signed in; any other asks
+    for the password chosen at sign-up (``signup.confirm``)."""
     token = request.values.get("token", "")
-    form = ConfirmSignupForm()
     try:
         user, data = signups.open_link(token)
     except signups.LinkProblem as problem:
         return _link_problem(str(problem))
+    here = signups.signed_up_here(user)
+    form: ActionForm | ConfirmSignupForm = ActionForm() if here else ConfirmSignupForm()
 
     def page(status: int = 200, error: str | None = None) -> tuple[str, int]:
-        return render_template("auth/verify_email.html", form=form, token=token,
+        return render_template("auth/verify_email.html", form=form, token=token, here=here,
                                email=user.email, error=error), status
 
     if request.method == "GET":
         return page()
+    if here:
+        if not form.validate_on_submit():
+            return page(400)
+        try:
+            signed_in = signups.confirm_here(user, data, url_for("console.home"))
+        except signups.LinkProblem as problem:
+            return _link_problem(str(problem))
+        flash("Email address confirmed: you are signed in.", "success")
+        return signed_in
+    assert isinstance(form, ConfirmSignupForm)
     password = form.password.data or "" if form.validate_on_submit() else None
     try:
         done, blocked = signups.confirm(user, data, password, client_ip())
