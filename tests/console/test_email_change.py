@@ -4,6 +4,8 @@ propagation)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
@@ -117,3 +119,18 @@ def test_signup_confirmed_first_wins_over_an_email_change(app: Flask, actions: A
     assert actions.user("user@example.com").email == "user@example.com"
     assert Actions(app, app.test_client()).login(
         "pending@example.com", STRANGER_PASSWORD).status_code == 302
+
+
+def test_address_in_use_is_marked_at_the_field(actions: Actions) -> None:
+    """The conflict is about the address typed: said at that field (marked invalid, linked
+    from the error summary), the address kept for correcting, as sign-up does."""
+    actions.create_user()
+    actions.create_user("taken@example.com")
+    actions.login()
+    response = ask(actions, "taken@example.com")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="email"[^>]*value="taken@example.com"',
+                     page)
+    assert f'id="email-error">{IN_USE}' in page
+    assert f'<a href="#email">New email address: {IN_USE}</a>' in page
