@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from sqlalchemy import select
 
 from gateway.db import new_session
-from gateway.models import ProductLink, User
+from gateway.models import ProductLink, User, utcnow
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import Membership
 from tests.support.product_servers import (
@@ -79,6 +81,36 @@ def test_email_mismatch_names_both_addresses(person, products):
     assert "Console settings" in text and "change the email of your Segment user" in text
     assert person.links() == []
     assert products["segment"].user("carol@segment.example").external_id is None
+
+
+def test_product_email_of_another_console_account_offers_the_ways_that_work(
+    person, products, gateway
+):
+    """The Segment user's email is another Console account's: changing this Console email to
+    it would be refused ("already in use"), so the page offers what works instead: link it
+    from that account (sign out, sign in as it, back here), or Segment's own sign-in."""
+    person.sign_up_and_in("pat@example.com")
+    with gateway.app_context(), new_session() as db:
+        db.add(User(email="carol@segment.example", password_hash="x", email_verified_at=utcnow()))
+        db.commit()
+
+    answer = person.link("segment", "carol@segment.example", "segment-carol-pass",
+                         next="/segment/settings")
+
+    assert answer.status_code == 409
+    text = page(answer)
+    assert "carol@segment.example is the email of another Console account" in text
+    assert "Console settings" not in text  # the way that loops is not offered
+    assert 'action="/logout"' in text
+    sign_in_as = "/login?login_hint=carol@segment.example&next=/segment/settings"
+    assert f'value="{sign_in_as.replace("&", "&amp;")}"' in text
+    assert 'href="/segment/login"' in text and "Segment's own sign-in" in text
+    assert person.links() == []
+    # The button signs this browser out and opens the sign-in for that account, back here.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert token is not None
+    out = person.client.post("/logout", data={"csrf_token": token.group(1), "next": sign_in_as})
+    assert out.status_code == 302 and out.location == sign_in_as
 
 
 def test_product_user_linked_in_gateway_to_another_console_user(person, products, gateway):
