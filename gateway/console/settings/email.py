@@ -21,7 +21,7 @@ bp = Blueprint("email_settings", __name__, url_prefix="/settings/email")
 
 
 @bp.route("", methods=["GET", "POST"])
-@fresh_login_required
+@fresh_login_required(keep=("email",))
 def change() -> ResponseReturnValue:
     user = current_user.user
     form = EmailForm()

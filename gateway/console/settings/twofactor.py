@@ -78,7 +78,7 @@ def _scan_key(replacing: bool) -> ResponseReturnValue | None:
 
 
 @bp.route("/enable", methods=["GET", "POST"])
-@fresh_login_required
+@fresh_login_required(keep=("code",))  # the key scanned stays in the enrolment
 def enable() -> ResponseReturnValue:
     """Show the key (kept in the enrolment, not the account) and turn it on with its code."""
     user = current_user.user
@@ -100,7 +100,7 @@ def enable() -> ResponseReturnValue:
 
 
 @bp.route("/replace", methods=["GET", "POST"])
-@fresh_login_required
+@fresh_login_required(keep=("code",))  # the key scanned stays in the enrolment
 def replace() -> ResponseReturnValue:
     """A lost or new phone: scan a new key; the old one stops when the new one's code is
     confirmed (until then the old one still signs in)."""
