@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from gateway.console.forms import CreateProductUserForm, LinkExistingForm
+from gateway.console.landing_notices import with_notice
 from gateway.models import User
 from gateway.products import linking
 from gateway.products.linking import LinkRefused, Refusal
@@ -142,13 +143,17 @@ def _refused(product: Product, next_path: str, refused: LinkRefused,
 
 
 def _linked(product: Product, next_path: str, done: linking.Linked) -> Response:
+    """On to ``next_path``; the product page there says what happened (a signed one-time
+    notice, ``landing_notices``), or the Console does when ``next`` is not the product's."""
     if not done.new:  # a concurrent request of this person recorded it (and said so)
         return Response(status=302, headers={"Location": next_path})
-    title = _title(product.name)
-    verb = "created and linked" if done.origin == "created" else "linked"
-    flash(f"Your {title} user is {verb}: you sign in to {title} with your Console account now.",
-          "success")
-    return Response(status=302, headers={"Location": next_path})
+    landing = with_notice(next_path, product, current_user.user.id, done.origin)
+    if landing is None:
+        title = _title(product.name)
+        verb = "created and linked" if done.origin == "created" else "linked"
+        flash(f"Your {title} user is {verb}: you sign in to {title} with your Console account "
+              "now.", "success")
+    return Response(status=302, headers={"Location": landing or next_path})
 
 
 def _checked_form(product: Product, next_path: str, form: Any,

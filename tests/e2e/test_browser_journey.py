@@ -182,8 +182,9 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     codes = [code.strip() for code in listed]
     assert len(codes) == 10 and len(set(codes)) == 10
     steps.shot("recovery-codes")
-    page.get_by_role("link", name="I saved them").click()
+    page.get_by_role("button", name="I saved them").click()
     page.wait_for_url(gateway + "/settings")
+    see(page, "Two-factor authentication is on.")  # said where the person lands
     expect(page.get_by_test_id("2fa-status")).to_have_text("On: authenticator app")
     see(page, "10 recovery codes left.")
 
@@ -224,16 +225,20 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     steps.shot("segment-wrong-password")
     page.get_by_label("Segment password").fill(SEGMENT_PASSWORD)
     page.get_by_role("button", name="Link Segment user").click()
-    page.wait_for_url(gateway + "/segment/")
+    page.wait_for_url(gateway + "/segment/")  # the one-time notice is out of the address
     expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
+    see(page, "Your Segment user is linked: you sign in to Segment with your Console account")
     assert is_linked(page, "segment") and not is_linked(page, "sendgrid")
     assert switcher_link(page, "segment").get_attribute("aria-current") == "page"
     steps.shot("inside-segment")
 
     # Back to the Console, then SendGrid: create a new SendGrid user.
+    page.reload()  # said once
+    expect(page.get_by_text("Your Segment user is linked")).to_have_count(0)
     switcher_link(page, "console").click()
     page.wait_for_url(gateway + "/")
     assert is_linked(page, "segment") and not is_linked(page, "sendgrid")
+    expect(page.get_by_text("Your Segment user is linked")).to_have_count(0)  # not later here
     steps.shot("back-in-console")
     switcher_link(page, "sendgrid").click()
     page.wait_for_url(re.compile(r"/link/sendgrid\?next="))
@@ -241,6 +246,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_role("button", name="Create SendGrid user").click()
     page.wait_for_url(gateway + "/sendgrid/")
     expect(page.get_by_role("heading", name="Your accounts")).to_be_visible()
+    see(page, "Your SendGrid user is created and linked")
     see(page, "owner · free plan")
     assert is_linked(page, "segment") and is_linked(page, "sendgrid")
     steps.shot("inside-sendgrid")

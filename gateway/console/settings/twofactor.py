@@ -127,6 +127,17 @@ def codes_page(codes: list[str]) -> str:
     )
 
 
+@bp.route("/recovery-codes/saved", methods=["POST"])
+def codes_saved() -> Response:
+    """The codes page's "I saved them": the settings page, saying where 2FA stands now."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if status(current_user.user).on:
+        flash("Two-factor authentication is on. Your recovery codes are saved: keep them "
+              "somewhere safe.", "success")
+    return redirect(url_for("settings.overview"))
+
+
 @bp.route("/disable", methods=["GET", "POST"])
 @fresh_login_required
 def disable() -> ResponseReturnValue:

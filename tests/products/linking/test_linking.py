@@ -16,6 +16,7 @@ from tests.support.product_servers import (
     SEGMENT_ALICE,
     SENDGRID_ALICE,
     SENDGRID_DAVE,
+    Person,
     page,
     product_browser,
     product_login,
@@ -40,7 +41,7 @@ def test_link_existing_user_with_its_product_password(person, products, product,
     answer = person.link(product, email, password, next=f"/{product}/settings?tab=1")
 
     assert answer.status_code == 302
-    assert answer.headers["Location"] == f"/{product}/settings?tab=1"
+    assert answer.headers["Location"].startswith(f"/{product}/settings?tab=1&gw_notice=")
     product_user = products[product].user(email)
     assert product_user.external_id == console.id
     assert person.links() == [(product, product_user.id, "linked")]
@@ -48,6 +49,50 @@ def test_link_existing_user_with_its_product_password(person, products, product,
     assert event.user_id == console.id and product in event.detail
     inside = person.client.get(f"/{product}/settings?tab=1")
     assert inside.status_code == 200 and email in page(inside)
+
+
+LINKED_NOTICE = "Your Segment user is linked: you sign in to Segment with your Console account now."
+
+
+def test_the_product_page_you_land_on_says_it_once(person, products):
+    """After linking, the product page the person lands on says so (a one-time notice the
+    product verifies and words itself), then the address is clean; nothing waits in the
+    Console to turn up on an unrelated page later."""
+    person.sign_up_and_in("alice@example.com")
+    landing = person.link("segment", *SEGMENT_ALICE, next="/segment/settings?tab=1")
+    landing_url = landing.headers["Location"]
+    shown = person.client.get(landing_url)
+    assert shown.status_code == 302 and shown.headers["Location"] == "/segment/settings?tab=1"
+    assert LINKED_NOTICE in page(person.client.get(shown.headers["Location"]))
+    replayed = person.client.get(landing_url)
+    assert LINKED_NOTICE not in page(person.client.get(replayed.headers["Location"]))
+    assert "is linked" not in page(person.client.get("/"))
+    assert "is linked" not in page(person.client.get("/settings"))
+
+
+def test_a_created_user_is_told_on_the_product_page(person, products):
+    person.sign_up_and_in("newbie@example.com")
+    landing = person.create("sendgrid", next="/sendgrid/")
+    shown = person.client.get(landing.headers["Location"])
+    assert shown.headers["Location"] == "/sendgrid/"
+    assert "Your SendGrid user is created and linked" in page(person.client.get("/sendgrid/"))
+
+
+def test_a_forged_or_borrowed_notice_shows_nothing(person, products, gateway):
+    """The notice cannot be made to say anything: a token with a broken signature, or a real
+    one opened by another person, shows no words (and no error either)."""
+    person.sign_up_and_in("alice@example.com")
+    landing_url = person.link("segment", *SEGMENT_ALICE, next="/segment/").headers["Location"]
+    forged = landing_url[:-4] + ("AAAA" if not landing_url.endswith("AAAA") else "BBBB")
+    shown = person.client.get(forged)
+    assert shown.status_code == 302 and shown.headers["Location"] == "/segment/"
+    assert LINKED_NOTICE not in page(person.client.get("/segment/"))
+    other = Person(gateway, gateway.test_client())
+    other.sign_up_and_in("bob@example.com")
+    other.create("segment")
+    borrowed = other.client.get(landing_url)
+    assert borrowed.status_code == 302
+    assert "is linked" not in page(other.client.get("/segment/"))
 
 
 def test_wrong_password_is_generic_and_throttled(person, products):
@@ -180,7 +225,8 @@ def test_create_new_sendgrid_user(person, products):
 
     answer = person.create("sendgrid", next="/sendgrid/")
 
-    assert answer.status_code == 302 and answer.headers["Location"] == "/sendgrid/"
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/sendgrid/?gw_notice=")
     sendgrid = products["sendgrid"]
     created = sendgrid.user("bob@example.com")
     assert created.external_id == console.id and created.created_by_console
