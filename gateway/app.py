@@ -167,8 +167,7 @@ def _install_hooks(app: Flask) -> None:
     limits.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_message = "Please sign in to see that page."
-    login_manager.login_message_category = "info"
+    login_manager.unauthorized_handler(auth.sign_in_first)
     enrolment_gate.init_app(app)
     app.session_interface = RememberingCookieSessions()
     switcher.init_app(app)

@@ -16,6 +16,8 @@ them), ``lnk`` (optional: product -> linked, for the Product Switcher), ``fwd`` 
 X-Forwarded-* values sent with the request, ``{"for", "proto", "host", "prefix"}``; a product
 believes those headers only as signed here or, on public paths that carry no assertion, in the
 ``X-Forwarded-Signature`` proof, a JWT typed ``fwd+jwt``: see ``verify_forwarded``).
+After linking, the page a person lands on may carry ``?gw_notice=<JWT typed notice+jwt>``, a
+one-time code for that page and person that the product words itself: see ``verify_notice``.
 
 Backend example (Flask)::
 
@@ -63,6 +65,10 @@ ALGORITHM = "ES256"
 #: Explicit JWT types (RFC 8725 section 3.11): one kind of token is never accepted as the other.
 ASSERTION_TYPE = "JWT"
 FORWARDED_TYPE = "fwd+jwt"
+#: A one-time notice for the page a person lands on (``verify_notice``), carried in the query
+#: parameter ``NOTICE_PARAM``: a code the product maps to its own words, never text to show.
+NOTICE_TYPE = "notice+jwt"
+NOTICE_PARAM = "gw_notice"
 #: Tolerated clock difference between gateway and product, in seconds.
 DEFAULT_SKEW = 5
 #: Longest assertion lifetime (``exp - iat``) a verifier accepts, in seconds.
@@ -350,6 +356,24 @@ class AssertionVerifier:
         if forwarded is None:
             raise InvalidAssertion("malformed forwarded values")
         return forwarded
+
+    def verify_notice(self, token: str | None, *, console_user_id: str, path: str) -> str:
+        """The notice code the gateway signed for this person's GET of ``path`` (after linking,
+        ``created`` or ``linked``), usable once; raise :class:`InvalidAssertion`.
+
+        Bound to the product (``aud``), the Console user the request's assertion names
+        (``sub``) and the landing page (``htp``), typed ``notice+jwt``, spent in the replay
+        cache: a copied link shows nothing to anyone else, nor twice. Show only words of the
+        product's own for a code it knows; an unknown code shows nothing.
+        """
+        claims = self._verified_claims(
+            token, NOTICE_TYPE, ["iss", "aud", "sub", "iat", "exp", "jti"], "GET", path
+        )
+        code, subject = claims.get("ntc"), claims.get("sub")
+        if not isinstance(code, str) or subject != console_user_id:
+            raise InvalidAssertion("notice for another person")
+        self._remember(_text(claims["jti"]), claims["exp"])
+        return code
 
     def _verified_claims(
         self, token: str | None, typ: str, required: list[str], method: str, path: str

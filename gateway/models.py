@@ -173,6 +173,8 @@ class LoginSession(Base):
     # Last time the person proved who they are (login or re-authentication).
     authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why it ended (``sessions.ENDED_BECAUSE``), told to the browser that still holds it.
+    ended_by: Mapped[str | None] = mapped_column(String(32))
     auth_methods: Mapped[str] = mapped_column(String(64), default="pwd")
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(256), default="")

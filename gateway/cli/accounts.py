@@ -77,7 +77,7 @@ def revoke_sessions(public_id: str | None, email: str | None) -> None:
             LoginSession.revoked_at.is_(None), LoginSession.public_id == public_id
         )
         for record in db().scalars(query):
-            sessions.revoke(record)
+            sessions.revoke(record, "operator")
             audit.record("session_revoked", record.user_id, session=record.public_id,
                          by="operator")
             count += 1
@@ -85,7 +85,7 @@ def revoke_sessions(public_id: str | None, email: str | None) -> None:
         user = db().scalars(select(User).where(User.email == canonical_email(email))).first()
         if user is None:
             raise click.ClickException(f"no user {email}")
-        count += sessions.revoke_all(user.id)
+        count += sessions.revoke_all(user.id, reason="operator")
         audit.record("sessions_revoked_all", user.id, by="operator")
     db().commit()
     click.echo(f"revoked {count} session(s)")

@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
+from flask_login import current_user, login_url
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
@@ -36,7 +36,12 @@ from gateway.identity import signin, throttle
 from gateway.identity import signup as signups
 from gateway.identity.addresses import canonical_email
 from gateway.identity.passwords import policy_problem
-from gateway.identity.sessions import current_record, end_browser_session, sign_out
+from gateway.identity.sessions import (
+    current_record,
+    end_browser_session,
+    sign_out,
+    why_signed_out,
+)
 from gateway.identity.signin import Outcome, PendingSignIn
 from gateway.products import linking
 from gateway.web.client import client_ip
@@ -77,10 +82,12 @@ def _lockout_rule(duration: bool = True) -> str:
     )
 
 
-def _with_reset_link(text: str) -> Markup:
-    """A sign-in error that says what repeated failures do and offers the reset."""
+def _with_reset_link(text: str, email: str | None) -> Markup:
+    """A sign-in error that says what repeated failures do and offers the reset (for the
+    address typed, when it is one)."""
+    reset = url_for("recovery.forgot_password", email=canonical_email(email))
     return Markup('{} {} <a href="{}">Forgot your password? Reset it</a>.').format(
-        text, _lockout_rule(), url_for("recovery.forgot_password")
+        text, _lockout_rule(), reset
     )
 
 
@@ -122,20 +129,33 @@ def signup() -> ResponseReturnValue:
 
 @bp.route("/verify-email", methods=["GET", "POST"])
 def verify_email() -> ResponseReturnValue:
-    """GET shows a confirm button (mail scanners prefetch links); POST spends the link."""
+    """GET shows a confirm button (mail scanners prefetch links); POST spends the link. The
+    browser that signed up confirms with the button alone and is signed in; any other asks
+    for the password chosen at sign-up (``signup.confirm``)."""
     token = request.values.get("token", "")
-    form = ConfirmSignupForm()
     try:
         user, data = signups.open_link(token)
     except signups.LinkProblem as problem:
         return _link_problem(str(problem))
+    here = signups.signed_up_here(user)
+    form: ActionForm | ConfirmSignupForm = ActionForm() if here else ConfirmSignupForm()
 
     def page(status: int = 200, error: str | None = None) -> tuple[str, int]:
-        return render_template("auth/verify_email.html", form=form, token=token,
+        return render_template("auth/verify_email.html", form=form, token=token, here=here,
                                email=user.email, error=error), status
 
     if request.method == "GET":
         return page()
+    if here:
+        if not form.validate_on_submit():
+            return page(400)
+        try:
+            signed_in = signups.confirm_here(user, data, url_for("console.home"))
+        except signups.LinkProblem as problem:
+            return _link_problem(str(problem))
+        flash("Email address confirmed: you are signed in.", "success")
+        return signed_in
+    assert isinstance(form, ConfirmSignupForm)
     password = form.password.data or "" if form.validate_on_submit() else None
     try:
         done, blocked = signups.confirm(user, data, password, client_ip())
@@ -169,6 +189,15 @@ def resend_verification() -> ResponseReturnValue:
     return render_template("auth/check_inbox.html", email=email, resent=True)
 
 
+def sign_in_first() -> Response:
+    """Flask-Login's answer to a signed-out visit of a page: the sign-in page, back there
+    after. Only a page other than the Console's own address gets "Please sign in to see that
+    page"; a browser whose session something else ended is told that instead (by ``login``)."""
+    if request.path != url_for("console.home") and why_signed_out() is None:
+        flash("Please sign in to see that page.", "info")
+    return redirect(login_url("auth.login", request.url))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     form = LoginForm()
@@ -179,7 +208,8 @@ def login() -> ResponseReturnValue:
             return redirect(next_path)
         form.email.data = canonical_email(request.args.get("login_hint")) or ""
         handoff = linking.handoff_product(request.args.get("login_hint"), next_path)
-        return render_template("auth/login.html", form=form, next=next_path, handoff=handoff)
+        return render_template("auth/login.html", form=form, next=next_path, handoff=handoff,
+                               signed_out=why_signed_out(forget=True))
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next=next_path), 400
     step = signin.password_step(form.email.data or "", form.password.data or "", client_ip(),
@@ -189,7 +219,7 @@ def login() -> ResponseReturnValue:
     if step.outcome is Outcome.REFUSED:
         return render_template(
             "auth/login.html", form=form, next=next_path,
-            error=_with_reset_link(GENERIC_LOGIN_ERROR),
+            error=_with_reset_link(GENERIC_LOGIN_ERROR, form.email.data),
         ), 401
     if step.outcome is Outcome.DISABLED:
         return render_template("auth/login.html", form=form, next=next_path,

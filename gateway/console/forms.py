@@ -5,21 +5,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from flask import request
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from gateway.identity.factors import Factor
 from gateway.identity.passwords import MAX_LENGTH as PASSWORD_MAX
+from gateway.identity.reauth import draft_for_this_page
 
 _EMAIL = {"autocomplete": "email", "inputmode": "email", "spellcheck": "false"}
 
 
-class ActionForm(FlaskForm):
+class ConsoleForm(FlaskForm):
+    """A Console form: a POST fills it from the request; the GET of a page whose form was
+    interrupted by re-authentication fills it from what was typed then
+    (``gateway.identity.reauth``: never a secret)."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            wrapped = super().wrap_formdata(form, formdata)
+            # None back for a form not given data of its own (``formdata=None`` stays empty).
+            if wrapped is None and formdata is not None and request.method == "GET":
+                draft = draft_for_this_page()
+                return MultiDict(draft) if draft else None
+            return wrapped
+
+
+class ActionForm(ConsoleForm):
     """A button that changes state (logout, revoke, ...): only the CSRF token."""
 
 
-class SignupForm(FlaskForm):
+class SignupForm(ConsoleForm):
     email = StringField("Email", [DataRequired(), Length(max=320)], render_kw=_EMAIL)
     password = PasswordField(
         "Password",
@@ -29,7 +47,7 @@ class SignupForm(FlaskForm):
     )
 
 
-class ConfirmSignupForm(FlaskForm):
+class ConfirmSignupForm(ConsoleForm):
     """The verification link's page: the password chosen at sign-up, so that only the person
     who chose it *and* reads the mailbox can confirm (no pre-account hijack, CWE-640)."""
 
@@ -40,7 +58,7 @@ class ConfirmSignupForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(ConsoleForm):
     # "webauthn": the browser offers the person's passkeys in the field's autofill (conditional
     # mediation, gateway/static/webauthn.js).
     email = StringField(
@@ -55,7 +73,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class CodeForm(FlaskForm):
+class CodeForm(ConsoleForm):
     code = StringField(
         "Authentication code",
         [DataRequired(), Length(max=64)],
@@ -79,7 +97,7 @@ class LoginCodeForm(CodeForm):
     remember = BooleanField(_REMEMBER, description=_REMEMBER_HINT)
 
 
-class RecoveryCodeForm(FlaskForm):
+class RecoveryCodeForm(ConsoleForm):
     """A recovery code: letters and digits, so a text keyboard (the TOTP field is numeric)."""
 
     code = StringField(
@@ -98,7 +116,7 @@ class RecoveryCodeForm(FlaskForm):
     remember = BooleanField(_REMEMBER, description=_REMEMBER_HINT)
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(ConsoleForm):
     password = PasswordField(
         "Current password",
         [DataRequired(), Length(max=PASSWORD_MAX * 4)],
@@ -127,7 +145,7 @@ def ask_for_recovery_code(field: Any) -> None:
                        "spellcheck": "false", "autocapitalize": "off"}
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(ConsoleForm):
     password = PasswordField(
         "New password",
         [DataRequired(), Length(max=PASSWORD_MAX * 4)],
@@ -136,11 +154,11 @@ class NewPasswordForm(FlaskForm):
     )
 
 
-class EmailForm(FlaskForm):
+class EmailForm(ConsoleForm):
     email = StringField("Email", [DataRequired(), Length(max=320)], render_kw=_EMAIL)
 
 
-class LinkExistingForm(FlaskForm):
+class LinkExistingForm(ConsoleForm):
     """Link an existing product user: its own email and password, checked by the product."""
 
     email = StringField(
@@ -155,13 +173,13 @@ class LinkExistingForm(FlaskForm):
     next = HiddenField()
 
 
-class CreateProductUserForm(FlaskForm):
+class CreateProductUserForm(ConsoleForm):
     """Create a new product user from the Console: only the CSRF token and the return path."""
 
     next = HiddenField()
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(ConsoleForm):
     """The page a reset link opens: the new password, and a second factor when 2FA is on
     (``code``: the authenticator's code, or a recovery code with ``?use=recovery``)."""
 
@@ -175,7 +193,7 @@ class ResetPasswordForm(FlaskForm):
     code = StringField("Authentication code", [Length(max=64)])
 
 
-class DownloadCodesForm(FlaskForm):
+class DownloadCodesForm(ConsoleForm):
     """The codes just shown, sent back to be downloaded as a text file (nothing kept)."""
 
     codes = StringField(validators=[Length(max=1000)])

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, render_template, request
+from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from gateway.console.forms import CreateProductUserForm, LinkExistingForm
+from gateway.console.landing_notices import with_notice
 from gateway.models import User
 from gateway.products import linking
 from gateway.products.linking import LinkRefused, Refusal
@@ -73,6 +74,7 @@ def _page(
     *,
     error: str | None = None,
     link_form: LinkExistingForm | None = None,
+    elsewhere: dict[str, str] | None = None,
 ) -> tuple[str, int]:
     user: User = current_user.user
     if link_form is None:
@@ -90,6 +92,7 @@ def _page(
         link_form=link_form,
         create_form=CreateProductUserForm(formdata=None),
         error=error,
+        elsewhere=elsewhere,
     ), status
 
 
@@ -132,18 +135,25 @@ def _refused(product: Product, next_path: str, refused: LinkRefused,
         user: User = current_user.user
         error = _mismatch(title, refused.product_email, user.email)
         return _page(product, next_path, 409, error=error, link_form=link_form)
+    if refused.refusal is Refusal.EMAIL_OF_ANOTHER_ACCOUNT:
+        return _page(product, next_path, 409, link_form=link_form,
+                     elsewhere=_other_account(product, refused.product_email, next_path))
     status, message = ANSWERS[refused.refusal]
     return _page(product, next_path, status, error=message.format(title=title))
 
 
 def _linked(product: Product, next_path: str, done: linking.Linked) -> Response:
+    """On to ``next_path``; the product page there says what happened (a signed one-time
+    notice, ``landing_notices``), or the Console does when ``next`` is not the product's."""
     if not done.new:  # a concurrent request of this person recorded it (and said so)
         return Response(status=302, headers={"Location": next_path})
-    title = _title(product.name)
-    verb = "created and linked" if done.origin == "created" else "linked"
-    flash(f"Your {title} user is {verb}: you sign in to {title} with your Console account now.",
-          "success")
-    return Response(status=302, headers={"Location": next_path})
+    landing = with_notice(next_path, product, current_user.user.id, done.origin)
+    if landing is None:
+        title = _title(product.name)
+        verb = "created and linked" if done.origin == "created" else "linked"
+        flash(f"Your {title} user is {verb}: you sign in to {title} with your Console account "
+              "now.", "success")
+    return Response(status=302, headers={"Location": landing or next_path})
 
 
 def _checked_form(product: Product, next_path: str, form: Any,
@@ -187,6 +197,15 @@ def create_new(name: str) -> ResponseReturnValue:
     except LinkRefused as refused:
         return _refused(product, next_path, refused)
     return _linked(product, next_path, done)
+
+
+def _other_account(product: Product, product_email: str, next_path: str) -> dict[str, str]:
+    """The ways that work when the product user's email is another Console account's: sign
+    in as that account and link from there (back to ``next_path``), or keep the product's own
+    sign-in (when the product has one the gateway lets through)."""
+    sign_in_as = url_for("auth.login", login_hint=product_email, next=next_path)
+    own = product.prefix + "/login" if product.is_public("/login") else ""
+    return {"email": product_email, "sign_in_as": sign_in_as, "own_sign_in": own}
 
 
 def _mismatch(title: str, product_email: str, console_email: str) -> str:

@@ -21,7 +21,7 @@ def change(user: User, keep: LoginSession, password: str) -> str | None:
         return problem
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
-    ended = revoke_all(user.id, keep=keep)
+    ended = revoke_all(user.id, keep=keep, reason="password")
     audit.record("password_changed", user.id, sessions_ended=ended)
     notices.password_changed(user)
     db().commit()

@@ -178,7 +178,7 @@ def apply_reset(
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit.record("email_verified", user.id, by="password_reset")
-    ended = revoke_all(user.id)
+    ended = revoke_all(user.id, reason="password")
     # The mailbox (and the second factor) proved it: lift a lockout.
     throttle.record_success(user.email, user.id, by="password_reset")
     audit.record("password_reset", user.id, sessions_ended=ended)

@@ -216,14 +216,27 @@ def invalidate_cached_checks() -> None:
     current_app.extensions["gateway.session_epoch"] = cache_epoch() + 1
 
 
-def revoke(record: LoginSession) -> None:
+#: What the sign-in page tells a browser whose session something else ended, by ``ended_by``
+#: (a browser that signed itself out forgot its cookie and is told nothing).
+ENDED_BECAUSE = {
+    "password": "You were signed out because the account's password was changed.",
+    "everywhere": 'You were signed out because someone chose "Sign out everywhere".',
+    "session_revoked": "You were signed out from another browser of this account.",
+    "credentials": "You were signed out because the account's two-factor authentication or "
+    "passkeys changed.",
+    "operator": "You were signed out by an administrator.",
+}
+
+
+def revoke(record: LoginSession, reason: str | None = None) -> None:
     record.revoked_at = utcnow()
+    record.ended_by = reason
     invalidate_cached_checks()
 
 
 def sign_out(record: LoginSession, event: str = "logout", **detail: object) -> None:
     """End one session (every instance refuses it from now), audited as ``event``; commits."""
-    revoke(record)
+    revoke(record, event if event in ENDED_BECAUSE else None)
     audit.record(event, record.user_id, **detail)
     db().commit()
 
@@ -231,23 +244,25 @@ def sign_out(record: LoginSession, event: str = "logout", **detail: object) -> N
 def sign_out_everywhere(user_id: str) -> int:
     """End every session of ``user_id`` (and forget its remembered devices), audited;
     commits. How many ended."""
-    count = revoke_all(user_id)
+    count = revoke_all(user_id, reason="everywhere")
     audit.record("sessions_revoked_all", user_id, count=count)
     db().commit()
     return count
 
 
-def revoke_all(user_id: str, keep: LoginSession | None = None) -> int:
+def revoke_all(
+    user_id: str, keep: LoginSession | None = None, reason: str = "credentials"
+) -> int:
     """End every live session of a user (except ``keep``) and every sign-in of theirs still
     waiting for its 2FA code, and make every remembered device ask for the second factor
     again (every credential change and "sign out everywhere" come here); returns how many
-    sessions ended."""
+    sessions ended. ``reason`` (a key of ``ENDED_BECAUSE``) is what those browsers are told."""
     query = update(LoginSession).where(
         LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
     )
     if keep is not None:
         query = query.where(LoginSession.id != keep.id)
-    result = db().execute(query.values(revoked_at=utcnow()))
+    result = db().execute(query.values(revoked_at=utcnow(), ended_by=reason))
     db().execute(
         update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
     )
@@ -265,6 +280,20 @@ def active_sessions(user_id: str) -> list[LoginSession]:
     now = utcnow()
     idle = timedelta(seconds=current_app.config["SESSION_IDLE_TIMEOUT"])
     return [s for s in db().scalars(query) if now - s.last_seen_at <= idle]
+
+
+def why_signed_out(*, forget: bool = False) -> str | None:
+    """What ended the session this browser still holds, when something other than this
+    browser ended it (None otherwise); ``forget`` drops the dead token, so it is said once."""
+    digest = token_digest(session.get("sid"))
+    if digest is None:
+        return None
+    record = db().get(LoginSession, digest)
+    if record is None or record.revoked_at is None:
+        return None
+    if forget:
+        session.pop("sid", None)
+    return ENDED_BECAUSE.get(record.ended_by or "")
 
 
 def end_browser_session() -> None:

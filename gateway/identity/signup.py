@@ -13,24 +13,31 @@ import enum
 import hashlib
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app, session, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
 
 from gateway.db import db
-from gateway.identity import audit, throttle, tokens
+from gateway.identity import audit, signin, throttle, tokens
 from gateway.identity.mail import send_mail
 from gateway.identity.passwords import hash_password, verify_password
 from gateway.identity.signin import expired_signup, find_account, find_user
 from gateway.models import User, utcnow
 
 PURPOSE = "verify-email"
+#: The browser session's note of the sign-up it made (its address and attempt).
+SIGNED_UP_HERE = "signed_up"
+
+
+def _attempt_of(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
 
 
 def _attempt(user: User) -> str:
     """Names the credentials a verification link was mailed for: a new sign-up of a pending
     address gets a new password hash, so links mailed for earlier attempts stop matching."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
+    return _attempt_of(user.password_hash)
 
 
 def verification_link(user: User) -> str:
@@ -54,7 +61,11 @@ def sign_up(email: str, password: str) -> None:
     confirmed account) a note to its owner. The same answer and one mail either way, so
     nothing tells who has an account."""
     # Hash whether or not the address is taken: skipping it would time who has an account.
-    user = _pending_signup(email, hash_password(password))
+    password_hash = hash_password(password)
+    user = _pending_signup(email, password_hash)
+    # This browser's note of its sign-up, alike whether or not the address was free (the
+    # signed cookie is readable): only a pending sign-up holding this very hash matches it.
+    session[SIGNED_UP_HERE] = {"email": email, "attempt": _attempt_of(password_hash)}
     if user is not None:
         audit.record("signup", user.id)
         send_verification(user)
@@ -139,6 +150,26 @@ class Confirmation(enum.Enum):
     WRONG_PASSWORD = "wrong_password"
 
 
+def signed_up_here(user: User) -> bool:
+    """Whether this browser made the sign-up ``user`` is (its latest one: a later sign-up of
+    the address, anywhere, gave the row another password hash)."""
+    note = session.get(SIGNED_UP_HERE)
+    return (
+        isinstance(note, dict) and note.get("email") == user.email
+        and note.get("attempt") == _attempt(user)
+    )
+
+
+def confirm_here(user: User, data: dict[str, Any], next_path: str) -> Response:
+    """Spend the link in the browser that signed up, and sign it in: the password was typed
+    there at sign-up and the link proves the mailbox, so asking the password again proves
+    nothing more. Another browser confirms with the password (:func:`confirm`). Commits once
+    (``signin.finish``); LinkProblem when the link lost a race."""
+    _spend(user, data)
+    session.pop(SIGNED_UP_HERE, None)
+    return signin.finish(user, ["pwd"], next_path)
+
+
 def confirm(
     user: User, data: dict[str, Any], password: str | None, ip: str
 ) -> tuple[Confirmation, throttle.Blocked | None]:
@@ -157,6 +188,15 @@ def confirm(
     if not verify_password(user.password_hash, password):
         throttle.record_failure(user.email, ip)
         return Confirmation.WRONG_PASSWORD, None
+    _spend(user, data)
+    throttle.record_success(user.email)
+    db().commit()
+    return Confirmation.CONFIRMED, None
+
+
+def _spend(user: User, data: dict[str, Any]) -> None:
+    """Spend the link and mark the address verified (uncommitted); LinkProblem when another
+    request spent it first or an email change took the address meanwhile."""
     try:
         tokens.spend(data)  # first of this request's writes; rolled back whole if it loses
     except tokens.TokenUsed:
@@ -164,12 +204,9 @@ def confirm(
     if not _still_exists(user):  # an email change confirmed the address meanwhile
         db().rollback()
         raise LinkProblem(TAKEN_FIRST)
-    throttle.record_success(user.email)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         audit.record("email_verified", user.id)
-    db().commit()
-    return Confirmation.CONFIRMED, None
 
 
 def _still_exists(user: User) -> bool:

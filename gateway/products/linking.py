@@ -24,6 +24,7 @@ from gateway.db import db, own_transaction
 from gateway.identity import audit, interventions, throttle
 from gateway.identity.addresses import canonical_email
 from gateway.identity.sessions import invalidate_cached_checks
+from gateway.identity.signin import find_account
 from gateway.models import AuditEvent, ProductLink, User, utcnow
 from gateway.products import api
 from gateway.products.propagation import email_change_in_progress
@@ -39,6 +40,9 @@ class Refusal(enum.Enum):
     THROTTLED = "throttled"
     WRONG_CREDENTIALS = "wrong_credentials"
     EMAIL_MISMATCH = "email_mismatch"
+    #: The mismatch where the product user's email is another Console account's: changing
+    #: this Console email to it would be refused, so the way on is that account.
+    EMAIL_OF_ANOTHER_ACCOUNT = "email_of_another_account"
     LINKED_ELSEWHERE = "linked_elsewhere"
     CONSOLE_ALREADY_LINKED = "console_already_linked"
     EMAIL_TAKEN = "email_taken"
@@ -104,8 +108,9 @@ def link_existing(user: User, product: Product, email: str, password: str, ip: s
         raise LinkRefused(Refusal.UNAVAILABLE) from None
     throttle.record_success(account)
     try:
-        if canonical_email(product_user.email) != user.email:
-            raise LinkRefused(Refusal.EMAIL_MISMATCH, product_email=product_user.email)
+        product_email = canonical_email(product_user.email)
+        if product_email != user.email:
+            raise LinkRefused(_mismatch(product_email), product_email=product_user.email)
         if _linked_elsewhere(product.name, product_user.id, user.id):
             raise LinkRefused(Refusal.LINKED_ELSEWHERE)
         try:
@@ -120,6 +125,14 @@ def link_existing(user: User, product: Product, email: str, password: str, ip: s
         db().commit()  # the right product password cleared its count
         raise
     return _record_link(user, product.name, product_user.id, "linked")
+
+
+def _mismatch(product_email: str | None) -> Refusal:
+    """Which mismatch: told only to someone who just proved the product user's password, so
+    naming another account at that address tells them nothing its owner does not know."""
+    other = find_account(product_email)
+    return (Refusal.EMAIL_OF_ANOTHER_ACCOUNT if other is not None and other.is_verified
+            else Refusal.EMAIL_MISMATCH)
 
 
 def create_new(user: User, product: Product) -> Linked:

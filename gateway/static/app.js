@@ -4,7 +4,9 @@
 // - times shown in UTC by the server are rewritten in the person's local time;
 // - password fields get a "Show password" / "Hide password" control inside the field;
 // - the header's "Menu" stays open on wide screens in browsers that cannot style it open;
-// - "Copy" buttons copy their value (the 2FA key).
+// - "Copy" buttons copy their value (the 2FA key);
+// - links marked data-email-from (the sign-in page's "Forgot your password?") carry the
+//   address typed so far.
 (function () {
   "use strict";
 
@@ -84,6 +86,19 @@
     });
   }
 
+  function emailCarriers() {
+    document.querySelectorAll("a[data-email-from]").forEach(function (link) {
+      var input = document.getElementById(link.getAttribute("data-email-from"));
+      if (!input) { return; }
+      var url = new URL(link.href, window.location.href);
+      input.addEventListener("input", function () {
+        var typed = input.value.trim();
+        if (typed) { url.searchParams.set("email", typed); } else { url.searchParams.delete("email"); }
+        link.href = url.pathname + url.search;
+      });
+    });
+  }
+
   function copyButtons() {
     if (!navigator.clipboard) { return; }
     document.querySelectorAll("button[data-copy]").forEach(function (button) {
@@ -103,6 +118,7 @@
     localTimes();
     menuOnWideScreens();
     passwordToggles();
+    emailCarriers();
     copyButtons();
     focusErrors();
   }

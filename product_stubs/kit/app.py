@@ -17,6 +17,7 @@ from product_stubs.kit import auth, internal, mail, scim, settings, signup, team
 from product_stubs.kit.db import init_db
 from product_stubs.kit.forwarding import GatewayForwarding
 from product_stubs.kit.identity import load_identity
+from product_stubs.kit.landing import show_landing_notice
 from product_stubs.kit.passwords import Passwords
 from product_stubs.kit.profile import ProductProfile
 from product_stubs.kit.throttle import Throttle
@@ -58,6 +59,7 @@ def create_product_app(
     csrf.exempt(internal.bp)
     csrf.exempt(internal.test_bp)
     app.before_request(load_identity)
+    app.before_request(show_landing_notice)
     app.register_blueprint(auth.bp)
     app.register_blueprint(signup.bp)
     app.register_blueprint(mail.bp)

@@ -4,6 +4,8 @@ propagation)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
@@ -32,9 +34,11 @@ def sign_up_pending(app: Flask, email: str) -> tuple[Actions, str]:
 
 
 def confirm_signup(stranger: Actions, link: str) -> TestResponse:
+    """The stranger confirms from another browser of theirs (with the sign-up's password)."""
     token = link.split("token=", 1)[1]
-    return stranger.post("/verify-email", form_path=link, token=token,
-                         password=STRANGER_PASSWORD)
+    other_browser = Actions(stranger.app, stranger.app.test_client())
+    return other_browser.post("/verify-email", form_path=link, token=token,
+                              password=STRANGER_PASSWORD)
 
 
 def confirm_change(actions: Actions, email: str) -> TestResponse:
@@ -115,3 +119,18 @@ def test_signup_confirmed_first_wins_over_an_email_change(app: Flask, actions: A
     assert actions.user("user@example.com").email == "user@example.com"
     assert Actions(app, app.test_client()).login(
         "pending@example.com", STRANGER_PASSWORD).status_code == 302
+
+
+def test_address_in_use_is_marked_at_the_field(actions: Actions) -> None:
+    """The conflict is about the address typed: said at that field (marked invalid, linked
+    from the error summary), the address kept for correcting, as sign-up does."""
+    actions.create_user()
+    actions.create_user("taken@example.com")
+    actions.login()
+    response = ask(actions, "taken@example.com")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="email"[^>]*value="taken@example.com"',
+                     page)
+    assert f'id="email-error">{IN_USE}' in page
+    assert f'<a href="#email">New email address: {IN_USE}</a>' in page

@@ -305,3 +305,32 @@ def test_recovery_codes_are_shown_once_with_one_primary_action(actions: Actions)
     shown = visible_text(page)
     assert all(shown.count(code) == 1 for code in codes), shown
     assert primary_actions(page) == ["I saved them"], primary_actions(page)
+
+
+def test_first_visit_to_home_reproaches_nothing(actions: Actions) -> None:
+    """Opening the Console's address is no attempt to see a protected page: no notice."""
+    response = actions.client.get("/")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    page = text(actions.client.get(response.location))
+    assert "Please sign in to see that page." not in page
+    assert 'class="notice' not in page
+
+
+def test_sign_in_page_puts_focus_in_the_first_empty_field(actions: Actions) -> None:
+    page = text(actions.client.get("/login"))
+    assert re.search(r'<input[^>]*autofocus[^>]*id="email"', page)
+    assert not re.search(r'<input[^>]*autofocus[^>]*id="password"', page)
+    # Sent by a product's login page with the address filled: the password is next.
+    hinted = text(actions.client.get("/login?login_hint=user%40example.com"))
+    assert re.search(r'<input[^>]*autofocus[^>]*id="password"', hinted)
+    assert not re.search(r'<input[^>]*autofocus[^>]*id="email"', hinted)
+
+
+def test_forgot_password_link_carries_the_typed_email(actions: Actions) -> None:
+    actions.create_user()
+    page = text(actions.login("user@example.com", "wrong password!!"))
+    # Both ways to the reset (in the error and under the form) carry the address typed.
+    assert page.count('href="/forgot-password?email=user@example.com"') == 2
+    assert 'data-email-from="email"' in page
+    forgot = text(actions.client.get("/forgot-password?email=user%40example.com"))
+    assert re.search(r'<input[^>]*id="email"[^>]*value="user@example.com"', forgot)

@@ -381,7 +381,7 @@ def test_failed_sign_in_explains_the_lockout_and_offers_the_reset(actions: Actio
     body = actions.login(password="wrong password!!").get_data(as_text=True)
     assert "Incorrect email or password." in body
     assert "After 10 failed attempts in a row" in body and "15 minutes" in body
-    assert 'href="/forgot-password"' in body
+    assert 'href="/forgot-password?email=user@example.com"' in body  # the address typed
 
 
 def test_locked_out_page_has_retry_after_and_the_reset(actions: Actions, app: Flask) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -209,3 +211,32 @@ PHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
 )
+
+
+@pytest.mark.parametrize(
+    ("change", "told"),
+    [
+        ("password", "You were signed out because the account's password was changed."),
+        ("everywhere", 'You were signed out because someone chose "Sign out everywhere".'),
+    ],
+    ids=["password-change", "sign-out-everywhere"],
+)
+def test_browser_signed_out_by_another_is_told_why(
+    actions: Actions, app: Flask, change: str, told: str
+) -> None:
+    actions.create_user()
+    laptop = Actions(app, app.test_client())
+    laptop.login()
+    actions.login()
+    if change == "password":
+        changed = actions.post("/settings/password", password="a brand new passphrase")
+        assert changed.status_code == 302
+    else:
+        everywhere = "/settings/sessions/revoke-all"
+        assert actions.post(everywhere, form_path=everywhere).status_code == 302
+    response = laptop.client.get("/settings")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    page = html.unescape(laptop.client.get(response.location).get_data(as_text=True))
+    assert told in page and "Please sign in to see that page." not in page
+    # Said once: the next visit to the sign-in page is a plain one.
+    assert told not in laptop.client.get("/login").get_data(as_text=True)

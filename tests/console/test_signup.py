@@ -27,12 +27,13 @@ def test_signup_sends_verification_and_account_waits_for_it(actions: Actions) ->
     assert "Confirm your email first" in login.get_data(as_text=True)
 
     link = actions.last_link("new.person@example.com")
-    page = actions.client.get(link)
+    phone = Actions(actions.app, actions.app.test_client())  # not the browser that signed up
+    page = phone.client.get(link)
     assert page.status_code == 200 and "Confirm email address" in page.get_data(as_text=True)
     token = link.split("token=", 1)[1]
-    wrong = actions.post("/verify-email", form_path=link, token=token, password="not the one")
+    wrong = phone.post("/verify-email", form_path=link, token=token, password="not the one")
     assert wrong.status_code == 400 and not actions.user("new.person@example.com").is_verified
-    confirmed = actions.post("/verify-email", form_path=link, token=token, password=PASSWORD)
+    confirmed = phone.post("/verify-email", form_path=link, token=token, password=PASSWORD)
     assert confirmed.status_code == 200 and "is confirmed" in confirmed.get_data(as_text=True)
     assert actions.user("new.person@example.com").is_verified
     assert actions.login("new.person@example.com").status_code == 302
@@ -42,8 +43,8 @@ def test_verification_link_is_single_use(actions: Actions) -> None:
     signup(actions, "once@example.com")
     link = actions.last_link("once@example.com")
     token = link.split("token=", 1)[1]
-    confirmed = actions.post("/verify-email", form_path=link, token=token, password=PASSWORD)
-    assert confirmed.status_code == 200
+    confirmed = actions.post("/verify-email", form_path=link, token=token)
+    assert confirmed.status_code == 302
     again = actions.client.get(link)
     assert again.status_code == 400
     assert "already used" in again.get_data(as_text=True)
@@ -153,3 +154,50 @@ def test_unsolicited_mail_is_capped_per_recipient(actions: Actions) -> None:
                                 email="unverified@example.com")
         assert response.status_code == 200
     assert len(actions.mails("unverified@example.com")) == 5
+
+
+def test_the_browser_that_signed_up_confirms_without_the_password_and_is_signed_in(
+    actions: Actions,
+) -> None:
+    """Sign-up asks for the password once: the link opened where the sign-up was made (its
+    session holds that sign-up) confirms with one button and signs in."""
+    signup(actions, "here@example.com")
+    link = actions.last_link("here@example.com")
+    page = actions.client.get(link).get_data(as_text=True)
+    assert "Confirm email address" in page and 'type="password"' not in page
+    token = link.split("token=", 1)[1]
+    confirmed = actions.post("/verify-email", form_path=link, token=token)
+    assert confirmed.status_code == 302 and confirmed.location == "/"
+    home = actions.client.get("/")
+    assert home.status_code == 200 and "here@example.com" in home.get_data(as_text=True)
+    assert "Email address confirmed" in home.get_data(as_text=True)
+    assert actions.user("here@example.com").is_verified
+
+
+def test_another_browser_still_confirms_with_the_password(actions: Actions) -> None:
+    """The anti-hijack rule stays: a browser without the sign-up's session types the
+    password chosen at sign-up, and is not signed in by the link."""
+    signup(actions, "there@example.com")
+    link = actions.last_link("there@example.com")
+    phone = Actions(actions.app, actions.app.test_client())
+    page = phone.client.get(link).get_data(as_text=True)
+    assert 'type="password"' in page
+    token = link.split("token=", 1)[1]
+    assert phone.post("/verify-email", form_path=link, token=token).status_code == 400
+    assert not actions.user("there@example.com").is_verified
+    confirmed = phone.post("/verify-email", form_path=link, token=token, password=PASSWORD)
+    assert confirmed.status_code == 200 and "is confirmed" in confirmed.get_data(as_text=True)
+    assert phone.client.get("/").status_code == 302  # confirmed, not signed in
+
+
+def test_a_later_sign_up_of_the_address_takes_the_shortcut_away(actions: Actions) -> None:
+    """The browser of a sign-up that another sign-up replaced holds no shortcut: the link of
+    the new sign-up, opened there, asks for the password (the one chosen last)."""
+    signup(actions, "twice@example.com")
+    other = Actions(actions.app, actions.app.test_client())
+    signup(other, "twice@example.com", "another long passphrase")
+    link = actions.last_link("twice@example.com")
+    assert 'type="password"' in actions.client.get(link).get_data(as_text=True)
+    token = link.split("token=", 1)[1]
+    assert actions.post("/verify-email", form_path=link, token=token).status_code == 400
+    assert not actions.user("twice@example.com").is_verified

@@ -54,6 +54,28 @@ def test_enrolment_with_code_from_shown_key(actions: Actions, app: Flask) -> Non
     assert fresh.login().location == "/login/2fa"
 
 
+def test_saving_the_codes_lands_on_settings_saying_2fa_is_on(actions: Actions) -> None:
+    """Turning 2FA on ends with "I saved them": where that lands says what happened."""
+    actions.create_user()
+    actions.login()
+    enrol(actions)
+    saved = actions.post("/settings/2fa/recovery-codes/saved", form_path="/settings")
+    assert saved.status_code == 302 and saved.location == "/settings"
+    landed = actions.client.get("/settings").get_data(as_text=True)
+    assert "Two-factor authentication is on. Your recovery codes are saved" in landed
+    assert 'class="notice notice-success"' in landed
+
+
+def test_the_codes_page_saves_by_a_form(actions: Actions) -> None:
+    actions.create_user()
+    actions.login()
+    enrol(actions)
+    page = actions.post("/settings/2fa/recovery-codes", form_path="/settings")
+    shown = page.get_data(as_text=True)
+    assert re.search(r'<form method="post" action="/settings/2fa/recovery-codes/saved"', shown)
+    assert actions.client.post("/settings/2fa/recovery-codes/saved").status_code == 400  # CSRF
+
+
 def test_wrong_code_does_not_enable(actions: Actions) -> None:
     actions.create_user()
     actions.login()

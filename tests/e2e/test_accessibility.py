@@ -250,6 +250,17 @@ def crawl_console_signed_out(crawl: Crawl, stack: Stack) -> None:
     crawl.check(page, "console-login-unverified")
     page.goto(gateway + "/dev/mailbox")
     crawl.check(page, "console-dev-mailbox")
+    # The verification link: in the browser that signed up (one button), and in another
+    # (the password chosen at sign-up). Neither is confirmed here.
+    mail = page.locator('article[data-recipient="new.person@example.com"]').first
+    link = mail.locator("a[href*='/verify-email']").first.get_attribute("href")
+    assert link
+    page.goto(link)
+    crawl.check(page, "console-confirm-email-signup-browser")
+    other = crawl.context().new_page()
+    other.goto(link)
+    crawl.check(other, "console-confirm-email-other-browser")
+    other.context.close()
     page.context.close()
 
 

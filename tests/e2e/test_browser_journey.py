@@ -145,22 +145,14 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     expect(switcher(page)).to_have_count(0)
     steps.shot("unverified-refused")
 
-    # Verify the email from the developer mailbox.
+    # Verify the email from the developer mailbox, in the browser that signed up: one button,
+    # no password again, and signed in.
     open_mail_link(steps, gateway, email, "/verify-email")
     expect(page.get_by_role("heading", name="Confirm your email")).to_be_visible()
     steps.shot("confirm-email")
-    page.get_by_label("The password you chose").fill(PASSWORD)
     page.get_by_role("button", name="Confirm email address").click()
-    expect(page.get_by_role("heading", name="Email confirmed")).to_be_visible()
-    steps.shot("email-confirmed")
-
-    # Sign in (the login page has the address filled in already).
-    page.get_by_role("link", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/login\?login_hint="))
-    assert page.get_by_label("Email").input_value() == email
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(gateway + "/")
+    see(page, "Email address confirmed: you are signed in.")
     expect(page.get_by_test_id("console-email")).to_have_text(email)
     assert not is_linked(page, "segment") and not is_linked(page, "sendgrid")
     steps.shot("console-home")
@@ -190,8 +182,9 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     codes = [code.strip() for code in listed]
     assert len(codes) == 10 and len(set(codes)) == 10
     steps.shot("recovery-codes")
-    page.get_by_role("link", name="I saved them").click()
+    page.get_by_role("button", name="I saved them").click()
     page.wait_for_url(gateway + "/settings")
+    see(page, "Two-factor authentication is on.")  # said where the person lands
     expect(page.get_by_test_id("2fa-status")).to_have_text("On: authenticator app")
     see(page, "10 recovery codes left.")
 
@@ -232,16 +225,20 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     steps.shot("segment-wrong-password")
     page.get_by_label("Segment password").fill(SEGMENT_PASSWORD)
     page.get_by_role("button", name="Link Segment user").click()
-    page.wait_for_url(gateway + "/segment/")
+    page.wait_for_url(gateway + "/segment/")  # the one-time notice is out of the address
     expect(page.get_by_role("heading", name="Your workspaces")).to_be_visible()
+    see(page, "Your Segment user is linked: you sign in to Segment with your Console account")
     assert is_linked(page, "segment") and not is_linked(page, "sendgrid")
     assert switcher_link(page, "segment").get_attribute("aria-current") == "page"
     steps.shot("inside-segment")
 
     # Back to the Console, then SendGrid: create a new SendGrid user.
+    page.reload()  # said once
+    expect(page.get_by_text("Your Segment user is linked")).to_have_count(0)
     switcher_link(page, "console").click()
     page.wait_for_url(gateway + "/")
     assert is_linked(page, "segment") and not is_linked(page, "sendgrid")
+    expect(page.get_by_text("Your Segment user is linked")).to_have_count(0)  # not later here
     steps.shot("back-in-console")
     switcher_link(page, "sendgrid").click()
     page.wait_for_url(re.compile(r"/link/sendgrid\?next="))
@@ -249,6 +246,7 @@ def test_whole_journey(stack: Stack, browser: Any, browser_page: Steps) -> None:
     page.get_by_role("button", name="Create SendGrid user").click()
     page.wait_for_url(gateway + "/sendgrid/")
     expect(page.get_by_role("heading", name="Your accounts")).to_be_visible()
+    see(page, "Your SendGrid user is created and linked")
     see(page, "owner · free plan")
     assert is_linked(page, "segment") and is_linked(page, "sendgrid")
     steps.shot("inside-sendgrid")
@@ -352,6 +350,47 @@ FOCUSED = """() => {
 }"""
 
 
+def test_signup_asks_for_the_password_once(stack: Stack, browser: Any, browser_page: Steps) -> None:
+    """Issue 22, item 4: the browser that signed up confirms the link with one button and is
+    signed in; another browser still confirms with the password chosen at sign-up."""
+    steps, page, gateway = browser_page, browser_page.page, stack.gateway_url
+    email = f"once-{uuid.uuid4().hex[:8]}@example.com"
+    page.goto(gateway + "/signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    open_mail_link(steps, gateway, email, "/verify-email")
+    expect(page.get_by_role("heading", name="Confirm your email")).to_be_visible()
+    expect(page.get_by_label("The password you chose")).to_have_count(0)
+    steps.shot("confirm-in-the-signup-browser")
+    page.get_by_role("button", name="Confirm email address").click()
+    page.wait_for_url(gateway + "/")
+    expect(page.get_by_test_id("console-email")).to_have_text(email)
+    see(page, "Email address confirmed: you are signed in.")
+    steps.shot("signed-in-after-confirming")
+
+    # The same link flow opened on another device: the password, then signing in as usual.
+    other_email = f"elsewhere-{uuid.uuid4().hex[:8]}@example.com"
+    page.goto(gateway + "/signup")  # signed in: the sign-up page still takes a new address
+    page.get_by_label("Email").fill(other_email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    phone = new_page(browser)
+    phone.goto(gateway + "/dev/mailbox")
+    mail = phone.locator(f'article[data-recipient="{other_email}"]').first
+    mail.get_by_role("link", name="/verify-email").click()
+    phone.get_by_label("The password you chose").fill(PASSWORD)
+    steps.shot("confirm-in-another-browser", phone)
+    phone.get_by_role("button", name="Confirm email address").click()
+    expect(phone.get_by_role("heading", name="Email confirmed")).to_be_visible()
+    phone.get_by_role("link", name="Sign in").click()
+    phone.wait_for_url(re.compile(r"/login\?login_hint="))
+    assert phone.get_by_label("Email").input_value() == other_email
+    phone.context.close()
+
+
 def focused(page: Any) -> dict[str, Any]:
     result: dict[str, Any] = page.evaluate(FOCUSED)
     return result
@@ -388,8 +427,9 @@ def test_keyboard_only_login_and_switcher(stack: Stack, browser_page: Steps) -> 
     console_id = people.create_console_user(stack, email, PASSWORD)
     people.create_linked_product_user(stack, "segment", email, console_id)
 
-    page.goto(gateway + "/login")
-    # The first Tab reaches the skip link, which shows itself; Enter jumps to the content.
+    # On a page that places no focus, the first Tab reaches the skip link, which shows itself;
+    # Enter jumps to the content.
+    page.goto(gateway + "/signup")
     page.keyboard.press("Tab")
     assert focused(page)["text"] == "Skip to content"
     skip = page.get_by_role("link", name="Skip to content")
@@ -399,6 +439,10 @@ def test_keyboard_only_login_and_switcher(stack: Stack, browser_page: Steps) -> 
     page.keyboard.press("Enter")
     assert focused(page)["tag"] == "main"
     page.keyboard.press("Tab")
+    assert focused(page)["id"] == "email"
+
+    # The sign-in page opens with the focus in the email field (issue 22, item 8).
+    page.goto(gateway + "/login")
     assert focused(page)["id"] == "email"
     page.keyboard.type(email)
     page.keyboard.press("Tab")

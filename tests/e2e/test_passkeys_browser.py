@@ -147,7 +147,7 @@ def test_passkey_1_register(stack: Stack, tab: Any, person: dict[str, str],
     assert len(codes) == 10
     person["codes"] = " ".join(codes)
     steps.shot("recovery-codes-with-the-first-passkey")
-    tab.get_by_role("link", name="I saved them").click()
+    tab.get_by_role("button", name="I saved them").click()
     tab.wait_for_url(gateway + "/settings")
     expect(tab.get_by_test_id("2fa-status")).to_have_text("On: passkey (1)")
     steps.shot("settings-say-2fa-is-on")

@@ -23,7 +23,7 @@ from gateway.db import db
 from gateway.identity import audit, password_change, reauth, throttle
 from gateway.identity.factors import Factor, Status, Use, check_code, second_factors, status
 from gateway.identity.passwords import verify_password
-from gateway.identity.reauth import fresh_login_required
+from gateway.identity.reauth import fresh_login_required, interrupted
 from gateway.identity.sessions import (
     active_sessions,
     end_browser_session,
@@ -52,6 +52,10 @@ def _signed_in() -> None:
 def two_factor_status(user: User) -> Status:
     """The account's one 2FA status (``factors.status``), for every page that states it."""
     return status(user)
+
+
+# The form the re-authentication page was sent from, if one lapsed mid-way (what it says why).
+bp.add_app_template_global(interrupted, "interrupted_form")
 
 
 @bp.route("")

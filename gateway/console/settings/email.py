@@ -21,7 +21,7 @@ bp = Blueprint("email_settings", __name__, url_prefix="/settings/email")
 
 
 @bp.route("", methods=["GET", "POST"])
-@fresh_login_required
+@fresh_login_required(keep=("email",))
 def change() -> ResponseReturnValue:
     user = current_user.user
     form = EmailForm()
@@ -44,9 +44,12 @@ def change() -> ResponseReturnValue:
     try:
         propagation.request_change(user, new_email)
     except propagation.EmailChangeError as exc:
-        return render_template(
-            "settings/email.html", form=form, user=user, error=exc.message
-        ), STATUS[exc.refusal]
+        if exc.refusal is propagation.Refusal.UNAVAILABLE:  # not the address's fault
+            return render_template(
+                "settings/email.html", form=form, user=user, error=exc.message
+            ), STATUS[exc.refusal]
+        form.email.errors = [exc.message]  # about the address typed: said at its field
+        return render_template("settings/email.html", form=form, user=user), STATUS[exc.refusal]
     return render_template("settings/email_sent.html", new_email=new_email, user=user)
 
 

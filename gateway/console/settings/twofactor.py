@@ -78,7 +78,7 @@ def _scan_key(form: CodeForm, replacing: bool, mismatch: bool = False) -> Respon
 
 
 @bp.route("/enable", methods=["GET", "POST"])
-@fresh_login_required
+@fresh_login_required(keep=("code",))  # the key scanned stays in the enrolment
 def enable() -> ResponseReturnValue:
     """Show the key (kept in the enrolment, not the account) and turn it on with its code."""
     user = current_user.user
@@ -99,7 +99,7 @@ def enable() -> ResponseReturnValue:
 
 
 @bp.route("/replace", methods=["GET", "POST"])
-@fresh_login_required
+@fresh_login_required(keep=("code",))  # the key scanned stays in the enrolment
 def replace() -> ResponseReturnValue:
     """A lost or new phone: scan a new key; the old one stops when the new one's code is
     confirmed (until then the old one still signs in)."""
@@ -124,6 +124,17 @@ def codes_page(codes: list[str]) -> str:
     return render_template(
         "settings/recovery_codes.html", codes=codes, form=DownloadCodesForm(codes=" ".join(codes))
     )
+
+
+@bp.route("/recovery-codes/saved", methods=["POST"])
+def codes_saved() -> Response:
+    """The codes page's "I saved them": the settings page, saying where 2FA stands now."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if status(current_user.user).on:
+        flash("Two-factor authentication is on. Your recovery codes are saved: keep them "
+              "somewhere safe.", "success")
+    return redirect(url_for("settings.overview"))
 
 
 @bp.route("/disable", methods=["GET", "POST"])

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from sqlalchemy import select
 
 from gateway.db import new_session
-from gateway.models import ProductLink, User
+from gateway.models import ProductLink, User, utcnow
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import Membership
 from tests.support.product_servers import (
     SEGMENT_ALICE,
     SENDGRID_ALICE,
     SENDGRID_DAVE,
+    Person,
     page,
     product_browser,
     product_login,
@@ -38,7 +41,7 @@ def test_link_existing_user_with_its_product_password(person, products, product,
     answer = person.link(product, email, password, next=f"/{product}/settings?tab=1")
 
     assert answer.status_code == 302
-    assert answer.headers["Location"] == f"/{product}/settings?tab=1"
+    assert answer.headers["Location"].startswith(f"/{product}/settings?tab=1&gw_notice=")
     product_user = products[product].user(email)
     assert product_user.external_id == console.id
     assert person.links() == [(product, product_user.id, "linked")]
@@ -46,6 +49,50 @@ def test_link_existing_user_with_its_product_password(person, products, product,
     assert event.user_id == console.id and product in event.detail
     inside = person.client.get(f"/{product}/settings?tab=1")
     assert inside.status_code == 200 and email in page(inside)
+
+
+LINKED_NOTICE = "Your Segment user is linked: you sign in to Segment with your Console account now."
+
+
+def test_the_product_page_you_land_on_says_it_once(person, products):
+    """After linking, the product page the person lands on says so (a one-time notice the
+    product verifies and words itself), then the address is clean; nothing waits in the
+    Console to turn up on an unrelated page later."""
+    person.sign_up_and_in("alice@example.com")
+    landing = person.link("segment", *SEGMENT_ALICE, next="/segment/settings?tab=1")
+    landing_url = landing.headers["Location"]
+    shown = person.client.get(landing_url)
+    assert shown.status_code == 302 and shown.headers["Location"] == "/segment/settings?tab=1"
+    assert LINKED_NOTICE in page(person.client.get(shown.headers["Location"]))
+    replayed = person.client.get(landing_url)
+    assert LINKED_NOTICE not in page(person.client.get(replayed.headers["Location"]))
+    assert "is linked" not in page(person.client.get("/"))
+    assert "is linked" not in page(person.client.get("/settings"))
+
+
+def test_a_created_user_is_told_on_the_product_page(person, products):
+    person.sign_up_and_in("newbie@example.com")
+    landing = person.create("sendgrid", next="/sendgrid/")
+    shown = person.client.get(landing.headers["Location"])
+    assert shown.headers["Location"] == "/sendgrid/"
+    assert "Your SendGrid user is created and linked" in page(person.client.get("/sendgrid/"))
+
+
+def test_a_forged_or_borrowed_notice_shows_nothing(person, products, gateway):
+    """The notice cannot be made to say anything: a token with a broken signature, or a real
+    one opened by another person, shows no words (and no error either)."""
+    person.sign_up_and_in("alice@example.com")
+    landing_url = person.link("segment", *SEGMENT_ALICE, next="/segment/").headers["Location"]
+    forged = landing_url[:-4] + ("AAAA" if not landing_url.endswith("AAAA") else "BBBB")
+    shown = person.client.get(forged)
+    assert shown.status_code == 302 and shown.headers["Location"] == "/segment/"
+    assert LINKED_NOTICE not in page(person.client.get("/segment/"))
+    other = Person(gateway, gateway.test_client())
+    other.sign_up_and_in("bob@example.com")
+    other.create("segment")
+    borrowed = other.client.get(landing_url)
+    assert borrowed.status_code == 302
+    assert "is linked" not in page(other.client.get("/segment/"))
 
 
 def test_wrong_password_is_generic_and_throttled(person, products):
@@ -79,6 +126,36 @@ def test_email_mismatch_names_both_addresses(person, products):
     assert "Console settings" in text and "change the email of your Segment user" in text
     assert person.links() == []
     assert products["segment"].user("carol@segment.example").external_id is None
+
+
+def test_product_email_of_another_console_account_offers_the_ways_that_work(
+    person, products, gateway
+):
+    """The Segment user's email is another Console account's: changing this Console email to
+    it would be refused ("already in use"), so the page offers what works instead: link it
+    from that account (sign out, sign in as it, back here), or Segment's own sign-in."""
+    person.sign_up_and_in("pat@example.com")
+    with gateway.app_context(), new_session() as db:
+        db.add(User(email="carol@segment.example", password_hash="x", email_verified_at=utcnow()))
+        db.commit()
+
+    answer = person.link("segment", "carol@segment.example", "segment-carol-pass",
+                         next="/segment/settings")
+
+    assert answer.status_code == 409
+    text = page(answer)
+    assert "carol@segment.example is the email of another Console account" in text
+    assert "Console settings" not in text  # the way that loops is not offered
+    assert 'action="/logout"' in text
+    sign_in_as = "/login?login_hint=carol@segment.example&next=/segment/settings"
+    assert f'value="{sign_in_as.replace("&", "&amp;")}"' in text
+    assert 'href="/segment/login"' in text and "Segment's own sign-in" in text
+    assert person.links() == []
+    # The button signs this browser out and opens the sign-in for that account, back here.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert token is not None
+    out = person.client.post("/logout", data={"csrf_token": token.group(1), "next": sign_in_as})
+    assert out.status_code == 302 and out.location == sign_in_as
 
 
 def test_product_user_linked_in_gateway_to_another_console_user(person, products, gateway):
@@ -148,7 +225,8 @@ def test_create_new_sendgrid_user(person, products):
 
     answer = person.create("sendgrid", next="/sendgrid/")
 
-    assert answer.status_code == 302 and answer.headers["Location"] == "/sendgrid/"
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/sendgrid/?gw_notice=")
     sendgrid = products["sendgrid"]
     created = sendgrid.user("bob@example.com")
     assert created.external_id == console.id and created.created_by_console

@@ -88,11 +88,12 @@ def test_malformed_links_claim_is_refused(bad):
 
 def test_linking_says_so_and_the_activity_names_the_product(person, products):
     person.sign_up_and_in("alice@example.com")
-    assert person.link("segment", *SEGMENT_ALICE).status_code == 302
-    console = page(person.client.get("/"))
+    landing = person.link("segment", *SEGMENT_ALICE)
+    assert landing.status_code == 302
+    segment = page(person.client.get(person.client.get(landing.headers["Location"]).location))
     said = "Your Segment user is linked: you sign in to Segment with your Console account"
-    assert said in console
-    assert 'class="notice notice-success"' in console
+    assert said in segment and 'class="flash" role="status"' in segment
+    assert said not in page(person.client.get("/"))  # said where the person landed, not later
     activity = page(person.client.get("/settings/activity"))
     assert "Existing Segment user linked to this account" in activity
 
