@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from gateway.identity.factors import Factor
@@ -179,3 +180,22 @@ class DownloadCodesForm(FlaskForm):
     """The codes just shown, sent back to be downloaded as a text file (nothing kept)."""
 
     codes = StringField(validators=[Length(max=1000)])
+
+
+class OrganizationForm(FlaskForm):
+    name = StringField("Organization name", [DataRequired(), Length(max=100)],
+                       render_kw={"maxlength": 100, "autocomplete": "organization"})
+
+
+_ORG_ROLES = [SelectChoice(r, r.title()) for r in ("member", "admin", "owner")]
+
+
+class InvitationForm(FlaskForm):
+    email = StringField("Email", [DataRequired(), Length(max=320)], render_kw=_EMAIL)
+    role = SelectField("Role", choices=_ORG_ROLES)
+
+
+class OrgRoleForm(FlaskForm):
+    """A member's role; built with ``prefix=<member id>`` so each row has its own ids."""
+
+    role = SelectField("Role", choices=_ORG_ROLES)
