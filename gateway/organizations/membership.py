@@ -10,12 +10,12 @@ none: an organization keeps at least one owner. Each service commits once.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from sqlalchemy import func, select
 
 from gateway.db import db
 from gateway.identity import audit
+from gateway.identity.mail import mail_text
 from gateway.models import Organization, OrganizationMember, User
 from gateway.organizations.errors import NotAllowed, NotFound, Refused
 from gateway.organizations.roles import OrgRole, may_act_on, may_grant
@@ -31,13 +31,9 @@ def well_formed(value: object) -> bool:
 
 
 def checked_name(value: object) -> str:
-    """The name as stored: 1 to ``NAME_MAX`` characters, control and format characters made
-    spaces, runs of spaces one (it goes into mails and pages)."""
-    if not isinstance(value, str):
-        raise Refused("Give the organization a name.")
-    text = " ".join(
-        "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in value).split()
-    )
+    """The name as stored: 1 to ``NAME_MAX`` characters on one line (control and format
+    characters made spaces, runs of spaces one: it goes into mails and pages)."""
+    text = mail_text(value) if isinstance(value, str) else ""
     if not text:
         raise Refused("Give the organization a name.")
     if len(text) > NAME_MAX:

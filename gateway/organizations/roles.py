@@ -10,26 +10,15 @@ included. An organization always keeps at least one owner
 
 from __future__ import annotations
 
-import enum
+from gateway.identity.roles import RankedRole
 
 
-class OrgRole(enum.IntEnum):
-    """Ordered: a higher value holds every power of the lower ones."""
+class OrgRole(RankedRole):
+    """A role inside one organization."""
 
     MEMBER = 1
     ADMIN = 2
     OWNER = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, value: object) -> OrgRole | None:
-        """The role named ``value`` ("member", "admin", "owner"), or None."""
-        if not isinstance(value, str):
-            return None
-        return {r.label: r for r in cls}.get(value)
 
 
 def manages(role: OrgRole) -> bool:
