@@ -78,6 +78,11 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # An operator reset the account's 2FA: the next sign-in enrols a second factor first.
     must_enrol_2fa: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The organization that manages the account: its address is at a domain that organization
+    # verified, and an owner brought it under management (gateway.organizations.managed).
+    managed_by_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
 
     recovery_codes: Mapped[list[RecoveryCode]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -388,3 +393,25 @@ class OrganizationInvitation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     organization: Mapped[Organization] = relationship()
+
+
+class OrganizationDomain(Base):
+    """An email domain an organization claims. ``token`` is what its DNS TXT record must hold
+    (one per organization and domain, so one organization's record proves nothing for
+    another). ``claim`` holds the domain once verified: its unique constraint lets one
+    organization at most have it verified."""
+
+    __tablename__ = "organization_domains"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "domain", name="uq_organization_domains_domain"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    domain: Mapped[str] = mapped_column(String(253))
+    token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(253), unique=True)

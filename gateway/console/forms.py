@@ -199,3 +199,17 @@ class OrgRoleForm(FlaskForm):
     """A member's role; built with ``prefix=<member id>`` so each row has its own ids."""
 
     role = SelectField("Role", choices=_ORG_ROLES)
+
+
+class DomainForm(FlaskForm):
+    domain = StringField("Domain", [DataRequired(), Length(max=253)],
+                         render_kw={"spellcheck": "false", "autocapitalize": "off",
+                                    "maxlength": 253},
+                         description="The part after the @ of your people's addresses.")
+
+
+class ManageAccountsForm(FlaskForm):
+    """The owner's confirmation; the addresses shown travel as ``account`` fields."""
+
+    confirm = BooleanField("I confirm: bring these accounts under this organization and "
+                           "mail each person.", [DataRequired()])

@@ -2,7 +2,7 @@
 organization's members and invitations, its audit view.
 
 Views parse, call one service of ``gateway.organizations`` and render or redirect. A
-refusal maps the same way everywhere (:func:`_answer`): not in the organization or no such
+refusal maps the same way everywhere (:func:`answer`): not in the organization or no such
 id -> 404, role too low -> 403, a rule (the last owner) -> the page again with the reason;
 nothing is changed in any of them. Role changes and removals need a fresh re-authentication.
 """
@@ -16,10 +16,16 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from gateway.console.forms import ActionForm, InvitationForm, OrganizationForm, OrgRoleForm
+from gateway.console.forms import (
+    ActionForm,
+    DomainForm,
+    InvitationForm,
+    OrganizationForm,
+    OrgRoleForm,
+)
 from gateway.identity.sessions import is_fresh
 from gateway.models import Organization, OrganizationMember, User
-from gateway.organizations import activity, invitations, membership
+from gateway.organizations import activity, domains, invitations, membership
 from gateway.organizations.errors import NotAllowed, NotFound, Refused
 from gateway.organizations.roles import OrgRole, manages, may_act_on
 
@@ -36,7 +42,7 @@ def _me() -> User:
 Done = tuple[str | None, str | None]
 
 
-def _answer(back: str, work: Callable[[], Done]) -> Response:
+def answer(back: str, work: Callable[[], Done]) -> Response:
     """Run a service; map its refusals; flash what happened and go on."""
     try:
         message, to = work()
@@ -52,7 +58,7 @@ def _answer(back: str, work: Callable[[], Done]) -> Response:
     return redirect(to or back)
 
 
-def _page(organization_id: str) -> str:
+def page_of(organization_id: str) -> str:
     return url_for("organizations.show", organization_id=organization_id)
 
 
@@ -78,9 +84,9 @@ def create() -> ResponseReturnValue:
 
     def work() -> Done:
         created = membership.create(_me(), form.name.data)
-        return "Organization created: you are its owner.", _page(created.id)
+        return "Organization created: you are its owner.", page_of(created.id)
 
-    return _answer(url_for("organizations.index"), work)
+    return answer(url_for("organizations.index"), work)
 
 
 def _load(organization_id: str) -> tuple[OrganizationMember, Organization]:
@@ -105,6 +111,9 @@ def show(organization_id: str) -> str:
         "organizations/show.html", org=org, me=me, role=mine, manages=manages(mine),
         members=people, role_of=membership.role_of, acts_on=acts_on,
         pending=invitations.pending(org.id) if manages(mine) else [],
+        domains=domains.of(org.id) if mine is OrgRole.OWNER else [],
+        domain_form=DomainForm(), record_name=domains.record_name,
+        record_value=domains.record_value,
         invite_form=InvitationForm(), action=ActionForm(),
         role_forms={m.public_id: OrgRoleForm(prefix=m.public_id, role=m.role) for m in people},
         roles=[r.label for r in OrgRole],
@@ -124,7 +133,7 @@ def invite(organization_id: str) -> Response:
                 "Invitation saved, but not mailed: this address has had its mails for this "
                 "hour. Send it again later."), None
 
-    return _answer(_page(organization_id), work)
+    return answer(page_of(organization_id), work)
 
 
 @bp.post("/<organization_id>/invitations/<invitation_id>/revoke")
@@ -137,10 +146,10 @@ def revoke(organization_id: str, invitation_id: str) -> Response:
         invitations.revoke(_me(), organization_id, invitation_id)
         return "Invitation withdrawn.", None
 
-    return _answer(_page(organization_id), work)
+    return answer(page_of(organization_id), work)
 
 
-def _stale(back: str) -> Response | None:
+def stale(back: str) -> Response | None:
     if is_fresh(current_user.record):
         return None
     flash("Confirm it is you, then do that again.", "info")
@@ -153,13 +162,13 @@ def change_role(organization_id: str, member_id: str) -> Response:
     form = OrgRoleForm(prefix=member_id)
     if not form.validate_on_submit():
         abort(400)
-    back = _page(organization_id)
+    back = page_of(organization_id)
 
     def work() -> Done:
         changed = membership.set_role(_me(), organization_id, member_id, form.role.data)
         return (f"Role changed to {form.role.data}." if changed else None), None
 
-    return _stale(back) or _answer(back, work)
+    return stale(back) or answer(back, work)
 
 
 @bp.post("/<organization_id>/members/<member_id>/remove")
@@ -167,7 +176,7 @@ def change_role(organization_id: str, member_id: str) -> Response:
 def remove(organization_id: str, member_id: str) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    back = _page(organization_id)
+    back = page_of(organization_id)
 
     def work() -> Done:
         gone = membership.remove(_me(), organization_id, member_id)
@@ -175,7 +184,7 @@ def remove(organization_id: str, member_id: str) -> Response:
             return "You left the organization.", url_for("organizations.index")
         return "Member removed.", None
 
-    return _stale(back) or _answer(back, work)
+    return stale(back) or answer(back, work)
 
 
 @bp.get("/<organization_id>/audit")
@@ -209,6 +218,6 @@ def accept(invitation_id: str) -> Response:
         abort(400)
     def work() -> Done:
         org = invitations.accept(_me(), invitation_id)
-        return f"You joined {org.name}.", _page(org.id)
+        return f"You joined {org.name}.", page_of(org.id)
 
-    return _answer(url_for("organizations.index"), work)
+    return answer(url_for("organizations.index"), work)

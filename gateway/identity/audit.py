@@ -71,6 +71,10 @@ EVENT_LABELS = {
     "organization_joined": "Joined an organization",
     "organization_role_changed": "Organization role changed",
     "organization_member_removed": "Removed from an organization",
+    "organization_domain_added": "Domain added to an organization",
+    "organization_domain_verified": "Domain verified by DNS",
+    "organization_domain_removed": "Domain removed from an organization",
+    "organization_account_managed": "Account brought under an organization's management",
 }
 
 

@@ -4,7 +4,8 @@ Every lookup goes through the asking account's own membership (:func:`require`):
 organization the account is not in, or a member id of another organization, is
 :class:`~gateway.organizations.errors.NotFound`. Role changes and removals lock the
 organization's row first, so two owners demoting each other at once cannot leave it with
-none: an organization keeps at least one owner. Each service commits once.
+none: an organization keeps at least one owner. Each service commits once. A managed
+account that leaves or is removed is no longer managed (``gateway.organizations.managed``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from gateway.db import db
 from gateway.identity import audit
 from gateway.identity.mail import mail_text
 from gateway.models import Organization, OrganizationMember, User
+from gateway.organizations import managed
 from gateway.organizations.errors import NotAllowed, NotFound, Refused
 from gateway.organizations.roles import OrgRole, may_act_on, may_grant
 
@@ -93,6 +95,14 @@ def require(user: User, organization_id: object, *, manage: bool = False,
     return member
 
 
+def require_owner(user: User, organization_id: object) -> OrganizationMember:
+    """``user``'s membership, when they own the organization (domains, managed accounts)."""
+    me = require(user, organization_id)
+    if role_of(me) is not OrgRole.OWNER:
+        raise NotAllowed
+    return me
+
+
 def organization(member: OrganizationMember) -> Organization:
     found = db().get(Organization, member.organization_id)
     if found is None:
@@ -162,6 +172,7 @@ def remove(actor: User, organization_id: object, public_id: object) -> Organizat
         raise NotAllowed
     if role_of(target) is OrgRole.OWNER and _owners(me.organization_id) <= 1:
         raise Refused(LAST_OWNER)
+    managed.release(me.organization_id, [target.user])
     db().delete(target)
     audit.in_organization("organization_member_removed", me.organization_id, target.user_id,
                           actor.id, role=target.role)

@@ -314,6 +314,8 @@ def crawl_organization(crawl: Crawl, page: Any, gateway: str) -> None:
     page.get_by_role("link", name="Audit").click()
     page.wait_for_url(re.compile(r"/audit$"))
     crawl.check(page, "console-organization-audit")
+    page.goto(page.url.removesuffix("/audit") + "/managed")
+    crawl.check(page, "console-organization-managed")
 
 
 def crawl_email_change(crawl: Crawl, stack: Stack) -> None:

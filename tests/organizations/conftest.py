@@ -4,6 +4,7 @@ does on the organization pages, in a few words."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,8 @@ from werkzeug.test import TestResponse
 
 from gateway.db import new_session
 from gateway.models import OrganizationInvitation, OrganizationMember, User
-from tests.support.console import Actions, csrf_token
+from tests.support.console import Actions, csrf_token, make_app
+from tests.support.dns_zone import Zone, dns_zone
 
 
 @dataclass
@@ -101,6 +103,18 @@ class People:
     def user(self, email: str) -> User:
         with self.app.app_context(), new_session() as session:
             return session.scalars(select(User).where(User.email == email)).one()
+
+
+@pytest.fixture
+def zone() -> Iterator[Zone]:
+    with dns_zone() as served:
+        yield served
+
+
+@pytest.fixture
+def app(database_url: str, zone: Zone) -> Flask:
+    """The gateway asking the test's DNS server for TXT records."""
+    return make_app(database_url, DNS_RESOLVER=zone.address)
 
 
 @pytest.fixture
