@@ -8,6 +8,7 @@ compares the two. Test-only switches are not settings: see :class:`GatewayTestSw
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -50,6 +51,28 @@ def support_email(email: str) -> None:
     """``check`` of ``SUPPORT_EMAIL``: empty, or one address."""
     if email and (len(email) > 254 or not _ADDRESS.fullmatch(email)):
         raise ValueError("must be one email address, like help@example.com")
+
+
+def dns_resolver(value: str) -> None:
+    """``check`` of ``DNS_RESOLVER``: empty, or ``address[:port]`` (``[v6]:port``)."""
+    if value:
+        resolver_address(value)
+
+
+def resolver_address(value: str) -> tuple[str, int]:
+    """The (IP address, port) ``DNS_RESOLVER`` names; port 53 unless given."""
+    host, port = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError("must be address[:port], like 127.0.0.1:53 or [::1]:53")
+            port = rest[1:]
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("the port must be a number from 1 to 65535")
+    return str(ipaddress.ip_address(host)), int(port)
 
 
 @dataclass(frozen=True)
@@ -185,6 +208,9 @@ class GatewaySettings:
     REQUEST_BODY_CONCURRENCY: int = setting(8, **POSITIVE)
     REQUEST_BODY_PER_CLIENT: int = setting(2, **POSITIVE)
     REQUEST_BODY_MIN_RATE: int = setting(8192, min=1)
+    # The DNS server asked for organizations' domain verification TXT records
+    # (gateway/organizations/dns_txt.py): address[:port], or empty for the system's resolvers.
+    DNS_RESOLVER: str = setting("", check=dns_resolver)
 
 
 @dataclass(frozen=True)

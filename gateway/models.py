@@ -78,6 +78,11 @@ class User(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # An operator reset the account's 2FA: the next sign-in enrols a second factor first.
     must_enrol_2fa: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The organization that manages the account: its address is at a domain that organization
+    # verified, and an owner brought it under management (gateway.organizations.managed).
+    managed_by_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
 
     recovery_codes: Mapped[list[RecoveryCode]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -235,6 +240,8 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The organization an organization event belongs to (its audit page lists them).
+    organization_id: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class UsedToken(Base):
@@ -371,3 +378,80 @@ class ApiToken(Base):
     scope: Mapped[str] = mapped_column(String(200))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Organization(Base):
+    """A group of Console accounts (gateway.organizations). ``id`` is 128 random bits: it is in
+    every organization URL, and a guessed one must find nothing."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OrganizationMember(Base):
+    """One account in one organization, with its role there (``owner``, ``admin``,
+    ``member``); ``public_id`` is what URLs name. ``created_at`` is when the person joined: the
+    organization's audit page shows their security events from then on, never before."""
+
+    __tablename__ = "organization_members"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "user_id", name="uq_organization_members_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class OrganizationInvitation(Base):
+    """An invitation mailed to ``email``: the account that signs in with that (verified)
+    address accepts it, once, before ``expires_at``. One per address and organization."""
+
+    __tablename__ = "organization_invitations"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "email", name="uq_organization_invitations_email"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organization: Mapped[Organization] = relationship()
+
+
+class OrganizationDomain(Base):
+    """An email domain an organization claims. ``token`` is what its DNS TXT record must hold
+    (one per organization and domain, so one organization's record proves nothing for
+    another). ``claim`` holds the domain once verified: its unique constraint lets one
+    organization at most have it verified."""
+
+    __tablename__ = "organization_domains"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "domain", name="uq_organization_domains_domain"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    domain: Mapped[str] = mapped_column(String(253))
+    token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(253), unique=True)

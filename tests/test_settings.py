@@ -75,6 +75,9 @@ def test_settings_table_lists_every_variable_with_its_type_and_default(
     ("PUBLIC_URL", "login.example.com"),
     ("PUBLIC_URL", "javascript:alert(1)"),
     ("APP_ENV", "prod"),
+    ("DNS_RESOLVER", "dns.example.com"),
+    ("DNS_RESOLVER", "127.0.0.1:0"),
+    ("DNS_RESOLVER", "[::1]x"),
 ])
 def test_bad_gateway_value_stops_the_start_naming_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"^{variable}: "):

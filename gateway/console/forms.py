@@ -8,7 +8,8 @@ from typing import Any
 from flask import request
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from gateway.identity.factors import Factor
@@ -197,3 +198,36 @@ class DownloadCodesForm(ConsoleForm):
     """The codes just shown, sent back to be downloaded as a text file (nothing kept)."""
 
     codes = StringField(validators=[Length(max=1000)])
+
+
+class OrganizationForm(FlaskForm):
+    name = StringField("Organization name", [DataRequired(), Length(max=100)],
+                       render_kw={"maxlength": 100, "autocomplete": "organization"})
+
+
+_ORG_ROLES = [SelectChoice(r, r.title()) for r in ("member", "admin", "owner")]
+
+
+class InvitationForm(FlaskForm):
+    email = StringField("Email", [DataRequired(), Length(max=320)], render_kw=_EMAIL)
+    role = SelectField("Role", choices=_ORG_ROLES)
+
+
+class OrgRoleForm(FlaskForm):
+    """A member's role; built with ``prefix=<member id>`` so each row has its own ids."""
+
+    role = SelectField("Role", choices=_ORG_ROLES)
+
+
+class DomainForm(FlaskForm):
+    domain = StringField("Domain", [DataRequired(), Length(max=253)],
+                         render_kw={"spellcheck": "false", "autocapitalize": "off",
+                                    "maxlength": 253},
+                         description="The part after the @ of your people's addresses.")
+
+
+class ManageAccountsForm(FlaskForm):
+    """The owner's confirmation; the addresses shown travel as ``account`` fields."""
+
+    confirm = BooleanField("I confirm: bring these accounts under this organization and "
+                           "mail each person.", [DataRequired()])

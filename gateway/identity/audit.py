@@ -66,6 +66,18 @@ EVENT_LABELS = {
     "audit_pruned": "Old audit rows removed (AUDIT_RETENTION_DAYS)",
     "api_client_created": "Admin API client created",
     "api_client_revoked": "Admin API client revoked",
+    # Organizations (gateway.organizations): recorded with the organization's id, so its audit
+    # page lists them; ``user_id`` is the person the event is about.
+    "organization_created": "Organization created",
+    "organization_member_invited": "Invitation to an organization sent",
+    "organization_invitation_revoked": "Invitation to an organization withdrawn",
+    "organization_joined": "Joined an organization",
+    "organization_role_changed": "Organization role changed",
+    "organization_member_removed": "Removed from an organization",
+    "organization_domain_added": "Domain added to an organization",
+    "organization_domain_verified": "Domain verified by DNS",
+    "organization_domain_removed": "Domain removed from an organization",
+    "organization_account_managed": "Account brought under an organization's management",
 }
 
 
@@ -90,15 +102,24 @@ def by_operator(
     _add(db(), event, user_id, actor_id, detail)
 
 
+def in_organization(
+    event: str, organization_id: str, user_id: str | None, actor_id: str | None, /,
+    **detail: object,
+) -> None:
+    """An organization's event about ``user_id``, done by ``actor_id`` (the person
+    themselves when they are the same): listed on that organization's audit page."""
+    _add(db(), event, user_id, actor_id, detail, organization_id)
+
+
 def _add(
     into: Session, event: str, user_id: str | None, actor_id: str | None,
-    detail: Mapping[str, object],
+    detail: Mapping[str, object], organization_id: str | None = None,
 ) -> None:
     if event not in EVENT_LABELS:
         raise ValueError(f"unknown audit event {event!r}")
     text = json.dumps(detail, sort_keys=True, default=str) if detail else ""
     into.add(AuditEvent(user_id=user_id, event=event, actor_id=actor_id, ip_address=client_ip(),
-                        detail=text))
+                        detail=text, organization_id=organization_id))
     log.info("audit %s user=%s actor=%s %s", event, user_id, actor_id, text)
 
 

@@ -15,7 +15,7 @@ gate (``gateway.console.enrolment_gate``) and the admin console's guard ask.
 from __future__ import annotations
 
 import enum
-from typing import Protocol
+from typing import Protocol, Self
 
 from sqlalchemy import select
 
@@ -24,23 +24,28 @@ from gateway.identity import audit
 from gateway.models import User
 
 
-class Role(enum.IntEnum):
-    """Ordered: a higher value holds every power of the lower ones."""
-
-    SUPPORT = 1
-    ADMIN = 2
-    OWNER = 3
+class RankedRole(enum.IntEnum):
+    """Roles in order: a higher value holds every power of the lower ones; stored and shown
+    by their lower-case name (also the organizations' roles, ``gateway.organizations.roles``)."""
 
     @property
     def label(self) -> str:
         return self.name.lower()
 
     @classmethod
-    def parse(cls, value: object) -> Role | None:
-        """The role named ``value`` ("support", "admin", "owner"), or None."""
+    def parse(cls, value: object) -> Self | None:
+        """The role named ``value`` (its label), or None."""
         if not isinstance(value, str):
             return None
         return {r.label: r for r in cls}.get(value)
+
+
+class Role(RankedRole):
+    """The operator roles."""
+
+    SUPPORT = 1
+    ADMIN = 2
+    OWNER = 3
 
 
 class Action(enum.StrEnum):

@@ -282,9 +282,11 @@ def crawl_console_signed_in(crawl: Crawl, stack: Stack) -> None:
         ("/settings/passkeys", "passkeys"),
         ("/settings/sessions/revoke-all", "sign-out-everywhere-question"),
         ("/logout", "sign-out-question"),
+        ("/organizations/", "organizations"),
     ]:
         page.goto(gateway + path)
         crawl.check(page, "console-" + name)
+    crawl_organization(crawl, page, gateway)
     # Through the gateway, each product renders the shared switcher from the assertion.
     for path, name in [
         ("/segment/", "home"),
@@ -308,6 +310,23 @@ def crawl_console_signed_in(crawl: Crawl, stack: Stack) -> None:
         page.goto(gateway + "/link/" + product)
         crawl.check(page, "console-link-" + product)
     page.context.close()
+
+
+def crawl_organization(crawl: Crawl, page: Any, gateway: str) -> None:
+    """An organization as its owner: its members (with an invitation waiting), its audit."""
+    page.goto(gateway + "/organizations/")
+    page.get_by_label("Organization name").fill(f"Acme {crawl.scheme}")
+    page.get_by_role("button", name="Create organization").click()
+    page.wait_for_url(re.compile(r"/organizations/[0-9a-f]{32}$"))
+    page.get_by_label("Email").fill(f"invitee.{crawl.scheme}@example.com")
+    page.get_by_role("button", name="Send invitation").click()
+    page.wait_for_load_state("load")
+    crawl.check(page, "console-organization")
+    page.get_by_role("link", name="Audit").click()
+    page.wait_for_url(re.compile(r"/audit$"))
+    crawl.check(page, "console-organization-audit")
+    page.goto(page.url.removesuffix("/audit") + "/managed")
+    crawl.check(page, "console-organization-managed")
 
 
 def crawl_email_change(crawl: Crawl, stack: Stack) -> None:
