@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -40,6 +41,8 @@ log = logging.getLogger("gateway.background")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _KEY = "gateway.background"
+#: Every worker started in this process, so that all can be stopped at once (``stop_all``).
+_STARTED: weakref.WeakSet[BackgroundWorker] = weakref.WeakSet()
 
 
 def init_app(app: Flask) -> None:
@@ -50,6 +53,13 @@ def init_app(app: Flask) -> None:
     app.extensions[_KEY] = worker
     mail.on_queued_commit(app, worker.kick)
     app.wsgi_app = worker.starting_with(app.wsgi_app)  # type: ignore[method-assign,assignment]
+
+
+def stop_all() -> None:
+    """End every worker this process started: an app that is thrown away (a test's) must not
+    leave a thread working on a database that is gone."""
+    for worker in list(_STARTED):
+        worker.stop()
 
 
 def stop(app: Flask) -> None:
@@ -89,6 +99,7 @@ class BackgroundWorker:
             self._thread = threading.Thread(target=self._run, name="gateway-background",
                                             daemon=True)
             self._thread.start()
+            _STARTED.add(self)
         atexit.register(self.stop)
 
     def kick(self) -> None:

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
+from gateway import background
 from gateway.db import Base
 from tests.support.console import Actions, dispose_built_apps, make_app
 from tests.support.stack import postgres_database
@@ -66,9 +67,14 @@ def database_url(tmp_path: Any, postgres_url: str | None) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def _dispose_engines() -> Iterator[None]:
-    """Close the connection pools of every app a test built (no leaked connections)."""
+    """Close the connection pools of every app a test built (no leaked connections), and stop
+    every background worker a test's app started, however it was built: a worker left behind
+    works on a database that is gone, and its compiling templates in a thread of its own while
+    the next test compiles (CPython 3.11's ``compile`` is not safe across threads:
+    "AST constructor recursion depth mismatch") broke an unrelated test."""
     yield
     dispose_built_apps()
+    background.stop_all()
 
 
 @pytest.fixture
