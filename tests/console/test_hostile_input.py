@@ -71,7 +71,7 @@ def test_hostile_verification_tokens(actions: Actions, query: str) -> None:
 
 
 def test_invalid_utf8_form_body_is_4xx(actions: Actions) -> None:
-    from tests.support.console import csrf_token
+    from tests.support.csrf import csrf_token
 
     token = csrf_token(actions.client, "/login")
     body = b"csrf_token=" + token.encode() + b"&email=%ED%A0%80%FF&password=%C3%28"

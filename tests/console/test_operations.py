@@ -16,7 +16,8 @@ from gateway import create_app
 from gateway import db as gateway_db
 from gateway.db import Base
 from gateway.keys.store import KeyStore
-from tests.support.console import Actions, csrf_token, current_code, make_app
+from tests.support.console import Actions, current_code, make_app
+from tests.support.csrf import csrf_token
 
 
 def test_environment_overrides_defaults_and_tests_override_both() -> None:

@@ -15,7 +15,8 @@ from gateway.db import new_session
 from gateway.models import PasskeyCredential, ProductLink, RecoveryCode
 from tests.support.apps import dispose
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import Actions, age_sessions, csrf_token, current_code, lock_out
+from tests.support.console import Actions, age_sessions, current_code, lock_out
+from tests.support.csrf import csrf_token
 from tests.support.passkey_flows import (
     ORIGIN,
     events,
@@ -354,7 +355,7 @@ def test_password_reset_needs_the_passkey(app: Flask, actions: Actions) -> None:
     refused = actions.post("/reset-password", link, token=token, password=new_password)
     assert refused.status_code == 401
     assert not signed_in(actions.client)
-    from tests.support.console import csrf_token
+    from tests.support.csrf import csrf_token
 
     response = actions.client.post(f"/passkeys/options/reset?token={token}",
                                    headers={"X-CSRFToken": csrf_token(actions.client, link)})

@@ -8,7 +8,6 @@ credential change and by "sign out everywhere".
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy import select, update
 from gateway.db import new_session
 from gateway.models import KnownDevice, utcnow
 from tests.support.console import PASSWORD, Actions, current_code, make_app
+from tests.support.csrf import csrf_token
 from tests.support.proxy_gateway import SignedIn, echoed
 
 CHROME_ON_WINDOWS = (
@@ -69,10 +69,8 @@ def test_device_cookie_is_secure_on_https(database_url: str) -> None:
     user = Actions(app, client).create_user(totp=True)
 
     def post(path: str, **data: str) -> Any:
-        page = client.get(path, base_url=https).get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        assert token, page
-        return client.post(path, base_url=https, data={**data, "csrf_token": token.group(1)},
+        token = csrf_token(client, path, base_url=https)
+        return client.post(path, base_url=https, data={**data, "csrf_token": token},
                            headers={"Referer": https + path})  # CSRF checks it on HTTPS
 
     assert post("/login", email="user@example.com", password=PASSWORD).status_code == 302

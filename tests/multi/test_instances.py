@@ -20,7 +20,8 @@ import requests
 from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.support.person import Person, browser, csrf
+from tests.support.csrf import csrf_from
+from tests.support.person import Person, browser
 from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
@@ -164,7 +165,7 @@ def test_concurrent_failures_on_both_instances_are_all_counted(stack: Stack) -> 
         barrier.wait(timeout=20)
         answer = attempt.http.post(
             base + "/login", allow_redirects=False, timeout=15,
-            data={"csrf_token": csrf(page), "email": someone.email, "password": "wrong" * 4},
+            data={"csrf_token": csrf_from(page), "email": someone.email, "password": "wrong" * 4},
         )
         statuses.append(answer.status_code)
 

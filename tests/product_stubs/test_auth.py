@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.exc import NoResultFound
 
+from tests.support.csrf import without_csrf
 from tests.support.product_apps import Helper, make_app
 
 
@@ -30,16 +30,10 @@ def test_identifier_first_then_password(h: Helper) -> None:
     assert h.client.get("/").status_code == 200
 
 
-def _without_csrf(page: str) -> str:
-    """The page minus its CSRF token, which carries a timestamp (two pages a second apart
-    differ there whoever asked)."""
-    return re.sub(r'name="csrf_token"[^>]*value="[^"]*"', "", page)
-
-
 def test_unknown_email_gets_the_same_password_step(h: Helper) -> None:
     known = h.client.post("/login", data={"email": h.password_user[0]}).get_data(as_text=True)
     unknown = h.client.post("/login", data={"email": "nobody@example.com"}).get_data(as_text=True)
-    assert _without_csrf(known.replace(h.password_user[0], "X")) == _without_csrf(
+    assert without_csrf(known.replace(h.password_user[0], "X")) == without_csrf(
         unknown.replace("nobody@example.com", "X")
     )
 

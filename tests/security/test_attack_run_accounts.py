@@ -22,10 +22,10 @@ from gateway.db import new_session
 from gateway.identity import signup as signups
 from gateway.models import User, utcnow
 from tests.support.console import PASSWORD, Actions, current_code, make_app
+from tests.support.csrf import csrf_token, without_csrf
 
 ATTACKER_PASSWORD = "attacker owns this passphrase"
 VICTIM_PASSWORD = "victim chose this passphrase"
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="[^"]+"')
 
 
 def signup(app: Flask, email: str, password: str) -> str:
@@ -33,7 +33,7 @@ def signup(app: Flask, email: str, password: str) -> str:
     visitor = Actions(app, app.test_client())
     response = visitor.post("/signup", email=email, password=password)
     assert response.status_code == 200
-    return _CSRF.sub("", response.get_data(as_text=True)).replace(email, "EMAIL")
+    return without_csrf(response.get_data(as_text=True)).replace(email, "EMAIL")
 
 
 def links(actions: Actions, recipient: str) -> list[str]:
@@ -170,10 +170,7 @@ def test_cwe_613_pending_2fa_dies_with_password_change(app: Flask) -> None:
 
 def _token(actions: Actions) -> str:
     """A CSRF token of this browser without visiting /login/2fa (which may redirect)."""
-    page = actions.client.get("/signup").get_data(as_text=True)
-    found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    assert found
-    return found.group(1)
+    return csrf_token(actions.client, "/signup")
 
 
 def test_cwe_770_signup_is_throttled_per_client(actions: Actions, app: Flask) -> None:

@@ -16,7 +16,8 @@ from flask import Flask
 
 from gateway import create_app
 from gateway import db as gateway_db
-from tests.support.console import Actions, csrf_token
+from tests.support.console import Actions
+from tests.support.csrf import csrf_token
 from tests.support.snapshots import assert_no_trace, gateway_snapshot
 
 _ARGUMENTS = {"name": "segment", "public_id": "0123456789abcdef0123456789abcdef"}

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
 from tests.security.strategies import FUZZ, form_fields, path_segment, text
-from tests.support.console import PASSWORD, csrf_token, make_app
+from tests.support.console import PASSWORD, make_app
+from tests.support.csrf import csrf_token
 from tests.support.product_servers import Person
 from tests.support.snapshots import assert_no_trace, gateway_snapshot
 

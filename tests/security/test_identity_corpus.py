@@ -27,8 +27,9 @@ from sqlalchemy import func, select
 from gateway.assertion import AssertionVerifier, InvalidAssertion, StaticJwks
 from gateway.db import new_session
 from gateway.models import LoginSession, ThrottleBucket, User, utcnow
-from tests.support.console import PASSWORD, Actions, csrf_token, current_code, make_app
+from tests.support.console import PASSWORD, Actions, current_code, make_app
 from tests.support.corpora import FORWARDED_FOR
+from tests.support.csrf import csrf_token
 from tests.support.keys import shared_store
 from tests.support.proxy_gateway import echoed, sign_in
 

@@ -238,7 +238,7 @@ def test_no_passkeys_on_an_ip_address(database_url: str) -> None:
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     assert "Sign in with a passkey" not in page
-    from tests.support.console import csrf_token
+    from tests.support.csrf import csrf_token
 
     response = client.post("/passkeys/options/login",
                            headers={"X-CSRFToken": csrf_token(client, "/login")})

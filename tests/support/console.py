@@ -20,12 +20,10 @@ from gateway.db import new_session
 from gateway.identity.passwords import hash_password
 from gateway.models import LoginSession, OutboxMessage, User, utcnow
 from tests.support import switches as switches_for
+from tests.support.csrf import csrf_token
 from tests.support.keys import shared_store
 
 PASSWORD = "correct horse battery staple"
-
-
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 #: Every app a test built, disposed of after the test (``tests/conftest.py``).
@@ -52,14 +50,6 @@ def dispose_built_apps() -> None:
         application = _APPS.pop()
         background.stop(application)
         gateway_db.engine(application).dispose()
-
-
-def csrf_token(client: FlaskClient, path: str) -> str:
-    """The CSRF token from the form on ``path`` (tests keep CSRF switched on)."""
-    page = client.get(path).get_data(as_text=True)
-    match = _CSRF.search(page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
 
 
 class Actions:

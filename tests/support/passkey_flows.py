@@ -17,7 +17,8 @@ from werkzeug.test import TestResponse
 from gateway.db import new_session
 from gateway.models import AuditEvent, LoginSession, PasskeyCredential, User
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import Actions, csrf_token, make_app
+from tests.support.console import Actions, make_app
+from tests.support.csrf import csrf_token
 
 ORIGIN = "http://localhost:5000"
 RP_ID = "localhost"

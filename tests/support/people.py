@@ -16,14 +16,15 @@ from gateway.db import new_session
 from gateway.identity.passwords import hash_password
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import OutboxMessage, ProductLink, User, utcnow
-from tests.support.person import browser, csrf
+from tests.support.csrf import csrf_from
+from tests.support.person import browser
 from tests.support.stack import Stack
 
 
 def submit(session: requests.Session, url: str, form_url: str | None = None,
            **data: str) -> requests.Response:
     """GET the form page, then POST it with its CSRF token (no redirects followed)."""
-    data["csrf_token"] = csrf(session.get(form_url or url, timeout=15).text)
+    data["csrf_token"] = csrf_from(session.get(form_url or url, timeout=15).text)
     return session.post(url, data=data, allow_redirects=False, timeout=30)
 
 

@@ -12,7 +12,8 @@ import re
 
 import requests
 
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+from tests.support.csrf import csrf_from
+
 _TIMEOUT = 15
 
 
@@ -20,12 +21,6 @@ def browser() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     return session
-
-
-def csrf(page: str) -> str:
-    found = _CSRF.search(page)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
 
 
 class Person:
@@ -42,7 +37,7 @@ class Person:
 
     def post_form(self, page_path: str, action: str, data: dict[str, str]) -> requests.Response:
         """Open ``page_path``, then submit ``data`` with that page's CSRF token to ``action``."""
-        token = csrf(self.get(page_path).text)
+        token = csrf_from(self.get(page_path).text)
         return self.http.post(
             self.base + action, data={"csrf_token": token, **data}, allow_redirects=False,
             timeout=_TIMEOUT,
@@ -60,7 +55,7 @@ class Person:
         assert token, "no token on the confirmation page"
         answer = self.http.post(
             self.base + "/verify-email",
-            data={"csrf_token": csrf(confirm), "token": html.unescape(token.group(1))},
+            data={"csrf_token": csrf_from(confirm), "token": html.unescape(token.group(1))},
             timeout=_TIMEOUT,
         )
         assert answer.status_code == 200, answer.text[:500]

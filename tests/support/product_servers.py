@@ -29,7 +29,8 @@ from gateway.db import new_session
 from gateway.models import AuditEvent, LoginSession, ProductLink, User
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User as ProductUser
-from tests.support.console import Actions, csrf_token
+from tests.support.console import Actions
+from tests.support.csrf import csrf_from, csrf_token
 from tests.support.keys import shared_store, write_jwks
 from tests.support.switches import PRODUCT as SWITCHES
 
@@ -38,7 +39,6 @@ GATEWAY_URL = "http://gateway.test"
 SEGMENT_ALICE = ("alice@example.com", "segment-alice-pass")
 SENDGRID_DAVE = ("dave@example.com", "sendgrid-dave-pass")
 SENDGRID_ALICE = ("alice@example.com", "sendgrid-alice-pass")
-_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SWITCH = re.compile(r'data-product="(\w+)"[^>]*>.*?class="link-state ([\w-]+)"', re.S)
 
 
@@ -187,9 +187,7 @@ def product_login(
     Without ``password`` only the email step is sent (what decides a redirect to the gateway).
     """
     form = browser.get(base + "/login", timeout=5).text
-    token = _CSRF_FIELD.search(form)
-    assert token, "no CSRF token on the product login page"
-    data = {"csrf_token": token.group(1), "email": email, "step": "email"}
+    data = {"csrf_token": csrf_from(form), "email": email, "step": "email"}
     if password is not None:
         data |= {"step": "password", "password": password}
     return browser.post(base + "/login", data=data, allow_redirects=False, timeout=5)

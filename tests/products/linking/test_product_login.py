@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.support.console import current_code
+from tests.support.csrf import csrf_from, without_csrf
 from tests.support.product_servers import (
     GATEWAY_URL,
     SEGMENT_ALICE,
@@ -60,7 +60,7 @@ def test_return_path_inside_the_product_is_kept(person, products):
     login_page = browser.get(segment.url + "/settings", timeout=5)
     assert "/login" in login_page.url
     token_page = browser.get(segment.url + "/login?next=/settings", timeout=5).text
-    token = token_page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    token = csrf_from(token_page)
 
     sent = browser.post(
         segment.url + "/login",
@@ -90,7 +90,7 @@ def test_product_login_page_through_the_gateway_redirects_too(person, products):
     person.logout()
     form = person.client.get("/segment/login")
     assert form.status_code == 200
-    token = page(form).split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    token = csrf_from(page(form))
 
     sent = person.client.post(
         "/segment/login", data={"csrf_token": token, "email": "alice@example.com"}
@@ -125,7 +125,7 @@ def test_unknown_email_gets_the_same_answer_as_an_unlinked_one(products, product
 
 
 def _shape(html: str, email: str) -> str:
-    return re.sub(r'name="csrf_token" value="[^"]+"', "", html.replace(email, "X"))
+    return without_csrf(html.replace(email, "X"))
 
 
 def test_login_hint_audit_is_no_oracle(person, products):
