@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from tests.support import races
-from tests.support.console import PASSWORD, Actions, make_app
+from tests.support.console import PASSWORD, Actions, make_gateway_app
 
 IN_USE = "This email address is already in use."
 STRANGER_PASSWORD = "the stranger's own passphrase"
@@ -19,7 +19,7 @@ STRANGER_PASSWORD = "the stranger's own passphrase"
 
 @pytest.fixture
 def app(database_url: str) -> Flask:
-    return make_app(database_url, EMAIL_CHANGE_MAX_PER_HOUR=3)
+    return make_gateway_app(database_url, EMAIL_CHANGE_MAX_PER_HOUR=3)
 
 
 def ask(actions: Actions, email: str) -> TestResponse:

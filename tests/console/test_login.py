@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from gateway.identity.addresses import canonical_email
-from tests.support.console import PASSWORD, Actions, current_code, make_app
+from tests.support.console import PASSWORD, Actions, current_code, make_gateway_app
 
 
 def test_login_success_lands_on_safe_next(actions: Actions) -> None:
@@ -50,7 +50,7 @@ def test_unknown_accounts_are_throttled_alike(actions: Actions) -> None:
 
 
 def test_ip_throttle_across_accounts(database_url: str) -> None:
-    app = make_app(database_url, IP_MAX_ATTEMPTS=5, LOGIN_MAX_FAILURES=50)
+    app = make_gateway_app(database_url, IP_MAX_ATTEMPTS=5, LOGIN_MAX_FAILURES=50)
     actions = Actions(app, app.test_client())
     for i in range(5):
         actions.login(f"spray{i}@example.com", "wrong password!!")

@@ -16,7 +16,7 @@ from gateway import create_app
 from gateway import db as gateway_db
 from gateway.db import Base
 from gateway.keys.store import KeyStore
-from tests.support.console import Actions, current_code, make_app
+from tests.support.console import Actions, current_code, make_gateway_app
 from tests.support.csrf import csrf_token
 
 
@@ -164,7 +164,7 @@ def test_a_locked_sqlite_database_is_a_503_page_not_a_500(tmp_path: object) -> N
     schema = create_engine(f"sqlite:///{path}")
     Base.metadata.create_all(schema)
     schema.dispose()
-    app = make_app(f"sqlite:///{path}")
+    app = make_gateway_app(f"sqlite:///{path}")
     actions = Actions(app, app.test_client())
     actions.create_user()
     # The busy timeout is 15 s; the test's connections wait 50 ms for the lock instead.

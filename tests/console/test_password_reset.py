@@ -30,7 +30,7 @@ from tests.support.console import (
     Actions,
     current_code,
     lock_out,
-    make_app,
+    make_gateway_app,
 )
 from tests.support.csrf import csrf_token, without_csrf
 
@@ -117,7 +117,7 @@ def test_no_enumeration_same_page_status_and_work(actions: Actions, app: Flask) 
 
 
 def test_throttled_per_client_and_per_address(database_url: str) -> None:
-    app = make_app(database_url, SIGNUP_MAX_PER_IP=4, RESET_MAX_PER_ADDRESS=2)
+    app = make_gateway_app(database_url, SIGNUP_MAX_PER_IP=4, RESET_MAX_PER_ADDRESS=2)
     visitor = fresh(app)
     visitor.create_user()
     statuses = [ask_reset(visitor, "user@example.com").status_code for _ in range(3)]
@@ -130,7 +130,7 @@ def test_throttled_per_client_and_per_address(database_url: str) -> None:
 
 
 def test_mail_cap_per_recipient(database_url: str) -> None:
-    app = make_app(database_url, MAIL_PER_HOUR=1, RESET_MAX_PER_ADDRESS=10)
+    app = make_gateway_app(database_url, MAIL_PER_HOUR=1, RESET_MAX_PER_ADDRESS=10)
     visitor = fresh(app)
     visitor.create_user()
     for _ in range(3):
@@ -361,7 +361,7 @@ def test_reused_code_at_reset_says_so(actions: Actions) -> None:
 
 
 def test_wrong_codes_at_reset_are_throttled(database_url: str) -> None:
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = fresh(app)
     actions.create_user(totp=True)
     link = reset_link(actions, "user@example.com")
@@ -430,7 +430,7 @@ def test_account_lock_gives_way_to_the_link_and_a_second_factor(
 
 
 def test_wrong_codes_under_an_account_lock_are_throttled_per_link(database_url: str) -> None:
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = fresh(app)
     user = actions.create_user(totp=True)
     lock_out(app)

@@ -13,7 +13,7 @@ from gateway.db import new_session
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import User
 from tests.support import races
-from tests.support.console import Actions, age_sessions, current_code, make_app
+from tests.support.console import Actions, age_sessions, current_code, make_gateway_app
 
 
 def with_codes(actions: Actions, app: Flask) -> tuple[str, list[str]]:
@@ -186,7 +186,7 @@ def test_download_needs_a_fresh_reauthentication(actions: Actions, app: Flask) -
 
 def test_download_guesses_are_throttled(database_url: str) -> None:
     """Guessing codes at the download counts like wrong codes at sign-in."""
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = Actions(app, app.test_client())
     codes = signed_in_with_codes(actions, app)
     statuses = [
@@ -203,7 +203,7 @@ def test_download_guesses_are_throttled(database_url: str) -> None:
 
 def test_a_strangers_wrong_passwords_do_not_block_the_download(database_url: str) -> None:
     """The account's sign-in lock is anyone's to set off: the owner's download is not its."""
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = Actions(app, app.test_client())
     codes = signed_in_with_codes(actions, app)
     stranger = Actions(app, app.test_client())
@@ -216,7 +216,7 @@ def test_a_strangers_wrong_passwords_do_not_block_the_download(database_url: str
 def test_download_refusals_do_not_lock_the_account(database_url: str) -> None:
     """Refused downloads are counted for that session alone: neither sign-in nor another
     session's download is refused because of them."""
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = Actions(app, app.test_client())
     codes = signed_in_with_codes(actions, app)
     for n in range(4):

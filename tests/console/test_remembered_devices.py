@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from gateway.db import new_session
 from gateway.models import KnownDevice, utcnow
-from tests.support.console import PASSWORD, Actions, current_code, make_app
+from tests.support.console import PASSWORD, Actions, current_code, make_gateway_app
 from tests.support.csrf import csrf_token
 from tests.support.proxy_gateway import SignedIn, echoed
 
@@ -64,7 +64,7 @@ def test_remembered_device_skips_the_code_not_the_password(actions: Actions, app
 
 
 def test_device_cookie_is_secure_on_https(database_url: str) -> None:
-    app = make_app(database_url, SESSION_COOKIE_SECURE=True)
+    app = make_gateway_app(database_url, SESSION_COOKIE_SECURE=True)
     client, https = app.test_client(), "https://localhost"
     user = Actions(app, client).create_user(totp=True)
 

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.console import PASSWORD, Actions, make_app
+from tests.support.console import PASSWORD, Actions, make_gateway_app
 
 
 def session_cookie(client: FlaskClient) -> str:
@@ -50,7 +50,7 @@ def test_cookie_flags(actions: Actions, database_url: str) -> None:
     response = actions.login()
     header = next(h for h in response.headers.getlist("Set-Cookie") if "gw_session" in h)
     assert "HttpOnly" in header and "SameSite=Lax" in header and "Secure" not in header
-    secure_app = make_app(database_url, SESSION_COOKIE_SECURE=True)
+    secure_app = make_gateway_app(database_url, SESSION_COOKIE_SECURE=True)
     secure = Actions(secure_app, secure_app.test_client())
     response = secure.login()
     header = next(h for h in response.headers.getlist("Set-Cookie") if "gw_session" in h)
@@ -178,8 +178,8 @@ def test_password_change_needs_fresh_auth_and_ends_other_sessions(
 
 def test_revocation_seen_by_second_instance(database_url: str) -> None:
     """Two gateway apps on one database: logout on one is refused on the other at once."""
-    first = make_app(database_url)
-    second = make_app(database_url)
+    first = make_gateway_app(database_url)
+    second = make_gateway_app(database_url)
     actions = Actions(first, first.test_client())
     actions.create_user()
     actions.login()
@@ -196,7 +196,7 @@ def test_foreign_or_garbled_cookie_is_anonymous(app: Flask, database_url: str) -
     actions.create_user()
     actions.login()
     cookie = session_cookie(actions.client)
-    foreign = make_app(database_url, SECRET_KEY="another-secret-key-of-another-deploy-000")
+    foreign = make_gateway_app(database_url, SECRET_KEY="another-secret-key-of-another-deploy-000")
     client = foreign.test_client()
     client.set_cookie("gw_session", cookie)
     assert client.get("/").status_code == 302

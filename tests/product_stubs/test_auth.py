@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy.exc import NoResultFound
 
 from tests.support.csrf import without_csrf
-from tests.support.product_apps import Helper, make_app
+from tests.support.product_apps import Helper, make_product_app
 
 
 def test_login_page_asks_for_email_first(h: Helper) -> None:
@@ -133,7 +133,7 @@ def test_browser_without_identity_goes_to_login(h: Helper) -> None:
 
 
 def test_login_throttled_per_email(module: Any, product: str, tmp_path: Any) -> None:
-    app = make_app(module, product, tmp_path, LOGIN_EMAIL_MAX_FAILURES=3)
+    app = make_product_app(module, product, tmp_path, LOGIN_EMAIL_MAX_FAILURES=3)
     helper = Helper(app, app.test_client(), product)
     email, password = helper.password_user
     for _ in range(3):
@@ -143,7 +143,7 @@ def test_login_throttled_per_email(module: Any, product: str, tmp_path: Any) -> 
 
 
 def test_login_throttled_per_ip(module: Any, product: str, tmp_path: Any) -> None:
-    app = make_app(module, product, tmp_path, LOGIN_IP_MAX_ATTEMPTS=3)
+    app = make_product_app(module, product, tmp_path, LOGIN_IP_MAX_ATTEMPTS=3)
     client = app.test_client()
     for i in range(3):
         assert client.post("/login", data={"email": f"u{i}@example.com"}).status_code == 200
@@ -156,7 +156,7 @@ def test_login_throttled_per_ip(module: Any, product: str, tmp_path: Any) -> Non
 
 
 def test_csrf_is_required_on_forms(module: Any, product: str, tmp_path: Any) -> None:
-    app: Flask = make_app(module, product, tmp_path, WTF_CSRF_ENABLED=True)
+    app: Flask = make_product_app(module, product, tmp_path, WTF_CSRF_ENABLED=True)
     client = app.test_client()
     email, password = Helper(app, client, product).password_user
     response = client.post(

@@ -11,7 +11,7 @@ import pytest
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User
 from tests.support.keys import craft, hs256_with_public_key, parts, shared_store, stranger_key
-from tests.support.product_apps import Helper, make_app
+from tests.support.product_apps import Helper, make_product_app
 
 JSON = {"Accept": "application/json"}
 
@@ -170,7 +170,7 @@ def test_product_reached_with_no_gateway_answers_401(
 ) -> None:
     """No pinned file, and nothing at the gateway's internal URL: no key, so 401 (not 500),
     and the product's own pages still answer."""
-    app = make_app(module, product, tmp_path, JWKS_FILE="",
+    app = make_product_app(module, product, tmp_path, JWKS_FILE="",
                    GATEWAY_INTERNAL_URL="http://127.0.0.1:9")
     helper = Helper(app, app.test_client(), product)
     user_id, console_id = helper.linked_user()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from config.products import ProductTestSwitches
-from tests.support.product_apps import Helper, make_app
+from tests.support.product_apps import Helper, make_product_app
 
 JSON = {"Accept": "application/json"}
 
@@ -182,7 +182,7 @@ def test_fault_switch_absent_unless_a_test_fixture_asks(
     module: Any, product: str, tmp_path: Any, env: str
 ) -> None:
     # Not even APP_ENV=test opens it: only ProductTestSwitches(fault_endpoint=True) does.
-    app = make_app(module, product, tmp_path, ProductTestSwitches(), APP_ENV=env)
+    app = make_product_app(module, product, tmp_path, ProductTestSwitches(), APP_ENV=env)
     assert "internal_test.set_faults" not in app.view_functions
     client = app.test_client()
     headers = {"Authorization": f"Bearer {app.config['SCIM_TOKEN']}"}

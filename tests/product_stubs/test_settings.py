@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.product_apps import Helper, make_app
+from tests.support.product_apps import Helper, make_product_app
 
 JSON = {"Accept": "application/json"}
 
@@ -22,8 +22,8 @@ def test_timezone_saved_per_product(h: Helper) -> None:
 def test_timezone_is_independent_between_products(tmp_path: Any) -> None:
     from product_stubs import segment, sendgrid
 
-    seg = make_app(segment, "segment", tmp_path)
-    sg = make_app(sendgrid, "sendgrid", tmp_path)
+    seg = make_product_app(segment, "segment", tmp_path)
+    sg = make_product_app(sendgrid, "sendgrid", tmp_path)
     seg_client, sg_client = seg.test_client(), sg.test_client()
     Helper(seg, seg_client, "segment").login("alice@example.com", "segment-alice-pass")
     Helper(sg, sg_client, "sendgrid").login("alice@example.com", "sendgrid-alice-pass")

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from gateway.products.table import products as product_table
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.product_servers import gateway_settings as linking_settings
 
 
@@ -27,7 +27,7 @@ def linked_gateway(
         "LOGIN_MAX_FAILURES": 10_000,
         "IP_MAX_ATTEMPTS": 10_000,
     }
-    app = make_app(database_url, **settings)
+    app = make_gateway_app(database_url, **settings)
     yield app
     product_table(app).close()
 

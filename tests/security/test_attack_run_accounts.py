@@ -21,7 +21,7 @@ from gateway import db as gateway_db
 from gateway.db import new_session
 from gateway.identity import signup as signups
 from gateway.models import User, utcnow
-from tests.support.console import PASSWORD, Actions, current_code, make_app
+from tests.support.console import PASSWORD, Actions, current_code, make_gateway_app
 from tests.support.csrf import csrf_token, without_csrf
 
 ATTACKER_PASSWORD = "attacker owns this passphrase"
@@ -274,7 +274,7 @@ def test_cwe_208_signup_does_the_same_work_for_every_address(actions: Actions, a
 
 
 def test_signup_throttle_and_mail_cap_have_settings(database_url: str) -> None:
-    app = make_app(database_url, SIGNUP_MAX_PER_IP=2, MAIL_PER_HOUR=1)
+    app = make_gateway_app(database_url, SIGNUP_MAX_PER_IP=2, MAIL_PER_HOUR=1)
     visitor = Actions(app, app.test_client())
     codes = [
         visitor.post("/signup", email="same@example.com", password=PASSWORD).status_code

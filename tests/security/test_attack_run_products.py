@@ -27,7 +27,7 @@ from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import OutboxMessage, User
 from tests.product_stubs.test_teams import PASSWORD, invite, setup_team
 from tests.support.keys import stranger_key
-from tests.support.product_apps import PRODUCTS, Helper, make_app
+from tests.support.product_apps import PRODUCTS, Helper, make_product_app
 from tests.support.product_servers import RunningProduct, product_browser
 
 NEW_PASSWORD = "a brand new long password"
@@ -40,7 +40,7 @@ NEW_PASSWORD = "a brand new long password"
 def h(request: pytest.FixtureRequest, tmp_path: Any) -> Helper:
     product = str(request.param)
     module = importlib.import_module(f"product_stubs.{product}")
-    app = make_app(module, product, tmp_path)
+    app = make_product_app(module, product, tmp_path)
     return Helper(app, app.test_client(), product)
 
 

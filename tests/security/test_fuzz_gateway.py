@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
 from tests.security.strategies import FUZZ, form_fields, path_segment, text
-from tests.support.console import PASSWORD, make_app
+from tests.support.console import PASSWORD, make_gateway_app
 from tests.support.csrf import csrf_token
 from tests.support.product_servers import Person
 from tests.support.snapshots import assert_no_trace, gateway_snapshot
@@ -45,7 +45,7 @@ raw_bodies = st.tuples(
 @pytest.fixture
 def fuzz_app(database_url: str) -> Flask:
     """The gateway with throttling out of the way (lockouts are tested elsewhere)."""
-    return make_app(database_url, LOGIN_MAX_FAILURES=100_000, IP_MAX_ATTEMPTS=100_000)
+    return make_gateway_app(database_url, LOGIN_MAX_FAILURES=100_000, IP_MAX_ATTEMPTS=100_000)
 
 
 @pytest.fixture

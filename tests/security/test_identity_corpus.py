@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from gateway.assertion import AssertionVerifier, InvalidAssertion, StaticJwks
 from gateway.db import new_session
 from gateway.models import LoginSession, ThrottleBucket, User, utcnow
-from tests.support.console import PASSWORD, Actions, current_code, make_app
+from tests.support.console import PASSWORD, Actions, current_code, make_gateway_app
 from tests.support.corpora import FORWARDED_FOR
 from tests.support.csrf import csrf_token
 from tests.support.keys import shared_store
@@ -114,7 +114,7 @@ def test_bad_session_cookies_never_give_an_identity(
 @pytest.mark.parametrize("hops", [0, 1], ids=["hops-0", "hops-1"])
 @pytest.mark.parametrize("value", [v for _, v in FORWARDED_FOR], ids=[i for i, _ in FORWARDED_FOR])
 def test_unparsable_forwarded_for(database_url: str, hops: int, value: str) -> None:
-    app = make_app(database_url, TRUSTED_PROXY_HOPS=hops)
+    app = make_gateway_app(database_url, TRUSTED_PROXY_HOPS=hops)
     actions = Actions(app, app.test_client())
     actions.create_user()
     headers = {"X-Forwarded-For": value}
@@ -162,7 +162,7 @@ NOT_AN_ACCOUNT = [
 
 @pytest.fixture
 def locking_app(database_url: str) -> Flask:
-    return make_app(database_url, LOGIN_MAX_FAILURES=3)
+    return make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
 
 
 @pytest.mark.parametrize("variant", [v for _, v in SAME_ACCOUNT], ids=[i for i, _ in SAME_ACCOUNT])

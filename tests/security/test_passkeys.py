@@ -232,9 +232,9 @@ def test_relying_party_must_match_the_origin(database_url: str) -> None:
 
 def test_no_passkeys_on_an_ip_address(database_url: str) -> None:
     """An RP id cannot be an IP address: the gateway works as before, without passkeys."""
-    from tests.support.console import make_app
+    from tests.support.console import make_gateway_app
 
-    app = make_app(database_url)  # PUBLIC_URL http://127.0.0.1:5000
+    app = make_gateway_app(database_url)  # PUBLIC_URL http://127.0.0.1:5000
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     assert "Sign in with a passkey" not in page

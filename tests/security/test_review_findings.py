@@ -14,7 +14,7 @@ from gateway.identity import audit
 from gateway.identity import signup as signups
 from gateway.identity.totp import Check, check_totp, new_recovery_codes, use_recovery_code
 from gateway.models import User
-from tests.support.console import PASSWORD, Actions, make_app
+from tests.support.console import PASSWORD, Actions, make_gateway_app
 
 
 def _actions(app: Flask) -> Actions:
@@ -24,7 +24,7 @@ def _actions(app: Flask) -> Actions:
 def test_cwe_307_2fa_attempts_survive_a_new_password_step(database_url: str) -> None:
     """A correct password must not wipe the failed-2FA counter: otherwise whoever knows the
     password guesses TOTP codes forever, logging in again before each lockout."""
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3, IP_MAX_ATTEMPTS=10_000)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3, IP_MAX_ATTEMPTS=10_000)
     actions = _actions(app)
     user = actions.create_user("victim@example.com", totp=True)
     assert user.totp_secret is not None
@@ -56,7 +56,7 @@ def _two_copies(app: Flask, email: str) -> tuple[Any, Any, Any, Any]:
 
 def test_cwe_362_totp_code_accepted_once_by_concurrent_requests(database_url: str) -> None:
     """Two requests racing with one intercepted code: only one may be accepted."""
-    app = make_app(database_url)
+    app = make_gateway_app(database_url)
     user = _actions(app).create_user("racer@example.com", totp=True)
     code = pyotp.TOTP(user.totp_secret or "").now()
     with app.app_context():
@@ -74,7 +74,7 @@ def test_cwe_362_totp_code_accepted_once_by_concurrent_requests(database_url: st
 
 def test_cwe_362_recovery_code_spent_once_by_concurrent_requests(database_url: str) -> None:
     """Two requests racing with one recovery code: only one may spend it."""
-    app = make_app(database_url)
+    app = make_gateway_app(database_url)
     _actions(app).create_user("spender@example.com", totp=True)
     with app.app_context():
         with new_session() as session:
@@ -98,7 +98,7 @@ def test_cwe_208_signup_costs_the_same_for_a_taken_email(
 ) -> None:
     """Sign-up answers alike for new and taken addresses; its timing must too. A taken address
     skipped the password hash (tens of ms with argon2id), which told who has an account."""
-    app = make_app(database_url)
+    app = make_gateway_app(database_url)
     actions = _actions(app)
     actions.create_user("taken@example.com")
     calls: list[str] = []
@@ -123,7 +123,7 @@ def test_cwe_223_anonymous_login_hints_cannot_flush_a_users_activity(database_ur
     """``/login?login_hint=<victim>&next=/segment/`` is public and wrote one audit row per GET
     on the victim's account: 50 GETs pushed every real event (a sign-in, failed attempts) off
     the victim's Activity page, hiding an intruder."""
-    app = make_app(database_url)
+    app = make_gateway_app(database_url)
     actions = _actions(app)
     user = actions.create_user("watched@example.com")
     assert actions.login("watched@example.com", PASSWORD).status_code == 302

@@ -89,10 +89,12 @@ def _seeded_copy(module: ModuleType, product: str, tmp_path: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def make_app(
+def make_product_app(
     module: ModuleType, product: str, tmp_path: Any,
     switches: ProductTestSwitches = SWITCHES, **extra: Any,
 ) -> Flask:
+    """A product app (``module`` is ``product_stubs.segment`` or ``.sendgrid``) on a seeded
+    database of its own, CSRF off; the gateway's app is ``console.make_gateway_app``."""
     if os.environ.get("TEST_DATABASE_URL"):
         url, seeded = _database_url(product, tmp_path), False
     else:
