@@ -33,7 +33,7 @@ def test_missing_csrf_token_is_400_and_changes_nothing(
     actions: Actions, path: str, data: dict[str, str]
 ) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     response = actions.client.post(path, data=data)
     assert response.status_code == 400
     assert "Traceback" not in response.get_data(as_text=True)

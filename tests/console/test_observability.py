@@ -14,8 +14,8 @@ from tests.support.console import Actions, make_gateway_app
 
 def test_metrics_count_logins_and_are_loopback_only(actions: Actions) -> None:
     actions.create_user()
-    actions.login(password="wrong password!!")
-    actions.login()
+    actions.sign_in(password="wrong password!!")
+    actions.sign_in()
     body = actions.client.get("/metrics").get_data(as_text=True)
     assert 'gateway_logins_total{outcome="success"}' in body
     assert 'gateway_logins_total{outcome="failure"}' in body

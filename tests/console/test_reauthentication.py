@@ -20,7 +20,7 @@ def text(response: object) -> str:
 
 def signed_in(actions: Actions) -> Actions:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     return actions
 
 

@@ -23,7 +23,7 @@ def test_health_and_readiness_of_the_running_stack(stack: Stack) -> None:
 
 def test_sign_up_verify_and_sign_in_over_http(stack: Stack) -> None:
     person = Person(stack.gateway_url, "e2e-person@example.com", "an end to end passphrase")
-    person.sign_up_and_log_in()
+    person.sign_up_and_verify()
     home = person.get("/")
     assert home.status_code == 200 and "e2e-person@example.com" in home.text
 

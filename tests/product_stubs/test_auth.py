@@ -25,7 +25,7 @@ def test_identifier_first_then_password(h: Helper) -> None:
     page = step.get_data(as_text=True)
     assert step.status_code == 200
     assert 'autocomplete="current-password"' in page and email in page
-    done = h.login(email, password)
+    done = h.sign_in(email, password)
     assert done.status_code == 302 and done.headers["Location"] == "/"
     assert h.client.get("/").status_code == 200
 
@@ -40,14 +40,14 @@ def test_unknown_email_gets_the_same_password_step(h: Helper) -> None:
 
 @pytest.mark.parametrize("password", ["wrong-password", "", "x" * 5000])
 def test_wrong_password_gets_generic_error(h: Helper, password: str) -> None:
-    response = h.login(h.password_user[0], password)
+    response = h.sign_in(h.password_user[0], password)
     assert response.status_code == 200
     assert "Invalid email or password." in response.get_data(as_text=True)
     assert h.client.get("/", headers={"Accept": "application/json"}).status_code == 401
 
 
 def test_unknown_email_password_step_generic_error(h: Helper) -> None:
-    response = h.login("nobody@example.com", "whatever-password")
+    response = h.sign_in("nobody@example.com", "whatever-password")
     assert "Invalid email or password." in response.get_data(as_text=True)
 
 
@@ -77,7 +77,7 @@ def test_signup_creates_owner_and_logs_in(h: Helper) -> None:
     home = h.client.get("/").get_data(as_text=True)
     assert "new@example.com" in home and "owner" in home
     other = h.app.test_client()
-    assert h.login("new@example.com", "a long enough password", other).status_code == 302
+    assert h.sign_in("new@example.com", "a long enough password", other).status_code == 302
 
 
 @pytest.mark.parametrize("email", ["not-an-email", "x" * 300 + "@example.com"])
@@ -105,7 +105,7 @@ def test_signup_password_rules(h: Helper) -> None:
 
 def test_logout_ends_server_side_session(h: Helper) -> None:
     email, password = h.password_user
-    h.login(email, password)
+    h.sign_in(email, password)
     with h.client.session_transaction() as sess:
         stolen = dict(sess)
     assert h.client.post("/logout").status_code == 302
@@ -137,8 +137,8 @@ def test_login_throttled_per_email(module: Any, product: str, tmp_path: Any) -> 
     helper = Helper(app, app.test_client(), product)
     email, password = helper.password_user
     for _ in range(3):
-        helper.login(email, "wrong password!")
-    response = helper.login(email, password)  # even the right password waits
+        helper.sign_in(email, "wrong password!")
+    response = helper.sign_in(email, password)  # even the right password waits
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
 
 

@@ -136,7 +136,7 @@ def test_rejected_assertion_is_401_without_fallback(
     user_id, console_id = h.linked_user()
     headers = REJECTIONS[case](h, user_id, console_id, monkeypatch)
     # Also holding a valid product session must not help: no fall back.
-    h.login(*h.password_user)
+    h.sign_in(*h.password_user)
     assert h.client.get("/", headers=JSON).status_code == 200
     for accept in ("application/json", "text/html"):
         response = h.client.get("/", headers=headers | {"Accept": accept})
@@ -189,7 +189,7 @@ def test_small_clock_skew_is_tolerated(h: Helper) -> None:
 
 def test_linked_user_cannot_use_own_session(h: Helper) -> None:
     email, password = h.password_user
-    h.login(email, password)
+    h.sign_in(email, password)
     assert h.client.get("/", headers=JSON).status_code == 200
     with session_factory(h.app)() as db:
         user = db.query(User).filter_by(email=email).one()

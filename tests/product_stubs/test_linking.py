@@ -46,7 +46,7 @@ def test_verify_failures_are_generic(h: Helper, case: str) -> None:
 
 def test_link_then_old_password_refused_and_sessions_ended(h: Helper) -> None:
     email, password = h.password_user
-    h.login(email, password)
+    h.sign_in(email, password)
     assert h.client.get("/", headers=JSON).status_code == 200
     user_id = h.user(email).id
     response = h.link(user_id, "console-42", by=email)

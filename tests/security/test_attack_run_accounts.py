@@ -50,7 +50,7 @@ def confirm(app: Flask, link: str, password: str = VICTIM_PASSWORD) -> int:
 
 
 def login_status(app: Flask, email: str, password: str) -> int:
-    return Actions(app, app.test_client()).login(email, password).status_code
+    return Actions(app, app.test_client()).sign_in(email, password).status_code
 
 
 def test_cwe_640_victim_signup_replaces_the_attackers_pending_password(
@@ -129,14 +129,14 @@ def _pending_2fa(app: Flask) -> tuple[Actions, str]:
     owner = Actions(app, app.test_client())
     user = owner.create_user("two@example.com", totp=True)
     half = Actions(app, app.test_client())
-    assert half.login("two@example.com").location == "/login/2fa"
+    assert half.sign_in("two@example.com").location == "/login/2fa"
     return half, str(user.totp_secret)
 
 
 def _sign_in_fully(app: Flask, secret: str) -> Actions:
     owner = Actions(app, app.test_client())
-    assert owner.login("two@example.com").location == "/login/2fa"
-    assert owner.login_2fa(current_code(secret)).status_code == 302
+    assert owner.sign_in("two@example.com").location == "/login/2fa"
+    assert owner.enter_code(current_code(secret)).status_code == 302
     # The code above spent this time step; let the half-done browser use it too, so only the
     # sign-out (not replay protection) can stop it.
     with app.app_context(), new_session() as session:
@@ -189,7 +189,7 @@ def test_cwe_770_email_change_confirmations_are_capped_per_recipient(
     actions: Actions, app: Flask
 ) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     app.config["EMAIL_CHANGE_MAX_PER_HOUR"] = 100  # the per-account throttle is not this cap
     for _ in range(20):
         answer = actions.post("/settings/email", email="stranger@example.com")
@@ -206,7 +206,7 @@ def test_cwe_770_burned_mail_budget_does_not_silence_security_notices(
     for _ in range(8):
         signup(app, "user@example.com", ATTACKER_PASSWORD)
     assert len(actions.mails("user@example.com")) == app.config["MAIL_PER_HOUR"]
-    actions.login()
+    actions.sign_in()
     assert actions.post("/settings/password", password="a brand new passphrase").status_code == 302
     assert "Your password was changed" in [m.subject for m in actions.mails("user@example.com")]
 

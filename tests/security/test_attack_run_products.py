@@ -107,7 +107,7 @@ def test_cwe_208_login_costs_one_hash_check_for_known_and_unknown_emails(
     ]
     for address, attempt, status in cases:
         counter.verifies = 0
-        response = h.login(address, attempt, h.app.test_client())
+        response = h.sign_in(address, attempt, h.app.test_client())
         assert response.status_code == status
         assert counter.verifies == 1, address
 
@@ -215,7 +215,7 @@ def test_cwe_287_unverified_signup_blocks_no_console_user(h: Helper) -> None:
     assert answer.status_code == 200 and "Check your inbox" in answer.get_data(as_text=True)
     assert _user(h.app, victim) is None  # nothing exists until the mailbox owner acts
     assert attacker.get("/", headers={"Accept": "application/json"}).status_code == 401
-    assert h.login(victim, "attacker password 1", attacker).status_code == 200  # not signed in
+    assert h.sign_in(victim, "attacker password 1", attacker).status_code == 200  # not signed in
     verify = h.client.post(
         "/internal/link/verify",
         json={"email": victim, "password": "attacker password 1"},
@@ -242,8 +242,8 @@ def test_cwe_287_invitation_needs_a_verified_address(h: Helper) -> None:
     assert "Choose a password" in owner.get(link).get_data(as_text=True)
     assert owner.post(link, data={"password": NEW_PASSWORD}).status_code == 302
     assert owner.post(f"/invitations/{token}/accept").status_code == 302
-    assert h.login("invited@example.com", PASSWORD, h.app.test_client()).status_code == 200
-    assert h.login("invited@example.com", NEW_PASSWORD, h.app.test_client()).status_code == 302
+    assert h.sign_in("invited@example.com", PASSWORD, h.app.test_client()).status_code == 200
+    assert h.sign_in("invited@example.com", NEW_PASSWORD, h.app.test_client()).status_code == 302
 
 
 def test_cwe_287_signup_answers_alike_for_taken_addresses(h: Helper) -> None:
@@ -290,7 +290,7 @@ def test_cwe_400_signup_mail_to_one_address_is_capped(h: Helper) -> None:
 
 
 def test_cwe_565_each_product_has_its_own_session_cookie(h: Helper) -> None:
-    response = h.login(*h.password_user)
+    response = h.sign_in(*h.password_user)
     cookies = response.headers.getlist("Set-Cookie")
     assert any(c.startswith(f"{h.product}_session=") for c in cookies)
     assert h.app.config["SESSION_COOKIE_NAME"] not in {"session", "gw_session"}

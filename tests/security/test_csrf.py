@@ -53,7 +53,7 @@ def test_post_without_or_with_a_foreign_csrf_token_is_400(
     app: Flask, actions: Actions, endpoint: str, path: str
 ) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     attacker = app.test_client()
     foreign = csrf_token(attacker, "/login")  # valid, but for another browser session
     before = gateway_snapshot(app)

@@ -122,7 +122,7 @@ def test_fuzz_second_factor(fuzz_app: Flask, fields: dict[str, Any], token: bool
     if person.client.application.config.setdefault("FUZZ_TOTP_USER", False) is False:
         person.create_user("totp@example.com", totp=True)
         fuzz_app.config["FUZZ_TOTP_USER"] = True
-    assert person.login("totp@example.com").status_code == 302
+    assert person.sign_in("totp@example.com").status_code == 302
     for path in ("/login/2fa", "/login/2fa/recovery"):
         response = check(fuzz_app, lambda path=path: _post(person, path, fields, token))
         assert response.status_code in (302, 400, 401)
@@ -196,4 +196,4 @@ def test_a_correct_password_still_signs_in(fuzz_app: Flask) -> None:
     """Sanity check of the fixtures above: the fuzzers really reach the views."""
     person = Person(fuzz_app, fuzz_app.test_client())
     person.create_user("sane@example.com")
-    assert person.login("sane@example.com", PASSWORD).status_code == 302
+    assert person.sign_in("sane@example.com", PASSWORD).status_code == 302

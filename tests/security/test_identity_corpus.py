@@ -171,13 +171,13 @@ def test_email_variants_reach_the_same_account_and_its_throttle(
 ) -> None:
     actions = Actions(locking_app, locking_app.test_client())
     actions.create_user()
-    assert actions.login(variant).status_code == 302  # canonicalised before lookup
+    assert actions.sign_in(variant).status_code == 302  # canonicalised before lookup
     signup = actions.post("/signup", email=variant, password="a brand new long password")
     assert signup.status_code == 200
     other = Actions(locking_app, locking_app.test_client())
     for _ in range(3):
-        assert other.login(variant, password="wrong password 123").status_code == 401
-    assert other.login("user@example.com").status_code == 429  # canonicalised before throttling
+        assert other.sign_in(variant, password="wrong password 123").status_code == 401
+    assert other.sign_in("user@example.com").status_code == 429  # canonicalised before throttling
     with locking_app.app_context(), new_session() as db:
         assert db.scalar(select(func.count()).select_from(User)) == 1
 
@@ -190,15 +190,15 @@ def test_email_lookalikes_are_refused_and_never_lock_the_real_account(
 ) -> None:
     actions = Actions(locking_app, locking_app.test_client())
     actions.create_user()
-    response = actions.login(variant)
+    response = actions.sign_in(variant)
     assert response.status_code in (400, 401)
     assert "Incorrect email or password." in response.get_data(as_text=True) or (
         response.status_code == 400)
     for _ in range(3):
-        actions.login(variant, password="wrong password 123")
+        actions.sign_in(variant, password="wrong password 123")
     signup = actions.post("/signup", email=variant, password="a brand new long password")
     assert signup.status_code == 400
-    assert Actions(locking_app, locking_app.test_client()).login().status_code == 302
+    assert Actions(locking_app, locking_app.test_client()).sign_in().status_code == 302
     with locking_app.app_context(), new_session() as db:
         assert db.scalar(select(func.count()).select_from(User)) == 1
 
@@ -214,29 +214,29 @@ def _totp_user(actions: Actions) -> str:
 def _replay_login(actions: Actions) -> None:
     secret = _totp_user(actions)
     code = current_code(secret)
-    assert actions.login().status_code == 302
-    assert actions.login_2fa(code).status_code == 302
-    assert actions.logout().status_code == 302
-    assert actions.login().status_code == 302
-    assert actions.login_2fa(code).status_code == 401
+    assert actions.sign_in().status_code == 302
+    assert actions.enter_code(code).status_code == 302
+    assert actions.sign_out().status_code == 302
+    assert actions.sign_in().status_code == 302
+    assert actions.enter_code(code).status_code == 401
 
 
 def _replay_on_reauth(actions: Actions) -> None:
     secret = _totp_user(actions)
     code = current_code(secret)
-    actions.login()
-    assert actions.login_2fa(code).status_code == 302
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 302
     assert actions.reauthenticate(code=code).status_code == 401
 
 
 def _older_step(actions: Actions) -> None:
     secret = _totp_user(actions)
     totp = pyotp.TOTP(secret)
-    actions.login()
-    assert actions.login_2fa(totp.now()).status_code == 302
-    actions.logout()
-    actions.login()
-    assert actions.login_2fa(totp.at(time.time() - 30)).status_code == 401
+    actions.sign_in()
+    assert actions.enter_code(totp.now()).status_code == 302
+    actions.sign_out()
+    actions.sign_in()
+    assert actions.enter_code(totp.at(time.time() - 30)).status_code == 401
 
 
 def _recovery_reuse(actions: Actions) -> None:
@@ -247,18 +247,18 @@ def _recovery_reuse(actions: Actions) -> None:
         user = db.scalars(select(User)).one()
         code = new_recovery_codes(user)[0]
         db.commit()
-    actions.login()
-    assert actions.login_2fa(code).status_code == 302
-    actions.logout()
-    actions.login()
-    assert actions.login_2fa(code).status_code == 401
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 302
+    actions.sign_out()
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 401
 
 
 def _other_user_code(actions: Actions) -> None:
     _totp_user(actions)
     code = current_code(pyotp.random_base32())  # a valid code, for someone else's key
-    actions.login()
-    assert actions.login_2fa(code).status_code == 401
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 401
 
 
 TOTP_REPLAYS = [

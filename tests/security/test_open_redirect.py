@@ -60,7 +60,7 @@ def test_gateway_return_paths(gateway: Flask, value: str) -> None:
     /settings/reauthenticate and /link/<product>."""
     actions = Actions(gateway, gateway.test_client())
     actions.create_user()
-    assert_stays_home(actions.login(next=value))
+    assert_stays_home(actions.sign_in(next=value))
     assert_stays_home(actions.client.get("/login", query_string={"next": value}))
     form = "/settings/reauthenticate"
     assert_stays_home(actions.post(form, password=PASSWORD, next=value))
@@ -68,8 +68,8 @@ def test_gateway_return_paths(gateway: Flask, value: str) -> None:
 
     second = Actions(gateway, gateway.test_client())
     user = second.create_user("totp@example.com", totp=True)
-    assert second.login("totp@example.com", next=value).status_code == 302
-    assert_stays_home(second.login_2fa(current_code(user.totp_secret or "")))
+    assert second.sign_in("totp@example.com", next=value).status_code == 302
+    assert_stays_home(second.enter_code(current_code(user.totp_secret or "")))
 
     linked = sign_in(gateway, gateway.test_client())  # already linked: straight on to next
     assert_stays_home(linked.client.get("/link/segment", query_string={"next": value}))

@@ -30,9 +30,9 @@ def test_cwe_307_2fa_attempts_survive_a_new_password_step(database_url: str) -> 
     assert user.totp_secret is not None
     statuses: list[int] = []
     for _ in range(3):
-        statuses.append(actions.login("victim@example.com", PASSWORD).status_code)
+        statuses.append(actions.sign_in("victim@example.com", PASSWORD).status_code)
         for _ in range(2):
-            statuses.append(actions.login_2fa(_wrong_code(user.totp_secret)).status_code)
+            statuses.append(actions.enter_code(_wrong_code(user.totp_secret)).status_code)
     assert 429 in statuses, statuses
     assert statuses[: statuses.index(429)].count(401) == 3, statuses  # locked after 3 codes
 
@@ -126,7 +126,7 @@ def test_cwe_223_anonymous_login_hints_cannot_flush_a_users_activity(database_ur
     app = make_gateway_app(database_url)
     actions = _actions(app)
     user = actions.create_user("watched@example.com")
-    assert actions.login("watched@example.com", PASSWORD).status_code == 302
+    assert actions.sign_in("watched@example.com", PASSWORD).status_code == 302
     anonymous = app.test_client()
     for _ in range(60):
         hint = "/login?login_hint=watched@example.com&next=/segment/"

@@ -28,7 +28,8 @@ def submit(session: requests.Session, url: str, form_url: str | None = None,
     return session.post(url, data=data, allow_redirects=False, timeout=30)
 
 
-def login(stack: Stack, email: str, password: str) -> requests.Session:
+def sign_in(stack: Stack, email: str, password: str) -> requests.Session:
+    """A new browser, signed in (password only)."""
     session = browser()
     response = submit(session, stack.gateway_url + "/login", email=email, password=password)
     assert response.status_code == 302, response.text[:500]
@@ -113,7 +114,7 @@ def console_email(stack: Stack, user_id: str) -> str:
     return email
 
 
-def last_link(stack: Stack, recipient: str, path: str) -> str:
+def mailed_link(stack: Stack, recipient: str, path: str) -> str:
     """The last link to ``path`` mailed to ``recipient`` (the gateway's local outbox)."""
     app = stack.app("gateway")
     with app.app_context(), new_session() as session:

@@ -137,7 +137,9 @@ class Helper:
             db.expunge(user)
             return user
 
-    def login(self, email: str, password: str, client: FlaskClient | None = None) -> TestResponse:
+    def sign_in(
+        self, email: str, password: str, client: FlaskClient | None = None
+    ) -> TestResponse:
         return (client or self.client).post(
             "/login", data={"step": "password", "email": email, "password": password}
         )

@@ -118,7 +118,7 @@ class Person(Actions):
         self.email = email
         user = self.create_user(email, totp=totp, verified=verified)
         if verified and not totp:
-            assert self.login(email).status_code == 302
+            assert self.sign_in(email).status_code == 302
         elif not verified:
             self.force_session(user)
         return user

@@ -29,7 +29,7 @@ def test_linked_user_is_sent_to_the_gateway_and_lands_in_the_product_after_2fa(
     person.email = "alice@example.com"
     person.force_session(user)
     assert person.link("segment", *SEGMENT_ALICE).status_code == 302
-    person.logout()
+    person.sign_out()
     segment = products["segment"]
     browser = product_browser()
     browser.get(segment.url + "/login?next=/settings", timeout=5)
@@ -44,9 +44,9 @@ def test_linked_user_is_sent_to_the_gateway_and_lands_in_the_product_after_2fa(
     assert form.status_code == 200 and 'value="alice@example.com"' in page(form)
     [event] = person.events("product_login_redirect")
     assert event.user_id == user.id and "segment" in event.detail
-    step = person.login("alice@example.com", next="/segment/")
+    step = person.sign_in("alice@example.com", next="/segment/")
     assert step.status_code == 302 and step.headers["Location"].endswith("/login/2fa")
-    done = person.login_2fa(current_code(user.totp_secret))
+    done = person.enter_code(current_code(user.totp_secret))
     assert done.status_code == 302 and done.headers["Location"] == "/segment/"
     inside = person.client.get("/segment/")
     assert inside.status_code == 200 and "alice@example.com" in page(inside)
@@ -87,7 +87,7 @@ def test_console_created_user_is_sent_to_the_gateway(person, products):
 def test_product_login_page_through_the_gateway_redirects_too(person, products):
     person.sign_up_and_in("alice@example.com")
     assert person.link("segment", *SEGMENT_ALICE).status_code == 302
-    person.logout()
+    person.sign_out()
     form = person.client.get("/segment/login")
     assert form.status_code == 200
     token = csrf_from(page(form))
@@ -130,7 +130,7 @@ def _shape(html: str, email: str) -> str:
 
 def test_login_hint_audit_is_no_oracle(person, products):
     person.sign_up_and_in("alice@example.com")
-    person.logout()
+    person.sign_out()
     person.client.get("/login")  # shows (and so clears) "You are signed out."
 
     known = person.client.get("/login?login_hint=alice@example.com&next=/segment/")
