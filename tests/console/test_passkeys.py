@@ -1,6 +1,6 @@
 """Passkeys in the Console (issue 15): add after re-authentication, name, rename, remove; a
 passkey as second factor and for passwordless sign-in; re-authentication with a passkey; the
-amr the products receive. The refusals are in tests/security/test_passkeys.py."""
+amr the products receive. The refusals are in tests/console/test_passkey_refusals.py."""
 
 from __future__ import annotations
 

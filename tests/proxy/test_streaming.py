@@ -206,7 +206,8 @@ def test_readyz_reports_upstreams(dead_upstream_gateway: Flask) -> None:
     assert answer.get_json()["checks"]["segment"] == "ok"
 
 
-def test_cwe_400_streamed_uploads_take_at_most_half_the_body_slots() -> None:
+@pytest.mark.cwe(400)
+def test_streamed_uploads_take_at_most_half_the_body_slots() -> None:
     """Large uploads hold their slot until answered: they may take half the slots, never the
     ones small Console forms need."""
     import io

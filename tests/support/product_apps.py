@@ -148,16 +148,17 @@ class Helper:
         """Sign up as the mailbox owner does: the form, then the mailed link, then a password."""
         client = client or self.client
         assert client.post("/signup", data={"email": email}).status_code == 200
-        with session_factory(self.app)() as db:
-            body = db.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.recipient == email.strip().lower())
-                .order_by(OutboxMessage.id.desc())
-            ).first()
-        assert body is not None, f"no mail to {email}"
-        link = re.search(r"/signup/confirm/\S+", body.body)
-        assert link, body.body
+        mails = self.mails(email.strip().lower())
+        assert mails, f"no mail to {email}"
+        link = re.search(r"/signup/confirm/\S+", mails[-1].body)
+        assert link, mails[-1].body
         return client.post(link.group(0), data={"password": password})
+
+    def mails(self, recipient: str) -> list[OutboxMessage]:
+        """What the product mailed to ``recipient``, oldest first (its local outbox)."""
+        with session_factory(self.app)() as db:
+            query = select(OutboxMessage).where(OutboxMessage.recipient == recipient)
+            return list(db.scalars(query.order_by(OutboxMessage.id)))
 
     # API ----------------------------------------------------------------------------------
     def bearer(self, token: str | None = None) -> dict[str, str]:

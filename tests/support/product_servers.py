@@ -27,9 +27,10 @@ from werkzeug.test import TestResponse
 
 from gateway.db import new_session
 from gateway.models import AuditEvent, LoginSession, ProductLink, User
+from gateway.products.table import products as product_table
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User as ProductUser
-from tests.support.console import Actions
+from tests.support.console import Actions, make_gateway_app
 from tests.support.csrf import csrf_from, csrf_token
 from tests.support.keys import shared_store, write_jwks
 from tests.support.switches import PRODUCT as SWITCHES
@@ -105,6 +106,21 @@ def gateway_settings(products: dict[str, RunningProduct], tmp_path: Any) -> dict
             f"{upper}_SCIM_TOKEN": product.token,
         }
     return settings
+
+
+@pytest.fixture
+def linked_gateway(
+    database_url: str, products: dict[str, RunningProduct], tmp_path: Any
+) -> Iterator[Flask]:
+    """A gateway in front of the real Segment and SendGrid apps (linking over HTTP), its
+    throttles out of the way (for tables and fuzzers that send many requests)."""
+    settings = gateway_settings(products, tmp_path) | {
+        "LOGIN_MAX_FAILURES": 10_000,
+        "IP_MAX_ATTEMPTS": 10_000,
+    }
+    app = make_gateway_app(database_url, **settings)
+    yield app
+    product_table(app).close()
 
 
 class Person(Actions):

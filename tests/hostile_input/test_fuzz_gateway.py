@@ -15,7 +15,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
-from tests.security.strategies import FUZZ, form_fields, path_segment, text
+from tests.hostile_input.strategies import FUZZ, form_fields, path_segment, text
 from tests.support.console import PASSWORD, make_gateway_app
 from tests.support.csrf import csrf_token
 from tests.support.product_servers import Person
