@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.support.proxy_gateway",
     "tests.support.product_servers",
     "tests.support.product_apps",
+    "tests.support.cwe_marker",
 ]
 
 

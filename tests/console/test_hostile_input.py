@@ -33,7 +33,7 @@ def test_missing_csrf_token_is_400_and_changes_nothing(
     actions: Actions, path: str, data: dict[str, str]
 ) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     response = actions.client.post(path, data=data)
     assert response.status_code == 400
     assert "Traceback" not in response.get_data(as_text=True)
@@ -71,7 +71,7 @@ def test_hostile_verification_tokens(actions: Actions, query: str) -> None:
 
 
 def test_invalid_utf8_form_body_is_4xx(actions: Actions) -> None:
-    from tests.support.console import csrf_token
+    from tests.support.csrf import csrf_token
 
     token = csrf_token(actions.client, "/login")
     body = b"csrf_token=" + token.encode() + b"&email=%ED%A0%80%FF&password=%C3%28"

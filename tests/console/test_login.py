@@ -6,12 +6,12 @@ import pytest
 from flask import Flask
 
 from gateway.identity.addresses import canonical_email
-from tests.support.console import PASSWORD, Actions, current_code, make_app
+from tests.support.console import PASSWORD, Actions, current_code, make_gateway_app
 
 
 def test_login_success_lands_on_safe_next(actions: Actions) -> None:
     actions.create_user()
-    response = actions.login(next="/settings")
+    response = actions.sign_in(next="/settings")
     assert response.status_code == 302 and response.location == "/settings"
     assert actions.client.get("/").status_code == 200
 
@@ -23,7 +23,7 @@ def test_login_success_lands_on_safe_next(actions: Actions) -> None:
 )
 def test_generic_error(actions: Actions, email: str, password: str) -> None:
     actions.create_user()
-    response = actions.login(email, password)
+    response = actions.sign_in(email, password)
     assert response.status_code == 401
     body = response.get_data(as_text=True)
     assert "Incorrect email or password." in body
@@ -34,50 +34,50 @@ def test_account_throttle_locks_with_retry_after(actions: Actions) -> None:
     actions.create_user()
     limit = actions.app.config["LOGIN_MAX_FAILURES"]
     for _ in range(limit):
-        assert actions.login(password="wrong password!!").status_code == 401
-    locked = actions.login()  # even the right password waits out the cool-down
+        assert actions.sign_in(password="wrong password!!").status_code == 401
+    locked = actions.sign_in()  # even the right password waits out the cool-down
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
     assert "Too many attempts" in locked.get_data(as_text=True)
     # Email variants are the same account for throttling.
-    assert actions.login(" USER@example.com ").status_code == 429
+    assert actions.sign_in(" USER@example.com ").status_code == 429
 
 
 def test_unknown_accounts_are_throttled_alike(actions: Actions) -> None:
     for _ in range(actions.app.config["LOGIN_MAX_FAILURES"]):
-        actions.login("ghost@example.com", "wrong password!!")
-    assert actions.login("ghost@example.com", "wrong password!!").status_code == 429
+        actions.sign_in("ghost@example.com", "wrong password!!")
+    assert actions.sign_in("ghost@example.com", "wrong password!!").status_code == 429
 
 
 def test_ip_throttle_across_accounts(database_url: str) -> None:
-    app = make_app(database_url, IP_MAX_ATTEMPTS=5, LOGIN_MAX_FAILURES=50)
+    app = make_gateway_app(database_url, IP_MAX_ATTEMPTS=5, LOGIN_MAX_FAILURES=50)
     actions = Actions(app, app.test_client())
     for i in range(5):
-        actions.login(f"spray{i}@example.com", "wrong password!!")
-    response = actions.login("another@example.com", "wrong password!!")
+        actions.sign_in(f"spray{i}@example.com", "wrong password!!")
+    response = actions.sign_in("another@example.com", "wrong password!!")
     assert response.status_code == 429 and "Retry-After" in response.headers
 
 
 def test_totp_login_and_replay_refused(actions: Actions) -> None:
     user = actions.create_user(totp=True)
-    response = actions.login()
+    response = actions.sign_in()
     assert response.status_code == 302 and response.location == "/login/2fa"
     assert actions.client.get("/").status_code == 302  # not signed in yet
     code = current_code(user.totp_secret or "")
-    assert actions.login_2fa(code).status_code == 302
+    assert actions.enter_code(code).status_code == 302
     assert actions.client.get("/").status_code == 200
     # Another browser replays the same code: refused.
     other = Actions(actions.app, actions.app.test_client())
-    other.login()
-    replay = other.login_2fa(code)
+    other.sign_in()
+    replay = other.enter_code(code)
     assert replay.status_code == 401
     assert other.client.get("/").status_code == 302
 
 
 def test_wrong_totp_code(actions: Actions) -> None:
     actions.create_user(totp=True)
-    actions.login()
-    response = actions.login_2fa("000000")
+    actions.sign_in()
+    response = actions.enter_code("000000")
     assert response.status_code == 401 and "did not work" in response.get_data(as_text=True)
 
 
@@ -91,12 +91,12 @@ def test_recovery_code_works_once(app: Flask, actions: Actions) -> None:
         user = session.query(User).one()
         codes = new_recovery_codes(user)
         session.commit()
-    actions.login()
-    assert actions.login_2fa(codes[0].upper()).status_code == 302
+    actions.sign_in()
+    assert actions.enter_code(codes[0].upper()).status_code == 302
     assert actions.client.get("/").status_code == 200
     second = Actions(app, app.test_client())
-    second.login()
-    assert second.login_2fa(codes[0]).status_code == 401
+    second.sign_in()
+    assert second.enter_code(codes[0]).status_code == 401
 
 
 def test_2fa_step_expires_without_password(actions: Actions) -> None:
@@ -141,6 +141,6 @@ def test_failed_sign_in_is_counted_even_when_its_request_rolls_back(
     monkeypatch.setattr(audit, "record", broken_after_counting)
     actions.app.config["PROPAGATE_EXCEPTIONS"] = False  # answered as the 500 page
     for _ in range(actions.app.config["LOGIN_MAX_FAILURES"]):
-        assert actions.login(password="wrong password!!").status_code == 500
+        assert actions.sign_in(password="wrong password!!").status_code == 500
     monkeypatch.setattr(audit, "record", real_record)
-    assert actions.login().status_code == 429
+    assert actions.sign_in().status_code == 429

@@ -18,7 +18,7 @@ from gateway.db import db, new_session
 from gateway.identity import mail_delivery
 from gateway.identity.mail import send_mail
 from gateway.models import OutboxMessage, utcnow
-from tests.support.console import Actions, make_app
+from tests.support.console import Actions, make_gateway_app
 from tests.support.smtp_server import SMTPServer
 
 RESET = "Reset your password"
@@ -33,7 +33,7 @@ def smtp() -> Iterator[SMTPServer]:
 
 
 def smtp_app(database_url: str, smtp: SMTPServer, **overrides: object) -> Flask:
-    return make_app(database_url, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port, **overrides)
+    return make_gateway_app(database_url, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port, **overrides)
 
 
 def ask_for_reset(app: Flask, email: str = "mail@example.com") -> Actions:
@@ -99,7 +99,7 @@ def test_mail_sent_before_the_upgrade_loses_its_links(tmp_path: object) -> None:
 
 
 def test_the_developer_mailbox_forgets_old_mail(database_url: str) -> None:
-    app = make_app(database_url)
+    app = make_gateway_app(database_url)
     actions = ask_for_reset(app)
     deliver(app, at_seconds=24 * 3600)
     assert RESET in actions.client.get("/dev/mailbox").get_data(as_text=True)
@@ -237,7 +237,7 @@ def test_cron_delivers_with_the_cli(database_url: str, smtp: SMTPServer) -> None
 
 
 def test_without_smtp_mail_is_kept_for_the_developer_mailbox(database_url: str) -> None:
-    app = make_app(database_url)
+    app = make_gateway_app(database_url)
     actions = ask_for_reset(app)
     assert [m.status for m in outbox(app)] == ["mailbox"]
     assert deliver(app) == 0

@@ -9,13 +9,13 @@ import re
 import pytest
 
 from tests.support.apps import dispose
-from tests.support.console import Actions, make_app
+from tests.support.console import Actions, make_gateway_app
 
 
 def test_metrics_count_logins_and_are_loopback_only(actions: Actions) -> None:
     actions.create_user()
-    actions.login(password="wrong password!!")
-    actions.login()
+    actions.sign_in(password="wrong password!!")
+    actions.sign_in()
     body = actions.client.get("/metrics").get_data(as_text=True)
     assert 'gateway_logins_total{outcome="success"}' in body
     assert 'gateway_logins_total{outcome="failure"}' in body
@@ -39,7 +39,7 @@ def test_metrics_judge_the_socket_peer_not_forwarded_headers(
 ) -> None:
     """The allow-list judges the peer forward-auth judges, whatever TRUSTED_PROXY_HOPS makes
     of X-Forwarded-For (CWE-348)."""
-    app = make_app(database_url, TRUSTED_PROXY_HOPS=1)
+    app = make_gateway_app(database_url, TRUSTED_PROXY_HOPS=1)
     try:
         headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
         answer = app.test_client().get("/metrics", headers=headers,

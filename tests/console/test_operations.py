@@ -16,7 +16,8 @@ from gateway import create_app
 from gateway import db as gateway_db
 from gateway.db import Base
 from gateway.keys.store import KeyStore
-from tests.support.console import Actions, csrf_token, current_code, make_app
+from tests.support.console import Actions, current_code, make_gateway_app
+from tests.support.csrf import csrf_token
 
 
 def test_environment_overrides_defaults_and_tests_override_both() -> None:
@@ -93,7 +94,7 @@ def test_cli_create_user_and_sessions(app: Flask, actions: Actions) -> None:
     assert result.exit_code == 0, result.output
     weak = runner.invoke(args=["create-user", "weak@example.com", "--password", "password1234"])
     assert weak.exit_code != 0 and "too common" in weak.output
-    assert actions.login("ops@example.com", "an operator passphrase").status_code == 302
+    assert actions.sign_in("ops@example.com", "an operator passphrase").status_code == 302
     listed = runner.invoke(args=["sessions", "list", "--email", "ops@example.com"])
     assert "ops@example.com" in listed.output
     revoked = runner.invoke(args=["sessions", "revoke", "--email", "ops@example.com"])
@@ -107,7 +108,7 @@ def test_cli_revocation_is_audited_and_ends_a_waiting_2fa_sign_in(
     """The operator's "revoke --email" is the person's "sign out everywhere": on the Activity
     page, and a sign-in waiting for its 2FA code dies with it."""
     actions.create_user("ops@example.com", totp=True)
-    assert actions.login("ops@example.com").headers["Location"].startswith("/login/2fa")
+    assert actions.sign_in("ops@example.com").headers["Location"].startswith("/login/2fa")
     revoked = app.test_cli_runner().invoke(
         args=["sessions", "revoke", "--email", "ops@example.com"]
     )
@@ -116,8 +117,8 @@ def test_cli_revocation_is_audited_and_ends_a_waiting_2fa_sign_in(
     assert waiting.status_code == 302 and "/login/2fa" not in waiting.headers["Location"]
     assert actions.client.get("/").status_code == 302  # not signed in
     user = actions.user("ops@example.com")
-    actions.login("ops@example.com")
-    actions.login_2fa(current_code(user.totp_secret))
+    actions.sign_in("ops@example.com")
+    actions.enter_code(current_code(user.totp_secret))
     activity = actions.client.get("/settings/activity").get_data(as_text=True)
     assert "Signed out everywhere" in activity
 
@@ -140,7 +141,7 @@ def test_readyz_reports_database_down() -> None:
 
 def test_plan_shown_and_upgrade_needs_confirmation(actions: Actions) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     home = actions.client.get("/").get_data(as_text=True)
     assert 'data-plan="trial" data-testid="console-plan">Console Trial<' in home
     page = actions.client.get("/upgrade").get_data(as_text=True)
@@ -163,7 +164,7 @@ def test_a_locked_sqlite_database_is_a_503_page_not_a_500(tmp_path: object) -> N
     schema = create_engine(f"sqlite:///{path}")
     Base.metadata.create_all(schema)
     schema.dispose()
-    app = make_app(f"sqlite:///{path}")
+    app = make_gateway_app(f"sqlite:///{path}")
     actions = Actions(app, app.test_client())
     actions.create_user()
     # The busy timeout is 15 s; the test's connections wait 50 ms for the lock instead.

@@ -46,7 +46,7 @@ def test_signup_shows_every_problem_at_once_with_a_linked_summary(actions: Actio
 
 def test_new_password_must_differ_from_the_current_one(actions: Actions) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     form = text(actions.client.get("/settings/password"))
     assert "different from your current password" in form
     same = actions.post("/settings/password", password=PASSWORD)
@@ -68,7 +68,7 @@ def test_check_inbox_and_unverified_pages_have_a_way_on(actions: Actions) -> Non
     )
     assert "We sent a new link to new@example.com" in text(resent)
 
-    unverified = actions.login("new@example.com", "a long enough passphrase")
+    unverified = actions.sign_in("new@example.com", "a long enough passphrase")
     page = text(unverified)
     assert unverified.status_code == 403 and "Send the link again" in page
     assert 'href="/signup">Sign up again with the right one' in page
@@ -79,10 +79,10 @@ def test_email_change_pages_show_the_new_address_and_the_old_one_can_stop_it(
     actions: Actions, app: Flask
 ) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     sent = actions.post("/settings/email", email="new.address@example.com")
     assert "new.address@example.com" in text(sent)
-    confirm_path = actions.last_link("new.address@example.com")
+    confirm_path = actions.mailed_link("new.address@example.com")
     notice = actions.mails("user@example.com")[-1].body
     assert "stop the change" in notice
     cancel_path = re.search(r"https?://[^/\s]+(/settings/email/cancel\S+)", notice)
@@ -120,7 +120,7 @@ def test_email_change_pages_show_the_new_address_and_the_old_one_can_stop_it(
 
 def test_failed_reauthentication_is_not_called_a_failed_sign_in(actions: Actions) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     refused = actions.reauthenticate(password="not the password")
     assert refused.status_code == 401
     page = text(refused)  # the error sits at the password field, linked from the summary
@@ -148,11 +148,11 @@ def test_favicon_and_logo(actions: Actions) -> None:
 
 def test_a_wrong_code_is_shown_at_the_code_field(actions: Actions) -> None:
     secret = actions.create_user(totp=True).totp_secret or ""
-    actions.login()
+    actions.sign_in()
     totp, now = pyotp.TOTP(secret), time.time()
     near = {totp.at(now + drift) for drift in (-60, -30, 0, 30, 60)}
     wrong = next(code for code in ("000000", "111111", "222222") if code not in near)
-    page = text(actions.login_2fa(wrong))
+    page = text(actions.enter_code(wrong))
     assert re.search(r'<input[^>]*aria-invalid="true"[^>]*id="code"', page) or re.search(
         r'<input[^>]*id="code"[^>]*aria-invalid="true"', page
     )
@@ -208,7 +208,7 @@ def test_get_pages_commit_nothing(actions: Actions) -> None:
             current["path"] = "signed out " + path
             assert actions.client.get(path).status_code < 500, path
         event.remove(Session, "after_commit", counted)
-        actions.login()
+        actions.sign_in()
         event.listen(Session, "after_commit", counted)
         for path in [*signed_out, "/link/segment", "/settings/email/confirm?token=x"]:
             if path != "/logout":  # asks first; the crawl stays signed in
@@ -234,7 +234,7 @@ def test_the_plan_has_its_product_name_and_a_link_before_and_after_upgrading(
     actions: Actions,
 ) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     for name in ("Console Trial", "Console Unlimited"):
         page = text(actions.client.get("/settings"))
         plan = re.search(r'data-testid="settings-plan"[^>]*>([^<]*)<', page)
@@ -249,7 +249,7 @@ def dated_pages(actions: Actions, app: Flask) -> list[str]:
     """Settings pages that show a time: overview (password changed), sessions, activity,
     remembered devices (a device remembered at the 2FA step)."""
     user = actions.create_user(totp=True)
-    actions.login()
+    actions.sign_in()
     actions.post("/login/2fa", code=pyotp.TOTP(user.totp_secret or "").now(), remember="y")
     pages = ["/settings", "/settings/sessions", "/settings/activity", "/settings/devices"]
     return [text(actions.client.get(path)) for path in pages]
@@ -276,8 +276,8 @@ def test_pages_speak_of_what_people_see_not_of_scripts(actions: Actions, app: Fl
 def test_the_lockout_message_states_its_duration_once(actions: Actions, app: Flask) -> None:
     actions.create_user()
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
-        actions.login(password="wrong password!!")
-    locked = actions.login()
+        actions.sign_in(password="wrong password!!")
+    locked = actions.sign_in()
     assert locked.status_code == 429
     said = visible_text(text(locked).split("<main", 1)[1])
     assert len(re.findall(r"\d+ minutes?", said)) == 1, said
@@ -296,9 +296,9 @@ def primary_actions(page: str) -> list[str]:
 
 def test_recovery_codes_are_shown_once_with_one_primary_action(actions: Actions) -> None:
     actions.create_user(totp=True)
-    actions.login()
+    actions.sign_in()
     user = actions.user("user@example.com")
-    actions.login_2fa(pyotp.TOTP(user.totp_secret or "").now())
+    actions.enter_code(pyotp.TOTP(user.totp_secret or "").now())
     page = text(actions.post("/settings/2fa/recovery-codes", form_path="/settings"))
     codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", page)
     assert len(codes) == 10
@@ -328,7 +328,7 @@ def test_sign_in_page_puts_focus_in_the_first_empty_field(actions: Actions) -> N
 
 def test_forgot_password_link_carries_the_typed_email(actions: Actions) -> None:
     actions.create_user()
-    page = text(actions.login("user@example.com", "wrong password!!"))
+    page = text(actions.sign_in("user@example.com", "wrong password!!"))
     # Both ways to the reset (in the error and under the form) carry the address typed.
     assert page.count('href="/forgot-password?email=user@example.com"') == 2
     assert 'data-email-from="email"' in page

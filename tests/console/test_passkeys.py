@@ -1,6 +1,6 @@
 """Passkeys in the Console (issue 15): add after re-authentication, name, rename, remove; a
 passkey as second factor and for passwordless sign-in; re-authentication with a passkey; the
-amr the products receive. The refusals are in tests/security/test_passkeys.py."""
+amr the products receive. The refusals are in tests/console/test_passkey_refusals.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from gateway.db import new_session
 from gateway.models import PasskeyCredential, ProductLink, RecoveryCode
 from tests.support.apps import dispose
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import Actions, age_sessions, csrf_token, current_code, lock_out
+from tests.support.console import Actions, age_sessions, current_code, lock_out
+from tests.support.csrf import csrf_token
 from tests.support.passkey_flows import (
     ORIGIN,
     events,
@@ -62,7 +63,7 @@ def test_login_page_offers_passkeys_without_inline_script(client: Any) -> None:
 
 def test_adding_needs_a_recent_reauthentication(app: Flask, actions: Actions) -> None:
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     age_sessions(app)
     page = actions.client.get("/settings/passkeys")
     assert page.status_code == 302 and "/settings/reauthenticate" in page.headers["Location"]
@@ -78,9 +79,9 @@ def test_adding_needs_a_recent_reauthentication(app: Flask, actions: Actions) ->
 
 def test_add_several_named_then_rename(app: Flask, actions: Actions) -> None:
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     other = Actions(app, app.test_client())
-    other.login(EMAIL)
+    other.sign_in(EMAIL)
     phone, key = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
     register(actions, phone, name="My phone")
     register(actions, key, name="Security key")
@@ -129,7 +130,7 @@ def test_unprintable_passkey_names_are_refused_when_adding_and_renaming(
     """Passkey names: adding applies the same validation as renaming (400, nothing stored,
     no notice mailed)."""
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     phone = SoftAuthenticator(ORIGIN)
     created = phone.create(options(actions.client, "register", "/settings/passkeys"))
     refused = submit(actions.client, "/settings/passkeys", created, "/settings/passkeys",
@@ -161,7 +162,7 @@ def test_notice_mail_never_carries_control_characters_of_a_stored_name(
     """Mail text: a name stored before the check (or by any other route) still reaches the
     notice on one line, without control characters."""
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     register(actions, SoftAuthenticator(ORIGIN), name="Phone")
     public_id = stored_passkeys(app)[0].public_id
     name_stored_before_the_check(app, public_id, UNPRINTABLE_NAMES["newline"])
@@ -176,11 +177,11 @@ def test_notice_mail_never_carries_control_characters_of_a_stored_name(
 
 def test_passkey_as_second_factor(app: Flask, actions: Actions) -> None:
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     phone = SoftAuthenticator(ORIGIN)
     register(actions, phone)
-    actions.logout()
-    assert actions.login(EMAIL).headers["Location"].endswith("/login/2fa")
+    actions.sign_out()
+    assert actions.sign_in(EMAIL).headers["Location"].endswith("/login/2fa")
     page = actions.client.get("/login/2fa").get_data(as_text=True)
     assert "Use a passkey" in page
     assert 'name="code"' not in page  # no authenticator app: the passkey is the factor
@@ -192,12 +193,12 @@ def test_passkey_as_second_factor(app: Flask, actions: Actions) -> None:
 
 def test_passkey_instead_of_totp_code(app: Flask, actions: Actions) -> None:
     user = actions.create_user(EMAIL, totp=True)
-    actions.login(EMAIL)
-    actions.login_2fa(current_code(user.totp_secret or ""))
+    actions.sign_in(EMAIL)
+    actions.enter_code(current_code(user.totp_secret or ""))
     phone = SoftAuthenticator(ORIGIN)
     register(actions, phone)
-    actions.logout()
-    actions.login(EMAIL)
+    actions.sign_out()
+    actions.sign_in(EMAIL)
     page = actions.client.get("/login/2fa").get_data(as_text=True)
     assert "Use a passkey" in page and 'name="code"' in page  # either one
     assert second_factor(actions, phone).status_code == 302
@@ -206,10 +207,10 @@ def test_passkey_instead_of_totp_code(app: Flask, actions: Actions) -> None:
 
 def test_passwordless_sign_in(app: Flask, actions: Actions) -> None:
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     phone = SoftAuthenticator(ORIGIN)
     register(actions, phone)
-    actions.logout()
+    actions.sign_out()
     login_options = options(actions.client, "login")
     assert "allowCredentials" not in login_options or not login_options["allowCredentials"]
     credential = phone.get(login_options)
@@ -224,17 +225,17 @@ def test_passwordless_sign_in(app: Flask, actions: Actions) -> None:
 
 def test_synced_passkey_is_a_software_key(app: Flask, actions: Actions) -> None:
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     synced = SoftAuthenticator(ORIGIN, synced=True)
     register(actions, synced)
-    actions.logout()
+    actions.sign_out()
     assert passwordless(actions.client, synced).status_code == 302
     assert live_methods(app, EMAIL)[-1] == "swk,user,mfa"
 
 
 def test_reauthenticate_with_a_passkey(app: Flask, actions: Actions) -> None:
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     phone = SoftAuthenticator(ORIGIN)
     codes = register(actions, phone)
     age_sessions(app)
@@ -259,12 +260,12 @@ def test_reauthenticate_with_a_passkey(app: Flask, actions: Actions) -> None:
 
 def test_removing_the_last_second_factor_turns_2fa_off(app: Flask, actions: Actions) -> None:
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     phone, key = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
     register(actions, phone, name="Phone")
     register(actions, key, name="Key")
     other = Actions(app, app.test_client())
-    other.login(EMAIL)
+    other.sign_in(EMAIL)
     assert second_factor(other, key).status_code == 302
     first, last = stored_passkeys(app)
     assert actions.post(f"/settings/passkeys/{first.public_id}/remove",
@@ -289,18 +290,18 @@ def test_removing_the_last_second_factor_turns_2fa_off(app: Flask, actions: Acti
     notice = actions.mails(EMAIL)[-1]
     assert notice.subject == "A passkey was removed from your account"
     assert "two-factor authentication is now off" in notice.body
-    actions.logout()
-    assert actions.login(EMAIL).headers["Location"].endswith("/")  # no second step any more
+    actions.sign_out()
+    assert actions.sign_in(EMAIL).headers["Location"].endswith("/")  # no second step any more
 
 
 def test_someone_elses_passkey_cannot_be_renamed_or_removed(app: Flask, actions: Actions) -> None:
     owner = Actions(app, app.test_client())
     owner.create_user("owner@example.com")
-    owner.login("owner@example.com")
+    owner.sign_in("owner@example.com")
     register(owner, SoftAuthenticator(ORIGIN))
     theirs = stored_passkeys(app)[0].public_id
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     assert actions.post(f"/settings/passkeys/{theirs}/remove",
                         "/settings/passkeys").status_code == 404
     assert len(stored_passkeys(app)) == 1
@@ -324,10 +325,10 @@ def test_products_see_the_passkey_in_the_assertion(
                              ProductLink(user_id=user.id, product="sendgrid",
                                          product_user_id="g1")])
             session.commit()
-        actions.login(EMAIL)
+        actions.sign_in(EMAIL)
         phone = SoftAuthenticator(ORIGIN)
         register(actions, phone)
-        actions.logout()
+        actions.sign_out()
         assert passwordless(actions.client, phone).status_code == 302
         for product in ("segment", "sendgrid"):
             identity = echoed(actions.client.get(f"/{product}/"))["identity"]
@@ -341,12 +342,12 @@ def test_password_reset_needs_the_passkey(app: Flask, actions: Actions) -> None:
     """The mailbox alone does not reset the password of an account whose second factor is a
     passkey: the reset page asks for it (issue 12's seam ``second_factors``)."""
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     phone = SoftAuthenticator(ORIGIN)
     register(actions, phone)
-    actions.logout()
+    actions.sign_out()
     assert actions.post("/forgot-password", email=EMAIL).status_code == 200
-    link = actions.last_link(EMAIL)
+    link = actions.mailed_link(EMAIL)
     token = link.split("token=", 1)[1]
     page = actions.client.get(link).get_data(as_text=True)
     assert "Confirm with a passkey" in page and 'name="code"' not in page
@@ -354,7 +355,7 @@ def test_password_reset_needs_the_passkey(app: Flask, actions: Actions) -> None:
     refused = actions.post("/reset-password", link, token=token, password=new_password)
     assert refused.status_code == 401
     assert not signed_in(actions.client)
-    from tests.support.console import csrf_token
+    from tests.support.csrf import csrf_token
 
     response = actions.client.post(f"/passkeys/options/reset?token={token}",
                                    headers={"X-CSRFToken": csrf_token(actions.client, link)})
@@ -373,15 +374,15 @@ def test_turning_off_the_app_keeps_the_passkey_as_second_factor(
     app: Flask, actions: Actions
 ) -> None:
     user = actions.create_user(EMAIL, totp=True)
-    actions.login(EMAIL)
-    actions.login_2fa(current_code(user.totp_secret or ""))
+    actions.sign_in(EMAIL)
+    actions.enter_code(current_code(user.totp_secret or ""))
     register(actions, SoftAuthenticator(ORIGIN))
     response = actions.post("/settings/2fa/disable", "/settings/2fa/disable")
     assert response.status_code == 302
     page = actions.client.get("/settings").get_data(as_text=True)
     assert "sign-in still asks for your passkey" in page
-    actions.logout()
-    assert actions.login(EMAIL).headers["Location"].endswith("/login/2fa")
+    actions.sign_out()
+    assert actions.sign_in(EMAIL).headers["Location"].endswith("/login/2fa")
 
 
 # ----- recovery cannot be skipped (issue 22, item 1) ------------------------------------------
@@ -395,12 +396,12 @@ def test_first_passkey_issues_recovery_codes_in_the_same_flow(database_url: str)
     app = passkey_app(database_url, SUPPORT_EMAIL=SUPPORT)
     actions = Actions(app, app.test_client())
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     codes = register(actions, SoftAuthenticator(ORIGIN), name="Phone")
     assert len(codes) == 10
     assert register(actions, SoftAuthenticator(ORIGIN), name="Key") == []  # 2FA was on already
     other = Actions(app, app.test_client())  # a browser without the passkey
-    assert other.login(EMAIL).headers["Location"].endswith("/login/2fa")
+    assert other.sign_in(EMAIL).headers["Location"].endswith("/login/2fa")
     step = other.client.get("/login/2fa").get_data(as_text=True)
     assert "Lost your passkey / phone?" in step and 'href="/login/2fa/recovery"' in step
     recovery = other.client.get("/login/2fa/recovery").get_data(as_text=True)
@@ -415,7 +416,7 @@ def test_second_step_without_recovery_codes_still_leads_to_support(database_url:
     app = passkey_app(database_url, SUPPORT_URL="https://help.example/console")
     actions = Actions(app, app.test_client())
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     register(actions, SoftAuthenticator(ORIGIN))
     with app.app_context(), new_session() as session:  # as an account of before issue 22
         for code in session.scalars(select(RecoveryCode)):
@@ -423,8 +424,8 @@ def test_second_step_without_recovery_codes_still_leads_to_support(database_url:
         session.commit()
     overview = actions.client.get("/settings").get_data(as_text=True)
     assert "Create recovery codes" in overview  # settings ask for the missing codes
-    actions.logout()
-    actions.login(EMAIL)
+    actions.sign_out()
+    actions.sign_in(EMAIL)
     step = actions.client.get("/login/2fa").get_data(as_text=True)
     assert "Lost your passkey / phone?" in step
     recovery = actions.client.get("/login/2fa/recovery").get_data(as_text=True)
@@ -433,11 +434,11 @@ def test_second_step_without_recovery_codes_still_leads_to_support(database_url:
 
 def test_passkey_only_reset_accepts_a_recovery_code(app: Flask, actions: Actions) -> None:
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     codes = register(actions, SoftAuthenticator(ORIGIN))
-    actions.logout()
+    actions.sign_out()
     actions.post("/forgot-password", email=EMAIL)
-    link = actions.last_link(EMAIL)
+    link = actions.mailed_link(EMAIL)
     token = link.split("token=", 1)[1]
     page = actions.client.get(link).get_data(as_text=True)
     assert "Use a recovery code instead" in page
@@ -452,8 +453,8 @@ def test_contact_support_notices_name_the_support_route(database_url: str) -> No
     app = passkey_app(database_url, SUPPORT_EMAIL=SUPPORT)
     actions = Actions(app, app.test_client())
     user = actions.create_user(EMAIL, totp=True)
-    actions.login(EMAIL)
-    actions.login_2fa(current_code(user.totp_secret or ""))
+    actions.sign_in(EMAIL)
+    actions.enter_code(current_code(user.totp_secret or ""))
     register(actions, SoftAuthenticator(ORIGIN))
     actions.post("/settings/2fa/disable", "/settings/2fa/disable")
     actions.post("/settings/password", password="another fine passphrase here")
@@ -468,7 +469,7 @@ def test_contact_support_notices_name_the_support_route(database_url: str) -> No
 def reset_proven_with(actions: Actions, phone: SoftAuthenticator) -> tuple[str, str]:
     """Ask for a reset link and prove the passkey on its page; the link and its token."""
     assert actions.post("/forgot-password", email=EMAIL).status_code == 200
-    link = actions.last_link(EMAIL)
+    link = actions.mailed_link(EMAIL)
     token = link.split("token=", 1)[1]
     response = actions.client.post(f"/passkeys/options/reset?token={token}",
                                    headers={"X-CSRFToken": csrf_token(actions.client, link)})
@@ -482,10 +483,10 @@ def reset_proven_with(actions: Actions, phone: SoftAuthenticator) -> tuple[str, 
 def locked_out_passkey_owner(app: Flask, actions: Actions) -> SoftAuthenticator:
     """An account whose second factor is a passkey, signed out, locked by a stranger."""
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     phone = SoftAuthenticator(ORIGIN)
     register(actions, phone)
-    actions.logout()
+    actions.sign_out()
     lock_out(app, EMAIL)
     return phone
 
@@ -516,14 +517,14 @@ def owner_and_intruder(actions: Actions) -> tuple[SoftAuthenticator, SoftAuthent
     """The owner's passkey, and one an intruder added while in the account (its name holds a
     line break, stored before registering checked names)."""
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     mine, theirs = SoftAuthenticator(ORIGIN), SoftAuthenticator(ORIGIN)
     register(actions, mine, name="My phone")
     register(actions, theirs, name="Intruder")
     name_stored_before_the_check(
         actions.app, public_id_of(actions.app, "Intruder"), "Intruder\nBcc: evil@example.com"
     )
-    actions.logout()
+    actions.sign_out()
     return mine, theirs
 
 
@@ -563,10 +564,10 @@ def test_reset_removing_the_last_second_factor_says_2fa_is_off(
     app: Flask, actions: Actions
 ) -> None:
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     phone = SoftAuthenticator(ORIGIN)
     register(actions, phone)
-    actions.logout()
+    actions.sign_out()
     link, token = reset_proven_with(actions, phone)
     done = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
                         remove_passkey=stored_passkeys(app)[0].public_id)
@@ -586,7 +587,7 @@ def test_passkeys_are_removed_only_by_a_proven_reset(app: Flask, actions: Action
     not the account's is a clear 400 and nothing changes."""
     mine, _theirs = owner_and_intruder(actions)
     assert actions.post("/forgot-password", email=EMAIL).status_code == 200
-    link = actions.last_link(EMAIL)
+    link = actions.mailed_link(EMAIL)
     token = link.split("token=", 1)[1]
     intruder = public_id_of(app, "Intruder")
     unproven = actions.post("/reset-password", link, token=token, password=NEW_PASSWORD,
@@ -607,7 +608,7 @@ def test_passkeys_are_removed_only_by_a_proven_reset(app: Flask, actions: Action
 
 def test_sign_out_everywhere_offers_to_remove_passkeys(app: Flask, actions: Actions) -> None:
     mine, _theirs = owner_and_intruder(actions)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     assert second_factor(actions, mine).status_code == 302
     page = actions.client.get("/settings/sessions/revoke-all").get_data(as_text=True)
     intruder = public_id_of(app, "Intruder")

@@ -6,7 +6,6 @@ kind of address) and the same page and status, never by wall clock.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,14 +28,13 @@ from tests.support import races
 from tests.support.console import (
     PASSWORD,
     Actions,
-    csrf_token,
     current_code,
     lock_out,
-    make_app,
+    make_gateway_app,
 )
+from tests.support.csrf import csrf_token, without_csrf
 
 NEW_PASSWORD = "a fresh and long passphrase"
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="[^"]+"')
 
 
 def ask_reset(actions: Actions, email: str) -> Any:
@@ -45,7 +43,7 @@ def ask_reset(actions: Actions, email: str) -> Any:
 
 def reset_link(actions: Actions, email: str) -> str:
     ask_reset(actions, email)
-    link = actions.last_link(email)
+    link = actions.mailed_link(email)
     assert link.startswith("/reset-password?token="), link
     return link
 
@@ -108,7 +106,7 @@ def test_no_enumeration_same_page_status_and_work(actions: Actions, app: Flask) 
                 "/forgot-password", data={"email": email, "csrf_token": token}
             )
         assert response.status_code == 200
-        pages.add(_CSRF.sub("", response.get_data(as_text=True)).replace(email, "EMAIL"))
+        pages.add(without_csrf(response.get_data(as_text=True)).replace(email, "EMAIL"))
         work[email] = (seen["sql"], len(actions.mails(email)))
     assert len(pages) == 1
     assert len(set(map(repr, work.values()))) == 1, work
@@ -119,7 +117,7 @@ def test_no_enumeration_same_page_status_and_work(actions: Actions, app: Flask) 
 
 
 def test_throttled_per_client_and_per_address(database_url: str) -> None:
-    app = make_app(database_url, SIGNUP_MAX_PER_IP=4, RESET_MAX_PER_ADDRESS=2)
+    app = make_gateway_app(database_url, SIGNUP_MAX_PER_IP=4, RESET_MAX_PER_ADDRESS=2)
     visitor = fresh(app)
     visitor.create_user()
     statuses = [ask_reset(visitor, "user@example.com").status_code for _ in range(3)]
@@ -132,7 +130,7 @@ def test_throttled_per_client_and_per_address(database_url: str) -> None:
 
 
 def test_mail_cap_per_recipient(database_url: str) -> None:
-    app = make_app(database_url, MAIL_PER_HOUR=1, RESET_MAX_PER_ADDRESS=10)
+    app = make_gateway_app(database_url, MAIL_PER_HOUR=1, RESET_MAX_PER_ADDRESS=10)
     visitor = fresh(app)
     visitor.create_user()
     for _ in range(3):
@@ -153,7 +151,7 @@ def test_bad_address_is_a_clear_400(actions: Actions) -> None:
 def test_reset_ends_sessions_notifies_audits_and_signs_in(actions: Actions, app: Flask) -> None:
     actions.create_user()
     laptop = fresh(app)
-    assert laptop.login().status_code == 302
+    assert laptop.sign_in().status_code == 302
     link = reset_link(actions, "user@example.com")
     for _ in range(2):  # the GET (a mail scanner) shows the form and spends nothing
         page = actions.client.get(link)
@@ -164,8 +162,8 @@ def test_reset_ends_sessions_notifies_audits_and_signs_in(actions: Actions, app:
     assert response.status_code == 302 and response.location == "/"
     assert actions.client.get("/").status_code == 200  # this browser is signed in
     assert laptop.client.get("/").status_code == 302  # every other session ended
-    assert fresh(app).login().status_code == 401  # the old password is gone
-    assert fresh(app).login(password=NEW_PASSWORD).status_code == 302
+    assert fresh(app).sign_in().status_code == 401  # the old password is gone
+    assert fresh(app).sign_in(password=NEW_PASSWORD).status_code == 302
     subjects = [m.subject for m in actions.mails("user@example.com")]
     assert "Your password was reset" in subjects
     assert len(events(app, "password_reset")) == 1
@@ -179,7 +177,7 @@ def test_link_works_once(actions: Actions) -> None:
     assert reset(actions, link).status_code == 302
     again = reset(fresh(actions.app), link, password="yet another passphrase")
     assert again.status_code == 400 and "already used" in again.get_data(as_text=True)
-    assert fresh(actions.app).login(password=NEW_PASSWORD).status_code == 302
+    assert fresh(actions.app).sign_in(password=NEW_PASSWORD).status_code == 302
 
 
 def _one_won_one_was_told(app: Flask, results: list[Any]) -> None:
@@ -201,7 +199,7 @@ def test_link_spent_by_a_concurrent_reset_says_already_used(actions: Actions, ap
         lambda: reset(first, link), lambda: reset(second, link, password="another passphrase 2"),
     )
     _one_won_one_was_told(app, list(results))
-    assert fresh(app).login(password=NEW_PASSWORD).status_code == 302  # the winner's password
+    assert fresh(app).sign_in(password=NEW_PASSWORD).status_code == 302  # the winner's password
 
 
 def test_link_posted_twice_at_once_one_wins(actions: Actions, app: Flask) -> None:
@@ -224,13 +222,13 @@ def test_link_expires_after_an_hour(actions: Actions, monkeypatch: pytest.Monkey
     response = actions.client.get(link)
     assert response.status_code == 400 and "expired" in response.get_data(as_text=True)
     assert reset(actions, link).status_code == 400
-    assert fresh(actions.app).login().status_code == 302  # nothing changed
+    assert fresh(actions.app).sign_in().status_code == 302  # nothing changed
 
 
 def test_link_dies_when_the_password_changes_by_another_route(actions: Actions) -> None:
     actions.create_user()
     link = reset_link(actions, "user@example.com")
-    actions.login()
+    actions.sign_in()
     changed = actions.post("/settings/password", password="changed in settings meanwhile")
     assert changed.status_code == 302
     response = actions.client.get(link)
@@ -257,9 +255,9 @@ def test_link_cannot_reset_another_account(actions: Actions, app: Flask) -> None
     for bad in (f"/reset-password?token={swapped}", f"/reset-password?token={verify}", tampered):
         response = reset(fresh(app), bad)
         assert response.status_code == 400, bad
-    assert fresh(app).login("bob@example.com").status_code == 302
+    assert fresh(app).sign_in("bob@example.com").status_code == 302
     assert reset(fresh(app), link).status_code == 302  # Alice's own link still works
-    assert fresh(app).login("alice@example.com", NEW_PASSWORD).status_code == 302
+    assert fresh(app).sign_in("alice@example.com", NEW_PASSWORD).status_code == 302
     assert alice.id != bob.id
 
 
@@ -281,7 +279,7 @@ def test_unverified_account_reset_confirms_the_address(actions: Actions, app: Fl
     link = reset_link(actions, "pending@example.com")
     assert reset(actions, link).status_code == 302
     assert actions.user("pending@example.com").is_verified
-    assert fresh(app).login("pending@example.com", NEW_PASSWORD).status_code == 302
+    assert fresh(app).sign_in("pending@example.com", NEW_PASSWORD).status_code == 302
 
 
 def test_hostile_links_are_clear_400s(actions: Actions) -> None:
@@ -301,10 +299,10 @@ def test_reset_with_2fa_needs_the_authenticator_code(actions: Actions, app: Flas
     assert 'inputmode="numeric"' in page and "Use a recovery code instead" in page
     assert reset(actions, link).status_code == 401  # no code: nothing changes
     assert reset(actions, link, code="000000").status_code in (401,)
-    assert fresh(app).login().status_code == 302  # still the old password (then 2FA)
+    assert fresh(app).sign_in().status_code == 302  # still the old password (then 2FA)
     response = reset(actions, link, code=current_code(user.totp_secret or ""))
     assert response.status_code == 302
-    assert fresh(app).login(password=NEW_PASSWORD).location == "/login/2fa"  # 2FA stays on
+    assert fresh(app).sign_in(password=NEW_PASSWORD).location == "/login/2fa"  # 2FA stays on
     assert events(app, "login")[-1].detail.count('"otp"') == 1
 
 
@@ -322,8 +320,8 @@ def test_reset_with_2fa_and_a_recovery_code(actions: Actions, app: Flask) -> Non
     assert response.status_code == 302
     assert response.location == "/settings/2fa/recovery-code-used"
     second = fresh(app)
-    assert second.login(password=NEW_PASSWORD).location == "/login/2fa"
-    assert second.login_2fa(codes[0]).status_code == 401  # the code was spent by the reset
+    assert second.sign_in(password=NEW_PASSWORD).location == "/login/2fa"
+    assert second.enter_code(codes[0]).status_code == 401  # the code was spent by the reset
 
 
 def test_second_factor_proven_once_per_link_and_browser(actions: Actions, app: Flask) -> None:
@@ -347,15 +345,15 @@ def test_refused_password_spends_no_recovery_code(actions: Actions, app: Flask) 
     link = reset_link(actions, "user@example.com") + "&use=recovery"
     assert reset(actions, link, password="short", code=codes[0]).status_code == 400
     other = fresh(app)
-    other.login()
-    assert other.login_2fa(codes[0]).status_code == 302  # still unused
+    other.sign_in()
+    assert other.enter_code(codes[0]).status_code == 302  # still unused
 
 
 def test_reused_code_at_reset_says_so(actions: Actions) -> None:
     user = actions.create_user(totp=True)
     code = current_code(user.totp_secret or "")
-    actions.login()
-    assert actions.login_2fa(code).status_code == 302
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 302
     link = reset_link(actions, "user@example.com")
     other = fresh(actions.app)
     response = reset(other, link, code=code)
@@ -363,7 +361,7 @@ def test_reused_code_at_reset_says_so(actions: Actions) -> None:
 
 
 def test_wrong_codes_at_reset_are_throttled(database_url: str) -> None:
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = fresh(app)
     actions.create_user(totp=True)
     link = reset_link(actions, "user@example.com")
@@ -378,7 +376,7 @@ def test_wrong_codes_at_reset_are_throttled(database_url: str) -> None:
 
 def test_failed_sign_in_explains_the_lockout_and_offers_the_reset(actions: Actions) -> None:
     actions.create_user()
-    body = actions.login(password="wrong password!!").get_data(as_text=True)
+    body = actions.sign_in(password="wrong password!!").get_data(as_text=True)
     assert "Incorrect email or password." in body
     assert "After 10 failed attempts in a row" in body and "15 minutes" in body
     assert 'href="/forgot-password?email=user@example.com"' in body  # the address typed
@@ -387,8 +385,8 @@ def test_failed_sign_in_explains_the_lockout_and_offers_the_reset(actions: Actio
 def test_locked_out_page_has_retry_after_and_the_reset(actions: Actions, app: Flask) -> None:
     actions.create_user()
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
-        actions.login(password="wrong password!!")
-    locked = actions.login()
+        actions.sign_in(password="wrong password!!")
+    locked = actions.sign_in()
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
     body = locked.get_data(as_text=True)
     assert "Too many attempts. Try again in about 15 minutes." in body
@@ -396,7 +394,7 @@ def test_locked_out_page_has_retry_after_and_the_reset(actions: Actions, app: Fl
     # A reset lifts the pause on the account.
     link = reset_link(actions, "user@example.com")
     assert reset(fresh(app), link).status_code == 302
-    assert fresh(app).login(password=NEW_PASSWORD).status_code == 302
+    assert fresh(app).sign_in(password=NEW_PASSWORD).status_code == 302
 
 
 def test_gateway_mails_that_mention_a_reset_link_to_it(actions: Actions) -> None:
@@ -404,7 +402,7 @@ def test_gateway_mails_that_mention_a_reset_link_to_it(actions: Actions) -> None
     assert fresh(actions.app).post("/signup", email="user@example.com",
                                    password="someone else's passphrase").status_code == 200
     assert "/forgot-password" in actions.mails("user@example.com")[-1].body
-    actions.login()
+    actions.sign_in()
     assert actions.post("/settings/password", password="changed in settings now").status_code \
         == 302
     changed = actions.mails("user@example.com")[-1]
@@ -428,11 +426,11 @@ def test_account_lock_gives_way_to_the_link_and_a_second_factor(
     assert response.status_code == 302, response.get_data(as_text=True)
     lifted = events(app, "lockout_lifted")
     assert len(lifted) == 1 and '"by": "password_reset"' in lifted[0].detail
-    assert fresh(app).login(password=NEW_PASSWORD).status_code == 302  # no longer locked
+    assert fresh(app).sign_in(password=NEW_PASSWORD).status_code == 302  # no longer locked
 
 
 def test_wrong_codes_under_an_account_lock_are_throttled_per_link(database_url: str) -> None:
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = fresh(app)
     user = actions.create_user(totp=True)
     lock_out(app)
@@ -442,15 +440,15 @@ def test_wrong_codes_under_an_account_lock_are_throttled_per_link(database_url: 
     assert statuses == [401, 401, 401]  # the account lock does not answer: the code is checked
     refused = reset(actions, link, code=current_code(user.totp_secret or ""))
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    assert fresh(app).login().status_code == 429  # nothing lifted the account lock
+    assert fresh(app).sign_in().status_code == 429  # nothing lifted the account lock
     assert not events(app, "lockout_lifted")
 
 
 def test_reset_cancels_a_pending_email_change(actions: Actions, app: Flask) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     assert actions.post("/settings/email", email="new@example.com").status_code == 200
-    confirm = actions.last_link("new@example.com")
+    confirm = actions.mailed_link("new@example.com")
     link = reset_link(actions, "user@example.com")
     assert reset(fresh(app), link).status_code == 302
     cancelled = events(app, "email_change_cancelled")
@@ -459,7 +457,7 @@ def test_reset_cancels_a_pending_email_change(actions: Actions, app: Flask) -> N
                   if m.subject == "Your password was reset")
     assert "new@example.com" in notice.body and "stopped" in notice.body
     owner = fresh(app)
-    owner.login(password=NEW_PASSWORD)
+    owner.sign_in(password=NEW_PASSWORD)
     token = confirm.split("token=", 1)[1]
     response = owner.post("/settings/email/confirm", confirm, token=token)
     assert response.status_code == 400
@@ -472,7 +470,7 @@ def test_link_posted_twice_at_once_with_a_pending_email_change(
     """Single-use race: the link is spent before the reset's other writes (stopping the email
     change), so two POSTs at once still end in one reset and one "already used" page."""
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     assert actions.post("/settings/email", email="new@example.com").status_code == 200
     link = reset_link(actions, "user@example.com")
     browsers = [fresh(app), fresh(app)]

@@ -11,6 +11,7 @@ import pyotp
 from flask import Flask
 
 from tests.support.console import PASSWORD, Actions, age_sessions
+from tests.support.csrf import csrf_from, csrf_token
 
 
 def text(response: object) -> str:
@@ -19,7 +20,7 @@ def text(response: object) -> str:
 
 def signed_in(actions: Actions) -> Actions:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     return actions
 
 
@@ -27,12 +28,10 @@ def test_lapsed_email_change_comes_back_filled_after_confirming(
     actions: Actions, app: Flask
 ) -> None:
     signed_in(actions)
-    form = actions.client.get("/settings/email")
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.get_data(as_text=True))
-    assert token is not None
+    token = csrf_token(actions.client, "/settings/email")
     age_sessions(app)  # the person took a while over the form
     stale = actions.client.post("/settings/email", data={
-        "csrf_token": token.group(1), "email": "new.address@example.com"})
+        "csrf_token": token, "email": "new.address@example.com"})
     assert stale.status_code == 302
     assert stale.location == "/settings/reauthenticate?next=/settings/email"
     page = text(actions.client.get(stale.location))
@@ -52,12 +51,10 @@ def test_lapsed_password_change_keeps_no_password(actions: Actions, app: Flask) 
     """A new password is a secret: never kept in the browser's cookie; the page says to type
     it again."""
     signed_in(actions)
-    form = text(actions.client.get("/settings/password"))
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form)
-    assert token is not None
+    token = csrf_token(actions.client, "/settings/password")
     age_sessions(app)
     stale = actions.client.post("/settings/password", data={
-        "csrf_token": token.group(1), "password": "a brand new passphrase"})
+        "csrf_token": token, "password": "a brand new passphrase"})
     assert stale.location == "/settings/reauthenticate?next=/settings/password"
     with actions.client.session_transaction() as cookie:
         assert "a brand new passphrase" not in repr(dict(cookie))
@@ -72,12 +69,12 @@ def test_lapsed_2fa_setup_keeps_the_scanned_key_and_the_code(actions: Actions, a
     signed_in(actions)
     first = text(actions.client.get("/settings/2fa/enable"))
     secret = re.search(r'id="totp-secret"[^>]*>([^<]+)<', first)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', first)
-    assert secret is not None and token is not None
+    token = csrf_from(first)
+    assert secret is not None
     code = pyotp.TOTP(secret.group(1).replace(" ", "")).now()
     age_sessions(app)
     stale = actions.client.post("/settings/2fa/enable", data={
-        "csrf_token": token.group(1), "code": code})
+        "csrf_token": token, "code": code})
     assert stale.location == "/settings/reauthenticate?next=/settings/2fa/enable"
     actions.reauthenticate()
     back = text(actions.client.get("/settings/2fa/enable"))
@@ -89,12 +86,10 @@ def test_stale_post_to_a_post_only_address_returns_to_a_page(actions: Actions, a
     """A stale POST whose own address answers only POST (a passkey's rename) goes back to the
     nearest page that answers GET, never to a 405."""
     signed_in(actions)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
-                      actions.client.get("/settings").get_data(as_text=True))
-    assert token is not None
+    token = csrf_token(actions.client, "/settings")
     age_sessions(app)
     stale = actions.client.post("/settings/passkeys/abc/rename", data={
-        "csrf_token": token.group(1), "name": "Laptop"})
+        "csrf_token": token, "name": "Laptop"})
     assert stale.location == "/settings/reauthenticate?next=/settings/passkeys"
     confirmed = actions.post("/settings/reauthenticate", form_path=stale.location,
                              password=PASSWORD, next="/settings/passkeys")

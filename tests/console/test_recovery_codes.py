@@ -13,7 +13,7 @@ from gateway.db import new_session
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import User
 from tests.support import races
-from tests.support.console import Actions, age_sessions, current_code, make_app
+from tests.support.console import Actions, age_sessions, current_code, make_gateway_app
 
 
 def with_codes(actions: Actions, app: Flask) -> tuple[str, list[str]]:
@@ -28,8 +28,8 @@ def with_codes(actions: Actions, app: Flask) -> tuple[str, list[str]]:
 def signed_in_with_codes(actions: Actions, app: Flask) -> list[str]:
     """An account with 2FA and recovery codes, signed in with its authenticator's code."""
     secret, codes = with_codes(actions, app)
-    actions.login()
-    actions.login_2fa(current_code(secret))
+    actions.sign_in()
+    actions.enter_code(current_code(secret))
     return codes
 
 
@@ -43,7 +43,7 @@ def test_code_step_numeric_and_recovery_entry_with_a_text_keyboard(
     actions: Actions, app: Flask
 ) -> None:
     with_codes(actions, app)
-    actions.login()
+    actions.sign_in()
     totp_page = actions.client.get("/login/2fa").get_data(as_text=True)
     assert 'inputmode="numeric"' in input_tag(totp_page)
     assert 'href="/login/2fa/recovery"' in totp_page and "Use a recovery code" in totp_page
@@ -57,7 +57,7 @@ def test_recovery_code_sign_in_shows_the_count_invites_and_mails(
     actions: Actions, app: Flask
 ) -> None:
     _secret, codes = with_codes(actions, app)
-    actions.login(next="/settings")
+    actions.sign_in(next="/settings")
     response = actions.post("/login/2fa/recovery", form_path="/login/2fa/recovery",
                             code=codes[0].upper())
     assert response.status_code == 302
@@ -77,7 +77,7 @@ def test_recovery_code_spent_twice_at_once_signs_in_once(actions: Actions, app: 
     _secret, codes = with_codes(actions, app)
     browsers = [Actions(app, app.test_client()) for _ in range(2)]
     for browser in browsers:
-        assert browser.login().location == "/login/2fa"
+        assert browser.sign_in().location == "/login/2fa"
     results = races.together(app, "UPDATE recovery_codes", *[
         lambda b=b: b.post("/login/2fa/recovery", code=codes[0]) for b in browsers
     ])
@@ -87,7 +87,7 @@ def test_recovery_code_spent_twice_at_once_signs_in_once(actions: Actions, app: 
 
 def test_wrong_recovery_code_has_its_own_message(actions: Actions, app: Flask) -> None:
     with_codes(actions, app)
-    actions.login()
+    actions.sign_in()
     response = actions.post("/login/2fa/recovery", code="aaaaa-bbbbb-ccccc-ddddd")
     assert response.status_code == 401
     assert "That recovery code did not work" in response.get_data(as_text=True)
@@ -96,15 +96,15 @@ def test_wrong_recovery_code_has_its_own_message(actions: Actions, app: Flask) -
 def test_reused_totp_code_says_wait_for_the_next_one(actions: Actions, app: Flask) -> None:
     secret, _codes = with_codes(actions, app)
     code = current_code(secret)
-    actions.login()
-    assert actions.login_2fa(code).status_code == 302
-    actions.logout()
-    actions.login()
-    response = actions.login_2fa(code)
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 302
+    actions.sign_out()
+    actions.sign_in()
+    response = actions.enter_code(code)
     assert response.status_code == 401
     body = response.get_data(as_text=True)
     assert "already used" in body and "Wait for the next code" in body
-    wrong = actions.login_2fa("000000" if code != "000000" else "111111")
+    wrong = actions.enter_code("000000" if code != "000000" else "111111")
     assert "That code did not work" in wrong.get_data(as_text=True)
 
 
@@ -129,8 +129,8 @@ def test_codes_offered_to_copy_download_and_print(actions: Actions, app: Flask) 
 
 def test_download_echoes_only_the_accounts_unused_codes(actions: Actions, app: Flask) -> None:
     _secret, codes = with_codes(actions, app)
-    actions.login()
-    assert actions.login_2fa(codes[0]).status_code == 302
+    actions.sign_in()
+    assert actions.enter_code(codes[0]).status_code == 302
     for sent in ("<script>alert(1)</script>", "aaaaa-bbbbb-ccccc-ddddd", codes[0],
                  " ".join(codes[1:] + ["x" * 30]), ""):
         response = actions.post("/settings/2fa/recovery-codes/download",
@@ -154,8 +154,8 @@ def test_regeneration_asks_first_and_says_old_codes_stop_working(
     assert confirm.status_code == 200 and "every old code stops" in body
     assert 'action="/settings/2fa/recovery-codes"' in body
     other = Actions(app, app.test_client())
-    assert other.login().location == "/login/2fa"
-    assert other.login_2fa(codes[0]).status_code == 302  # nothing replaced by looking
+    assert other.sign_in().location == "/login/2fa"
+    assert other.enter_code(codes[0]).status_code == 302  # nothing replaced by looking
 
 
 def test_recovery_code_spent_at_reauthentication_is_mailed_and_audited(
@@ -186,7 +186,7 @@ def test_download_needs_a_fresh_reauthentication(actions: Actions, app: Flask) -
 
 def test_download_guesses_are_throttled(database_url: str) -> None:
     """Guessing codes at the download counts like wrong codes at sign-in."""
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = Actions(app, app.test_client())
     codes = signed_in_with_codes(actions, app)
     statuses = [
@@ -203,11 +203,11 @@ def test_download_guesses_are_throttled(database_url: str) -> None:
 
 def test_a_strangers_wrong_passwords_do_not_block_the_download(database_url: str) -> None:
     """The account's sign-in lock is anyone's to set off: the owner's download is not its."""
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = Actions(app, app.test_client())
     codes = signed_in_with_codes(actions, app)
     stranger = Actions(app, app.test_client())
-    assert [stranger.login(password="wrong-password").status_code for _ in range(4)][-1] == 429
+    assert [stranger.sign_in(password="wrong-password").status_code for _ in range(4)][-1] == 429
     download = actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
                             codes=" ".join(codes))
     assert download.status_code == 200 and codes[0] in download.get_data(as_text=True)
@@ -216,15 +216,15 @@ def test_a_strangers_wrong_passwords_do_not_block_the_download(database_url: str
 def test_download_refusals_do_not_lock_the_account(database_url: str) -> None:
     """Refused downloads are counted for that session alone: neither sign-in nor another
     session's download is refused because of them."""
-    app = make_app(database_url, LOGIN_MAX_FAILURES=3)
+    app = make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
     actions = Actions(app, app.test_client())
     codes = signed_in_with_codes(actions, app)
     for n in range(4):
         actions.post("/settings/2fa/recovery-codes/download", form_path="/settings",
                      codes=f"aaaaa-bbbbb-ccccc-dddd{n}")
     other = Actions(app, app.test_client())
-    assert other.login().location == "/login/2fa"
-    assert other.login_2fa(codes[0]).status_code == 302
+    assert other.sign_in().location == "/login/2fa"
+    assert other.enter_code(codes[0]).status_code == 302
     download = other.post("/settings/2fa/recovery-codes/download", form_path="/settings",
                           codes=codes[1])
     assert download.status_code == 200

@@ -8,7 +8,6 @@ credential change and by "sign out everywhere".
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,7 +18,8 @@ from sqlalchemy import select, update
 
 from gateway.db import new_session
 from gateway.models import KnownDevice, utcnow
-from tests.support.console import PASSWORD, Actions, current_code, make_app
+from tests.support.console import PASSWORD, Actions, current_code, make_gateway_app
+from tests.support.csrf import csrf_token
 from tests.support.proxy_gateway import SignedIn, echoed
 
 CHROME_ON_WINDOWS = (
@@ -31,7 +31,7 @@ NEW_PASSWORD = "a fresh and long passphrase"
 
 def remember(actions: Actions, secret: str, email: str = "user@example.com") -> None:
     """Sign in with password and code, ticking "Remember this device"."""
-    assert actions.login(email).location == "/login/2fa"
+    assert actions.sign_in(email).location == "/login/2fa"
     response = actions.post("/login/2fa", code=current_code(secret), remember="y")
     assert response.status_code == 302 and response.location == "/"
 
@@ -42,13 +42,13 @@ def devices(app: Flask) -> list[KnownDevice]:
 
 
 def asks_for_code(actions: Actions) -> bool:
-    actions.logout()
-    return actions.login().location == "/login/2fa"
+    actions.sign_out()
+    return actions.sign_in().location == "/login/2fa"
 
 
 def test_remembered_device_skips_the_code_not_the_password(actions: Actions, app: Flask) -> None:
     user = actions.create_user(totp=True)
-    page = actions.login().location
+    page = actions.sign_in().location
     assert page == "/login/2fa"
     form = actions.client.get("/login/2fa").get_data(as_text=True)
     assert 'type="checkbox"' in form and "Remember this device for 30 days" in form
@@ -56,23 +56,21 @@ def test_remembered_device_skips_the_code_not_the_password(actions: Actions, app
     cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("gw_device="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie  # served over HTTP in this test (see the next test)
-    actions.logout()
-    assert actions.login(password="wrong password!!").status_code == 401  # password still needed
-    skipped = actions.login()
+    actions.sign_out()
+    assert actions.sign_in(password="wrong password!!").status_code == 401  # password still needed
+    skipped = actions.sign_in()
     assert skipped.status_code == 302 and skipped.location == "/"
     assert actions.client.get("/").status_code == 200
 
 
 def test_device_cookie_is_secure_on_https(database_url: str) -> None:
-    app = make_app(database_url, SESSION_COOKIE_SECURE=True)
+    app = make_gateway_app(database_url, SESSION_COOKIE_SECURE=True)
     client, https = app.test_client(), "https://localhost"
     user = Actions(app, client).create_user(totp=True)
 
     def post(path: str, **data: str) -> Any:
-        page = client.get(path, base_url=https).get_data(as_text=True)
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        assert token, page
-        return client.post(path, base_url=https, data={**data, "csrf_token": token.group(1)},
+        token = csrf_token(client, path, base_url=https)
+        return client.post(path, base_url=https, data={**data, "csrf_token": token},
                            headers={"Referer": https + path})  # CSRF checks it on HTTPS
 
     assert post("/login", email="user@example.com", password=PASSWORD).status_code == 302
@@ -94,19 +92,19 @@ def test_only_a_hash_is_stored_and_the_device_is_bound_to_its_user(
     assert stored.token_hash == hashlib.sha256(token.value.encode()).hexdigest()
     assert token.value not in (stored.token_hash, stored.public_id)
     # The same browser does not skip the second factor for another account.
-    actions.logout()
-    assert actions.login("other@example.com").location == "/login/2fa"
+    actions.sign_out()
+    assert actions.sign_in("other@example.com").location == "/login/2fa"
     # Nor does another browser, or a made-up cookie.
     stranger = Actions(app, app.test_client())
     stranger.client.set_cookie("gw_device", "x" * 43)
-    assert stranger.login().location == "/login/2fa"
+    assert stranger.sign_in().location == "/login/2fa"
     assert other.id != user.id
 
 
 def test_not_remembered_without_the_tick(actions: Actions) -> None:
     user = actions.create_user(totp=True)
-    actions.login()
-    assert actions.login_2fa(current_code(user.totp_secret or "")).status_code == 302
+    actions.sign_in()
+    assert actions.enter_code(current_code(user.totp_secret or "")).status_code == 302
     assert asks_for_code(actions)
 
 
@@ -148,8 +146,8 @@ def _forget_all_in_settings(actions: Actions, app: Flask) -> None:
 def _change_password(actions: Actions, app: Flask) -> None:
     assert actions.post("/settings/password", form_path="/settings",
                         password=NEW_PASSWORD).status_code == 302
-    actions.logout()
-    actions.login(password=NEW_PASSWORD)
+    actions.sign_out()
+    actions.sign_in(password=NEW_PASSWORD)
 
 
 def _turn_2fa_off(actions: Actions, app: Flask) -> None:
@@ -175,7 +173,7 @@ def _sign_out_everywhere(actions: Actions, app: Flask) -> None:
 
 def _reset_password(actions: Actions, app: Flask) -> None:
     actions.post("/forgot-password", email="user@example.com")
-    link = actions.last_link("user@example.com")
+    link = actions.mailed_link("user@example.com")
     with app.app_context(), new_session() as session:  # the code step is tested elsewhere
         from gateway.models import User
 
@@ -207,17 +205,17 @@ def test_every_revocation_route_ends_the_skip(
 ) -> None:
     user = actions.create_user(totp=True)
     remember(actions, user.totp_secret or "")
-    actions.logout()
-    assert actions.login().location == "/"  # remembered: straight in (and a fresh session)
+    actions.sign_out()
+    assert actions.sign_in().location == "/"  # remembered: straight in (and a fresh session)
     revocation(actions, app)
     with app.app_context(), new_session() as session:
         live = session.scalars(select(KnownDevice).where(KnownDevice.remembered_until.is_not(None)))
         assert list(live) == []
     if actions.client.get("/").status_code == 200:  # some routes keep this session
-        actions.logout()
+        actions.sign_out()
     fresh = Actions(app, actions.client)
     password = NEW_PASSWORD if revocation in (_change_password, _reset_password) else PASSWORD
-    assert fresh.login(password=password).location == "/login/2fa"
+    assert fresh.sign_in(password=password).location == "/login/2fa"
 
 
 def test_forget_someone_elses_device_is_404(actions: Actions, app: Flask) -> None:
@@ -226,7 +224,7 @@ def test_forget_someone_elses_device_is_404(actions: Actions, app: Flask) -> Non
     [stored] = devices(app)
     other = Actions(app, app.test_client())
     other.create_user("other@example.com")
-    other.login("other@example.com")
+    other.sign_in("other@example.com")
     for public_id in (stored.public_id, "nope", "%00"):
         response = other.post(f"/settings/devices/{public_id}/forget", form_path="/settings")
         assert response.status_code == 404
@@ -238,20 +236,20 @@ def test_forget_someone_elses_device_is_404(actions: Actions, app: Flask) -> Non
 
 def test_new_device_sign_in_sends_a_notice(actions: Actions, app: Flask) -> None:
     actions.create_user()
-    actions.login()  # the account's first device: nothing to tell
+    actions.sign_in()  # the account's first device: nothing to tell
     assert actions.mails("user@example.com") == []
-    actions.logout()
-    actions.login()  # the same browser again: known
+    actions.sign_out()
+    actions.sign_in()  # the same browser again: known
     assert actions.mails("user@example.com") == []
     laptop = Actions(app, app.test_client())
     laptop.client.environ_base["HTTP_USER_AGENT"] = CHROME_ON_WINDOWS
-    assert laptop.login().status_code == 302
+    assert laptop.sign_in().status_code == 302
     [notice] = actions.mails("user@example.com")
     assert notice.subject == "New sign-in to your account"
     assert "Chrome 120 on Windows" in notice.body
     assert "/settings/sessions" in notice.body and "UTC" in notice.body
-    laptop.logout()
-    laptop.login()
+    laptop.sign_out()
+    laptop.sign_in()
     assert len(actions.mails("user@example.com")) == 1
 
 
@@ -259,8 +257,8 @@ def test_shared_browser_keeps_each_persons_device(actions: Actions) -> None:
     actions.create_user("a@example.com")
     actions.create_user("b@example.com")
     for email in ("a@example.com", "b@example.com", "a@example.com", "b@example.com"):
-        assert actions.login(email).status_code == 302
-        actions.logout()
+        assert actions.sign_in(email).status_code == 302
+        actions.sign_out()
     cookie = actions.client.get_cookie("gw_device")
     assert cookie is not None and len(cookie.value.split(".")) == 2
     assert actions.mails("a@example.com") == [] and actions.mails("b@example.com") == []

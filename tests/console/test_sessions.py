@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.console import PASSWORD, Actions, make_app
+from tests.support.console import PASSWORD, Actions, make_gateway_app
 
 
 def session_cookie(client: FlaskClient) -> str:
@@ -22,11 +22,11 @@ def test_new_session_id_at_login(actions: Actions) -> None:
     actions.create_user()
     actions.client.get("/login")
     actions.client.set_cookie("gw_session", "attacker-chosen-value")
-    actions.login()
+    actions.sign_in()
     with actions.client.session_transaction() as session:
         first_sid = session["sid"]
-    actions.logout()
-    actions.login()
+    actions.sign_out()
+    actions.sign_in()
     with actions.client.session_transaction() as session:
         assert session["sid"] != first_sid
 
@@ -38,7 +38,7 @@ def test_pre_login_cookie_is_not_kept(actions: Actions, app: Flask) -> None:
     planted.get("/login")
     planted_cookie = session_cookie(planted)
     actions.client.set_cookie("gw_session", planted_cookie)
-    actions.login()
+    actions.sign_in()
     victim_cookie = session_cookie(actions.client)
     assert victim_cookie != planted_cookie
     planted.set_cookie("gw_session", planted_cookie)
@@ -47,21 +47,21 @@ def test_pre_login_cookie_is_not_kept(actions: Actions, app: Flask) -> None:
 
 def test_cookie_flags(actions: Actions, database_url: str) -> None:
     actions.create_user()
-    response = actions.login()
+    response = actions.sign_in()
     header = next(h for h in response.headers.getlist("Set-Cookie") if "gw_session" in h)
     assert "HttpOnly" in header and "SameSite=Lax" in header and "Secure" not in header
-    secure_app = make_app(database_url, SESSION_COOKIE_SECURE=True)
+    secure_app = make_gateway_app(database_url, SESSION_COOKIE_SECURE=True)
     secure = Actions(secure_app, secure_app.test_client())
-    response = secure.login()
+    response = secure.sign_in()
     header = next(h for h in response.headers.getlist("Set-Cookie") if "gw_session" in h)
     assert "Secure" in header
 
 
 def test_logout_revokes_server_side(actions: Actions, app: Flask) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     stolen = session_cookie(actions.client)
-    assert actions.logout().status_code == 302
+    assert actions.sign_out().status_code == 302
     replay = app.test_client()
     replay.set_cookie("gw_session", stolen)
     response = replay.get("/settings")
@@ -70,7 +70,7 @@ def test_logout_revokes_server_side(actions: Actions, app: Flask) -> None:
 
 def test_logout_requires_post_with_csrf(actions: Actions) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     # GET only asks (a product's "Sign out" link lands here); it signs nobody out.
     question = actions.client.get("/logout")
     assert question.status_code == 200 and "Sign out?" in question.get_data(as_text=True)
@@ -85,8 +85,8 @@ def test_logout_requires_post_with_csrf(actions: Actions) -> None:
 def test_sign_out_everywhere(actions: Actions, app: Flask) -> None:
     actions.create_user()
     other = Actions(app, app.test_client())
-    other.login()
-    actions.login()
+    other.sign_in()
+    actions.sign_in()
     response = actions.post("/settings/sessions/revoke-all", form_path="/settings/sessions")
     assert response.status_code == 302
     assert actions.client.get("/").status_code == 302
@@ -98,8 +98,8 @@ def test_sessions_page_lists_and_revokes_one(actions: Actions, app: Flask) -> No
     phone_actions = Actions(app, app.test_client())
     phone_client = phone_actions.client
     phone_client.environ_base["HTTP_USER_AGENT"] = PHONE
-    phone_actions.login()
-    actions.login()
+    phone_actions.sign_in()
+    actions.sign_in()
     page = actions.client.get("/settings/sessions").get_data(as_text=True)
     # Device names, not raw user agents; the current session marked; each button labelled.
     assert "Mobile Safari 17 on iOS 17.1 (iPhone)" in page and PHONE not in page
@@ -128,8 +128,8 @@ def test_sign_out_everywhere_asks_first_then_says_what_happened(
     actions: Actions, app: Flask
 ) -> None:
     actions.create_user()
-    Actions(app, app.test_client()).login()
-    actions.login()
+    Actions(app, app.test_client()).sign_in()
+    actions.sign_in()
     page = actions.client.get("/settings/sessions").get_data(as_text=True)
     assert 'href="/settings/sessions/revoke-all">Sign out everywhere' in page
     question = actions.client.get("/settings/sessions/revoke-all")
@@ -149,8 +149,8 @@ def test_password_change_needs_fresh_auth_and_ends_other_sessions(
 ) -> None:
     actions.create_user()
     laptop = Actions(app, app.test_client())
-    laptop.login()
-    actions.login()
+    laptop.sign_in()
+    actions.sign_in()
     # Outside the freshness window: sent to re-authenticate first.
     with actions.client.session_transaction():
         pass
@@ -172,31 +172,31 @@ def test_password_change_needs_fresh_auth_and_ends_other_sessions(
     assert response.status_code == 302
     assert actions.client.get("/").status_code == 200  # this browser stays signed in
     assert laptop.client.get("/").status_code == 302  # the other one is signed out
-    assert Actions(app, app.test_client()).login(password=PASSWORD).status_code == 401
-    assert Actions(app, app.test_client()).login(password=new_password).status_code == 302
+    assert Actions(app, app.test_client()).sign_in(password=PASSWORD).status_code == 401
+    assert Actions(app, app.test_client()).sign_in(password=new_password).status_code == 302
 
 
 def test_revocation_seen_by_second_instance(database_url: str) -> None:
     """Two gateway apps on one database: logout on one is refused on the other at once."""
-    first = make_app(database_url)
-    second = make_app(database_url)
+    first = make_gateway_app(database_url)
+    second = make_gateway_app(database_url)
     actions = Actions(first, first.test_client())
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     cookie = session_cookie(actions.client)
     other = second.test_client()
     other.set_cookie("gw_session", cookie)
     assert other.get("/").status_code == 200
-    actions.logout()
+    actions.sign_out()
     assert other.get("/").status_code == 302
 
 
 def test_foreign_or_garbled_cookie_is_anonymous(app: Flask, database_url: str) -> None:
     actions = Actions(app, app.test_client())
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     cookie = session_cookie(actions.client)
-    foreign = make_app(database_url, SECRET_KEY="another-secret-key-of-another-deploy-000")
+    foreign = make_gateway_app(database_url, SECRET_KEY="another-secret-key-of-another-deploy-000")
     client = foreign.test_client()
     client.set_cookie("gw_session", cookie)
     assert client.get("/").status_code == 302
@@ -226,8 +226,8 @@ def test_browser_signed_out_by_another_is_told_why(
 ) -> None:
     actions.create_user()
     laptop = Actions(app, app.test_client())
-    laptop.login()
-    actions.login()
+    laptop.sign_in()
+    actions.sign_in()
     if change == "password":
         changed = actions.post("/settings/password", password="a brand new passphrase")
         assert changed.status_code == 302

@@ -18,47 +18,42 @@ from tests.support.passkey_flows import ORIGIN, passkey_app, register
 EMAIL = "user@example.com"
 
 
-def enrol(actions: Actions) -> tuple[str, list[str]]:
+def assert_shows_the_key_to_type_scan_or_copy(actions: Actions) -> None:
+    """The set-up page: a QR code drawn on the server, the key in groups of four (easier to
+    type), an otpauth:// link with the same key for a same-device set-up and a copy button."""
     page = actions.client.get("/settings/2fa/enable").get_data(as_text=True)
-    assert "<svg" in page  # QR code rendered server-side
+    assert "<svg" in page
     shown = re.search(r'data-testid="totp-secret">([A-Z2-7 ]+)<', page)
     assert shown
-    groups = shown.group(1).split(" ")  # the key in groups of four, easier to type
+    groups = shown.group(1).split(" ")
     assert len(groups) > 1 and all(len(group) == 4 for group in groups[:-1])
     secret = "".join(groups)
-    # Same-device set-up: the otpauth:// link carries the same key; a copy button for it.
     assert re.search(r'href="otpauth://totp/[^"]*secret=' + secret, page)
     assert f'data-copy="{secret}"' in page
     steps = page.split("<ol>")[1].split("</form>")[0]
     assert "recovery code" not in steps  # none yet: the steps do not mention them
-    response = actions.post(
-        "/settings/2fa/enable", form_path="/settings/2fa/enable",
-        code=pyotp.TOTP(secret).now(),
-    )
-    assert response.status_code == 200
-    codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", response.get_data(as_text=True))
-    return secret, codes
 
 
 def test_enrolment_with_code_from_shown_key(actions: Actions, app: Flask) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     other = Actions(app, app.test_client())
-    other.login()
-    secret, codes = enrol(actions)
+    other.sign_in()
+    assert_shows_the_key_to_type_scan_or_copy(actions)
+    secret, codes = actions.enrol_totp()
     assert len(codes) == 10 and len(set(codes)) == 10
     assert actions.user("user@example.com").has_2fa
     assert other.client.get("/").status_code == 302  # 2FA change ended other sessions
     # The next login asks for a code.
     fresh = Actions(app, app.test_client())
-    assert fresh.login().location == "/login/2fa"
+    assert fresh.sign_in().location == "/login/2fa"
 
 
 def test_saving_the_codes_lands_on_settings_saying_2fa_is_on(actions: Actions) -> None:
     """Turning 2FA on ends with "I saved them": where that lands says what happened."""
     actions.create_user()
-    actions.login()
-    enrol(actions)
+    actions.sign_in()
+    actions.enrol_totp()
     saved = actions.post("/settings/2fa/recovery-codes/saved", form_path="/settings")
     assert saved.status_code == 302 and saved.location == "/settings"
     landed = actions.client.get("/settings").get_data(as_text=True)
@@ -68,8 +63,8 @@ def test_saving_the_codes_lands_on_settings_saying_2fa_is_on(actions: Actions) -
 
 def test_the_codes_page_saves_by_a_form(actions: Actions) -> None:
     actions.create_user()
-    actions.login()
-    enrol(actions)
+    actions.sign_in()
+    actions.enrol_totp()
     page = actions.post("/settings/2fa/recovery-codes", form_path="/settings")
     shown = page.get_data(as_text=True)
     assert re.search(r'<form method="post" action="/settings/2fa/recovery-codes/saved"', shown)
@@ -78,7 +73,7 @@ def test_the_codes_page_saves_by_a_form(actions: Actions) -> None:
 
 def test_wrong_code_does_not_enable(actions: Actions) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     actions.client.get("/settings/2fa/enable")
     response = actions.post("/settings/2fa/enable", code="123456")
     assert response.status_code == 400 and "did not match" in response.get_data(as_text=True)
@@ -87,8 +82,8 @@ def test_wrong_code_does_not_enable(actions: Actions) -> None:
 
 def test_recovery_codes_stored_hashed(actions: Actions, app: Flask) -> None:
     actions.create_user()
-    actions.login()
-    _secret, codes = enrol(actions)
+    actions.sign_in()
+    _secret, codes = actions.enrol_totp()
     from gateway.db import new_session
     from gateway.models import RecoveryCode
 
@@ -100,8 +95,8 @@ def test_recovery_codes_stored_hashed(actions: Actions, app: Flask) -> None:
 
 def test_disable_needs_reauthentication(actions: Actions, app: Flask) -> None:
     actions.create_user()
-    actions.login()
-    secret, _codes = enrol(actions)
+    actions.sign_in()
+    secret, _codes = actions.enrol_totp()
     from datetime import timedelta
 
     from gateway.db import new_session
@@ -127,9 +122,9 @@ def test_disable_needs_reauthentication(actions: Actions, app: Flask) -> None:
 
 def test_audit_log_visible_in_settings(actions: Actions) -> None:
     actions.create_user()
-    actions.login(password="wrong password!!")
-    actions.login()
-    enrol(actions)
+    actions.sign_in(password="wrong password!!")
+    actions.sign_in()
+    actions.enrol_totp()
     page = actions.client.get("/settings/activity").get_data(as_text=True)
     for event in ("login_failed", "login", "2fa_enabled"):
         assert f'data-event="{event}"' in page
@@ -139,11 +134,11 @@ def test_new_recovery_codes_replace_old_ones_and_end_other_sessions(
     actions: Actions, app: Flask
 ) -> None:
     actions.create_user()
-    actions.login()
-    _secret, old_codes = enrol(actions)
+    actions.sign_in()
+    _secret, old_codes = actions.enrol_totp()
     laptop = Actions(app, app.test_client())
-    laptop.login()
-    assert laptop.login_2fa(old_codes[0]).status_code == 302  # signed in with a recovery code
+    laptop.sign_in()
+    assert laptop.enter_code(old_codes[0]).status_code == 302  # signed in with a recovery code
     response = actions.post("/settings/2fa/recovery-codes", form_path="/settings")
     assert response.status_code == 200
     new_codes = re.findall(r"<li><code>([0-9a-f-]+)</code></li>", response.get_data(as_text=True))
@@ -151,9 +146,9 @@ def test_new_recovery_codes_replace_old_ones_and_end_other_sessions(
     assert actions.client.get("/").status_code == 200  # this browser stays signed in
     assert laptop.client.get("/").status_code == 302  # the other one was signed out
     other = Actions(app, app.test_client())
-    other.login()
-    assert other.login_2fa(old_codes[1]).status_code == 401  # old codes are gone
-    assert other.login_2fa(new_codes[0]).status_code == 302
+    other.sign_in()
+    assert other.enter_code(old_codes[1]).status_code == 401  # old codes are gone
+    assert other.enter_code(new_codes[0]).status_code == 302
 
 
 def shown_secret(page: str) -> str:
@@ -168,14 +163,14 @@ def test_unconfirmed_secret_never_passes_the_second_factor(database_url: str) ->
     app = passkey_app(database_url)
     actions = Actions(app, app.test_client())
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     register(actions, SoftAuthenticator(ORIGIN))
     secret = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
-    actions.logout()
-    assert actions.login().location == "/login/2fa"  # the passkey is asked for
+    actions.sign_out()
+    assert actions.sign_in().location == "/login/2fa"  # the passkey is asked for
     page = actions.client.get("/login/2fa").get_data(as_text=True)
     assert 'name="code"' not in page  # no code field offered
-    response = actions.login_2fa(current_code(secret))
+    response = actions.enter_code(current_code(secret))
     assert response.status_code == 401
     assert actions.client.get("/settings").status_code == 302  # not signed in
     assert not actions.user("user@example.com").has_2fa
@@ -185,7 +180,7 @@ def test_enrolment_page_keeps_the_key_out_of_the_account_until_confirmed(
     actions: Actions
 ) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     first = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
     again = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
     assert first == again  # a reload shows the key the app may already hold
@@ -199,10 +194,10 @@ def test_enrolment_page_keeps_the_key_out_of_the_account_until_confirmed(
 def test_enrolment_key_dies_with_the_session(actions: Actions) -> None:
     """A key shown before signing out cannot be confirmed after signing in again."""
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     old = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
-    actions.logout()
-    actions.login()
+    actions.sign_out()
+    actions.sign_in()
     new = shown_secret(actions.client.get("/settings/2fa/enable").get_data(as_text=True))
     assert new != old
     response = actions.post("/settings/2fa/enable", code=current_code(old))
@@ -247,7 +242,7 @@ def test_one_two_factor_status_for_every_second_factor(database_url: str) -> Non
     app = passkey_app(database_url)
     actions = Actions(app, app.test_client())
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     assert two_factor_status(actions.client) == "Off"
     register(actions, SoftAuthenticator(ORIGIN))
     assert two_factor_status(actions.client) == "On: passkey (1)"
@@ -271,10 +266,10 @@ def test_replace_a_lost_authenticator_app(actions: Actions, app: Flask) -> None:
     """Signed in with a recovery code, the person scans a new key; the old one stops
     (issue 22, item 3)."""
     actions.create_user()
-    actions.login()
-    old_secret, codes = enrol(actions)
-    actions.logout()
-    actions.login()
+    actions.sign_in()
+    old_secret, codes = actions.enrol_totp()
+    actions.sign_out()
+    actions.sign_in()
     actions.post("/login/2fa/recovery", code=codes[0])
     used = actions.client.get("/settings/2fa/recovery-code-used").get_data(as_text=True)
     assert 'href="/settings/2fa/replace"' in used
@@ -293,15 +288,15 @@ def test_replace_a_lost_authenticator_app(actions: Actions, app: Flask) -> None:
     done = actions.post("/settings/2fa/replace", code=pyotp.TOTP(new_secret).now())
     assert done.status_code == 302
     assert actions.mails(EMAIL)[-1].subject == "Authenticator app replaced"
-    actions.logout()
-    actions.login()
+    actions.sign_out()
+    actions.sign_in()
     later = time.time() + 30  # the confirmation spent this step
-    assert actions.login_2fa(pyotp.TOTP(old_secret).at(later)).status_code == 401
-    assert actions.login_2fa(pyotp.TOTP(new_secret).at(later)).status_code == 302
+    assert actions.enter_code(pyotp.TOTP(old_secret).at(later)).status_code == 401
+    assert actions.enter_code(pyotp.TOTP(new_secret).at(later)).status_code == 302
 
 
 def test_replacing_needs_an_authenticator_app(actions: Actions) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     assert actions.client.get("/settings/2fa/replace").status_code == 302
     assert actions.post("/settings/2fa/replace", "/settings", code="123456").status_code == 400

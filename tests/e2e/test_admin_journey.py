@@ -20,6 +20,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.browser import Steps, new_page
 from tests.support import people
+from tests.support.csrf import csrf_from
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -33,10 +34,8 @@ def lock_out(gateway: str, email: str) -> None:
     client = requests.Session()
     for _ in range(12):
         page = client.get(gateway + "/login").text
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        assert token
         answer = client.post(gateway + "/login", data={
-            "csrf_token": token.group(1), "email": email, "password": "not it at all!"})
+            "csrf_token": csrf_from(page), "email": email, "password": "not it at all!"})
         if answer.status_code == 429:
             return
     raise AssertionError("the account did not pause")

@@ -61,7 +61,7 @@ def test_rotation_without_a_failed_request(stack: Stack) -> None:
     email = "rotation@example.com"
     console_id = people.create_console_user(stack, email, PASSWORD)
     people.create_linked_product_user(stack, "segment", email, console_id)
-    session = people.login(stack, email, PASSWORD)
+    session = people.sign_in(stack, email, PASSWORD)
     product_env = {k: v for k, v in stack.env.items() if k.startswith(("SEGMENT_", "GATEWAY_"))}
 
     statuses = browse(session, stack, 1.0)  # Segment fetched and cached the JWKS

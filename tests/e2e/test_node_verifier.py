@@ -89,7 +89,7 @@ def test_node_backend_verifies_real_gateway_assertions(node_stack: tuple[Stack, 
     email = "node@example.com"
     console_id = people.create_console_user(stack, email, PASSWORD)
     people.create_linked_product_user(stack, "segment", email, console_id)
-    session = people.login(stack, email, PASSWORD)
+    session = people.sign_in(stack, email, PASSWORD)
 
     # Valid: the real gateway signs, the Node backend verifies with the live JWKS.
     through = session.get(stack.gateway_url + "/segment/hello", timeout=15)

@@ -70,7 +70,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def test_cwe_400_stalled_chunked_console_form_gets_408(deployed: Stack) -> None:
+@pytest.mark.cwe(400)
+def test_stalled_chunked_console_form_gets_408(deployed: Stack) -> None:
     """A chunked body has no length to check against a limit: it gets the same deadline."""
     sock = send_raw(deployed.gateway_url, (
         f"POST /login HTTP/1.1\r\nHost: {deployed.gateway_url[7:]}\r\n"
@@ -83,7 +84,8 @@ def test_cwe_400_stalled_chunked_console_form_gets_408(deployed: Stack) -> None:
         sock.close()
 
 
-def test_cwe_400_stalled_console_form_bodies_leave_pages_served(deployed: Stack) -> None:
+@pytest.mark.cwe(400)
+def test_stalled_console_form_bodies_leave_pages_served(deployed: Stack) -> None:
     # Each announces 60000 bytes (under the form-size limit), sends a few, then stops sending.
     stalled = [
         stalled_post(deployed.gateway_url, CONSOLE_FORMS[i % len(CONSOLE_FORMS)], 60000, b"email=a")
@@ -118,21 +120,24 @@ def _trickled_answer(deployed: Stack, path: str, length: int) -> tuple[int | Non
         sock.close()
 
 
-def test_cwe_400_body_sent_a_byte_at_a_time_gets_408_at_the_deadline(deployed: Stack) -> None:
+@pytest.mark.cwe(400)
+def test_body_sent_a_byte_at_a_time_gets_408_at_the_deadline(deployed: Stack) -> None:
     """The deadline is for the whole body, not per read: a client that keeps every read just
     short of it (one byte at a time) is cut off at the deadline all the same."""
     status, took = _trickled_answer(deployed, "/login", 30)  # 30 bytes would take 15 s
     assert status == 408 and took < int(DEPLOYED["REQUEST_BODY_TIMEOUT"]) + 2
 
 
-def test_cwe_400_streamed_body_below_the_minimum_rate_gets_408(deployed: Stack) -> None:
+@pytest.mark.cwe(400)
+def test_streamed_body_below_the_minimum_rate_gets_408(deployed: Stack) -> None:
     """A body too large to buffer (to a product's public page) is streamed, and must keep
     arriving at ``REQUEST_BODY_MIN_RATE``: two bytes a second hold no thread for long."""
     status, took = _trickled_answer(deployed, "/segment/login", 400_000)
     assert status == 408 and took < int(DEPLOYED["REQUEST_BODY_TIMEOUT"]) + 2
 
 
-def test_cwe_400_one_client_cannot_take_every_body_slot(deployed: Stack) -> None:
+@pytest.mark.cwe(400)
+def test_one_client_cannot_take_every_body_slot(deployed: Stack) -> None:
     """One client address holds at most ``REQUEST_BODY_PER_CLIENT`` bodies being received per
     process: its trickling connections leave everyone else's form posts answered."""
     hogs = [stalled_post(deployed.gateway_url, "/login", 60000, source=OTHER_CLIENT)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import requests
 
 from config import products_file
+from tests.support.csrf import csrf_from
 from tests.support.person import Person
 from tests.support.stack import ROOT, Stack, free_port, stop_process, wait_until_up
 
@@ -23,7 +23,7 @@ def test_health_and_readiness_of_the_running_stack(stack: Stack) -> None:
 
 def test_sign_up_verify_and_sign_in_over_http(stack: Stack) -> None:
     person = Person(stack.gateway_url, "e2e-person@example.com", "an end to end passphrase")
-    person.sign_up_and_log_in()
+    person.sign_up_and_verify()
     home = person.get("/")
     assert home.status_code == 200 and "e2e-person@example.com" in home.text
 
@@ -54,11 +54,9 @@ def test_public_url_alone_gives_the_demo_products_their_issuer(tmp_path: Any) ->
         wait_until_up(f"{public}/healthz", timeout=60)
         browser = requests.Session()
         browser.trust_env = False
-        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"',
-                          browser.get(f"{public}/login").text)
-        assert token
+        token = csrf_from(browser.get(f"{public}/login").text)
         signed_in = browser.post(f"{public}/login", allow_redirects=False, data={
-            "csrf_token": token.group(1), "email": "alice@example.com",
+            "csrf_token": token, "email": "alice@example.com",
             "password": "alice-demo-password"})
         assert signed_in.status_code == 302
         page = browser.get(f"{public}/sendgrid/", allow_redirects=False)  # alice is linked there

@@ -82,7 +82,7 @@ def test_journey_sign_in_link_browse_sign_out_everywhere(edge: EdgeStack) -> Non
     browser of the same person is refused by the product prefix within the bound."""
     email = f"journey-{edge.kind}@example.com"
     person = Person(edge.url, email, PASSWORD)
-    person.sign_up_and_log_in()
+    person.sign_up_and_verify()
     assert edge.url in person.mailed_link("/verify-email?token=")  # mail links use the edge
 
     first = person.get("/sendgrid/")
@@ -97,7 +97,7 @@ def test_journey_sign_in_link_browse_sign_out_everywhere(edge: EdgeStack) -> Non
     assert "gw_session" not in page.text
 
     other = Person(edge.url, email, PASSWORD)  # the same person in a second browser
-    assert other.log_in().status_code == 302
+    assert other.sign_in().status_code == 302
     assert other.get("/sendgrid/").status_code == 200
 
     signed_out = person.post_form("/settings/sessions/revoke-all",

@@ -89,14 +89,14 @@ def test_database_unavailable_at_start_up(
         page = someone.get("/settings", headers={"Accept": "text/html"})
         assert_clear_page(page, 503, "briefly unavailable")
         assert int(page.headers["Retry-After"]) > 0
-        newcomer = Person(base, someone.email, PASSWORD).log_in()
+        newcomer = Person(base, someone.email, PASSWORD).sign_in()
         assert_clear_page(newcomer, 503, "briefly unavailable")
 
         database_port.set_mode("forward")  # the database comes; nobody restarts the gateway
         wait_for(lambda: ready(base), 10, "/readyz after the database came back")
         assert someone.signed_in()
         assert someone.get("/segment/settings").status_code == 200
-        assert Person(base, someone.email, PASSWORD).log_in().status_code == 302
+        assert Person(base, someone.email, PASSWORD).sign_in().status_code == 302
 
 
 # --- restarted under load --------------------------------------------------------------------
@@ -177,7 +177,7 @@ def test_postgresql_restarted_under_load(stack: Stack) -> None:
     base = stack.gateway_url
     readers = [person(stack) for _ in range(3)]
     returning = person(stack, linked=False)  # confirmed before the outage, signs in after
-    returning.log_out()
+    returning.sign_out()
     with Load(readers) as load:
         time.sleep(1)
         try:
@@ -199,5 +199,5 @@ def test_postgresql_restarted_under_load(stack: Stack) -> None:
     for reader in readers:
         assert reader.signed_in()
         assert reader.get("/segment/settings").status_code == 200
-    assert returning.log_in().status_code == 302
-    assert Person(base, f"after-{uuid.uuid4().hex[:6]}@example.com", PASSWORD).sign_up_and_log_in()
+    assert returning.sign_in().status_code == 302
+    assert Person(base, f"after-{uuid.uuid4().hex[:6]}@example.com", PASSWORD).sign_up_and_verify()

@@ -20,7 +20,7 @@ HTML = {"Accept": "text/html"}
 
 def person(stack: Stack, linked: bool = True) -> Person:
     someone = Person(stack.gateway_url, f"fault-{uuid.uuid4().hex[:10]}@example.com", PASSWORD)
-    someone.sign_up_and_log_in()
+    someone.sign_up_and_verify()
     if linked:
         someone.create_product_user("segment")
     return someone

@@ -20,7 +20,8 @@ import requests
 from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.support.person import Person, browser, csrf
+from tests.support.csrf import csrf_from
+from tests.support.person import Person, browser
 from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +58,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def person(stack: Stack, linked: bool = True) -> Person:
     someone = Person(stack.gateway_urls[0], f"multi-{uuid.uuid4().hex[:10]}@example.com", PASSWORD)
-    someone.sign_up_and_log_in()
+    someone.sign_up_and_verify()
     if linked:
         someone.create_product_user("segment")
     return someone
@@ -103,7 +104,7 @@ def test_logout_on_one_instance_is_refused_on_the_other_within_the_bound(stack: 
     elsewhere = cookie_copy(someone, second)
     for _ in range(4):  # warm the session-check cache of the second instance's workers
         assert proxied_ok(elsewhere)
-    assert someone.log_out().status_code == 302
+    assert someone.sign_out().status_code == 302
     assert not elsewhere.signed_in(), "Console pages must refuse a revoked session at once"
     assert seconds_until_refused(elsewhere) <= CACHE_SECONDS + SLACK
     time.sleep(CACHE_SECONDS + 0.5)  # and it stays refused on every worker once the bound passed
@@ -114,7 +115,7 @@ def test_password_change_on_one_instance_ends_other_sessions_on_the_other(stack:
     first, second = stack.gateway_urls
     someone = person(stack)
     laptop = Person(second, someone.email, PASSWORD)
-    assert laptop.log_in().status_code == 302
+    assert laptop.sign_in().status_code == 302
     assert proxied_ok(laptop)
     someone.change_password("a brand new passphrase here")
     assert not laptop.signed_in()
@@ -124,15 +125,15 @@ def test_password_change_on_one_instance_ends_other_sessions_on_the_other(stack:
     someone.base = second
     assert someone.signed_in() and proxied_ok(someone)
     # The old password is refused everywhere, the new one works everywhere.
-    assert Person(first, someone.email, PASSWORD).log_in().status_code == 401
-    assert Person(second, someone.email, someone.password).log_in().status_code == 302
+    assert Person(first, someone.email, PASSWORD).sign_in().status_code == 401
+    assert Person(second, someone.email, someone.password).sign_in().status_code == 302
 
 
 def test_sign_out_everywhere_on_one_instance_reaches_the_other(stack: Stack) -> None:
     first, second = stack.gateway_urls
     someone = person(stack)
     phone = Person(second, someone.email, PASSWORD)
-    assert phone.log_in().status_code == 302 and proxied_ok(phone)
+    assert phone.sign_in().status_code == 302 and proxied_ok(phone)
     answer = someone.post_form("/settings/sessions", "/settings/sessions/revoke-all", {})
     assert answer.status_code == 302
     assert not phone.signed_in()
@@ -143,10 +144,10 @@ def test_failed_logins_split_between_instances_lock_the_account(stack: Stack) ->
     someone = person(stack, linked=False)
     for attempt in range(MAX_FAILURES):
         someone.base = stack.gateway_urls[attempt % 2]
-        answer = Person(someone.base, someone.email, PASSWORD).log_in("not the password at all")
+        answer = Person(someone.base, someone.email, PASSWORD).sign_in("not the password at all")
         assert answer.status_code == 401, (attempt, answer.status_code)
     for base in stack.gateway_urls:  # locked on both, even with the right password
-        answer = Person(base, someone.email, PASSWORD).log_in()
+        answer = Person(base, someone.email, PASSWORD).sign_in()
         assert answer.status_code == 429
         assert int(answer.headers["Retry-After"]) > 0
 
@@ -164,7 +165,7 @@ def test_concurrent_failures_on_both_instances_are_all_counted(stack: Stack) -> 
         barrier.wait(timeout=20)
         answer = attempt.http.post(
             base + "/login", allow_redirects=False, timeout=15,
-            data={"csrf_token": csrf(page), "email": someone.email, "password": "wrong" * 4},
+            data={"csrf_token": csrf_from(page), "email": someone.email, "password": "wrong" * 4},
         )
         statuses.append(answer.status_code)
 
@@ -188,21 +189,21 @@ def test_concurrent_failures_on_both_instances_are_all_counted(stack: Stack) -> 
     engine.dispose()
     assert sorted(count for _, count in counts) == [MAX_FAILURES - 1] * len(people)
     for someone in people:  # one more failure anywhere locks each of them
-        assert Person(stack.gateway_urls[1], someone.email, PASSWORD).log_in("x" * 20
+        assert Person(stack.gateway_urls[1], someone.email, PASSWORD).sign_in("x" * 20
                                                                             ).status_code == 401
-        assert Person(stack.gateway_urls[0], someone.email, PASSWORD).log_in().status_code == 429
+        assert Person(stack.gateway_urls[0], someone.email, PASSWORD).sign_in().status_code == 429
 
 
 def test_failures_below_the_limit_do_not_lock_and_success_resets_them(stack: Stack) -> None:
     someone = person(stack, linked=False)
     for attempt in range(MAX_FAILURES - 1):
         base = stack.gateway_urls[attempt % 2]
-        assert Person(base, someone.email, PASSWORD).log_in("wrong wrong wrong").status_code == 401
-    assert Person(stack.gateway_urls[1], someone.email, PASSWORD).log_in().status_code == 302
+        assert Person(base, someone.email, PASSWORD).sign_in("wrong wrong wrong").status_code == 401
+    assert Person(stack.gateway_urls[1], someone.email, PASSWORD).sign_in().status_code == 302
     for attempt in range(MAX_FAILURES - 1):  # the count started again from zero
         base = stack.gateway_urls[attempt % 2]
-        assert Person(base, someone.email, PASSWORD).log_in("wrong wrong wrong").status_code == 401
-    assert Person(stack.gateway_urls[0], someone.email, PASSWORD).log_in().status_code == 302
+        assert Person(base, someone.email, PASSWORD).sign_in("wrong wrong wrong").status_code == 401
+    assert Person(stack.gateway_urls[0], someone.email, PASSWORD).sign_in().status_code == 302
 
 
 def test_restarting_every_process_loses_no_session_and_no_pending_email_change(

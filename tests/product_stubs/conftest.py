@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.product_apps import PRODUCTS, Helper, make_app
+from tests.support.product_apps import PRODUCTS, Helper, make_product_app
 
 
 @pytest.fixture(params=PRODUCTS)
@@ -26,7 +26,7 @@ def module(product: str) -> ModuleType:
 
 @pytest.fixture
 def app(module: ModuleType, product: str, tmp_path: Any) -> Flask:
-    return make_app(module, product, tmp_path)
+    return make_product_app(module, product, tmp_path)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,7 +9,8 @@ import pytest
 from flask import Flask
 from sqlalchemy.exc import NoResultFound
 
-from tests.support.product_apps import Helper, make_app
+from tests.support.csrf import without_csrf
+from tests.support.product_apps import Helper, make_product_app
 
 
 def test_login_page_asks_for_email_first(h: Helper) -> None:
@@ -25,35 +25,29 @@ def test_identifier_first_then_password(h: Helper) -> None:
     page = step.get_data(as_text=True)
     assert step.status_code == 200
     assert 'autocomplete="current-password"' in page and email in page
-    done = h.login(email, password)
+    done = h.sign_in(email, password)
     assert done.status_code == 302 and done.headers["Location"] == "/"
     assert h.client.get("/").status_code == 200
-
-
-def _without_csrf(page: str) -> str:
-    """The page minus its CSRF token, which carries a timestamp (two pages a second apart
-    differ there whoever asked)."""
-    return re.sub(r'name="csrf_token"[^>]*value="[^"]*"', "", page)
 
 
 def test_unknown_email_gets_the_same_password_step(h: Helper) -> None:
     known = h.client.post("/login", data={"email": h.password_user[0]}).get_data(as_text=True)
     unknown = h.client.post("/login", data={"email": "nobody@example.com"}).get_data(as_text=True)
-    assert _without_csrf(known.replace(h.password_user[0], "X")) == _without_csrf(
+    assert without_csrf(known.replace(h.password_user[0], "X")) == without_csrf(
         unknown.replace("nobody@example.com", "X")
     )
 
 
 @pytest.mark.parametrize("password", ["wrong-password", "", "x" * 5000])
 def test_wrong_password_gets_generic_error(h: Helper, password: str) -> None:
-    response = h.login(h.password_user[0], password)
+    response = h.sign_in(h.password_user[0], password)
     assert response.status_code == 200
     assert "Invalid email or password." in response.get_data(as_text=True)
     assert h.client.get("/", headers={"Accept": "application/json"}).status_code == 401
 
 
 def test_unknown_email_password_step_generic_error(h: Helper) -> None:
-    response = h.login("nobody@example.com", "whatever-password")
+    response = h.sign_in("nobody@example.com", "whatever-password")
     assert "Invalid email or password." in response.get_data(as_text=True)
 
 
@@ -83,7 +77,7 @@ def test_signup_creates_owner_and_logs_in(h: Helper) -> None:
     home = h.client.get("/").get_data(as_text=True)
     assert "new@example.com" in home and "owner" in home
     other = h.app.test_client()
-    assert h.login("new@example.com", "a long enough password", other).status_code == 302
+    assert h.sign_in("new@example.com", "a long enough password", other).status_code == 302
 
 
 @pytest.mark.parametrize("email", ["not-an-email", "x" * 300 + "@example.com"])
@@ -111,7 +105,7 @@ def test_signup_password_rules(h: Helper) -> None:
 
 def test_logout_ends_server_side_session(h: Helper) -> None:
     email, password = h.password_user
-    h.login(email, password)
+    h.sign_in(email, password)
     with h.client.session_transaction() as sess:
         stolen = dict(sess)
     assert h.client.post("/logout").status_code == 302
@@ -139,17 +133,17 @@ def test_browser_without_identity_goes_to_login(h: Helper) -> None:
 
 
 def test_login_throttled_per_email(module: Any, product: str, tmp_path: Any) -> None:
-    app = make_app(module, product, tmp_path, LOGIN_EMAIL_MAX_FAILURES=3)
+    app = make_product_app(module, product, tmp_path, LOGIN_EMAIL_MAX_FAILURES=3)
     helper = Helper(app, app.test_client(), product)
     email, password = helper.password_user
     for _ in range(3):
-        helper.login(email, "wrong password!")
-    response = helper.login(email, password)  # even the right password waits
+        helper.sign_in(email, "wrong password!")
+    response = helper.sign_in(email, password)  # even the right password waits
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
 
 
 def test_login_throttled_per_ip(module: Any, product: str, tmp_path: Any) -> None:
-    app = make_app(module, product, tmp_path, LOGIN_IP_MAX_ATTEMPTS=3)
+    app = make_product_app(module, product, tmp_path, LOGIN_IP_MAX_ATTEMPTS=3)
     client = app.test_client()
     for i in range(3):
         assert client.post("/login", data={"email": f"u{i}@example.com"}).status_code == 200
@@ -162,7 +156,7 @@ def test_login_throttled_per_ip(module: Any, product: str, tmp_path: Any) -> Non
 
 
 def test_csrf_is_required_on_forms(module: Any, product: str, tmp_path: Any) -> None:
-    app: Flask = make_app(module, product, tmp_path, WTF_CSRF_ENABLED=True)
+    app: Flask = make_product_app(module, product, tmp_path, WTF_CSRF_ENABLED=True)
     client = app.test_client()
     email, password = Helper(app, client, product).password_user
     response = client.post(

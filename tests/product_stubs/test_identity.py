@@ -11,7 +11,7 @@ import pytest
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User
 from tests.support.keys import craft, hs256_with_public_key, parts, shared_store, stranger_key
-from tests.support.product_apps import Helper, make_app
+from tests.support.product_apps import Helper, make_product_app
 
 JSON = {"Accept": "application/json"}
 
@@ -136,7 +136,7 @@ def test_rejected_assertion_is_401_without_fallback(
     user_id, console_id = h.linked_user()
     headers = REJECTIONS[case](h, user_id, console_id, monkeypatch)
     # Also holding a valid product session must not help: no fall back.
-    h.login(*h.password_user)
+    h.sign_in(*h.password_user)
     assert h.client.get("/", headers=JSON).status_code == 200
     for accept in ("application/json", "text/html"):
         response = h.client.get("/", headers=headers | {"Accept": accept})
@@ -170,7 +170,7 @@ def test_product_reached_with_no_gateway_answers_401(
 ) -> None:
     """No pinned file, and nothing at the gateway's internal URL: no key, so 401 (not 500),
     and the product's own pages still answer."""
-    app = make_app(module, product, tmp_path, JWKS_FILE="",
+    app = make_product_app(module, product, tmp_path, JWKS_FILE="",
                    GATEWAY_INTERNAL_URL="http://127.0.0.1:9")
     helper = Helper(app, app.test_client(), product)
     user_id, console_id = helper.linked_user()
@@ -189,7 +189,7 @@ def test_small_clock_skew_is_tolerated(h: Helper) -> None:
 
 def test_linked_user_cannot_use_own_session(h: Helper) -> None:
     email, password = h.password_user
-    h.login(email, password)
+    h.sign_in(email, password)
     assert h.client.get("/", headers=JSON).status_code == 200
     with session_factory(h.app)() as db:
         user = db.query(User).filter_by(email=email).one()

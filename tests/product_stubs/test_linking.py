@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from config.products import ProductTestSwitches
-from tests.support.product_apps import Helper, make_app
+from tests.support.product_apps import Helper, make_product_app
 
 JSON = {"Accept": "application/json"}
 
@@ -46,7 +46,7 @@ def test_verify_failures_are_generic(h: Helper, case: str) -> None:
 
 def test_link_then_old_password_refused_and_sessions_ended(h: Helper) -> None:
     email, password = h.password_user
-    h.login(email, password)
+    h.sign_in(email, password)
     assert h.client.get("/", headers=JSON).status_code == 200
     user_id = h.user(email).id
     response = h.link(user_id, "console-42", by=email)
@@ -182,7 +182,7 @@ def test_fault_switch_absent_unless_a_test_fixture_asks(
     module: Any, product: str, tmp_path: Any, env: str
 ) -> None:
     # Not even APP_ENV=test opens it: only ProductTestSwitches(fault_endpoint=True) does.
-    app = make_app(module, product, tmp_path, ProductTestSwitches(), APP_ENV=env)
+    app = make_product_app(module, product, tmp_path, ProductTestSwitches(), APP_ENV=env)
     assert "internal_test.set_faults" not in app.view_functions
     client = app.test_client()
     headers = {"Authorization": f"Bearer {app.config['SCIM_TOKEN']}"}

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.product_apps import Helper, make_app
+from tests.support.product_apps import Helper, make_product_app
 
 JSON = {"Accept": "application/json"}
 
 
 def test_timezone_saved_per_product(h: Helper) -> None:
-    h.login(*h.password_user)
+    h.sign_in(*h.password_user)
     assert h.client.post("/settings/timezone", data={"timezone": "Europe/Paris"}).status_code == 302
     assert h.user(h.password_user[0]).timezone == "Europe/Paris"
     page = h.client.get("/settings").get_data(as_text=True)
@@ -22,11 +22,11 @@ def test_timezone_saved_per_product(h: Helper) -> None:
 def test_timezone_is_independent_between_products(tmp_path: Any) -> None:
     from product_stubs import segment, sendgrid
 
-    seg = make_app(segment, "segment", tmp_path)
-    sg = make_app(sendgrid, "sendgrid", tmp_path)
+    seg = make_product_app(segment, "segment", tmp_path)
+    sg = make_product_app(sendgrid, "sendgrid", tmp_path)
     seg_client, sg_client = seg.test_client(), sg.test_client()
-    Helper(seg, seg_client, "segment").login("alice@example.com", "segment-alice-pass")
-    Helper(sg, sg_client, "sendgrid").login("alice@example.com", "sendgrid-alice-pass")
+    Helper(seg, seg_client, "segment").sign_in("alice@example.com", "segment-alice-pass")
+    Helper(sg, sg_client, "sendgrid").sign_in("alice@example.com", "sendgrid-alice-pass")
     seg_client.post("/settings/timezone", data={"timezone": "Asia/Tokyo"})
     sg_client.post("/settings/timezone", data={"timezone": "America/New_York"})
     assert Helper(seg, seg_client, "segment").user("alice@example.com").timezone == "Asia/Tokyo"
@@ -37,13 +37,13 @@ def test_timezone_is_independent_between_products(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("value", ["Mars/Olympus", "", "../../etc/passwd", "x" * 5000, "utc "])
 def test_bad_timezone_is_400(h: Helper, value: str) -> None:
-    h.login(*h.password_user)
+    h.sign_in(*h.password_user)
     assert h.client.post("/settings/timezone", data={"timezone": value}).status_code == 400
     assert h.user(h.password_user[0]).timezone == "UTC"
 
 
 def test_unlinked_user_settings_are_local(h: Helper) -> None:
-    h.login(*h.password_user)
+    h.sign_in(*h.password_user)
     page = h.client.get("/settings").get_data(as_text=True)
     assert "Managed in the Console" not in page
 
@@ -97,7 +97,7 @@ def test_demo_seed_is_idempotent_and_link_helper(module: Any, h: Helper) -> None
     module.seed_demo_data(h.app)
     module.seed_demo_data(h.app)
     email, password = h.password_user
-    assert h.login(email, password).status_code == 302
+    assert h.sign_in(email, password).status_code == 302
     user_id = module.link_user_for_demo(h.app, "alice@example.com", "console-alice")
     assert module.link_user_for_demo(h.app, "alice@example.com", "console-alice") == user_id
     alice = h.user("alice@example.com")

@@ -31,7 +31,7 @@ def setup_team(h: Helper) -> tuple[int, dict[str, FlaskClient], str]:
     clients = {}
     for role in ROLES:
         client = h.app.test_client()
-        assert h.login(f"{role}@team.example", PASSWORD, client).status_code == 302
+        assert h.sign_in(f"{role}@team.example", PASSWORD, client).status_code == 302
         clients[role] = client
     with session_factory(h.app)() as db:
         container_id = db.scalar(select(Container.id).where(Container.name == "Team Co"))
@@ -108,7 +108,7 @@ def test_read_only_through_the_gateway_is_still_refused(h: Helper) -> None:
 
 def test_non_member_gets_404(h: Helper) -> None:
     cid, _, _ = setup_team(h)
-    h.login(*h.password_user)
+    h.sign_in(*h.password_user)
     assert h.client.get(f"/{noun(h.app)}/{cid}").status_code == 404
 
 
@@ -144,7 +144,7 @@ def test_invitation_accepted_by_invited_email_only(h: Helper) -> None:
     cid, clients, _ = setup_team(h)
     token = invite(clients["owner"], h.app, cid, "Invitee@Example.com", "admin")
     wrong = h.app.test_client()
-    h.login(*h.password_user, client=wrong)
+    h.sign_in(*h.password_user, client=wrong)
     assert wrong.get(f"/invitations/{token}").status_code == 200
     refused = wrong.post(f"/invitations/{token}/accept")
     assert refused.status_code == 403
@@ -199,5 +199,5 @@ def test_user_in_several_containers(h: Helper) -> None:
 
 @pytest.mark.parametrize("name", ["", "x" * 121, " "])
 def test_bad_names_are_400(h: Helper, name: str) -> None:
-    h.login(*h.password_user)
+    h.sign_in(*h.password_user)
     assert h.client.post(f"/{noun(h.app)}", data={"name": name}).status_code == 400

@@ -17,7 +17,7 @@ from gateway.db import new_session
 from gateway.models import AuditEvent, EmailChange, EmailChangeStep, utcnow
 from gateway.products import propagation
 from gateway.products.propagation import ChangeState, EmailChangeError, Refusal, StepState
-from tests.support.console import Actions, make_app
+from tests.support.console import Actions, make_gateway_app
 from tests.support.stack import free_port
 
 
@@ -88,7 +88,7 @@ def test_refusal_after_settling_describes_each_blocker_as_it_was(
     """Two stale blockers: this person's undo that cannot finish (Segment unreachable), then
     another person's interrupted claim on the address, which settles. Settling the second
     reloads every object in the session; the refusal must still name the first as it was."""
-    app = make_app(database_url, SEGMENT_UPSTREAM=f"http://127.0.0.1:{free_port()}")
+    app = make_gateway_app(database_url, SEGMENT_UPSTREAM=f"http://127.0.0.1:{free_port()}")
     actions = Actions(app, app.test_client())
     me = actions.create_user("me@example.com")
     other = actions.create_user("other@example.com")
@@ -143,7 +143,7 @@ def _state(app: Flask, change_id: str) -> str:
 def test_repair_runs_on_a_timer_when_only_proxied_traffic_arrives(database_url: str) -> None:
     # Behind the built-in proxy a process may serve nothing but product pages: the repair must
     # not wait for a Console page (the proxy answers before any later request hook runs).
-    app = make_app(database_url, background_work=True, BACKGROUND_INTERVAL_SECONDS=3600,
+    app = make_gateway_app(database_url, background_work=True, BACKGROUND_INTERVAL_SECONDS=3600,
                    SEGMENT_UPSTREAM=f"http://127.0.0.1:{free_port()}")
     change_id = _interrupted_change(app, "proxied@example.com")
     assert app.test_client().get("/segment/dashboard").status_code == 401  # the proxy answered
@@ -158,8 +158,8 @@ def test_repairs_running_in_several_processes_roll_each_change_back_once(
 ) -> None:
     """Every worker process runs the repair: while one rolls a change back, another process's
     repair (its own engine here) must leave that change alone."""
-    app = make_app(database_url)
-    other_process = make_app(database_url)
+    app = make_gateway_app(database_url)
+    other_process = make_gateway_app(database_url)
     change_id = _interrupted_change(app, "twice@example.com")
     compensate = propagation._compensate
     interleaved: list[bool] = []

@@ -138,7 +138,7 @@ def test_email_change_reaches_the_third_product(entry: tuple[str, Stack]) -> Non
     new = unique_email("moved")
     asked = people.submit(session, base + "/settings/email", email=new)
     assert asked.status_code in (200, 302), asked.text[:300]
-    link = people.last_link(stack, new, "/settings/email/confirm")
+    link = people.mailed_link(stack, new, "/settings/email/confirm")
     link = base + link[link.index("/settings/"):]
     confirmed = people.submit(session, link.split("?")[0], form_url=link,
                               token=link.split("token=", 1)[1])

@@ -23,7 +23,7 @@ from gateway.keys.store import SigningKey
 from gateway.proxy.signing import sign_assertion
 from gateway.web.return_paths import safe_return_path
 from tests.support.apps import dispose
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.keys import shared_store
 from tests.support.proxy_gateway import SignedIn, echoed, gateway_settings, sign_in
 
@@ -72,7 +72,7 @@ def test_each_product_gets_its_own_audience(signed_in: SignedIn) -> None:
 
 def test_issuer_is_the_configured_public_url(upstreams: Any, tmp_path: Any,
                                              database_url: str) -> None:
-    app = make_app(database_url, **gateway_settings(upstreams, tmp_path,
+    app = make_gateway_app(database_url, **gateway_settings(upstreams, tmp_path,
                                                     PUBLIC_URL="https://login.example/"))
     person = sign_in(app, app.test_client())
     # The echo product expects the default issuer: it refuses this gateway's assertions.
@@ -135,7 +135,7 @@ def _remote(app: Flask, clock: list[float]) -> RemoteJwks:
 @pytest.fixture
 def rotating(database_url: str, upstreams: Any, tmp_path: Any) -> Any:
     """A gateway with its own key directory, short lifetimes so a test sees keys leave."""
-    app = make_app(database_url, **gateway_settings(
+    app = make_gateway_app(database_url, **gateway_settings(
         upstreams, tmp_path, ASSERTION_KEY_DIR=str(tmp_path / "keys"), ASSERTION_MAX_AGE=1,
         JWKS_MAX_AGE=60))
     yield app
@@ -222,7 +222,9 @@ def test_keys_jwks_command_prints_the_published_set(rotating: Flask) -> None:
 def test_assertion_lifetime_over_60_seconds_is_refused(upstreams: Any, tmp_path: Any,
                                                        database_url: str) -> None:
     with pytest.raises(config.ConfigError, match="ASSERTION_MAX_AGE"):
-        make_app(database_url, **gateway_settings(upstreams, tmp_path, ASSERTION_MAX_AGE=61))
+        make_gateway_app(
+            database_url, **gateway_settings(upstreams, tmp_path, ASSERTION_MAX_AGE=61)
+        )
 
 
 # --- return paths: every next value goes through the one validator ----------------------------

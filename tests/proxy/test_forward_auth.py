@@ -26,7 +26,7 @@ from gateway.db import new_session
 from gateway.models import EmailChange, utcnow
 from gateway.proxy import wsgi
 from tests.support.apps import dispose
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.corpora import BAD_HOSTS
 from tests.support.keys import StoreJwks, shared_store
 from tests.support.proxy_gateway import (
@@ -45,7 +45,7 @@ API = {"Accept": "application/json"}
 
 @pytest.fixture
 def app(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any) -> Iterator[Flask]:
-    gateway = make_app(
+    gateway = make_gateway_app(
         database_url,
         **gateway_settings(upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.1/32"],
                            PUBLIC_URL="http://edge.test"),
@@ -88,7 +88,7 @@ def test_only_the_configured_edge_is_answered(app: Flask, person: SignedIn) -> N
 
 def test_off_unless_configured(database_url: str, upstreams: dict[str, Upstream],
                                tmp_path: Any) -> None:
-    gateway = make_app(database_url, **gateway_settings(upstreams, tmp_path))
+    gateway = make_gateway_app(database_url, **gateway_settings(upstreams, tmp_path))
     try:
         person = sign_in(gateway, gateway.test_client())
         assert nginx(person.client, "http://edge.test/segment/x").status_code == 403
@@ -101,7 +101,7 @@ def test_forwarded_headers_from_the_edge_do_not_widen_the_allow_list(
     database_url: str, upstreams: dict[str, Upstream], tmp_path: Any
 ) -> None:
     """Judged on the socket peer, not on X-Forwarded-For the trusted hop rewrote."""
-    gateway = make_app(database_url, **gateway_settings(
+    gateway = make_gateway_app(database_url, **gateway_settings(
         upstreams, tmp_path, FORWARD_AUTH_ALLOW=["10.9.9.9/32"], TRUSTED_PROXY_HOPS=1))
     try:
         person = sign_in(gateway, gateway.test_client())
@@ -339,7 +339,7 @@ def test_the_repair_runs_when_only_forward_auth_answers_are_served(
     # Behind an edge most requests are forward-auth answers: a change left midway by a crash
     # is still rolled back after a restart without waiting for a Console page (the process's
     # background worker, gateway/background.py).
-    gateway = make_app(database_url, **gateway_settings(
+    gateway = make_gateway_app(database_url, **gateway_settings(
         upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.1/32"], PUBLIC_URL="http://edge.test",
         background_work=True, EMAIL_CHANGE_STALE_SECONDS=5))
     try:
@@ -369,7 +369,7 @@ def test_allowed_answers_are_counted_and_logged_only_when_asked(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     for log_allowed in (False, True):
-        gateway = make_app(database_url, **gateway_settings(
+        gateway = make_gateway_app(database_url, **gateway_settings(
             upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.1/32"],
             PUBLIC_URL="http://edge.test", FORWARD_AUTH_LOG_ALLOWED=log_allowed))
         try:

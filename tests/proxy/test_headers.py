@@ -156,10 +156,11 @@ def echo_host(person: SignedIn, product: str) -> str:
 def test_trusted_proxy_hops_honour_the_load_balancer(
     database_url: str, upstreams: Any, tmp_path: Any
 ) -> None:
-    from tests.support.console import make_app
+    from tests.support.console import make_gateway_app
     from tests.support.proxy_gateway import gateway_settings
 
-    app = make_app(database_url, **gateway_settings(upstreams, tmp_path, TRUSTED_PROXY_HOPS=1))
+    settings = gateway_settings(upstreams, tmp_path, TRUSTED_PROXY_HOPS=1)
+    app = make_gateway_app(database_url, **settings)
     person = sign_in(app, app.test_client())
     echo = echoed(person.client.get("/segment/x", headers={
         "X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Forwarded-Proto": "https"}))
@@ -176,10 +177,10 @@ def test_forwarded_headers_are_believed_only_from_the_edge(
 ) -> None:
     """With forward-auth on, the edges are FORWARD_AUTH_ALLOW: anyone else who reaches the
     gateway's port cannot choose the client address that is signed and throttled (CWE-348)."""
-    from tests.support.console import make_app
+    from tests.support.console import make_gateway_app
     from tests.support.proxy_gateway import gateway_settings
 
-    app = make_app(database_url, **gateway_settings(
+    app = make_gateway_app(database_url, **gateway_settings(
         upstreams, tmp_path, TRUSTED_PROXY_HOPS=1, FORWARD_AUTH_ALLOW=["127.0.0.1/32"]))
     try:
         person = sign_in(app, app.test_client())

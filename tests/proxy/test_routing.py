@@ -15,7 +15,7 @@ from gateway.models import LoginSession, User, utcnow
 from gateway.products.table import BadPath, normalise_path
 from gateway.proxy import principal
 from tests.support.apps import dispose
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.corpora import BACKSLASH_PATH_CASES, BAD_HOSTS
 from tests.support.proxy_gateway import (
     SignedIn,
@@ -269,7 +269,7 @@ def test_one_database_round_trip_per_proxied_request(signed_in: SignedIn) -> Non
 @pytest.fixture
 def caching_gateway(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any
                     ) -> Iterator[Flask]:
-    app = make_app(database_url, **gateway_settings(upstreams, tmp_path,
+    app = make_gateway_app(database_url, **gateway_settings(upstreams, tmp_path,
                                                     SESSION_CACHE_SECONDS=60))
     yield app
     dispose(app)

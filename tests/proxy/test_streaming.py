@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 
 from tests.support.apps import dispose
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.keys import shared_store, write_jwks
 from tests.support.proxy_gateway import (
     MB,
@@ -99,7 +99,7 @@ def process_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def streaming_person(
     database_url: str, upstreams: Any, tmp_path: Any, process_upstream: str
 ) -> Iterator[SignedIn]:
-    app = make_app(
+    app = make_gateway_app(
         database_url,
         **gateway_settings(upstreams, tmp_path, SEGMENT_UPSTREAM=process_upstream,
                            UPSTREAM_READ_TIMEOUT=30),
@@ -178,7 +178,8 @@ def test_slow_upstream_gives_504(signed_in: SignedIn) -> None:
 @pytest.fixture
 def dead_upstream_gateway(database_url: str, upstreams: Any, tmp_path: Any) -> Any:
     dead = f"http://127.0.0.1:{free_port()}"
-    app = make_app(database_url, **gateway_settings(upstreams, tmp_path, SENDGRID_UPSTREAM=dead))
+    settings = gateway_settings(upstreams, tmp_path, SENDGRID_UPSTREAM=dead)
+    app = make_gateway_app(database_url, **settings)
     yield app
     dispose(app)
 
@@ -205,7 +206,8 @@ def test_readyz_reports_upstreams(dead_upstream_gateway: Flask) -> None:
     assert answer.get_json()["checks"]["segment"] == "ok"
 
 
-def test_cwe_400_streamed_uploads_take_at_most_half_the_body_slots() -> None:
+@pytest.mark.cwe(400)
+def test_streamed_uploads_take_at_most_half_the_body_slots() -> None:
     """Large uploads hold their slot until answered: they may take half the slots, never the
     ones small Console forms need."""
     import io

@@ -1,4 +1,4 @@
-"""Case tables shared by the security suites: the built-in proxy (tests/security) and the
+"""Case tables shared by the security suites: the built-in proxy (tests/hostile_input) and the
 same attacks through real nginx and Caddy (tests/edge). A case added here runs on every path.
 """
 

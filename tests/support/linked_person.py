@@ -27,7 +27,7 @@ class Person:
         return people.submit(self.session, url, email=new_email)
 
     def confirm(self, new_email: str) -> requests.Response:
-        link = people.last_link(self.stack, new_email, "/settings/email/confirm")
+        link = people.mailed_link(self.stack, new_email, "/settings/email/confirm")
         token = link.split("token=", 1)[1]
         return people.submit(self.session, link.split("?")[0], form_url=link, token=token)
 
@@ -50,5 +50,5 @@ def make_person(stack: Stack, label: str = "person") -> Person:
         product: people.create_linked_product_user(stack, product, email, console_id)
         for product in ("segment", "sendgrid")
     }
-    session = people.login(stack, email, PASSWORD)
+    session = people.sign_in(stack, email, PASSWORD)
     return Person(stack, console_id, email, product_ids, session)

@@ -43,8 +43,8 @@ def signed_in_operator(app: Flask, email: str, role: str) -> Operator:
     actions = Actions(app, app.test_client())
     user = actions.create_user(email, totp=True)
     grant(app, user.id, role)
-    actions.login(email)
+    actions.sign_in(email)
     assert user.totp_secret is not None
-    answer = actions.login_2fa(current_code(user.totp_secret))
+    answer = actions.enter_code(current_code(user.totp_secret))
     assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
     return Operator(actions, user)

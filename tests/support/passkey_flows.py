@@ -17,14 +17,15 @@ from werkzeug.test import TestResponse
 from gateway.db import new_session
 from gateway.models import AuditEvent, LoginSession, PasskeyCredential, User
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import Actions, csrf_token, make_app
+from tests.support.console import Actions, make_gateway_app
+from tests.support.csrf import csrf_token
 
 ORIGIN = "http://localhost:5000"
 RP_ID = "localhost"
 
 
 def passkey_app(database_url: str, **overrides: Any) -> Flask:
-    return make_app(database_url, **({"PUBLIC_URL": ORIGIN} | overrides))
+    return make_gateway_app(database_url, **({"PUBLIC_URL": ORIGIN} | overrides))
 
 
 def options(client: FlaskClient, purpose: str, page: str = "/login") -> dict[str, Any]:

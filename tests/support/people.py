@@ -16,18 +16,20 @@ from gateway.db import new_session
 from gateway.identity.passwords import hash_password
 from gateway.identity.totp import new_recovery_codes
 from gateway.models import OutboxMessage, ProductLink, User, utcnow
-from tests.support.person import browser, csrf
+from tests.support.csrf import csrf_from
+from tests.support.person import browser
 from tests.support.stack import Stack
 
 
 def submit(session: requests.Session, url: str, form_url: str | None = None,
            **data: str) -> requests.Response:
     """GET the form page, then POST it with its CSRF token (no redirects followed)."""
-    data["csrf_token"] = csrf(session.get(form_url or url, timeout=15).text)
+    data["csrf_token"] = csrf_from(session.get(form_url or url, timeout=15).text)
     return session.post(url, data=data, allow_redirects=False, timeout=30)
 
 
-def login(stack: Stack, email: str, password: str) -> requests.Session:
+def sign_in(stack: Stack, email: str, password: str) -> requests.Session:
+    """A new browser, signed in (password only)."""
     session = browser()
     response = submit(session, stack.gateway_url + "/login", email=email, password=password)
     assert response.status_code == 302, response.text[:500]
@@ -112,7 +114,7 @@ def console_email(stack: Stack, user_id: str) -> str:
     return email
 
 
-def last_link(stack: Stack, recipient: str, path: str) -> str:
+def mailed_link(stack: Stack, recipient: str, path: str) -> str:
     """The last link to ``path`` mailed to ``recipient`` (the gateway's local outbox)."""
     app = stack.app("gateway")
     with app.app_context(), new_session() as session:

@@ -1,4 +1,6 @@
-"""A person with a browser (a ``requests.Session``) using the real stack over HTTP.
+"""A person with a browser (a ``requests.Session``) using the real stack over HTTP, under the
+verbs ``tests.support.console.Actions`` uses in process (sign_up, verify, sign_in, sign_out,
+reauthenticate, mailed_link; docs/testing.md, "One vocabulary").
 
 Each action does what the pages do: read the CSRF token from the form, post it, follow the mailed
 link from the developer mailbox. ``base`` may change between calls, which is how a test sends the
@@ -12,7 +14,8 @@ import re
 
 import requests
 
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+from tests.support.csrf import csrf_from
+
 _TIMEOUT = 15
 
 
@@ -20,12 +23,6 @@ def browser() -> requests.Session:
     session = requests.Session()
     session.trust_env = False
     return session
-
-
-def csrf(page: str) -> str:
-    found = _CSRF.search(page)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
 
 
 class Person:
@@ -42,28 +39,29 @@ class Person:
 
     def post_form(self, page_path: str, action: str, data: dict[str, str]) -> requests.Response:
         """Open ``page_path``, then submit ``data`` with that page's CSRF token to ``action``."""
-        token = csrf(self.get(page_path).text)
+        token = csrf_from(self.get(page_path).text)
         return self.http.post(
             self.base + action, data={"csrf_token": token, **data}, allow_redirects=False,
             timeout=_TIMEOUT,
         )
 
-    def sign_up(self) -> None:
-        """Sign up and confirm the address through the link in the developer mailbox (this
-        client signed up, so no password is asked again and it is signed in after)."""
+    def sign_up(self) -> requests.Response:
+        """The sign-up form: the gateway mails a verification link."""
         data = {"email": self.email, "password": self.password}
-        answer = self.post_form("/signup", "/signup", data)
-        assert answer.status_code == 200, answer.text[:500]
+        return self.post_form("/signup", "/signup", data)
+
+    def verify(self) -> requests.Response:
+        """Open the link in the developer mailbox and confirm it (the browser that signed up
+        is asked no password again and is signed in after)."""
         link = self.mailed_link("/verify-email?token=")
         confirm = self.http.get(link, timeout=_TIMEOUT).text
         token = re.search(r'name="token" value="([^"]+)"', confirm)
         assert token, "no token on the confirmation page"
-        answer = self.http.post(
+        return self.http.post(
             self.base + "/verify-email",
-            data={"csrf_token": csrf(confirm), "token": html.unescape(token.group(1))},
+            data={"csrf_token": csrf_from(confirm), "token": html.unescape(token.group(1))},
             timeout=_TIMEOUT,
         )
-        assert answer.status_code == 200, answer.text[:500]
 
     def mailed_link(self, marker: str, to: str | None = None) -> str:
         """The newest link containing ``marker`` in a mail to this person (or to ``to``)."""
@@ -76,18 +74,21 @@ class Person:
                 return html.unescape(found.group(1))
         raise AssertionError(f"no mail to {to or self.email} with {marker}")
 
-    def log_in(self, password: str | None = None) -> requests.Response:
+    def sign_in(self, password: str | None = None) -> requests.Response:
         return self.post_form(
             "/login", "/login", {"email": self.email, "password": password or self.password}
         )
 
-    def sign_up_and_log_in(self) -> Person:
+    def sign_up_and_verify(self) -> Person:
         """Signed up and in: the link, confirmed in the browser that signed up, signs it in."""
-        self.sign_up()
+        answer = self.sign_up()
+        assert answer.status_code == 200, answer.text[:500]
+        answer = self.verify()
+        assert answer.status_code == 200, answer.text[:500]
         assert self.signed_in()
         return self
 
-    def log_out(self) -> requests.Response:
+    def sign_out(self) -> requests.Response:
         return self.post_form("/", "/logout", {})
 
     def create_product_user(self, product: str) -> None:

@@ -89,10 +89,12 @@ def _seeded_copy(module: ModuleType, product: str, tmp_path: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def make_app(
+def make_product_app(
     module: ModuleType, product: str, tmp_path: Any,
     switches: ProductTestSwitches = SWITCHES, **extra: Any,
 ) -> Flask:
+    """A product app (``module`` is ``product_stubs.segment`` or ``.sendgrid``) on a seeded
+    database of its own, CSRF off; the gateway's app is ``console.make_gateway_app``."""
     if os.environ.get("TEST_DATABASE_URL"):
         url, seeded = _database_url(product, tmp_path), False
     else:
@@ -135,7 +137,9 @@ class Helper:
             db.expunge(user)
             return user
 
-    def login(self, email: str, password: str, client: FlaskClient | None = None) -> TestResponse:
+    def sign_in(
+        self, email: str, password: str, client: FlaskClient | None = None
+    ) -> TestResponse:
         return (client or self.client).post(
             "/login", data={"step": "password", "email": email, "password": password}
         )
@@ -144,16 +148,17 @@ class Helper:
         """Sign up as the mailbox owner does: the form, then the mailed link, then a password."""
         client = client or self.client
         assert client.post("/signup", data={"email": email}).status_code == 200
-        with session_factory(self.app)() as db:
-            body = db.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.recipient == email.strip().lower())
-                .order_by(OutboxMessage.id.desc())
-            ).first()
-        assert body is not None, f"no mail to {email}"
-        link = re.search(r"/signup/confirm/\S+", body.body)
-        assert link, body.body
+        mails = self.mails(email.strip().lower())
+        assert mails, f"no mail to {email}"
+        link = re.search(r"/signup/confirm/\S+", mails[-1].body)
+        assert link, mails[-1].body
         return client.post(link.group(0), data={"password": password})
+
+    def mails(self, recipient: str) -> list[OutboxMessage]:
+        """What the product mailed to ``recipient``, oldest first (its local outbox)."""
+        with session_factory(self.app)() as db:
+            query = select(OutboxMessage).where(OutboxMessage.recipient == recipient)
+            return list(db.scalars(query.order_by(OutboxMessage.id)))
 
     # API ----------------------------------------------------------------------------------
     def bearer(self, token: str | None = None) -> dict[str, str]:

@@ -27,9 +27,11 @@ from werkzeug.test import TestResponse
 
 from gateway.db import new_session
 from gateway.models import AuditEvent, LoginSession, ProductLink, User
+from gateway.products.table import products as product_table
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import User as ProductUser
-from tests.support.console import Actions, csrf_token
+from tests.support.console import Actions, make_gateway_app
+from tests.support.csrf import csrf_from, csrf_token
 from tests.support.keys import shared_store, write_jwks
 from tests.support.switches import PRODUCT as SWITCHES
 
@@ -38,7 +40,6 @@ GATEWAY_URL = "http://gateway.test"
 SEGMENT_ALICE = ("alice@example.com", "segment-alice-pass")
 SENDGRID_DAVE = ("dave@example.com", "sendgrid-dave-pass")
 SENDGRID_ALICE = ("alice@example.com", "sendgrid-alice-pass")
-_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SWITCH = re.compile(r'data-product="(\w+)"[^>]*>.*?class="link-state ([\w-]+)"', re.S)
 
 
@@ -107,6 +108,21 @@ def gateway_settings(products: dict[str, RunningProduct], tmp_path: Any) -> dict
     return settings
 
 
+@pytest.fixture
+def linked_gateway(
+    database_url: str, products: dict[str, RunningProduct], tmp_path: Any
+) -> Iterator[Flask]:
+    """A gateway in front of the real Segment and SendGrid apps (linking over HTTP), its
+    throttles out of the way (for tables and fuzzers that send many requests)."""
+    settings = gateway_settings(products, tmp_path) | {
+        "LOGIN_MAX_FAILURES": 10_000,
+        "IP_MAX_ATTEMPTS": 10_000,
+    }
+    app = make_gateway_app(database_url, **settings)
+    yield app
+    product_table(app).close()
+
+
 class Person(Actions):
     """One browser on the gateway: a Console user and what they do."""
 
@@ -118,7 +134,7 @@ class Person(Actions):
         self.email = email
         user = self.create_user(email, totp=totp, verified=verified)
         if verified and not totp:
-            assert self.login(email).status_code == 302
+            assert self.sign_in(email).status_code == 302
         elif not verified:
             self.force_session(user)
         return user
@@ -187,9 +203,7 @@ def product_login(
     Without ``password`` only the email step is sent (what decides a redirect to the gateway).
     """
     form = browser.get(base + "/login", timeout=5).text
-    token = _CSRF_FIELD.search(form)
-    assert token, "no CSRF token on the product login page"
-    data = {"csrf_token": token.group(1), "email": email, "step": "email"}
+    data = {"csrf_token": csrf_from(form), "email": email, "step": "email"}
     if password is not None:
         data |= {"step": "password", "password": password}
     return browser.post(base + "/login", data=data, allow_redirects=False, timeout=5)

@@ -25,7 +25,7 @@ from gateway.db import new_session
 from gateway.models import LoginSession, ProductLink, User, utcnow
 from gateway.proxy import wsgi
 from tests.support.apps import dispose
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.echo import echo_app
 from tests.support.keys import StoreJwks, shared_store
 
@@ -80,7 +80,7 @@ def gateway_settings(upstreams: dict[str, Upstream], tmp_path: Any, **extra: Any
 
 @pytest.fixture
 def gateway(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any) -> Iterator[Flask]:
-    app = make_app(database_url, **gateway_settings(upstreams, tmp_path))
+    app = make_gateway_app(database_url, **gateway_settings(upstreams, tmp_path))
     yield app
     dispose(app)
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from tests.support.apps import dispose
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.product_servers import Person, RunningProduct, gateway_settings
 
 
@@ -18,7 +18,7 @@ from tests.support.product_servers import Person, RunningProduct, gateway_settin
 def gateway(
     database_url: str, products: dict[str, RunningProduct], tmp_path: Any
 ) -> Iterator[Flask]:
-    app = make_app(database_url, **gateway_settings(products, tmp_path))
+    app = make_gateway_app(database_url, **gateway_settings(products, tmp_path))
     yield app
     dispose(app)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import requests
 from sqlalchemy import select
@@ -12,6 +10,7 @@ from gateway.db import new_session
 from gateway.models import ProductLink, User, utcnow
 from product_stubs.kit.db import session_factory
 from product_stubs.kit.models import Membership
+from tests.support.csrf import csrf_from
 from tests.support.product_servers import (
     SEGMENT_ALICE,
     SENDGRID_ALICE,
@@ -152,9 +151,7 @@ def test_product_email_of_another_console_account_offers_the_ways_that_work(
     assert 'href="/segment/login"' in text and "Segment's own sign-in" in text
     assert person.links() == []
     # The button signs this browser out and opens the sign-in for that account, back here.
-    token = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert token is not None
-    out = person.client.post("/logout", data={"csrf_token": token.group(1), "next": sign_in_as})
+    out = person.client.post("/logout", data={"csrf_token": csrf_from(text), "next": sign_in_as})
     assert out.status_code == 302 and out.location == sign_in_as
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.support.console import current_code
+from tests.support.csrf import csrf_from, without_csrf
 from tests.support.product_servers import (
     GATEWAY_URL,
     SEGMENT_ALICE,
@@ -29,7 +29,7 @@ def test_linked_user_is_sent_to_the_gateway_and_lands_in_the_product_after_2fa(
     person.email = "alice@example.com"
     person.force_session(user)
     assert person.link("segment", *SEGMENT_ALICE).status_code == 302
-    person.logout()
+    person.sign_out()
     segment = products["segment"]
     browser = product_browser()
     browser.get(segment.url + "/login?next=/settings", timeout=5)
@@ -44,9 +44,9 @@ def test_linked_user_is_sent_to_the_gateway_and_lands_in_the_product_after_2fa(
     assert form.status_code == 200 and 'value="alice@example.com"' in page(form)
     [event] = person.events("product_login_redirect")
     assert event.user_id == user.id and "segment" in event.detail
-    step = person.login("alice@example.com", next="/segment/")
+    step = person.sign_in("alice@example.com", next="/segment/")
     assert step.status_code == 302 and step.headers["Location"].endswith("/login/2fa")
-    done = person.login_2fa(current_code(user.totp_secret))
+    done = person.enter_code(current_code(user.totp_secret))
     assert done.status_code == 302 and done.headers["Location"] == "/segment/"
     inside = person.client.get("/segment/")
     assert inside.status_code == 200 and "alice@example.com" in page(inside)
@@ -60,7 +60,7 @@ def test_return_path_inside_the_product_is_kept(person, products):
     login_page = browser.get(segment.url + "/settings", timeout=5)
     assert "/login" in login_page.url
     token_page = browser.get(segment.url + "/login?next=/settings", timeout=5).text
-    token = token_page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    token = csrf_from(token_page)
 
     sent = browser.post(
         segment.url + "/login",
@@ -87,10 +87,10 @@ def test_console_created_user_is_sent_to_the_gateway(person, products):
 def test_product_login_page_through_the_gateway_redirects_too(person, products):
     person.sign_up_and_in("alice@example.com")
     assert person.link("segment", *SEGMENT_ALICE).status_code == 302
-    person.logout()
+    person.sign_out()
     form = person.client.get("/segment/login")
     assert form.status_code == 200
-    token = page(form).split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    token = csrf_from(page(form))
 
     sent = person.client.post(
         "/segment/login", data={"csrf_token": token, "email": "alice@example.com"}
@@ -125,12 +125,12 @@ def test_unknown_email_gets_the_same_answer_as_an_unlinked_one(products, product
 
 
 def _shape(html: str, email: str) -> str:
-    return re.sub(r'name="csrf_token" value="[^"]+"', "", html.replace(email, "X"))
+    return without_csrf(html.replace(email, "X"))
 
 
 def test_login_hint_audit_is_no_oracle(person, products):
     person.sign_up_and_in("alice@example.com")
-    person.logout()
+    person.sign_out()
     person.client.get("/login")  # shows (and so clears) "You are signed out."
 
     known = person.client.get("/login?login_hint=alice@example.com&next=/segment/")

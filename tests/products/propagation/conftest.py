@@ -15,7 +15,7 @@ from tests.support.stack import Stack, running_stack
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # Retry loops ask for one address many times: lift the per-recipient mail cap (tested in
-    # tests/security/test_attack_run_accounts.py).
+    # tests/console/test_signup_and_mail_budgets.py).
     with running_stack(str(tmp_path_factory.mktemp("stack")),
                        EMAIL_CHANGE_STALE_SECONDS="3", MAIL_PER_HOUR="100") as running:
         yield running

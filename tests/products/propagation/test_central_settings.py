@@ -49,7 +49,7 @@ def test_segment_session_history_shows_gateway_sign_ins(person: Person, stack: S
 
 
 def test_password_change_takes_effect_in_both_products(person: Person, stack: Stack) -> None:
-    other_browser = people.login(stack, person.email, PASSWORD)
+    other_browser = people.sign_in(stack, person.email, PASSWORD)
     for product in ("segment", "sendgrid"):
         page = other_browser.get(f"{stack.gateway_url}/{product}/", timeout=10)
         assert page.status_code == 200 and person.email in page.text
@@ -68,5 +68,5 @@ def test_password_change_takes_effect_in_both_products(person: Person, stack: St
     old = people.browser()
     assert people.submit(old, stack.gateway_url + "/login", email=person.email,
                          password=PASSWORD).status_code == 401
-    fresh = people.login(stack, person.email, new_password)
+    fresh = people.sign_in(stack, person.email, new_password)
     assert fresh.get(f"{stack.gateway_url}/sendgrid/", timeout=10).status_code == 200

@@ -28,7 +28,7 @@ def test_change_applies_to_console_and_every_product(person: Person) -> None:
     done = person.confirm(new)
     assert done.status_code == 200 and new in done.text
     assert all_hold(person, new)
-    people.login(person.stack, new, PASSWORD)  # the new address signs in
+    people.sign_in(person.stack, new, PASSWORD)  # the new address signs in
 
 
 def test_old_address_is_told(person: Person, stack: Stack) -> None:
@@ -140,7 +140,7 @@ def test_product_that_hangs_is_cut_off_and_changes_nothing(
 def test_crash_between_products_is_repaired_on_restart(person: Person, stack: Stack) -> None:
     new = unique_email("crash")
     assert person.ask_for(new).status_code == 200
-    link = people.last_link(stack, new, "/settings/email/confirm")
+    link = people.mailed_link(stack, new, "/settings/email/confirm")
     stack.stop("gateway")
     stack.env["EMAIL_CHANGE_CRASH_AFTER"] = "segment"
     stack.start("gateway")
@@ -211,7 +211,7 @@ def _links_for(stack: Stack, new: str, *persons: Person) -> list[str]:
 def test_confirming_twice_applies_once(person: Person, stack: Stack) -> None:
     new = unique_email("twice")
     person.ask_for(new)
-    link = people.last_link(stack, new, "/settings/email/confirm")
+    link = people.mailed_link(stack, new, "/settings/email/confirm")
     token = link.split("token=", 1)[1]
     first = people.submit(person.session, link.split("?")[0], form_url=link, token=token)
     second = people.submit(person.session, link.split("?")[0], form_url=link, token=token)
@@ -225,7 +225,7 @@ def test_confirming_twice_applies_once(person: Person, stack: Stack) -> None:
 def test_link_of_another_account_and_expired_link(person: Person, stack: Stack) -> None:
     new = unique_email("expiry")
     person.ask_for(new)
-    link = people.last_link(stack, new, "/settings/email/confirm")
+    link = people.mailed_link(stack, new, "/settings/email/confirm")
     other = make_person(stack, "other")
     token = link.split("token=", 1)[1]
     stolen = people.submit(other.session, link.split("?")[0], form_url=link, token=token)

@@ -18,6 +18,7 @@ from flask import Flask
 from product_stubs.kit.db import session_factory
 from tests.support.console import PASSWORD, Actions, current_code
 from tests.support.corpora import OPEN_REDIRECTS
+from tests.support.csrf import csrf_from
 from tests.support.proxy_gateway import sign_in
 from tests.support.switches import PRODUCT as SWITCHES
 
@@ -59,7 +60,7 @@ def test_gateway_return_paths(gateway: Flask, value: str) -> None:
     /settings/reauthenticate and /link/<product>."""
     actions = Actions(gateway, gateway.test_client())
     actions.create_user()
-    assert_stays_home(actions.login(next=value))
+    assert_stays_home(actions.sign_in(next=value))
     assert_stays_home(actions.client.get("/login", query_string={"next": value}))
     form = "/settings/reauthenticate"
     assert_stays_home(actions.post(form, password=PASSWORD, next=value))
@@ -67,8 +68,8 @@ def test_gateway_return_paths(gateway: Flask, value: str) -> None:
 
     second = Actions(gateway, gateway.test_client())
     user = second.create_user("totp@example.com", totp=True)
-    assert second.login("totp@example.com", next=value).status_code == 302
-    assert_stays_home(second.login_2fa(current_code(user.totp_secret or "")))
+    assert second.sign_in("totp@example.com", next=value).status_code == 302
+    assert_stays_home(second.enter_code(current_code(user.totp_secret or "")))
 
     linked = sign_in(gateway, gateway.test_client())  # already linked: straight on to next
     assert_stays_home(linked.client.get("/link/segment", query_string={"next": value}))
@@ -81,10 +82,8 @@ def test_product_login_return_path(segment_app: Flask, value: str) -> None:
     proxied = {"X-Forwarded-Prefix": "/segment", "X-Forwarded-Host": "gw.test",
                "X-Forwarded-Proto": "https", "Referer": ORIGIN + "/segment/login"}
     page = client.get("/login", headers=proxied).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token
     signed_in = client.post("/login", headers=proxied, data={
-        "csrf_token": token.group(1), "step": "password", "email": "alice@example.com",
+        "csrf_token": csrf_from(page), "step": "password", "email": "alice@example.com",
         "password": "segment-alice-pass", "next": value})
     assert_stays_home(signed_in)
     assert_stays_home(client.get("/login", headers=proxied, query_string={"next": value}))

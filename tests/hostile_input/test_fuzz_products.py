@@ -18,9 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from product_stubs.kit.scim import PATCH_SCHEMA, USER_SCHEMA
-from tests.security.strategies import FUZZ, emails, json_values, path_segment, text
-from tests.support.product_apps import PRODUCTS
-from tests.support.product_apps import make_app as make_product_app
+from tests.hostile_input.strategies import FUZZ, emails, json_values, path_segment, text
+from tests.support.product_apps import PRODUCTS, make_product_app
 from tests.support.snapshots import assert_no_trace, product_snapshot
 
 _SCHEMAS = st.one_of(st.just([USER_SCHEMA]), json_values)

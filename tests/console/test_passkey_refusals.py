@@ -39,9 +39,9 @@ def phone(actions: Actions) -> SoftAuthenticator:
     """A person with one passkey, signed out again."""
     authenticator = SoftAuthenticator(ORIGIN)
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     register(actions, authenticator)
-    actions.logout()
+    actions.sign_out()
     assert not signed_in(actions.client)
     return authenticator
 
@@ -79,7 +79,7 @@ def test_replayed_challenge_is_refused(actions: Actions, phone: SoftAuthenticato
     assert cookie is not None
     first = submit(client, "/login/passkey", phone.get(challenge), "/login")
     assert first.status_code == 302 and signed_in(client)
-    actions.logout()
+    actions.sign_out()
     # The browser's state from before the first use, cookie and all:
     client.set_cookie(actions.app.config["SESSION_COOKIE_NAME"], cookie.value)
     again = phone.get(challenge)  # signed again, counter higher: only the challenge is old
@@ -142,10 +142,10 @@ def test_someone_elses_passkey_is_refused_as_second_factor(
     """At the 2FA step only the account's own passkeys count."""
     other = Actions(app, app.test_client())
     other.create_user("other@example.com")
-    other.login("other@example.com")
+    other.sign_in("other@example.com")
     theirs = SoftAuthenticator(ORIGIN)
     register(other, theirs)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     challenge = options(actions.client, "second-factor", "/login/2fa")
     response = submit(actions.client, "/login/2fa/passkey", theirs.get(challenge), "/login/2fa")
     assert response.status_code == 401
@@ -159,7 +159,7 @@ def test_counter_regression_is_refused_and_audited(
     activity says so."""
     client = actions.client
     assert passwordless(client, phone, counter=5).status_code == 302
-    actions.logout()
+    actions.sign_out()
     refused(passwordless(client, phone, counter=3))
     assert not signed_in(client)
     regression = events(app, "passkey_counter_regression")
@@ -184,7 +184,7 @@ def test_second_factor_accepts_presence_only(
     app: Flask, actions: Actions, phone: SoftAuthenticator
 ) -> None:
     """After the password, the passkey is the second factor even without verification."""
-    assert actions.login(EMAIL).headers["Location"].endswith("/login/2fa")
+    assert actions.sign_in(EMAIL).headers["Location"].endswith("/login/2fa")
     challenge = options(actions.client, "second-factor", "/login/2fa")
     response = submit(actions.client, "/login/2fa/passkey", phone.get(challenge, uv=False),
                       "/login/2fa")
@@ -208,9 +208,9 @@ def test_refusals_are_throttled(database_url: str) -> None:
     actions = Actions(app, app.test_client())
     authenticator = SoftAuthenticator(ORIGIN)
     actions.create_user(EMAIL)
-    actions.login(EMAIL)
+    actions.sign_in(EMAIL)
     register(actions, authenticator)
-    actions.logout()
+    actions.sign_out()
     for _ in range(3):
         assert passwordless(actions.client, authenticator, uv=False).status_code == 401
     locked = passwordless(actions.client, authenticator)  # now right, but this client waits
@@ -232,13 +232,13 @@ def test_relying_party_must_match_the_origin(database_url: str) -> None:
 
 def test_no_passkeys_on_an_ip_address(database_url: str) -> None:
     """An RP id cannot be an IP address: the gateway works as before, without passkeys."""
-    from tests.support.console import make_app
+    from tests.support.console import make_gateway_app
 
-    app = make_app(database_url)  # PUBLIC_URL http://127.0.0.1:5000
+    app = make_gateway_app(database_url)  # PUBLIC_URL http://127.0.0.1:5000
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     assert "Sign in with a passkey" not in page
-    from tests.support.console import csrf_token
+    from tests.support.csrf import csrf_token
 
     response = client.post("/passkeys/options/login",
                            headers={"X-CSRFToken": csrf_token(client, "/login")})

@@ -15,8 +15,9 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
-from tests.security.strategies import FUZZ, form_fields, path_segment, text
-from tests.support.console import PASSWORD, csrf_token, make_app
+from tests.hostile_input.strategies import FUZZ, form_fields, path_segment, text
+from tests.support.console import PASSWORD, make_gateway_app
+from tests.support.csrf import csrf_token
 from tests.support.product_servers import Person
 from tests.support.snapshots import assert_no_trace, gateway_snapshot
 
@@ -44,7 +45,7 @@ raw_bodies = st.tuples(
 @pytest.fixture
 def fuzz_app(database_url: str) -> Flask:
     """The gateway with throttling out of the way (lockouts are tested elsewhere)."""
-    return make_app(database_url, LOGIN_MAX_FAILURES=100_000, IP_MAX_ATTEMPTS=100_000)
+    return make_gateway_app(database_url, LOGIN_MAX_FAILURES=100_000, IP_MAX_ATTEMPTS=100_000)
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def test_fuzz_second_factor(fuzz_app: Flask, fields: dict[str, Any], token: bool
     if person.client.application.config.setdefault("FUZZ_TOTP_USER", False) is False:
         person.create_user("totp@example.com", totp=True)
         fuzz_app.config["FUZZ_TOTP_USER"] = True
-    assert person.login("totp@example.com").status_code == 302
+    assert person.sign_in("totp@example.com").status_code == 302
     for path in ("/login/2fa", "/login/2fa/recovery"):
         response = check(fuzz_app, lambda path=path: _post(person, path, fields, token))
         assert response.status_code in (302, 400, 401)
@@ -195,4 +196,4 @@ def test_a_correct_password_still_signs_in(fuzz_app: Flask) -> None:
     """Sanity check of the fixtures above: the fuzzers really reach the views."""
     person = Person(fuzz_app, fuzz_app.test_client())
     person.create_user("sane@example.com")
-    assert person.login("sane@example.com", PASSWORD).status_code == 302
+    assert person.sign_in("sane@example.com", PASSWORD).status_code == 302

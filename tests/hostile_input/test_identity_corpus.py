@@ -27,8 +27,9 @@ from sqlalchemy import func, select
 from gateway.assertion import AssertionVerifier, InvalidAssertion, StaticJwks
 from gateway.db import new_session
 from gateway.models import LoginSession, ThrottleBucket, User, utcnow
-from tests.support.console import PASSWORD, Actions, csrf_token, current_code, make_app
+from tests.support.console import PASSWORD, Actions, current_code, make_gateway_app
 from tests.support.corpora import FORWARDED_FOR
+from tests.support.csrf import csrf_token
 from tests.support.keys import shared_store
 from tests.support.proxy_gateway import echoed, sign_in
 
@@ -113,7 +114,7 @@ def test_bad_session_cookies_never_give_an_identity(
 @pytest.mark.parametrize("hops", [0, 1], ids=["hops-0", "hops-1"])
 @pytest.mark.parametrize("value", [v for _, v in FORWARDED_FOR], ids=[i for i, _ in FORWARDED_FOR])
 def test_unparsable_forwarded_for(database_url: str, hops: int, value: str) -> None:
-    app = make_app(database_url, TRUSTED_PROXY_HOPS=hops)
+    app = make_gateway_app(database_url, TRUSTED_PROXY_HOPS=hops)
     actions = Actions(app, app.test_client())
     actions.create_user()
     headers = {"X-Forwarded-For": value}
@@ -161,7 +162,7 @@ NOT_AN_ACCOUNT = [
 
 @pytest.fixture
 def locking_app(database_url: str) -> Flask:
-    return make_app(database_url, LOGIN_MAX_FAILURES=3)
+    return make_gateway_app(database_url, LOGIN_MAX_FAILURES=3)
 
 
 @pytest.mark.parametrize("variant", [v for _, v in SAME_ACCOUNT], ids=[i for i, _ in SAME_ACCOUNT])
@@ -170,13 +171,13 @@ def test_email_variants_reach_the_same_account_and_its_throttle(
 ) -> None:
     actions = Actions(locking_app, locking_app.test_client())
     actions.create_user()
-    assert actions.login(variant).status_code == 302  # canonicalised before lookup
+    assert actions.sign_in(variant).status_code == 302  # canonicalised before lookup
     signup = actions.post("/signup", email=variant, password="a brand new long password")
     assert signup.status_code == 200
     other = Actions(locking_app, locking_app.test_client())
     for _ in range(3):
-        assert other.login(variant, password="wrong password 123").status_code == 401
-    assert other.login("user@example.com").status_code == 429  # canonicalised before throttling
+        assert other.sign_in(variant, password="wrong password 123").status_code == 401
+    assert other.sign_in("user@example.com").status_code == 429  # canonicalised before throttling
     with locking_app.app_context(), new_session() as db:
         assert db.scalar(select(func.count()).select_from(User)) == 1
 
@@ -189,15 +190,15 @@ def test_email_lookalikes_are_refused_and_never_lock_the_real_account(
 ) -> None:
     actions = Actions(locking_app, locking_app.test_client())
     actions.create_user()
-    response = actions.login(variant)
+    response = actions.sign_in(variant)
     assert response.status_code in (400, 401)
     assert "Incorrect email or password." in response.get_data(as_text=True) or (
         response.status_code == 400)
     for _ in range(3):
-        actions.login(variant, password="wrong password 123")
+        actions.sign_in(variant, password="wrong password 123")
     signup = actions.post("/signup", email=variant, password="a brand new long password")
     assert signup.status_code == 400
-    assert Actions(locking_app, locking_app.test_client()).login().status_code == 302
+    assert Actions(locking_app, locking_app.test_client()).sign_in().status_code == 302
     with locking_app.app_context(), new_session() as db:
         assert db.scalar(select(func.count()).select_from(User)) == 1
 
@@ -213,29 +214,29 @@ def _totp_user(actions: Actions) -> str:
 def _replay_login(actions: Actions) -> None:
     secret = _totp_user(actions)
     code = current_code(secret)
-    assert actions.login().status_code == 302
-    assert actions.login_2fa(code).status_code == 302
-    assert actions.logout().status_code == 302
-    assert actions.login().status_code == 302
-    assert actions.login_2fa(code).status_code == 401
+    assert actions.sign_in().status_code == 302
+    assert actions.enter_code(code).status_code == 302
+    assert actions.sign_out().status_code == 302
+    assert actions.sign_in().status_code == 302
+    assert actions.enter_code(code).status_code == 401
 
 
 def _replay_on_reauth(actions: Actions) -> None:
     secret = _totp_user(actions)
     code = current_code(secret)
-    actions.login()
-    assert actions.login_2fa(code).status_code == 302
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 302
     assert actions.reauthenticate(code=code).status_code == 401
 
 
 def _older_step(actions: Actions) -> None:
     secret = _totp_user(actions)
     totp = pyotp.TOTP(secret)
-    actions.login()
-    assert actions.login_2fa(totp.now()).status_code == 302
-    actions.logout()
-    actions.login()
-    assert actions.login_2fa(totp.at(time.time() - 30)).status_code == 401
+    actions.sign_in()
+    assert actions.enter_code(totp.now()).status_code == 302
+    actions.sign_out()
+    actions.sign_in()
+    assert actions.enter_code(totp.at(time.time() - 30)).status_code == 401
 
 
 def _recovery_reuse(actions: Actions) -> None:
@@ -246,18 +247,18 @@ def _recovery_reuse(actions: Actions) -> None:
         user = db.scalars(select(User)).one()
         code = new_recovery_codes(user)[0]
         db.commit()
-    actions.login()
-    assert actions.login_2fa(code).status_code == 302
-    actions.logout()
-    actions.login()
-    assert actions.login_2fa(code).status_code == 401
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 302
+    actions.sign_out()
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 401
 
 
 def _other_user_code(actions: Actions) -> None:
     _totp_user(actions)
     code = current_code(pyotp.random_base32())  # a valid code, for someone else's key
-    actions.login()
-    assert actions.login_2fa(code).status_code == 401
+    actions.sign_in()
+    assert actions.enter_code(code).status_code == 401
 
 
 TOTP_REPLAYS = [

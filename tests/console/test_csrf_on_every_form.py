@@ -16,7 +16,8 @@ from flask import Flask
 
 from gateway import create_app
 from gateway import db as gateway_db
-from tests.support.console import Actions, csrf_token
+from tests.support.console import Actions
+from tests.support.csrf import csrf_token
 from tests.support.snapshots import assert_no_trace, gateway_snapshot
 
 _ARGUMENTS = {"name": "segment", "public_id": "0123456789abcdef0123456789abcdef"}
@@ -52,7 +53,7 @@ def test_post_without_or_with_a_foreign_csrf_token_is_400(
     app: Flask, actions: Actions, endpoint: str, path: str
 ) -> None:
     actions.create_user()
-    actions.login()
+    actions.sign_in()
     attacker = app.test_client()
     foreign = csrf_token(attacker, "/login")  # valid, but for another browser session
     before = gateway_snapshot(app)
