@@ -263,14 +263,15 @@ def _patch(member: Any) -> Response:
     before = of_member(member)
     after = of_member(member)
     operations.patch(after, scim_policy=POLICY)
-    if after.user_name != before.user_name:
-        email = after.user_name
-    elif after.emails != before.emails:
-        email = _address(MemberUser(user_name=None, emails=after.emails))
-    else:
-        email = None
     if after.user_name is None or not after.emails:
         raise InvalidValueException(detail="userName and emails cannot be removed.")
+    if after.user_name != before.user_name:
+        # The one address follows a new userName; emails changed with it must agree.
+        email = after.user_name if after.emails == before.emails else _address(after)
+    elif after.emails != before.emails:
+        email = _address(MemberUser(emails=after.emails))
+    else:
+        email = None
     updated = provisioning.update(
         _token(), member, _change_email, email=email,
         active=after.active if after.active != before.active else None,

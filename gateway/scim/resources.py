@@ -24,6 +24,7 @@ from scim2_models import (
     ComplexAttribute,
     Context,
     ETag,
+    ExtensibleStringEnum,
     Filter,
     Meta,
     Patch,
@@ -52,11 +53,14 @@ POLICY = ScimPolicy(
 
 
 class MemberEmail(ComplexAttribute):
-    """The account's one address (``type`` and ``primary`` are echoed as ``work``/true)."""
+    """The account's one address, of type ``work``. ``primary`` is not kept (read and
+    dropped): the one address is the primary one."""
+
+    class Type(ExtensibleStringEnum):
+        work = "work"
 
     value: Annotated[str | None, Required.true] = None
-    type: str | None = None
-    primary: bool | None = None
+    type: Type | None = None
 
 
 class MemberUser(Resource[Any]):
@@ -73,7 +77,7 @@ def with_defaults(payload: dict[str, Any]) -> dict[str, Any]:
     """A POST/PUT body with the values a request may leave out filled in (see above)."""
     filled = dict(payload)
     if filled.get("emails") is None and isinstance(filled.get("userName"), str):
-        filled["emails"] = [{"value": filled["userName"], "type": "work", "primary": True}]
+        filled["emails"] = [{"value": filled["userName"], "type": "work"}]
     if filled.get("active") is None:
         filled["active"] = True
     return filled
@@ -89,7 +93,7 @@ def of_member(member: OrganizationMember) -> MemberUser:
         id=member.public_id,
         external_id=member.scim_external_id,
         user_name=user.email,
-        emails=[MemberEmail(value=user.email, type="work", primary=True)],
+        emails=[MemberEmail(value=user.email, type=MemberEmail.Type.work)],
         active=is_active(user),
         meta=Meta(resource_type="User", created=member.created_at,
                   last_modified=member.scim_updated_at or member.created_at,
@@ -98,18 +102,18 @@ def of_member(member: OrganizationMember) -> MemberUser:
 
 
 def chosen_email(resource: MemberUser) -> str | None:
-    """The address a request body asks for: ``userName``, which the primary (or only) email,
-    when given, must equal (ValueError otherwise)."""
-    emails = resource.emails or []
-    primaries = [e for e in emails if e.primary]
-    if len(primaries) > 1:
-        raise ValueError("Only one email may be primary.")
-    picked = (primaries or emails)[:1]
-    address = picked[0].value if picked else None
+    """The address a request body asks for: ``userName``, which must be among the
+    ``emails`` when they are given (ValueError otherwise); without a ``userName`` (a PATCH of
+    the emails alone), the one email given."""
+    given = [e.value for e in resource.emails or [] if e.value is not None]
     name = resource.user_name
-    if name is not None and address is not None and address.strip().lower() != name.strip().lower():
-        raise ValueError("userName and the primary email must be the same address.")
-    return name if name is not None else address
+    if name is None:
+        if len(given) != 1:
+            raise ValueError("Give the account's one email address.")
+        return given[0]
+    if given and name.strip().lower() not in {value.strip().lower() for value in given}:
+        raise ValueError("userName must be one of the emails.")
+    return name
 
 
 def _discovery_url(endpoint: str, **values: Any) -> str:

@@ -20,9 +20,9 @@ from gateway.models import (
     AuditEvent,
     LoginSession,
     OrganizationMember,
-    OutboxMessage,
     ScimToken,
     User,
+    utcnow,
 )
 from tests.organizations.conftest import People, Person
 from tests.organizations.test_domains import verified_org
@@ -195,7 +195,7 @@ def test_post_creates_a_verified_managed_member_without_password(
     body = answer.json
     assert body["userName"] == "bob@example.com" and body["active"] is True
     assert body["externalId"] == "okta-00u1"
-    assert body["emails"] == [{"value": "bob@example.com", "type": "work", "primary": True}]
+    assert body["emails"] == [{"value": "bob@example.com", "type": "work"}]
     assert answer.headers["Location"].endswith(f"/scim/v2/Users/{body['id']}")
     user, member = member_row(app, "bob@example.com")
     assert user.is_verified and user.managed_by_id == org and not user.is_disabled
@@ -355,7 +355,8 @@ def test_put_turns_off_and_leaving_active_out_keeps_it(app: Flask, idp: Idp) -> 
     off = idp.call("PUT", f"/Users/{member_id}",
                    {"schemas": [USER], "userName": "eve@example.com", "active": False})
     assert off.status_code == 200 and off.json["active"] is False
-    kept = idp.call("PUT", f"/Users/{member_id}", {"schemas": [USER], "userName": "eve@example.com"})
+    kept = idp.call("PUT", f"/Users/{member_id}",
+                    {"schemas": [USER], "userName": "eve@example.com"})
     assert kept.status_code == 200 and kept.json["active"] is False
     assert member_row(app, "eve@example.com")[0].is_disabled
 
@@ -373,7 +374,6 @@ def test_an_operator_disable_is_not_undone_by_the_idp(app: Flask, people: People
     with app.app_context(), new_session() as session:
         user = session.get(User, cleo.id)
         assert user is not None
-        from gateway.models import utcnow
         user.disabled_at = utcnow()
         session.commit()
     assert idp.patch(member_id, {"op": "replace", "path": "active", "value": True}).json["active"]
@@ -415,6 +415,9 @@ def test_email_change_to_a_taken_or_outside_address_changes_nothing(
     scim_error(idp.call("PUT", f"/Users/{member_id}", {
         "schemas": [USER], "userName": "cleo2@example.com", "active": False,
         "emails": [{"value": "other@example.com", "primary": True}]}), 400, "invalidValue")
+    two = idp.patch(member_id, {"op": "add", "path": "emails",
+                                "value": [{"value": "cleo3@example.com", "type": "work"}]})
+    scim_error(two, 400, "invalidValue")
     user, _ = member_row(app, "cleo@example.com")
     assert not user.is_disabled
     assert idp.call("GET", f"/Users/{member_id}").json["userName"] == "cleo@example.com"
@@ -464,8 +467,8 @@ HOSTILE_BODIES = {
                                  "active": {"a": 1}}),
     "emails-string": json.dumps({"schemas": [USER], "userName": "x@example.com",
                                  "emails": "x@example.com"}),
-    "two-primaries": json.dumps({"schemas": [USER], "userName": "x@example.com", "emails": [
-        {"value": "x@example.com", "primary": True}, {"value": "y@example.com", "primary": True}]}),
+    "username-not-an-email": json.dumps({"schemas": [USER], "userName": "x@example.com",
+                                         "emails": [{"value": "y@example.com"}]}),
     "external-id-control": json.dumps({"schemas": [USER], "userName": "x@example.com",
                                        "externalId": "a\u0000b"}),
     "deep": "[" * 100_000 + "]" * 100_000,
