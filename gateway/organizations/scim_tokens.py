@@ -15,6 +15,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.db import db, own_transaction
 from gateway.identity import audit
@@ -87,5 +88,5 @@ def presented(value: object) -> ScimToken | None:
         with own_transaction() as bookkeeping:
             bookkeeping.execute(update(ScimToken).where(ScimToken.id == token.id)
                                 .values(last_used_at=now))
-        token.last_used_at = now
+        set_committed_value(token, "last_used_at", now)
     return token

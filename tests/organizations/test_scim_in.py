@@ -28,6 +28,7 @@ from tests.organizations.conftest import People, Person
 from tests.organizations.test_domains import verified_org
 from tests.support.console import Actions
 from tests.support.dns_zone import Zone
+from tests.support.operators import signed_in_operator
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -366,6 +367,18 @@ def test_the_idp_cannot_turn_off_or_remove_an_owner(app: Flask, ann: Person, idp
     scim_error(idp.patch(owner_id, {"op": "replace", "path": "active", "value": False}), 403)
     scim_error(idp.call("DELETE", f"/Users/{owner_id}"), 403)
     assert ann.client.get("/settings").status_code == 200
+
+
+def test_operators_see_an_account_its_organization_turned_off(
+    app: Flask, people: People, idp: Idp
+) -> None:
+    cleo = people("cleo@example.com")
+    member_id = idp.create("cleo@example.com").json["id"]
+    operator = signed_in_operator(app, "op@operators.test", "support")
+    assert idp.patch(member_id, {"op": "replace", "path": "active", "value": False}).json[
+        "active"] is False
+    page = operator.actions.client.get(f"/admin/people/{cleo.id}").text
+    assert "Turned off by its organization" in page
 
 
 def test_an_operator_disable_is_not_undone_by_the_idp(app: Flask, people: People, idp: Idp) -> None:

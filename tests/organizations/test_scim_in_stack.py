@@ -1,8 +1,8 @@
 """SCIM in on the real stack (gateway, Segment and SendGrid as processes, the domain verified
 over the test's DNS server): the organization's IdP turns a member off and Segment refuses
-them on their very next request; turned on again, they are back; an email change from the
-IdP reaches every linked product, or, when a product refuses it or is down, changes nothing
-anywhere."""
+them on their very next request (the built-in proxy and forward-auth alike); turned on
+again, they are back; an email change from the IdP reaches every linked product, or, when a
+product refuses it or is down, changes nothing anywhere."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def zone() -> Iterator[Zone]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, zone: Zone) -> Iterator[Stack]:
     with running_stack(str(tmp_path_factory.mktemp("stack")), DNS_RESOLVER=zone.address,
-                       MAIL_PER_HOUR="100") as running:
+                       MAIL_PER_HOUR="100", FORWARD_AUTH_ALLOW="127.0.0.1/32") as running:
         yield running
 
 
@@ -72,6 +72,14 @@ def idp(stack: Stack, zone: Zone) -> requests.Session:
     return client
 
 
+def edge_asks(stack: Stack, person: Person) -> int:
+    """What forward-auth answers an edge asking for this person's next Segment request."""
+    return person.session.get(stack.gateway_url + "/auth/forward", timeout=15, headers={
+        "X-Forwarded-Method": "GET", "X-Forwarded-Proto": "http",
+        "X-Forwarded-Host": "edge.test", "X-Forwarded-Uri": "/segment/", **API,
+    }).status_code
+
+
 def provision(stack: Stack, idp: requests.Session, email: str) -> str:
     answer = idp.post(stack.gateway_url + "/scim/v2/Users",
                       json={"schemas": [USER], "userName": email}, timeout=15)
@@ -100,10 +108,12 @@ def test_a_deprovisioned_member_is_refused_by_segment_on_the_next_request(
     segment = stack.gateway_url + "/segment/"
     assert person.session.get(segment, headers=API, allow_redirects=False,
                               timeout=15).status_code == 200
+    assert edge_asks(stack, person) == 200
     answer = patch(stack, idp, member_id, {"op": "replace", "path": "active", "value": False})
     assert answer.status_code == 200 and answer.json()["active"] is False
     refused = person.session.get(segment, headers=API, allow_redirects=False, timeout=15)
     assert refused.status_code == 401
+    assert edge_asks(stack, person) == 401  # nginx, Traefik and Caddy refuse it too
     page = person.session.get(segment, allow_redirects=False, timeout=15,
                               headers={"Accept": "text/html"})
     assert page.status_code == 302 and "/login" in page.headers["Location"]
