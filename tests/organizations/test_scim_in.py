@@ -335,6 +335,8 @@ def test_deactivation_ends_every_session_at_once_and_reactivation_allows_sign_in
     assert live_sessions(app, cleo.id) == 0
     page = cleo.client.get("/settings")
     assert page.status_code == 302 and "/login" in page.location
+    told = cleo.client.get(page.location).text
+    assert "your organization turned your account off" in told
     assert "disabled" in cleo.actions.login("cleo@example.com").text
     assert idp.call("GET", f"/Users/{member_id}").json["active"] is False
     answer = idp.patch(member_id, {"op": "replace", "value": {"active": True}})
