@@ -39,7 +39,7 @@ from scim2_models import (
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
-from gateway.models import ScimToken, User
+from gateway.models import OrganizationMember, ScimToken, User
 from gateway.organizations import provisioning, scim_tokens
 from gateway.organizations.errors import NotAllowed, NotFound
 from gateway.organizations.provisioning import Conflict, Invalid, Unavailable
@@ -171,7 +171,7 @@ def _read(model: Any, context: Context, data: dict[str, Any]) -> Any:
         raise InvalidSyntaxException(detail="The body is nested too deeply.") from None
 
 
-def _shaped(member: Any, status: int = 200) -> Response:
+def _shaped(member: OrganizationMember, status: int = 200) -> Response:
     parameters = _read(ResponseParameters[MemberUser], Context.DEFAULT, dict(request.args))
     context = (Context.RESOURCE_CREATION_RESPONSE if status == 201
                else Context.RESOURCE_QUERY_RESPONSE)
@@ -247,7 +247,7 @@ def user(member_id: str) -> Response:
     return _patch(member)
 
 
-def _replace(member: Any) -> Response:
+def _replace(member: OrganizationMember) -> Response:
     data = _body()
     given = _read(MemberUser, Context.RESOURCE_REPLACEMENT_REQUEST, with_defaults(data))
     # Decision: a PUT that leaves ``active`` out keeps it (it never turns an account on).
@@ -258,7 +258,7 @@ def _replace(member: Any) -> Response:
     return _shaped(updated)
 
 
-def _patch(member: Any) -> Response:
+def _patch(member: OrganizationMember) -> Response:
     operations = _read(PatchOp[MemberUser], Context.RESOURCE_PATCH_REQUEST, _body())
     before = of_member(member)
     after = of_member(member)
