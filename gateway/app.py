@@ -31,6 +31,7 @@ from gateway.console import (
     home,
     linking,
     organization_domains,
+    organization_scim,
     organizations,
     passkeys,
     plan,
@@ -43,6 +44,7 @@ from gateway.products import switcher, table
 from gateway.proxy.principal import SessionChecks
 from gateway.proxy.signing import Signer
 from gateway.proxy.wsgi import ProxyApp, ProxySettings
+from gateway.scim import api as scim_api
 from gateway.web import (
     errors,
     hosts,
@@ -71,6 +73,7 @@ BLUEPRINTS = (
     plan.bp,
     organizations.bp,
     organization_domains.bp,
+    organization_scim.bp,
     linking.bp,
     health.bp,
     jwks.bp,
@@ -80,6 +83,7 @@ BLUEPRINTS = (
     admin_clients.bp,
     admin_api.bp,
     oauth.bp,
+    scim_api.bp,
 )
 
 

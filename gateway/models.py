@@ -76,6 +76,10 @@ class User(Base):
     role: Mapped[str | None] = mapped_column(String(16), index=True)
     # Set while an operator has disabled the account: no session of it is live anywhere.
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set while the managing organization's IdP has deactivated the account over SCIM
+    # (gateway.organizations.provisioning): as disabled, but apart from ``disabled_at``, so
+    # the IdP's "active" never undoes an operator's disable, nor an operator's enable the IdP's.
+    deprovisioned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # An operator reset the account's 2FA: the next sign-in enrols a second factor first.
     must_enrol_2fa: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # The organization that manages the account: its address is at a domain that organization
@@ -101,7 +105,9 @@ class User(Base):
 
     @property
     def is_disabled(self) -> bool:
-        return self.disabled_at is not None
+        """No sign-in, no live session: an operator disabled it, or its organization's IdP
+        deactivated it."""
+        return self.disabled_at is not None or self.deprovisioned_at is not None
 
     @property
     def has_second_factor(self) -> bool:
@@ -409,6 +415,10 @@ class OrganizationMember(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The organization's IdP's own id for the person (SCIM ``externalId``), when it sent one.
+    scim_external_id: Mapped[str | None] = mapped_column(String(128))
+    # Last change made over SCIM (the resource's ``meta.lastModified`` and its ETag).
+    scim_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
 
@@ -455,3 +465,23 @@ class OrganizationDomain(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claim: Mapped[str | None] = mapped_column(String(253), unique=True)
+
+
+class ScimToken(Base):
+    """A bearer token an organization's IdP provisions its members with (SCIM in), made by
+    an owner on the organization's pages. Only the SHA-256 of the value is kept (a random
+    256-bit string: nothing to guess from the hash, and a lookup by hash compares no secret),
+    so it is shown once. Revoked tokens stay listed, refused."""
+
+    __tablename__ = "scim_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

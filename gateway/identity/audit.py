@@ -78,6 +78,21 @@ EVENT_LABELS = {
     "organization_domain_verified": "Domain verified by DNS",
     "organization_domain_removed": "Domain removed from an organization",
     "organization_account_managed": "Account brought under an organization's management",
+    # SCIM in (gateway.organizations.provisioning, scim_tokens): the organization's IdP acts
+    # with a token; ``token`` in the detail names it.
+    "organization_scim_token_created": "SCIM token created",
+    "organization_scim_token_revoked": "SCIM token revoked",
+    "organization_scim_created": "Account created by the organization's identity provider",
+    "organization_scim_adopted": "Account brought under the organization by its identity "
+    "provider",
+    "organization_scim_deactivated": "Account turned off by the organization's identity "
+    "provider (sessions ended)",
+    "organization_scim_reactivated": "Account turned on again by the organization's identity "
+    "provider",
+    "organization_scim_email_changed": "Email address changed by the organization's identity "
+    "provider",
+    "organization_scim_removed": "Removed from the organization by its identity provider "
+    "(the account stays turned off)",
 }
 
 

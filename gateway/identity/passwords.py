@@ -48,6 +48,13 @@ def policy_problem(password: str, email: str = "") -> str | None:
     return None
 
 
+#: The ``password_hash`` of an account made without a password (provisioned by its
+#: organization's IdP): not an argon2 hash, so no password ever verifies against it (never the
+#: empty string, which :func:`verify_password` reads as "no account"). A password is set, if
+#: ever, through the emailed reset link.
+NO_PASSWORD = "!no-password"
+
+
 def hash_password(password: str) -> str:
     return _hasher().hash(password)
 

@@ -225,6 +225,7 @@ ENDED_BECAUSE = {
     "credentials": "You were signed out because the account's two-factor authentication or "
     "passkeys changed.",
     "operator": "You were signed out by an administrator.",
+    "organization": "You were signed out because your organization turned your account off.",
 }
 
 

@@ -169,15 +169,7 @@ def request_change(user: User, new_email: str) -> EmailChange:
     # An applying change's outcome decides what the current address is: wait for it.
     if _state_in_progress(user.id) == ChangeState.APPLYING:
         raise EmailChangeError(APPLYING, Refusal.CONFLICT)
-    check_available(user, new_email)
-    db().execute(
-        update(EmailChange)
-        .where(EmailChange.user_id == user.id, EmailChange.state == ChangeState.PENDING)
-        .values(state=ChangeState.CANCELLED, updated_at=utcnow())
-    )
-    change = EmailChange(user_id=user.id, old_email=user.email, new_email=new_email)
-    db().add(change)
-    db().flush()
+    change = _new_change(user, new_email)
     token = tokens.make_token(TOKEN_PURPOSE, cid=change.id, uid=user.id)
     link = current_app.config["PUBLIC_URL"] + url_for("email_settings.confirm", token=token)
     send_mail(
@@ -201,6 +193,38 @@ def request_change(user: User, new_email: str) -> EmailChange:
     audit.record("email_change_requested", user.id, new_email=new_email)
     db().commit()
     return change
+
+
+def _new_change(user: User, new_email: str) -> EmailChange:
+    """Check the address everywhere and record a pending change (replacing any other
+    pending one of the person); flushed, not committed."""
+    check_available(user, new_email)
+    db().execute(
+        update(EmailChange)
+        .where(EmailChange.user_id == user.id, EmailChange.state == ChangeState.PENDING)
+        .values(state=ChangeState.CANCELLED, updated_at=utcnow())
+    )
+    change = EmailChange(user_id=user.id, old_email=user.email, new_email=new_email)
+    db().add(change)
+    db().flush()
+    return change
+
+
+def change_now(user: User, new_email: str, **detail: str) -> EmailChange:
+    """Change the address at once, without a confirmation link: for a change the address's
+    owner vouches for (the managing organization's IdP over SCIM). The same saga runs: the
+    claim, every linked product changed or, on a conflict or a failure, every one put back
+    and :class:`EmailChangeError` raised with nothing changed anywhere. ``detail`` goes to
+    the audit row of the request (who asked)."""
+    if new_email == user.email:
+        raise EmailChangeError("That is already the account's email address.", Refusal.INVALID)
+    if _state_in_progress(user.id) is not None:
+        raise EmailChangeError(APPLYING, Refusal.CONFLICT)
+    change = _new_change(user, new_email)
+    audit.record("email_change_requested", user.id, new_email=new_email, **detail)
+    db().commit()
+    _claim(change, None)
+    return _apply(change)
 
 
 def pending_change(data: dict[str, object]) -> EmailChange | None:
@@ -258,8 +282,9 @@ def confirm_change(user: User, data: dict[str, object]) -> EmailChange:
     return _apply(change)
 
 
-def _claim(change: EmailChange, data: dict[str, object]) -> None:
-    """pending -> applying, atomically, holding the address and the person; spends the link."""
+def _claim(change: EmailChange, data: dict[str, object] | None) -> None:
+    """pending -> applying, atomically, holding the address and the person; spends the link
+    (``data``: none for a change made without one, :func:`change_now`)."""
     session = db()
     outcome = _take_claim(change)
     retries = 0
@@ -276,7 +301,8 @@ def _claim(change: EmailChange, data: dict[str, object]) -> None:
         if change.state == ChangeState.APPLIED:
             return
         raise EmailChangeError("This change is already being applied.", Refusal.CONFLICT)
-    tokens.spend(data)  # type: ignore[arg-type]
+    if data is not None:
+        tokens.spend(data)  # type: ignore[arg-type]
     for link in _links(change.user_id):
         change.steps.append(EmailChangeStep(product=link.product,
                                             product_user_id=link.product_user_id))

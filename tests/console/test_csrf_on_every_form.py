@@ -59,9 +59,10 @@ def test_post_without_or_with_a_foreign_csrf_token_is_400(
     before = gateway_snapshot(app)
     form = {"email": "user@example.com", "password": "another long password 123", "code": "1",
             "next": "/", "token": "x", "new_email": "new@example.com"}
-    # The admin API takes no cookie at all (a bearer token from /oauth/token): a cross-site
-    # request carrying the browser's session gets 401 and changes nothing.
-    expected = 401 if endpoint.startswith("admin_api.") else 400
+    # The admin API and SCIM in take no cookie at all (a bearer token: from /oauth/token, or
+    # an organization's SCIM token): a cross-site request carrying the browser's session gets
+    # 401 and changes nothing.
+    expected = 401 if endpoint.startswith(("admin_api.", "scim.")) else 400
     for data in (form, form | {"csrf_token": foreign}, form | {"csrf_token": ""},
                  form | {"csrf_token": "A" * 200}):
         response = actions.client.post(path, data=data, headers={"Referer": "https://evil.test/"})

@@ -313,7 +313,8 @@ def crawl_console_signed_in(crawl: Crawl, stack: Stack) -> None:
 
 
 def crawl_organization(crawl: Crawl, page: Any, gateway: str) -> None:
-    """An organization as its owner: its members (with an invitation waiting), its audit."""
+    """An organization as its owner: its members (with an invitation waiting), its audit,
+    its managed accounts, its SCIM page (a token just made, shown once)."""
     page.goto(gateway + "/organizations/")
     page.get_by_label("Organization name").fill(f"Acme {crawl.scheme}")
     page.get_by_role("button", name="Create organization").click()
@@ -327,6 +328,11 @@ def crawl_organization(crawl: Crawl, page: Any, gateway: str) -> None:
     crawl.check(page, "console-organization-audit")
     page.goto(page.url.removesuffix("/audit") + "/managed")
     crawl.check(page, "console-organization-managed")
+    page.goto(page.url.removesuffix("/managed") + "/scim")
+    page.get_by_label("Name").fill("Okta")
+    page.get_by_role("button", name="Create token").click()
+    page.wait_for_load_state("load")
+    crawl.check(page, "console-organization-scim")
 
 
 def crawl_email_change(crawl: Crawl, stack: Stack) -> None:

@@ -1,0 +1,4 @@
+"""SCIM in: the organizations' IdPs provision their members at ``/scim/v2/`` (RFC 7643/7644),
+each with one of its organization's bearer tokens. ``resources`` is the SCIM User as
+scim2-models reads and writes it, ``filters`` turns a SCIM filter into a search, ``api`` is
+the HTTP glue; the rules are ``gateway.organizations.provisioning``."""
