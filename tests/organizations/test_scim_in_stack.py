@@ -50,7 +50,7 @@ def idp(stack: Stack, zone: Zone) -> requests.Session:
     base = stack.gateway_url
     owner_email = unique_email("owner").replace("@example.com", "@owner.test")
     people.create_console_user(stack, owner_email, PASSWORD)
-    owner = people.login(stack, owner_email, PASSWORD)
+    owner = people.sign_in(stack, owner_email, PASSWORD)
     created = people.submit(owner, base + "/organizations/", name="Acme")
     assert created.status_code == 302, created.text[:500]
     org = created.headers["Location"].rstrip("/").rsplit("/", 1)[1]
@@ -125,7 +125,7 @@ def test_a_deprovisioned_member_is_refused_by_segment_on_the_next_request(
     # Turned on again by the IdP: signs in, and Segment answers.
     answer = patch(stack, idp, member_id, {"op": "replace", "path": "active", "value": True})
     assert answer.status_code == 200 and answer.json()["active"] is True
-    back = people.login(stack, person.email, PASSWORD)
+    back = people.sign_in(stack, person.email, PASSWORD)
     assert back.get(segment, headers=API, allow_redirects=False, timeout=15).status_code == 200
 
 
