@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from gateway.db import new_session
-from gateway.models import AuditEvent, LoginSession, PolicyRow, utcnow
+from gateway.models import AuditEvent, LoginSession, PolicyRow, User, utcnow
 from tests.support.admin_api import bearer_token
 from tests.support.apps import dispose
 from tests.support.console import Actions, age_sessions, csrf_token, current_code, make_app
@@ -220,3 +220,20 @@ def test_the_admin_api_reads_the_policy(app: Flask, owner: Operator) -> None:
     assert answer.get_json()["require_2fa"] is True
     assert app.test_client().get("/admin/api/v1/policy").status_code == 401
 
+
+
+@pytest.mark.parametrize("reason", ["role", "operator_reset"])
+def test_an_account_that_must_enrol_is_not_served_a_product(app: Flask, reason: str) -> None:
+    """Not only "2FA for everyone": a role holder without a second factor, and a person whose
+    2FA an operator reset, are sent to enrolment by the proxy and forward-auth alike."""
+    person = sign_in(app, app.test_client())
+    assert person.client.get("/segment/x", headers=API).status_code == 200
+    with app.app_context(), new_session() as session:
+        session.execute(update(User).values(role="support") if reason == "role"
+                        else update(User).values(must_enrol_2fa=True))
+        session.commit()
+    for answer in (person.client.get("/segment/x", headers=BROWSER),
+                   forward(person.client, "/segment/x")):
+        assert answer.status_code == 302
+        assert answer.headers["Location"].endswith("/settings/2fa/enable")
+    assert person.client.get("/segment/x", headers=API).status_code == 401
