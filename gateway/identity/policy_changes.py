@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g
+from sqlalchemy.exc import IntegrityError
 
 from gateway.db import db
 from gateway.identity import audit
@@ -53,9 +54,14 @@ def change(actor: Actor, rules: Policy, reason: object) -> dict[str, list[Any]]:
                if old != new}
     if not changes:
         return changes
-    if row is None:
-        row = PolicyRow(id=POLICY_ID)
-        db().add(row)
+    if row is None:  # the first save; two owners at once: the database keeps one row
+        try:
+            with db().begin_nested():
+                row = PolicyRow(id=POLICY_ID, **rules.as_dict())
+                db().add(row)
+        except IntegrityError:
+            raise Refused("Another owner saved the policy at the same moment. Reload the "
+                          "page and check it.") from None
     for name, value in rules.as_dict().items():
         setattr(row, name, value)
     row.updated_at, row.updated_by = utcnow(), actor.id
