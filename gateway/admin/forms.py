@@ -78,9 +78,8 @@ class PolicyForm(ReasonForm):
                                            "their next sign-in or product visit.")
     allow_totp = BooleanField("Authenticator apps (TOTP)")
     allow_passkey = BooleanField("Passkeys")
-    idle_minutes = IntegerField(
-        "Session idle timeout (minutes)", [Optional(), NumberRange(min=1, max=10**7)],
-        description="Empty: the deployment's setting, which is also the longest allowed.")
-    max_minutes = IntegerField(
-        "Session maximum age (minutes)", [Optional(), NumberRange(min=1, max=10**7)],
-        description="Empty: the deployment's setting, which is also the longest allowed.")
+    #: Their hints name the deployment's setting (``gateway.admin.policy``).
+    idle_minutes = IntegerField("Session idle timeout (minutes)",
+                                [Optional(), NumberRange(min=1, max=10**7)])
+    max_minutes = IntegerField("Session maximum age (minutes)",
+                               [Optional(), NumberRange(min=1, max=10**7)])

@@ -29,6 +29,10 @@ def _minutes(seconds: int | None) -> int | None:
 
 def _page(form: PolicyForm, status: int = 200) -> ResponseReturnValue:
     config = current_app.config
+    for field, setting in ((form.idle_minutes, "SESSION_IDLE_TIMEOUT"),
+                           (form.max_minutes, "SESSION_MAX_AGE")):
+        field.description = (f"Empty: the deployment's setting, {_minutes(config[setting])} "
+                             "minutes, which is also the longest allowed.")
     return render_template(
         "admin/policy.html", form=form, rules=policy.current(),
         idle_setting=_minutes(config["SESSION_IDLE_TIMEOUT"]),
