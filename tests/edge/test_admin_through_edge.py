@@ -1,6 +1,7 @@
-"""An operator disables an account through real nginx: the person's next product request is
-refused by ``/auth/nginx`` at once (the product is never reached), browser and API alike.
-(The built-in proxy: tests/admin/test_people.py.)"""
+"""The operator console's rules through real nginx: an account an operator disables is refused
+by ``/auth/nginx`` at once (the product is never reached), browser and API alike; an account
+that must set up a second factor (here: a role holder without one) is sent to enrolment
+rather than served. (The built-in proxy: tests/admin/test_people.py, test_policy.py.)"""
 
 from __future__ import annotations
 
@@ -56,3 +57,26 @@ def test_a_disabled_account_is_refused_by_nginx_at_once(edge: EdgeStack) -> None
     again = Person(edge.url, pat_email, PASSWORD)
     assert again.log_in().status_code != 302
     assert again.get("/segment/x", headers={"Accept": "application/json"}).status_code == 401
+
+
+@pytest.mark.parametrize("edge", ["nginx"], indirect=True)
+def test_an_account_that_must_enrol_is_sent_to_enrolment_not_to_the_product(
+    edge: EdgeStack
+) -> None:
+    tag = time.monotonic_ns()
+    email = f"ops-{tag}@example.com"
+    user_id = people.create_console_user(edge.stack, email, PASSWORD)
+    people.grant_role(edge.stack, user_id, "support")  # a role, and no second factor yet
+    app = edge.stack.app("gateway")
+    with app.app_context(), new_session() as db:
+        db.add(ProductLink(user_id=user_id, product="segment", product_user_id=f"echo-{tag}"))
+        db.commit()
+    gateway_db.engine(app).dispose()
+    ops = Person(edge.url, email, PASSWORD)
+    assert ops.log_in().status_code == 302
+    browser = ops.get("/segment/x", headers={"Accept": "text/html"})
+    assert browser.status_code == 302, browser.text[:300]
+    assert browser.headers["Location"].endswith("/settings/2fa/enable")
+    assert browser.headers.get("X-Upstream") is None
+    api = ops.get("/segment/x", headers={"Accept": "application/json"})
+    assert api.status_code == 401 and api.headers.get("X-Upstream") is None
