@@ -19,6 +19,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pyotp
 import pytest
@@ -34,16 +35,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 PASSWORD = "correct horse battery staple"
 
 
-def sign_in_with_code(page: object, gateway: str, email: str, secret: str) -> None:
-    page.goto(gateway + "/login")  # type: ignore[attr-defined]
-    page.get_by_label("Email").fill(email)  # type: ignore[attr-defined]
-    page.get_by_label("Password", exact=True).fill(PASSWORD)  # type: ignore[attr-defined]
-    page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
-    page.wait_for_url(gateway + "/login/2fa")  # type: ignore[attr-defined]
-    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())  # type: ignore[attr-defined]
-    page.get_by_role(  # type: ignore[attr-defined]
-        "button", name=re.compile("^(Verify|Continue|Sign in)")).click()
-    page.wait_for_url(gateway + "/")  # type: ignore[attr-defined]
+def sign_in_with_code(page: Any, gateway: str, email: str, secret: str) -> None:
+    page.goto(gateway + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(gateway + "/login/2fa")
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name=re.compile("^(Verify|Continue|Sign in)")).click()
+    page.wait_for_url(gateway + "/")
 
 
 def test_admin_resets_2fa_of_a_person_who_lost_phone_and_codes(
@@ -112,10 +112,10 @@ def test_admin_resets_2fa_of_a_person_who_lost_phone_and_codes(
     expect(page.get_by_test_id("person-factors")).to_contain_text("authenticator app")
 
 
-def _exported(page: object, kind: str) -> str:
-    form = page.get_by_test_id("audit-export")  # type: ignore[attr-defined]
+def _exported(page: Any, kind: str) -> str:
+    form = page.get_by_test_id("audit-export")
     form.get_by_label("Export these events as").select_option(kind)
-    with page.expect_download() as download:  # type: ignore[attr-defined]
+    with page.expect_download() as download:
         form.get_by_role("button", name="Export").click()
     path = download.value.path()
     assert download.value.suggested_filename.endswith("." + kind)
