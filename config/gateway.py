@@ -167,6 +167,9 @@ class GatewaySettings:
     AUDIT_RETENTION_DAYS: int = setting(365, min=0)
     # Token requests to the admin API's POST /oauth/token per client address and minute.
     OAUTH_TOKEN_MAX_PER_MINUTE: int = setting(30, **POSITIVE)
+    # Admin actions (each change of the operator console and the admin API) per operator or
+    # API client and minute; past it 429 with Retry-After and nothing changed.
+    ADMIN_ACTIONS_PER_MINUTE: int = setting(30, **POSITIVE)
     # Request limits.
     MAX_FORM_MEMORY_SIZE: int = setting(64 * 1024, min=1024)
     # Number of trusted reverse proxies in front of the gateway (X-Forwarded-* honoured from them).

@@ -23,6 +23,7 @@ from gateway.admin import clients as admin_clients
 from gateway.admin import guard as admin_guard
 from gateway.admin import oauth
 from gateway.admin import people as admin_people
+from gateway.admin import policy as admin_policy
 from gateway.console import (
     auth,
     dev_mailbox,
@@ -81,6 +82,7 @@ BLUEPRINTS = (
     admin_people.bp,
     admin_audit.bp,
     admin_clients.bp,
+    admin_policy.bp,
     admin_api.bp,
     oauth.bp,
     scim_api.bp,

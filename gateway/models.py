@@ -189,6 +189,9 @@ class LoginSession(Base):
     auth_methods: Mapped[str] = mapped_column(String(64), default="pwd")
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(256), default="")
+    # When a role holder first opened the operator console with it (gateway.admin.guard): the
+    # person's own sessions page lists such sessions apart, as "Admin session".
+    admin_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
 
@@ -485,3 +488,20 @@ class ScimToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PolicyRow(Base):
+    """The owners' sign-in policy (``gateway.identity.policy``): one row, ``id`` 1, absent
+    until an owner first saves it (then the defaults apply). Lifetimes are seconds, None for
+    the deployment's setting."""
+
+    __tablename__ = "policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    require_2fa: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_totp: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_passkey: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_idle_seconds: Mapped[int | None] = mapped_column(Integer)
+    session_max_seconds: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(32))

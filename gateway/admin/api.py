@@ -23,9 +23,9 @@ from gateway.admin.audit import FORMATS, filters_from
 from gateway.admin.guard import require_allowed_network
 from gateway.admin.oauth import presented_client, require_token
 from gateway.admin.people import ACCOUNT_ACTIONS
-from gateway.identity import api_clients, audit_log, interventions, people, roles
+from gateway.identity import api_clients, audit_log, interventions, people, policy, roles
 from gateway.identity.audit import describe
-from gateway.identity.interventions import NotAllowed, Refused, Sent
+from gateway.identity.interventions import NotAllowed, Refused, Sent, TooFast
 from gateway.identity.roles import Action, Actor
 from gateway.models import AuditEvent, User
 from gateway.products.table import products
@@ -140,9 +140,24 @@ def act(user_id: str, action: str) -> Response:
         result = service(actor, target, reason)
     except NotAllowed:
         abort(403, "The client's role does not allow this on this account.")
+    except TooFast as fast:
+        answer = jsonify(error="too_many_requests",
+                         message="Too many actions this minute: nothing was changed.")
+        answer.status_code = 429
+        answer.headers["Retry-After"] = str(fast.retry_after)
+        return answer
     except Refused as refused:
         abort(409, refused.message)
     return jsonify(action=action, done=done, mail_held_back=result is Sent.CAPPED)
+
+
+@bp.route("/policy")
+@require_token("people:read")
+def read_policy() -> Response:
+    """The sign-in policy, read-only: changing it needs an owner's fresh re-authentication,
+    which a client credential cannot give (and clients are never owners)."""
+    _actor(Action.READ)
+    return jsonify(policy.current().as_dict())
 
 
 @bp.route("/audit")

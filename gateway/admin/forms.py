@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from gateway.identity.api_clients import CEILINGS, NAME_MAX, SCOPES
@@ -61,3 +68,18 @@ class ApiClientForm(FlaskForm):
 
 class RevokeForm(FlaskForm):
     """A revoke button (CSRF)."""
+
+
+class PolicyForm(ReasonForm):
+    """The sign-in policy; lifetimes in minutes, empty for the deployment's setting."""
+
+    require_2fa = BooleanField("Require two-factor authentication for everyone",
+                               description="People without a second factor set one up at "
+                                           "their next sign-in or product visit.")
+    allow_totp = BooleanField("Authenticator apps (TOTP)")
+    allow_passkey = BooleanField("Passkeys")
+    #: Their hints name the deployment's setting (``gateway.admin.policy``).
+    idle_minutes = IntegerField("Session idle timeout (minutes)",
+                                [Optional(), NumberRange(min=1, max=10**7)])
+    max_minutes = IntegerField("Session maximum age (minutes)",
+                               [Optional(), NumberRange(min=1, max=10**7)])

@@ -3,7 +3,9 @@
 In order: the client's network (``ADMIN_ALLOW``, the address after the trusted proxies;
 elsewhere 404, as if there were no console), a live session (else the sign-in page), a role
 (else 403), a second factor (the enrolment gate, ``gateway.console.enrolment_gate``, sends a
-role holder without one to set it up first). Changes also need a fresh re-authentication
+role holder without one to set it up first). A session a role holder opens the console with
+is marked an admin session from then on (``sessions.mark_admin_session``), shown apart on the
+person's own sessions page. Changes also need a fresh re-authentication
 (:func:`fresh_or_reauthenticate`, ``REAUTH_WINDOW_SECONDS``): a stolen session left open on
 a desk cannot disable anyone.
 """
@@ -12,14 +14,25 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from gateway.identity import roles
-from gateway.identity.sessions import is_fresh
+from gateway.identity.interventions import TooFast
+from gateway.identity.sessions import is_fresh, mark_admin_session
 from gateway.models import User
 from gateway.web.client import client_ip, networks
+from gateway.web.errors import too_many_attempts
 
 _ALLOW = "gateway.admin.allow"
 
@@ -44,6 +57,7 @@ def _guard() -> Response | None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if roles.role_of(current_user.user) is None:
         abort(403)
+    mark_admin_session(current_user.record)
     return None
 
 
@@ -64,6 +78,16 @@ def fresh_or_reauthenticate(back_to: str) -> Response | None:
     if is_fresh(current_user.record):
         return None
     return redirect(url_for("settings.reauthenticate", next=back_to))
+
+
+def too_fast(fast: TooFast) -> Response:
+    """The 429 of an operator past ``ADMIN_ACTIONS_PER_MINUTE`` (nothing was changed)."""
+    minutes = max(1, round(fast.retry_after / 60))
+    page = render_template(
+        "error.html", status=429,
+        message=f"Too many changes in a minute: nothing was changed. Try again in about "
+                f"{minutes} minute{'s' * (minutes != 1)}.")
+    return too_many_attempts(page, fast.retry_after)
 
 
 def init_app(app: Flask) -> None:

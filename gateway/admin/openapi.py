@@ -96,7 +96,17 @@ DOCUMENT: dict[str, Any] = {
             "responses": {"200": {"description": "Done", "content": _JSON},
                           "400": {"description": "No reason, or too long"},
                           "404": {"description": "No such person or action"},
-                          "409": {"description": "Nothing to do (already disabled, ...)"}},
+                          "409": {"description": "Nothing to do (already disabled, ...)"},
+                          "429": {"description": "Over ADMIN_ACTIONS_PER_MINUTE for this "
+                                                 "client; nothing changed (Retry-After)"}},
+        })},
+        "/admin/api/v1/policy": {"get": _scoped("people:read", {
+            "summary": "The sign-in policy (read-only: owners change it in the console, "
+                       "with a fresh re-authentication)",
+            "responses": {"200": {"description": "require_2fa, allow_totp, allow_passkey, "
+                                                 "session_idle_seconds, session_max_seconds "
+                                                 "(null: the deployment's setting)",
+                                  "content": _JSON}},
         })},
         "/admin/api/v1/audit": {"get": _scoped("audit:read", {
             "summary": "One page of audit events, newest first",

@@ -17,10 +17,10 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from gateway.admin.forms import ReasonForm, RoleForm
-from gateway.admin.guard import fresh_or_reauthenticate, operator, protect
+from gateway.admin.guard import fresh_or_reauthenticate, operator, protect, too_fast
 from gateway.identity import interventions, people, roles
 from gateway.identity.audit import describe
-from gateway.identity.interventions import NotAllowed, Refused, Sent
+from gateway.identity.interventions import NotAllowed, Refused, Sent, TooFast
 from gateway.identity.roles import Action, Actor
 from gateway.models import User
 from gateway.products import linking
@@ -106,6 +106,8 @@ def _act(user_id: str, form: ReasonForm, work: Callable[[User, str], str | None]
         message = work(user, form.reason.data or "")
     except NotAllowed:
         abort(403)
+    except TooFast as fast:
+        return too_fast(fast)
     except LookupError:
         abort(404)
     except Refused as refused:

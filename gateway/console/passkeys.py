@@ -45,7 +45,7 @@ from gateway.console.forms import (
     ResetPasswordForm,
 )
 from gateway.console.settings.twofactor import codes_page
-from gateway.identity import passkey_changes, passkeys, recovery, signin, throttle
+from gateway.identity import passkey_changes, passkeys, policy, recovery, signin, throttle
 from gateway.identity.factors import Factor, second_factors
 from gateway.identity.passkeys import PasskeyRefused, Purpose, Refusal
 from gateway.identity.reauth import fresh_login_required
@@ -309,6 +309,9 @@ def settings() -> ResponseReturnValue:
 def add() -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
+    if not policy.current().allow_passkey:
+        return _settings_page(403, "This site's policy does not allow passkeys as second "
+                                   "factor: set up an authenticator app.")
     try:
         credential, codes = passkey_changes.add(
             current_user.user, current_user.record, request.form.get("credential", ""),

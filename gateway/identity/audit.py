@@ -66,6 +66,7 @@ EVENT_LABELS = {
     "audit_pruned": "Old audit rows removed (AUDIT_RETENTION_DAYS)",
     "api_client_created": "Admin API client created",
     "api_client_revoked": "Admin API client revoked",
+    "policy_changed": "Sign-in policy changed",
     # Organizations (gateway.organizations): recorded with the organization's id, so its audit
     # page lists them; ``user_id`` is the person the event is about.
     "organization_created": "Organization created",
@@ -175,9 +176,19 @@ def describe(event: AuditEvent, titles: Mapping[str, str] | None = None) -> str:
     if kind == "sessions_revoked_all" and isinstance(detail.get("count"), int):
         count = detail["count"]
         return f"Signed out everywhere ({count} session{'s' if count != 1 else ''} ended)"
+    if kind == "policy_changed" and isinstance(detail.get("changes"), dict):
+        changed = "; ".join(f"{name} {_shown(pair)}" for name, pair in detail["changes"].items())
+        return f"Sign-in policy changed: {changed}"
     if kind == "plan_upgraded":
         return "Plan changed to Console Unlimited"
     return EVENT_LABELS.get(kind, kind)
+
+
+def _shown(pair: object) -> str:
+    """``[old, new]`` as ``old -> new``."""
+    if isinstance(pair, list) and len(pair) == 2:
+        return f"{pair[0]} -> {pair[1]}"
+    return str(pair)
 
 
 def recent_events(user_id: str, limit: int = 50) -> list[AuditEvent]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import unicodedata
 
+from flask import current_app
 from sqlalchemy import delete, select
 
 from gateway.db import db
@@ -38,6 +39,15 @@ class Refused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class TooFast(Exception):
+    """The operator (or API client) acted more than ``ADMIN_ACTIONS_PER_MINUTE`` times this
+    minute; nothing was changed. ``retry_after`` seconds until the next minute."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
 
 
 class Sent(enum.Enum):
@@ -69,10 +79,21 @@ def allowed(actor: Actor, action: Action, target: User) -> bool:
     return roles.may_act_on(actor, action, target)
 
 
-def authorise(actor: Actor, action: Action, target: User, reason: object) -> str:
-    """The checked reason, once ``actor`` may do ``action`` to ``target`` (else NotAllowed)."""
-    if not allowed(actor, action, target):
+def authorise(actor: Actor, action: Action, target: User | None, reason: object) -> str:
+    """The checked reason, once ``actor`` may do ``action`` to ``target`` (None: an action on
+    no account, such as the policy) (else NotAllowed), and is within its rate (else TooFast).
+
+    The rate is counted here, before anything changes, per actor (an operator's account id,
+    an API client's id: ``ADMIN_ACTIONS_PER_MINUTE``): a stolen operator session or client
+    secret cannot disable or reset thousands of accounts in a loop. Refused and malformed
+    requests count too (they cost the same to try)."""
+    permitted = roles.may(actor, action) if target is None else allowed(actor, action, target)
+    blocked = throttle.per_actor("admin_action", actor.id, 60,
+                                 current_app.config["ADMIN_ACTIONS_PER_MINUTE"])
+    if not permitted:
         raise NotAllowed(action.value)
+    if blocked is not None:
+        raise TooFast(blocked.retry_after)
     return checked_reason(reason)
 
 

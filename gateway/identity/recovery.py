@@ -41,6 +41,10 @@ class LinkProblem(enum.Enum):
         "This link no longer works: the password was changed after it was sent. "
         "Ask for a new one below if you need to."
     )
+    DISABLED = (
+        "This account is disabled, so its password cannot be reset. Contact the site's "
+        "support team."
+    )
 
 
 class ResetLinkError(Exception):
@@ -96,7 +100,8 @@ def _mail_reset(email: str, user: User | None) -> None:
 
 
 def open_link(token: object) -> tuple[User, dict[str, Any]]:
-    """The user a live, unspent reset link is for, and its data; raises ResetLinkError."""
+    """The user a live, unspent reset link is for, and its data; raises ResetLinkError (also
+    for a disabled account: a reset would sign it in and lift its lock)."""
     try:
         data = tokens.read_token(
             TOKEN_PURPOSE, token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"]
@@ -112,6 +117,8 @@ def open_link(token: object) -> tuple[User, dict[str, Any]]:
         raise ResetLinkError(LinkProblem.INVALID)
     if data.get("pw") != _fingerprint(user):
         raise ResetLinkError(LinkProblem.STALE)
+    if user.is_disabled:  # a link mailed before an operator disabled the account
+        raise ResetLinkError(LinkProblem.DISABLED)
     return user, data
 
 

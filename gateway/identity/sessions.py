@@ -24,7 +24,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_cookie
 
 from gateway.db import db, own_transaction
-from gateway.identity import audit, devices
+from gateway.identity import audit, devices, policy
+from gateway.identity.policy import Policy
 from gateway.models import LoginSession, User, utcnow
 from gateway.web.client import client_ip, user_agent
 
@@ -162,16 +163,24 @@ def _lookup(token: object) -> LoginSession | None:
     return record if record is not None and is_live(record) else None
 
 
-def is_live(record: LoginSession) -> bool:
-    """Within its absolute and idle lifetimes, and its account not disabled (the Console's
-    check and the proxy's both come here); refreshes ``last_seen_at`` once a minute."""
+def lifetimes(rules: Policy | None = None) -> tuple[timedelta, timedelta]:
+    """The (idle, maximum) session lifetimes in force: the owners' policy within the
+    deployment's settings (``gateway.identity.policy``)."""
+    rules = rules or policy.current()
+    config = current_app.config
+    return (timedelta(seconds=rules.idle_seconds(config["SESSION_IDLE_TIMEOUT"])),
+            timedelta(seconds=rules.max_seconds(config["SESSION_MAX_AGE"])))
+
+
+def is_live(record: LoginSession, rules: Policy | None = None) -> bool:
+    """Within its absolute and idle lifetimes (the owners' policy, ``rules``, read with the
+    session by the proxy, else read here), and its account not disabled (the Console's check,
+    the proxy's and forward-auth's all come here); refreshes ``last_seen_at`` once a minute."""
     if record.user.is_disabled:
         return False
     now = utcnow()
-    config = current_app.config
-    if now - record.created_at > timedelta(seconds=config["SESSION_MAX_AGE"]) or (
-        now - record.last_seen_at > timedelta(seconds=config["SESSION_IDLE_TIMEOUT"])
-    ):
+    idle, longest = lifetimes(rules)
+    if now - record.created_at > longest or now - record.last_seen_at > idle:
         return False
     if now - record.last_seen_at > _TOUCH_INTERVAL:
         # Bookkeeping, not the request's use case: its own transaction (a GET commits nothing).
@@ -181,6 +190,20 @@ def is_live(record: LoginSession) -> bool:
             )
         set_committed_value(record, "last_seen_at", now)
     return True
+
+
+def mark_admin_session(record: LoginSession) -> None:
+    """``record`` reached the operator console (a role holder passed its guard): from now on
+    it is an *admin session*, listed apart on its owner's sessions page (the rule: a session
+    is an admin session once it has opened any page under ``/admin/``; a role holder's other
+    sessions are not). Written once, in its own transaction (the page may be a GET)."""
+    if record.admin_used_at is not None:
+        return
+    now = utcnow()
+    with own_transaction() as bookkeeping:
+        bookkeeping.execute(update(LoginSession).where(LoginSession.id == record.id)
+                            .values(admin_used_at=now))
+    set_committed_value(record, "admin_used_at", now)
 
 
 def is_fresh(record: LoginSession) -> bool:
@@ -279,8 +302,9 @@ def active_sessions(user_id: str) -> list[LoginSession]:
         .order_by(LoginSession.last_seen_at.desc())
     )
     now = utcnow()
-    idle = timedelta(seconds=current_app.config["SESSION_IDLE_TIMEOUT"])
-    return [s for s in db().scalars(query) if now - s.last_seen_at <= idle]
+    idle, longest = lifetimes()
+    return [s for s in db().scalars(query)
+            if now - s.last_seen_at <= idle and now - s.created_at <= longest]
 
 
 def why_signed_out(*, forget: bool = False) -> str | None:

@@ -213,6 +213,13 @@ def per_account(action: str, user_id: str, limit: int) -> Blocked | None:
     return _counted(f"{action}:acct-id:{user_id}", 3600, limit)
 
 
+def per_actor(action: str, actor_id: str, window: int, limit: int) -> Blocked | None:
+    """Count one ``action`` of the operator or admin API client ``actor_id``; Blocked once
+    over ``limit`` in the ``window`` (seconds): the admin actions
+    (``interventions.authorise``)."""
+    return _counted(f"{action}:actor:{actor_id}", window, limit)
+
+
 def per_address(action: str, address: str, limit: int) -> bool:
     """Count one ``action`` (a reset request) for ``address`` this hour; False once over
     ``limit``. The key is the canonical address whether or not an account uses it, so the

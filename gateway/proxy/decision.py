@@ -23,6 +23,9 @@ from urllib.parse import urlencode
 from gateway.products.table import BadPath, Product, ProductTable, normalise_path
 from gateway.web.return_paths import safe_return_path
 
+#: Where an account that must set up a second factor is sent (the Console's enrolment).
+ENROL_PAGE = "/settings/2fa/enable"
+
 
 @dataclass(frozen=True, slots=True)
 class Question:
@@ -46,6 +49,9 @@ class Principal:
     product_user_id: str | None
     #: Every product this person is linked to (the Product Switcher's state, in the assertion).
     linked: frozenset[str] = frozenset()
+    #: The account must set up a second factor first (``gateway.identity.policy.must_enrol``:
+    #: a role, an operator's 2FA reset, or the owners' "2FA for everyone").
+    must_enrol: bool = False
 
 
 class SessionReader(Protocol):
@@ -67,6 +73,9 @@ class Verdict(enum.Enum):
     SIGN_IN = "sign_in"
     #: Signed in but not linked to this product: 302 to ``location`` (``/link/<product>?...``).
     LINK = "link"
+    #: Signed in, but must set up a second factor before any product: answered as SIGN_IN is
+    #: (browsers to ``location``, the enrolment page; API clients 401), never forwarded.
+    ENROL = "enrol"
     #: Forward ``path`` to ``product``; with an assertion when ``principal`` is set (a public
     #: product path such as ``/login`` is allowed without one).
     ALLOW = "allow"
@@ -100,6 +109,8 @@ def decide(question: Question, sessions: SessionReader, table: ProductTable) -> 
     if public:
         return Decision(Verdict.ALLOW, product, path)
     principal = sessions.principal(product, question.cookie)
+    if principal is not None and principal.must_enrol:
+        return Decision(Verdict.ENROL, product, path, location=ENROL_PAGE)
     if principal is not None and principal.product_user_id is not None:
         return Decision(Verdict.ALLOW, product, path, principal)
     original = safe_return_path(product.prefix + path + suffix, default=product.prefix + "/")

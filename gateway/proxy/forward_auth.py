@@ -138,7 +138,7 @@ def read_envoy(environ: Mapping[str, Any], host: str) -> Asked:
 def refuse_nginx(decision: Decision, browser: bool) -> Response:
     """nginx takes only 401 and 403 besides 2xx."""
     verdict = decision.verdict
-    if verdict is Verdict.SIGN_IN:
+    if verdict is Verdict.SIGN_IN or verdict is Verdict.ENROL:
         return plain(401, decision.location if browser else None)
     if verdict is Verdict.LINK:
         return plain(401, decision.location)
@@ -148,7 +148,7 @@ def refuse_nginx(decision: Decision, browser: bool) -> Response:
 def refuse_forward(decision: Decision, browser: bool) -> Response:
     """Traefik/Caddy/Envoy: the statuses of the built-in proxy, passed on by the edge."""
     verdict = decision.verdict
-    if verdict is Verdict.SIGN_IN:
+    if verdict is Verdict.SIGN_IN or verdict is Verdict.ENROL:
         response = not_signed_in(decision.location, browser)
     elif verdict is Verdict.LINK:
         response = plain(302, decision.location)

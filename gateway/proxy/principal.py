@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
 from gateway.db import db
+from gateway.identity.policy import POLICY_ID, Policy, must_enrol
 from gateway.identity.sessions import is_live, token_digest
-from gateway.models import LoginSession, ProductLink, User
+from gateway.models import LoginSession, PolicyRow, ProductLink, User
 from gateway.products.table import Product
 from gateway.proxy.decision import Principal
 
@@ -99,8 +100,10 @@ class SessionChecks:
             return None
         with self.context():
             principal = load_principal(product, token)
-        # An unlinked person is about to link: never cached.
-        if principal is not None and principal.product_user_id is not None:
+        # An unlinked person is about to link, one without a second factor to enrol: never
+        # cached (either is about to change).
+        if (principal is not None and principal.product_user_id is not None
+                and not principal.must_enrol):
             self.cache.put(key, principal, epoch)
         return principal
 
@@ -112,10 +115,13 @@ def load_principal(product: Product, token: object) -> Principal | None:
     if digest is None:
         return None
     # One row per linked product (a few at most): this product's link and the switcher state.
+    # The owners' policy (one row, or none) comes in the same SELECT: its lifetimes and "2FA
+    # for everyone" bite at the next request on every instance.
     query = (
-        select(LoginSession, ProductLink.product, ProductLink.product_user_id)
+        select(LoginSession, ProductLink.product, ProductLink.product_user_id, PolicyRow)
         .join(LoginSession.user)
         .outerjoin(ProductLink, ProductLink.user_id == User.id)
+        .outerjoin(PolicyRow, PolicyRow.id == POLICY_ID)
         .options(contains_eager(LoginSession.user))
         .where(LoginSession.id == digest, LoginSession.revoked_at.is_(None))
     )
@@ -123,11 +129,12 @@ def load_principal(product: Product, token: object) -> Principal | None:
     if not rows:
         return None
     record = rows[0][0]
-    links = {name: puid for _, name, puid in rows if name is not None}
+    rules = Policy.of(rows[0][3])
+    links = {name: puid for _, name, puid, _ in rows if name is not None}
     # A product without accounts of its own has no link to wait for: its user is the
     # Console user, and the assertion (sub, email) alone says who.
     product_user_id = links.get(product.name) if product.has_accounts else record.user.id
-    if not is_live(record) or not record.user.is_verified:
+    if not is_live(record, rules) or not record.user.is_verified:
         return None
     return Principal(
         user_id=record.user.id,
@@ -136,4 +143,5 @@ def load_principal(product: Product, token: object) -> Principal | None:
         auth_methods=tuple(m for m in record.auth_methods.split(",") if m),
         product_user_id=product_user_id,
         linked=frozenset(links),
+        must_enrol=must_enrol(record.user, rules),
     )

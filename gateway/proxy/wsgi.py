@@ -171,7 +171,7 @@ class ProxyApp:
             return self._page(call, NotFound())
         if verdict is Verdict.CANONICAL:
             return self._own(call, _vary_on_cookie(redirect(decision.location, 308)))
-        if verdict is Verdict.SIGN_IN:
+        if verdict is Verdict.SIGN_IN or verdict is Verdict.ENROL:
             browser = is_browser(environ.get("HTTP_ACCEPT", ""))
             return self._own(call, _vary_on_cookie(not_signed_in(decision.location, browser)))
         if verdict is Verdict.LINK:

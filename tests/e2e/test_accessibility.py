@@ -413,6 +413,8 @@ def crawl_operator_console(crawl: Crawl, stack: Stack, person_id: str) -> None:
         ("/admin/people?q=example.com", "people-found"),
         (f"/admin/people/{person_id}", "person"),
         ("/admin/audit", "audit"),
+        ("/admin/policy", "policy"),
+        ("/settings/sessions", "own-sessions-with-admin-group"),
     ]:
         page.goto(gateway + path)
         crawl.check(page, "admin-" + name)

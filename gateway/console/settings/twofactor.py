@@ -34,7 +34,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from gateway.console.forms import ActionForm, CodeForm, DownloadCodesForm
-from gateway.identity import enrolment, throttle, twofactor_changes
+from gateway.identity import enrolment, policy, throttle, twofactor_changes
 from gateway.identity.factors import status
 from gateway.identity.reauth import fresh_login_required
 from gateway.identity.totp import (
@@ -82,6 +82,10 @@ def _scan_key(form: CodeForm, replacing: bool, mismatch: bool = False) -> Respon
 def enable() -> ResponseReturnValue:
     """Show the key (kept in the enrolment, not the account) and turn it on with its code."""
     user = current_user.user
+    if not policy.current().allow_totp:  # nothing set up: the owners' policy says passkeys
+        flash("This site's policy allows passkeys as second factor, not authenticator apps.",
+              "info")
+        return redirect(url_for("passkeys.settings"))
     if user.has_2fa:
         flash("The authenticator app is already set up. Lost it? Replace it below.")
         return redirect(url_for("settings.overview"))
