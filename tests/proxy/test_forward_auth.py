@@ -24,7 +24,7 @@ from werkzeug.test import Client
 from gateway.assertion import AssertionVerifier
 from gateway.db import new_session
 from gateway.models import EmailChange, utcnow
-from gateway.proxy import wsgi
+from gateway.proxy import principal, wsgi
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.corpora import BAD_HOSTS
@@ -326,7 +326,7 @@ def test_database_down_during_the_decision_is_a_503_never_a_500(
     def broken(*_args: object) -> None:
         raise OperationalError("SELECT", {}, Exception("the database went away"))
 
-    monkeypatch.setattr(wsgi, "decide", broken)
+    monkeypatch.setattr(principal, "load_principal", broken)
     answer = nginx(person.client, "http://edge.test/segment/x")
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "5"

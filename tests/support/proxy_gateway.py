@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway.db import new_session
 from gateway.models import LoginSession, ProductLink, User, utcnow
-from gateway.proxy import wsgi
+from gateway.proxy import forward_answer, wsgi
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.echo import echo_app
@@ -149,6 +149,7 @@ def watch_the_proxy(app: Flask, monkeypatch: pytest.MonkeyPatch) -> tuple[list[s
         asked.append(question.raw_path)
         return real(question, *args)
 
-    monkeypatch.setattr(wsgi, "decide", counting)
+    monkeypatch.setattr(wsgi, "decide", counting)  # the built-in proxy
+    monkeypatch.setattr(forward_answer, "decide", counting)  # forward-auth
     app.before_request(lambda: entered.append(request.path) and None)
     return asked, entered
