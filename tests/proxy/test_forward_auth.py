@@ -24,7 +24,7 @@ from werkzeug.test import Client
 from gateway.assertion import AssertionVerifier
 from gateway.db import new_session
 from gateway.models import EmailChange, utcnow
-from gateway.proxy import principal, wsgi
+from gateway.proxy import principal
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.corpora import BAD_HOSTS
