@@ -31,6 +31,7 @@ other path is 404. The Console and the built-in proxy stay on gunicorn's threads
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import logging
@@ -91,14 +92,22 @@ def environ_of(scope: Scope) -> dict[str, Any]:
         "wsgi.run_once": False,
     }
     for name, value in scope["headers"]:
-        if b"_" in name:
+        key = _environ_key(name)
+        if key is None:
             continue
-        key = name.decode("latin-1").upper().replace("-", "_")
-        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            key = "HTTP_" + key
         text = value.decode("latin-1")
         environ[key] = environ[key] + "," + text if key in environ else text
     return environ
+
+
+@functools.lru_cache(maxsize=512)
+def _environ_key(name: bytes) -> str | None:
+    """``x-original-url`` -> ``HTTP_X_ORIGINAL_URL``; None for a name with an underscore. The
+    edge sends the same few names every time: remembered."""
+    if b"_" in name:
+        return None
+    key = name.decode("latin-1").upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
 
 
 def declares_body(environ: MutableMapping[str, Any]) -> bool:

@@ -51,11 +51,11 @@ from urllib.parse import quote, urlsplit
 from werkzeug.wrappers import Response
 
 from gateway.assertion import HEADER as ASSERTION_HEADER
-from gateway.assertion import valid_host
 from gateway.proxy import headers as hdr
 from gateway.proxy.answers import not_signed_in, plain
 from gateway.proxy.decision import Decision, Verdict
 from gateway.proxy.signing import Signer
+from gateway.web.hosts import usable_host
 from gateway.web.request_line import METHOD, PATH_SAFE
 
 #: Response headers of an allowed request (the edge copies them; names in config/edge/).
@@ -192,7 +192,7 @@ def allowed_headers(
     unusable. ``client`` is the client address, ``cookie`` the client's ``Cookie`` header."""
     product = decision.product
     assert product is not None
-    if asked.scheme not in ("http", "https") or not valid_host(asked.host):
+    if asked.scheme not in ("http", "https") or not usable_host(asked.host):
         return None
     if "?" in decision.path or "#" in decision.path:
         return None  # an encoded ? or # in a path: edges disagree on where the path ends
