@@ -5,7 +5,9 @@ The edge (nginx ``auth_request``, Caddy ``forward_auth``, Traefik ``forwardAuth`
 product. Each convention is only a pair "read the question / write the answer" around the one
 decision, :func:`gateway.proxy.decision.decide` (as Authelia's
 ``handler_authz_impl_{authrequest,forwardauth,extauthz}.go`` are around its one authorizer);
-:class:`gateway.proxy.wsgi.ProxyApp` carries the pair. Nothing here knows Flask.
+:class:`gateway.proxy.forward_answer.ForwardAuth` carries the pair, for the answer server
+(:mod:`gateway.proxy.asgi`, what production edges ask) and the WSGI app
+(:mod:`gateway.proxy.wsgi`) alike. Nothing here knows Flask.
 
 ``/auth/nginx``
     nginx ``auth_request`` convention: the original request in ``X-Original-Method`` and

@@ -2,13 +2,17 @@
 
 It answers the paths under a product prefix (the built-in proxy,
 :mod:`gateway.proxy.forwarding`) and the forward-auth paths (:mod:`gateway.proxy.forward_auth`)
-itself, and hands every other request to the Console unchanged. Each answer reads its question
-from the WSGI environ, asks :func:`gateway.proxy.decision.decide` once, with the dependencies
-the factory built (session reader, product table, signer, settings), and writes its answer with
-what every answer of the gateway carries: a request id, an access-log line and metrics, and
-security headers (the minimum on a product's own answer, the full set on the gateway's).
-Refusals that show a page (400, 404, 405, 502, 504, a refused body, the database down) are
-rendered by the Console's own error pages (``pages``), so they look and count the same as any.
+itself, and hands every other request to the Console unchanged. Forward-auth is answered here
+for a single server (``python app.py`` without an edge, the Flask test client); deployed edges
+ask the answer server (:mod:`gateway.proxy.asgi`), and both write what
+:mod:`gateway.proxy.forward_answer` decided: one function, two servers. Each answer reads its
+question from the WSGI environ, asks :func:`gateway.proxy.decision.decide` once, with the
+dependencies the factory built (session reader, product table, signer, settings), and writes
+its answer with what every answer of the gateway carries: a request id, an access-log line and
+metrics, and security headers (the minimum on a product's own answer, the full set on the
+gateway's). Refusals that show a page (400, 404, 405, 502, 504, a refused body, the database
+down) are rendered by the Console's own error pages (``pages``), so they look and count the
+same as any.
 
 Routing sees the path *after* normalisation: ``/SEGMENT/x``, ``//segment/./x`` or
 ``/%73egment/x`` are routed (or refused) like ``/segment/x``, and nothing that normalises into an
