@@ -191,15 +191,13 @@ def test_an_allowed_answer_signs_the_path_it_names(servers: Servers) -> None:
     assert answer.headers["x-gateway-cookie"] == "theme=dark"  # never gw_session
 
 
-def test_non_ascii_bytes_in_the_request_line_are_the_same_answer_or_a_400(
-    servers: Servers,
-) -> None:
-    target = "/auth/envoy/segment/café".encode()
-    by_asgi = ask(servers.asgi, target, [(b"Cookie", servers.cookie.encode())])
-    if by_asgi.status != 400:
-        by_wsgi = ask(servers.wsgi, target, [(b"Cookie", servers.cookie.encode())])
-        assert _comparable(by_asgi) == _comparable(by_wsgi)
-        assert by_asgi.headers.get("x-gateway-path") == "/caf%C3%A9"
+def test_non_ascii_bytes_in_the_request_line_are_a_400_never_decided(servers: Servers) -> None:
+    # RFC 9112 allows only ASCII in the request line; httptools refuses such a line before the
+    # app sees it (Envoy's convention reads the path from it). Under gunicorn the same bytes
+    # are read as UTF-8 and decided: never one decision on one server and another on the other.
+    for target in ("/auth/envoy/segment/café".encode(), b"/auth/envoy/segment/caf\xe9"):
+        answer = ask(servers.asgi, target, [(b"Cookie", servers.cookie.encode())])
+        assert answer.status == 400 and "x-identity-assertion" not in answer.headers
 
 
 def test_the_caller_is_the_socket_peer_never_x_forwarded_for(
