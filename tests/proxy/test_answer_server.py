@@ -31,7 +31,13 @@ from gateway.proxy import principal
 from gateway.proxy.asgi import environ_of
 from tests.support.apps import dispose
 from tests.support.console import make_app
-from tests.support.proxy_gateway import SignedIn, Upstream, gateway_settings, sign_in
+from tests.support.proxy_gateway import (
+    SignedIn,
+    Upstream,
+    gateway_settings,
+    sign_in,
+    verified,
+)
 from tests.support.raw_http import read_head
 from tests.support.stack import free_port
 
@@ -178,8 +184,6 @@ def test_both_servers_give_the_same_answer(servers: Servers, name: str) -> None:
 
 
 def test_an_allowed_answer_signs_the_path_it_names(servers: Servers) -> None:
-    from tests.proxy.test_forward_auth import verified
-
     answer = ask(servers.asgi, b"/auth/nginx",
                  _nginx("http://edge.test/SEGMENT//a/./café".encode(), servers.cookie, b"POST"))
     assert answer.status == 200

@@ -21,6 +21,7 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from gateway.assertion import AssertionVerifier
 from gateway.db import new_session
 from gateway.models import LoginSession, ProductLink, User, utcnow
 from gateway.proxy import forward_answer, wsgi
@@ -153,3 +154,9 @@ def watch_the_proxy(app: Flask, monkeypatch: pytest.MonkeyPatch) -> tuple[list[s
     monkeypatch.setattr(forward_answer, "decide", counting)  # forward-auth
     app.before_request(lambda: entered.append(request.path) and None)
     return asked, entered
+
+
+def verified(product: str, token: str, method: str, path: str) -> Any:
+    """The identity in ``token``, checked as ``product`` checks it (issuer http://edge.test)."""
+    verifier = AssertionVerifier(product, "http://edge.test", StoreJwks(shared_store()))
+    return verifier.verify(token, method=method, path=path)
