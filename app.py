@@ -1,19 +1,22 @@
-"""Run the whole stack with demo data: the gateway on :5000 and every product of the products
-file that names a ``demo_app`` on its upstream's port (the default file: Segment :5001,
-SendGrid :5002).
+"""Run the whole stack with demo data: the gateway on :5000 (the Console and the built-in
+proxy), its answer server on :5010 (forward-auth: ``/auth/nginx``, ``/auth/forward``,
+``/auth/envoy/...``, what an edge asks before each product request) and every product of the
+products file that names a ``demo_app`` on its upstream's port (the default file: Segment
+:5001, SendGrid :5002).
 
     python app.py              # SQLite databases under instance/, demo users printed
     python app.py --reset      # start again from empty databases
     python app.py --edge nginx # the same stack behind nginx (or: --edge caddy) on :8080,
                                # running config/edge with the gateway as forward-auth service
     python app.py --port 5050  # the gateway on another port (the products' come from the
-                               # products file)
+                               # products file; --answers-port moves the answer server)
 
 ``PUBLIC_URL`` (``PUBLIC_URL=http://localhost:5000 python app.py``) is all it takes to serve the
 demo under another name: the products read it as their issuer too (config/products.py).
 
-This is the demo/development runner (werkzeug threads in one process). For production, serve
-each app with gunicorn (see docs/operations.md, "Deployment").
+This is the demo/development runner, one process: Werkzeug's threads for the gateway and the
+products, uvicorn in a thread for the answer server. For production, serve each with gunicorn
+(see docs/operations.md, "Deployment": the gateway and its answer server are two gunicorns).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from config import DEMO_MARKER, products_file
 
 HOST = "127.0.0.1"
 GATEWAY_PORT = 5000
+ANSWERS_PORT = 5010
 EDGE_PORT = 8080
 #: Health checks of the edge go straight to loopback, whatever the environment's proxies.
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -95,7 +99,7 @@ def edge_environment() -> None:
         os.environ.setdefault(name, value)
 
 
-def start_edge(kind: str, gateway_port: int) -> subprocess.Popen[bytes]:
+def start_edge(kind: str, gateway_port: int, answers_port: int) -> subprocess.Popen[bytes]:
     """Run the edge configuration generated from the products file (for the shipped file:
     config/edge as shipped) from a temporary folder, in the foreground, and wait until it
     answers."""
@@ -105,6 +109,7 @@ def start_edge(kind: str, gateway_port: int) -> subprocess.Popen[bytes]:
     run = edge_config.command(
         kind, workdir, product_specs(os.environ),
         listen=f"{HOST}:{EDGE_PORT}", gateway=f"{HOST}:{gateway_port}",
+        answers=f"{HOST}:{answers_port}",
     )
     process = subprocess.Popen(run.argv, env=run.env)
     deadline = time.monotonic() + 20
@@ -182,6 +187,8 @@ def main() -> int:
     )
     parser.add_argument("--port", type=int, default=GATEWAY_PORT,
                         help=f"the gateway's port (default {GATEWAY_PORT})")
+    parser.add_argument("--answers-port", type=int, default=ANSWERS_PORT,
+                        help=f"the answer server's port (forward-auth; default {ANSWERS_PORT})")
     args = parser.parse_args()
     os.chdir(ROOT)
     if args.edge:
@@ -210,12 +217,19 @@ def main() -> int:
         servers.append(server)
         threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
 
-    edge = start_edge(args.edge, args.port) if args.edge else None
+    from config.answer_worker import serve_in_thread
+    from gateway.app import answer_server
+
+    answers = serve_in_thread(answer_server(gateway_app), HOST, args.answers_port)
+    edge = start_edge(args.edge, args.port, args.answers_port) if args.edge else None
     entry = EDGE_PORT if edge else args.port
     print(f"\nUnified Login is running: http://{HOST}:{entry}/")
     if edge:
-        print(f"  (behind {args.edge} on :{EDGE_PORT}; gateway :{args.port} answers its "
-              "forward-auth requests)")
+        print(f"  (behind {args.edge} on :{EDGE_PORT}; the gateway on :{args.port}, its answer "
+              f"server on :{args.answers_port} answers the edge's forward-auth requests)")
+    else:
+        print(f"  (forward-auth for an edge of your own: the answer server on "
+              f":{args.answers_port}, /auth/nginx, /auth/forward, /auth/envoy/...)")
     for spec in product_specs(os.environ):
         print(f"  {spec.title:<9} http://{HOST}:{entry}{spec.prefix}/ "
               f"(upstream {spec.upstream_address})")
@@ -243,6 +257,7 @@ def main() -> int:
     if edge:
         edge.terminate()
         edge.wait(timeout=10)
+    answers.should_exit = True
     for server in servers:
         server.shutdown()
         server.server_close()

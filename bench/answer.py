@@ -5,7 +5,9 @@
 Builds the real ``gateway.create_app()`` (its whole WSGI stack: bodies, trusted hops, the proxy
 app) on a fresh SQLite database with one signed-in user linked to Segment, then calls it with
 what nginx's ``auth_request`` sends to ``/auth/nginx`` (the answer must be a 200 with an
-assertion). Prints the CPU per answer (best of three rounds), the floors of its one signature
+assertion), and the answer server's ASGI app (``gateway.app.answer_server``, what uvicorn
+calls) with the same request as an ASGI scope. Prints the CPU per answer (best of three
+rounds), the floors of its one signature
 (P-256 through ``cryptography`` alone, and PyJWT's ``jwt.encode`` of the same claims), and with
 ``--profile`` where the time goes (cProfile, sorted by own and by cumulative time). The load
 average is printed beside: the machine is shared.
@@ -14,6 +16,7 @@ average is printed beside: the machine is shared.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import io
 import logging
@@ -52,6 +55,49 @@ def nginx_environ(cookie: str) -> dict[str, Any]:
     }
 
 
+def nginx_scope(cookie: str) -> dict[str, Any]:
+    """The same request as uvicorn hands it to an ASGI app."""
+    environ = nginx_environ(cookie)
+    headers = [(key[5:].lower().replace("_", "-").encode(), value.encode("latin-1"))
+               for key, value in environ.items() if key.startswith("HTTP_")]
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": "/auth/nginx",
+            "raw_path": b"/auth/nginx", "query_string": b"", "root_path": "",
+            "headers": headers, "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 5010)}
+
+
+def asgi_per_call_us(app: Any, scope: dict[str, Any], rounds: int) -> float:
+    """:func:`per_call_us` for an ASGI app, every call in one event loop (as a worker's)."""
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def calls(count: int) -> None:
+        for _ in range(count):
+            await app(dict(scope), receive, send)
+            sent.clear()
+
+    async def best() -> float:
+        await app(dict(scope), receive, send)
+        start = sent[0]
+        if start["status"] != 200 or b"x-identity-assertion" not in dict(start["headers"]):
+            raise SystemExit(f"ASGI: not an allowed answer with an assertion: {start}")
+        await calls(500)
+        result = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            await calls(rounds)
+            result = min(result, (time.process_time() - started) / rounds * 1e6)
+        return result
+
+    return asyncio.run(best())
+
+
 def per_call_us(call: Callable[[], object], rounds: int) -> float:
     """Best of three rounds of ``rounds`` calls: CPU microseconds per call."""
     best = float("inf")
@@ -74,6 +120,7 @@ def main() -> int:
     cookie = prepare_database(database, os.path.join(workdir, "keys"))
     from config import edge as edge_config
     from gateway import create_app
+    from gateway.app import answer_server
     from gateway.keys import key_store
 
     os.environ.update(edge_config.GATEWAY_ENV)
@@ -107,6 +154,8 @@ def main() -> int:
         return jwt.encode(claims, key.private_key, algorithm="ES256",
                           headers={"kid": key.kid, "typ": "x"})
 
+    asgi_us = asgi_per_call_us(answer_server(app), nginx_scope(cookie), args.rounds)
+    print(f"  {'the same, answer server (ASGI app, no server)':44}{asgi_us:8.1f}")
     for name, call in (("forward-auth answer (/auth/nginx, allowed)", answer),
                        ("floor: P-256 sign alone (cryptography)", sign_alone),
                        ("floor: jwt.encode of its claims (PyJWT)", encode_alone)):

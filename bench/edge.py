@@ -7,15 +7,20 @@ On loopback ports: the product under gunicorn (1 gthread worker, 16 threads): by
 the gateway are priced; with ``--product real`` the echo product, which verifies the assertion
 with the gateway's JWKS like a real product. The gateway under
 ``config/gunicorn_gateway.py`` (or granian, ``--gateway-server granian``, to compare servers)
-on a fresh SQLite database with one signed-in user linked to Segment, then:
+and its answer server under ``config/gunicorn_answers.py`` (``--answers-workers``; with
+``--answers-server none`` forward-auth is asked of the gateway's own server, the layout before
+issue 23's item 2) on a fresh SQLite database with one signed-in user linked to Segment, then:
 
 - direct: the product itself;
 - plain nginx: nginx proxying to the product, no auth (the hop operators already pay);
 - nginx floor: the same with ``auth_request`` to a location nginx answers itself (the floor of
   the pattern);
-- forward-auth answer alone: wrk straight at the gateway's ``/auth/nginx`` with nginx's headers;
-- nginx + forward-auth: the shipped ``config/edge/nginx.conf`` (auth_request to the gateway);
-- Caddy + forward-auth: the shipped ``config/edge/Caddyfile`` (forward_auth to the gateway);
+- forward-auth answer alone: wrk straight at the answer server's ``/auth/nginx`` with nginx's
+  headers;
+- nginx + forward-auth: the shipped ``config/edge/nginx.conf`` (auth_request to the answer
+  server);
+- Caddy + forward-auth: the shipped ``config/edge/Caddyfile`` (forward_auth to the answer
+  server);
 - built-in proxy: the gateway itself proxying ``/segment/``.
 
 The page is ``/bench/page``: with the echo product a few lines naming who is signed in, after
@@ -37,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -90,6 +96,32 @@ def plain_page(environ: dict[str, object], start_response: object) -> list[bytes
                               ("Content-Length", str(len(PLAIN_PAGE)))])
     return [PLAIN_PAGE]
 
+#: What the answer server says to an allowed ``/auth/nginx`` for the page, as fixed bytes (an
+#: assertion of a real one's length): ``--answers-app fixed`` serves only this, so the rows price
+#: the server, the hops, the shipped nginx configuration and the product's extra headers without
+#: the gateway's own work (decision, session, signature).
+FIXED_ANSWER = [(b"cache-control", b"no-store"), (b"x-gateway-path", b"/bench/page"),
+                (b"x-gateway-path-unescaped", b"/bench/page"),
+                (b"x-gateway-forwarded-for", b"127.0.0.1"),
+                (b"x-gateway-forwarded-proto", b"http"),
+                (b"x-gateway-forwarded-host", b"127.0.0.1"),
+                (b"x-gateway-forwarded-prefix", b"/segment"),
+                (b"x-identity-assertion", b"eyJ" + b"A" * 800),
+                (b"x-gateway-cookie", b""), (b"x-request-id", b"0" * 32),
+                (b"content-length", b"0")]
+
+
+async def fixed_answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An answer server that answers every question with :data:`FIXED_ANSWER`."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": FIXED_ANSWER})
+    await send({"type": "http.response.body", "body": b""})
+
+
 NAMES = ("direct", "plain nginx", "nginx floor", "forward-auth answer alone",
          "nginx + forward-auth", "Caddy + forward-auth", "built-in proxy")
 
@@ -140,6 +172,13 @@ def main() -> int:
                         help="the product's gunicorn workers (1: the issue's set-up; with more, "
                              "one product process no longer caps the authenticated paths)")
     parser.add_argument("--gateway-server", choices=("gunicorn", "granian"), default="gunicorn")
+    parser.add_argument("--answers-server", choices=("gunicorn-uvicorn", "none"),
+                        default="gunicorn-uvicorn",
+                        help="none: forward-auth asked of the gateway's own server")
+    parser.add_argument("--answers-workers", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument("--answers-app", choices=("gateway", "fixed"), default="gateway",
+                        help="fixed: the answer server answers fixed bytes (the pattern's floor "
+                             "with a separate answer process)")
     parser.add_argument("--product", choices=("plain", "real"), default="plain",
                         help="plain: a page that verifies nothing (issue 23); real: the echo "
                              "product verifying the assertion")
@@ -154,8 +193,10 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="bench-edge-")
     database = f"sqlite:///{workdir}/gateway.db"
     cookie = prepare_database(database, os.path.join(workdir, "keys"))
-    ports = {name: free_port() for name in ("product", "gateway", "plain", "floor", "nginx",
-                                            "caddy")}
+    ports = {name: free_port() for name in ("product", "gateway", "answers", "plain", "floor",
+                                            "nginx", "caddy")}
+    if args.answers_server == "none":
+        ports["answers"] = ports["gateway"]
     public = f"http://127.0.0.1:{ports['nginx']}"
     env = dict(
         os.environ,
@@ -167,6 +208,8 @@ def main() -> int:
         GATEWAY_BIND=f"127.0.0.1:{ports['gateway']}",
         WEB_CONCURRENCY=str(args.gateway_workers),
         GATEWAY_THREADS=str(args.gateway_threads),
+        ANSWERS_BIND=f"127.0.0.1:{ports['answers']}",
+        ANSWERS_WORKERS=str(args.answers_workers),
         GATEWAY_LOG_LEVEL="warning",
         ASSERTION_KEY_DIR=os.path.join(workdir, "keys"),
         **edge_config.GATEWAY_ENV,
@@ -188,6 +231,13 @@ def main() -> int:
                                env))
         wait_for(ports["product"], children[0])
         wait_for(ports["gateway"], children[1])
+        answers = children[1]
+        if args.answers_server != "none":
+            answers = _start([gunicorn, "-c", os.path.join(ROOT, "config", "gunicorn_answers.py"),
+                              "gateway:create_answer_app()" if args.answers_app == "gateway"
+                              else "bench.edge:fixed_answer"], env)
+            children.append(answers)
+            wait_for(ports["answers"], answers)
 
         nginx = edge_config.binary("nginx")
         edges = {}
@@ -202,6 +252,7 @@ def main() -> int:
                                  env)
             children.append(edges[kind])
         addresses = {"gateway": f"127.0.0.1:{ports['gateway']}",
+                     "answers": f"127.0.0.1:{ports['answers']}",
                      "segment": f"127.0.0.1:{ports['product']}",
                      "sendgrid": f"127.0.0.1:{ports['product']}"}
         for kind in ("nginx", "caddy"):
@@ -216,7 +267,7 @@ def main() -> int:
             "direct": f"http://127.0.0.1:{ports['product']}/bench/page",
             "plain nginx": f"http://127.0.0.1:{ports['plain']}/segment/bench/page",
             "nginx floor": f"http://127.0.0.1:{ports['floor']}/segment/bench/page",
-            "forward-auth answer alone": f"http://127.0.0.1:{ports['gateway']}/auth/nginx",
+            "forward-auth answer alone": f"http://127.0.0.1:{ports['answers']}/auth/nginx",
             "nginx + forward-auth": f"http://127.0.0.1:{ports['nginx']}/segment/bench/page",
             "Caddy + forward-auth": f"http://127.0.0.1:{ports['caddy']}/segment/bench/page",
             "built-in proxy": f"http://127.0.0.1:{ports['gateway']}/segment/bench/page",
@@ -239,6 +290,7 @@ def main() -> int:
                    "nginx + forward-auth": "nginx", "Caddy + forward-auth": "caddy"}
         for name in chosen:
             roles = {"product": children[0].pid, "gateway": children[1].pid,
+                     "answers": answers.pid if answers is not children[1] else 0,
                      "edge": edges[edge_of[name]].pid if name in edge_of else 0}
             before = {role: tree_cpu(pid) for role, pid in roles.items() if pid}
             wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -265,7 +317,9 @@ def main() -> int:
 
     print(f"\nwrk: {args.connections} connections (and 1), {args.duration}s each; gateway: "
           f"{args.gateway_server}, {args.gateway_workers} workers x {args.gateway_threads} "
-          f"threads; product: {args.product_workers} worker(s); {os.cpu_count()} CPUs shared "
+          f"threads; answers: {args.answers_server} ({args.answers_app}), "
+          f"{args.answers_workers} workers; "
+          f"product: {args.product_workers} worker(s); {os.cpu_count()} CPUs shared "
           "by every process")
     print(f"{'':24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
           f"{'1c req/s':>10}{'1c p50':>9}")
@@ -283,7 +337,7 @@ def main() -> int:
             return f"{results[a][1].p50_ms - results[b][1].p50_ms:+.2f} ms"
         return "-"
 
-    roles = ("product", "gateway", "edge", "wrk")
+    roles = ("product", "gateway", "answers", "edge", "wrk")
     print(f"\nCPU ms per request by process ({args.connections}-connection runs; the edge is "
           "the row's nginx or Caddy)")
     print(f"{'':24}" + "".join(f"{role:>9}" for role in roles) + f"{'total':>9}")

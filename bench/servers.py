@@ -7,9 +7,11 @@ Starts one server (one worker process) on a loopback port and sends it what ngin
 ``/auth/nginx`` for a signed-in, linked person (fresh SQLite database), with wrk at one
 connection and at eight; prints req/s, p50 and the server's CPU per request from ``/proc``, with
 the load average (the machine is shared). ``--app null`` serves an empty 200 with an 800-byte
-header instead (WSGI or ASGI), so the figure is the server alone. The servers besides gunicorn
-are not dependencies: install them beside (``pip install --target DIR uvicorn[standard]
-granian``) and name ``DIR`` in ``--extra-path``.
+header instead (WSGI or ASGI), so the figure is the server alone. The ASGI servers
+(``gunicorn-uvicorn``: the answer server as deployed, ``config/gunicorn_answers.py``;
+``uvicorn``: its own supervisor; ``granian-asgi``) serve ``gateway:create_answer_app``, the WSGI
+ones ``gateway:create_app``. granian is not a dependency: install it beside (``pip install
+--target DIR granian``) and name ``DIR`` in ``--extra-path``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ async def null_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-SERVERS = ("gunicorn-gthread", "gunicorn-sync", "uvicorn", "granian-asgi", "granian-wsgi")
+SERVERS = ("gunicorn-gthread", "gunicorn-sync", "gunicorn-uvicorn", "uvicorn", "granian-asgi",
+           "granian-wsgi")
 
 
 def command(server: str, app: str, port: int) -> list[str]:
@@ -63,13 +66,17 @@ def command(server: str, app: str, port: int) -> list[str]:
                   else ["bench.servers:null_wsgi"])
         return [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", "1",
                 "--blocking-threads", "16", *common, *target]
-    if app == "gateway":
-        raise SystemExit(f"{server}: ASGI, only with --app null (the gateway is WSGI)")
-    if server == "uvicorn":
+    # ASGI: the gateway's answer server (gateway:create_answer_app), or the empty app.
+    if server == "gunicorn-uvicorn":  # as deployed: config/gunicorn_answers.py
+        return [gunicorn, "-c", os.path.join(ROOT, "config", "gunicorn_answers.py"),
+                "gateway:create_answer_app()" if app == "gateway" else "bench.servers:null_asgi"]
+    target = (["--factory", "gateway:create_answer_app"] if app == "gateway"
+              else ["bench.servers:null_asgi"])
+    if server == "uvicorn":  # uvicorn's own supervisor (--workers) instead of gunicorn's
         return [sys.executable, "-m", "uvicorn", "--http", "httptools", "--loop", "uvloop",
-                *common, "bench.servers:null_asgi"]
+                "--no-proxy-headers", "--no-server-header", "--workers", "1", *common, *target]
     return [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1", *common,
-            "bench.servers:null_asgi"]
+            *target]
 
 
 def main() -> int:
@@ -89,6 +96,7 @@ def main() -> int:
         env = dict(os.environ, PYTHONPATH=":".join(p for p in (ROOT, args.extra_path) if p),
                    APP_ENV="development", DATABASE_URL=database, SECRET_KEY=SECRET,
                    GATEWAY_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1",
+                   ANSWERS_BIND=f"127.0.0.1:{port}", ANSWERS_WORKERS="1",
                    GATEWAY_THREADS="16", GATEWAY_LOG_LEVEL="warning",
                    ASSERTION_KEY_DIR=os.path.join(workdir, "keys"),
                    PUBLIC_URL=f"http://127.0.0.1:{port}", **edge_config.GATEWAY_ENV)

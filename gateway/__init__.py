@@ -1,6 +1,7 @@
 """The unified-login gateway: Console identity, settings, and the reverse proxy to products.
 
-``create_app`` is looked up lazily (PEP 562) so that ``import gateway.assertion``, the module
+``create_app`` (the Console, the built-in proxy; WSGI) and ``create_answer_app`` (forward-auth
+answers; ASGI) are looked up lazily (PEP 562) so that ``import gateway.assertion``, the module
 a product team vendors, does not load Flask or the gateway's configuration.
 """
 
@@ -9,14 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gateway.app import create_app
+    from gateway.app import create_answer_app, create_app
 
-__all__ = ["create_app"]
+__all__ = ["create_answer_app", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "create_app":
-        from gateway.app import create_app
+    if name in __all__:
+        from gateway import app
 
-        return create_app
+        return getattr(app, name)
     raise AttributeError(name)

@@ -42,9 +42,12 @@ from gateway.console.settings import account, devices, email, twofactor
 from gateway.identity.sessions import RememberingCookieSessions, login_manager, session_epoch
 from gateway.keys import jwks, key_store
 from gateway.products import switcher, table
+from gateway.proxy.asgi import AnswerServer
+from gateway.proxy.forward_answer import ForwardAuth
 from gateway.proxy.principal import SessionChecks
+from gateway.proxy.settings import ProxySettings
 from gateway.proxy.signing import Signer
-from gateway.proxy.wsgi import ProxyApp, ProxySettings
+from gateway.proxy.wsgi import ProxyApp
 from gateway.scim import api as scim_api
 from gateway.web import (
     errors,
@@ -135,22 +138,53 @@ def _wrap_wsgi(app: Flask) -> None:
 def _proxy(app: Flask, edges: Networks, console: Any) -> ProxyApp:
     """The proxy and forward-auth with their dependencies: the session reader (the Console's
     session cookie, checked in an app context), the product table, the signer, the settings."""
-    cookies = app.session_interface
-
-    def token_of(cookie: str) -> object:
-        return cookies.token(app, cookie)  # type: ignore[attr-defined]
-
     products = table.products(app)
     return ProxyApp(
         console,
-        sessions=SessionChecks(token_of, float(app.config["SESSION_CACHE_SECONDS"]),
-                               app.app_context, lambda: session_epoch(app)),
+        sessions=_session_checks(app),
         table=products,
         signer=Signer(key_store(app), app.config["PUBLIC_URL"],
                       int(app.config["ASSERTION_MAX_AGE"]), products),
         settings=ProxySettings.from_config(app.config, edges, REMEMBER_COOKIE),
         pages=errors.ErrorPages(app),
     )
+
+
+def _session_checks(app: Flask) -> SessionChecks:
+    cookies = app.session_interface
+
+    def token_of(cookie: str) -> object:
+        return cookies.token(app, cookie)  # type: ignore[attr-defined]
+
+    return SessionChecks(token_of, float(app.config["SESSION_CACHE_SECONDS"]),
+                         app.app_context, lambda: session_epoch(app))
+
+
+def create_answer_app(
+    test_config: Mapping[str, Any] | None = None,
+    switches: gateway_config.GatewayTestSwitches = gateway_config.PRODUCTION,
+) -> AnswerServer:
+    """The answer server's ASGI app (forward-auth only; ``config/gunicorn_answers.py``): the
+    same settings, database, keys, products and forward-auth answer as :func:`create_app`'s,
+    served by an event loop. Its ``/readyz`` checks the database it reads sessions from."""
+    return answer_server(create_app(test_config, switches))
+
+
+def answer_server(app: Flask) -> AnswerServer:
+    """The answer server over ``app``'s settings, database and keys (``python app.py`` serves
+    it beside ``app`` in one process)."""
+    proxy = _proxy(app, networks(app.config["FORWARD_AUTH_ALLOW"]), None)
+    forward = ForwardAuth(sessions=proxy.sessions, table=proxy.table, signer=proxy.signer,
+                          settings=proxy.settings)
+    assert isinstance(proxy.sessions, SessionChecks)
+
+    def ready() -> tuple[dict[str, str], bool]:
+        with app.app_context():
+            checks = {"database": health.database_check()}
+        return checks, checks["database"] == "ok"
+
+    return AnswerServer(forward, proxy.sessions, proxy.pages,
+                        hops=int(app.config["TRUSTED_PROXY_HOPS"]), ready=ready)
 
 
 def _apply_settings(app: Flask, loaded: gateway_config.GatewayConfig) -> None:

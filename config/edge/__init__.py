@@ -24,7 +24,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "templates")
 EDGES = ("nginx", "caddy")
 #: The addresses written in the shipped files (each product's comes from its upstream).
-DEFAULTS = {"listen": "127.0.0.1:8080", "gateway": "127.0.0.1:5000"}
+#: ``gateway``: the Console and built-in proxy's server; ``answers``: the answer server, where
+#: ``auth_request`` / ``forward_auth`` ask (config/gunicorn_answers.py).
+DEFAULTS = {"listen": "127.0.0.1:8080", "gateway": "127.0.0.1:5000", "answers": "127.0.0.1:5010"}
 FILES = {"nginx": ("nginx.conf", "gateway_product.conf"), "caddy": ("Caddyfile",)}
 #: Debian package that provides each edge's binary.
 PACKAGES = {"nginx": "nginx-light", "caddy": "caddy"}
@@ -46,8 +48,8 @@ def generate(
     kind: str, specs: Sequence[ProductSpec] | None = None, **addresses: str
 ) -> dict[str, str]:
     """File name -> text of ``kind``'s configuration for ``specs`` (default: the shipped
-    products file). ``addresses`` (``host:port``): ``listen``, ``gateway``, and a product's
-    name to put another server than its upstream behind its prefix."""
+    products file). ``addresses`` (``host:port``): ``listen``, ``gateway``, ``answers``, and a
+    product's name to put another server than its upstream behind its prefix."""
     if kind not in EDGES:
         raise ValueError(f"edge is one of {', '.join(EDGES)}")
     specs = tuple(specs or products_file.load(products_file.DEFAULT_FILE))
@@ -62,6 +64,7 @@ def generate(
         "@@LISTEN@@": where["listen"],
         "@@LISTEN_HOST@@": where["listen"].rsplit(":", 1)[0],
         "@@GATEWAY@@": where["gateway"],
+        "@@ANSWERS@@": where["answers"],
         "@@PRODUCT_PORTS@@": ", ".join(
             f"{s.title} :{where[s.name].rsplit(':', 1)[1]}" for s in specs
         ),

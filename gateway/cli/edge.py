@@ -21,13 +21,16 @@ from config.gateway import PRODUCT_SPECS
               help="public entry of the edge (host:port)")
 @click.option("--gateway", default=edge_config.DEFAULTS["gateway"], show_default=True,
               help="where the edge reaches the gateway (host:port)")
+@click.option("--answers", default=edge_config.DEFAULTS["answers"], show_default=True,
+              help="where the edge asks forward-auth: the answer server (host:port)")
 @click.option("--file", "name", default=None,
               help="one file of the configuration (nginx: nginx.conf or gateway_product.conf)")
 @with_appcontext
-def edge_cli(kind: str, listen: str, gateway: str, name: str | None) -> None:
+def edge_cli(kind: str, listen: str, gateway: str, answers: str, name: str | None) -> None:
     """Print the nginx or Caddy configuration for the products of PRODUCTS_FILE."""
     files = edge_config.generate(
-        kind, current_app.config[PRODUCT_SPECS], listen=listen, gateway=gateway
+        kind, current_app.config[PRODUCT_SPECS], listen=listen, gateway=gateway,
+        answers=answers,
     )
     if name is not None and name not in files:
         raise click.BadParameter(f"one of {', '.join(files)}", param_hint="--file")

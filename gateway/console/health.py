@@ -22,16 +22,20 @@ def healthz() -> Response:
 @bp.route("/readyz")
 def readyz() -> tuple[Response, int]:
     """Ready to serve: the database answers, and each product upstream answers."""
-    checks: dict[str, str] = {}
+    checks = {"database": database_check()}
+    checks.update(upstream_health(products()))
+    ready = all(value == "ok" for value in checks.values())
+    return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
+
+
+def database_check() -> str:
+    """"ok" when the database answers, else "unavailable" (the answer server's readiness too)."""
     try:
         db().execute(text("SELECT 1"))
-        checks["database"] = "ok"
+        return "ok"
     except SQLAlchemyError:
-        checks["database"] = "unavailable"
         try:
             db().rollback()
         except SQLAlchemyError:
             db().invalidate()
-    checks.update(upstream_health(products()))
-    ready = all(value == "ok" for value in checks.values())
-    return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
+        return "unavailable"

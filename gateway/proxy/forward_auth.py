@@ -5,7 +5,9 @@ The edge (nginx ``auth_request``, Caddy ``forward_auth``, Traefik ``forwardAuth`
 product. Each convention is only a pair "read the question / write the answer" around the one
 decision, :func:`gateway.proxy.decision.decide` (as Authelia's
 ``handler_authz_impl_{authrequest,forwardauth,extauthz}.go`` are around its one authorizer);
-:class:`gateway.proxy.wsgi.ProxyApp` carries the pair. Nothing here knows Flask.
+:class:`gateway.proxy.forward_answer.ForwardAuth` carries the pair, for the answer server
+(:mod:`gateway.proxy.asgi`, what production edges ask) and the WSGI app
+(:mod:`gateway.proxy.wsgi`) alike. Nothing here knows Flask.
 
 ``/auth/nginx``
     nginx ``auth_request`` convention: the original request in ``X-Original-Method`` and
@@ -51,11 +53,11 @@ from urllib.parse import quote, urlsplit
 from werkzeug.wrappers import Response
 
 from gateway.assertion import HEADER as ASSERTION_HEADER
-from gateway.assertion import valid_host
 from gateway.proxy import headers as hdr
 from gateway.proxy.answers import not_signed_in, plain
 from gateway.proxy.decision import Decision, Verdict
 from gateway.proxy.signing import Signer
+from gateway.web.hosts import usable_host
 from gateway.web.request_line import METHOD, PATH_SAFE
 
 #: Response headers of an allowed request (the edge copies them; names in config/edge/).
@@ -192,7 +194,7 @@ def allowed_headers(
     unusable. ``client`` is the client address, ``cookie`` the client's ``Cookie`` header."""
     product = decision.product
     assert product is not None
-    if asked.scheme not in ("http", "https") or not valid_host(asked.host):
+    if asked.scheme not in ("http", "https") or not usable_host(asked.host):
         return None
     if "?" in decision.path or "#" in decision.path:
         return None  # an encoded ? or # in a path: edges disagree on where the path ends

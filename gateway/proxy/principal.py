@@ -86,11 +86,15 @@ class SessionChecks:
         self.context = context
         self.epoch = epoch
 
+    def cached(self, product: Product, cookie: str) -> Principal | None:
+        """The check remembered for this ``Cookie`` header, if any (no database, no cookie
+        parsing: what an event loop may do inline)."""
+        return self.cache.get(_key(product, cookie), self.epoch())
+
     def principal(self, product: Product, cookie: str) -> Principal | None:
         if not cookie:
             return None
-        # WSGI header values are latin-1 text: every one encodes.
-        key = (blake2b(cookie.encode("latin-1"), digest_size=16).digest(), product.name)
+        key = _key(product, cookie)
         epoch = self.epoch()
         cached = self.cache.get(key, epoch)
         if cached is not None:
@@ -106,6 +110,35 @@ class SessionChecks:
                 and not principal.must_enrol):
             self.cache.put(key, principal, epoch)
         return principal
+
+
+def _key(product: Product, cookie: str) -> tuple[bytes, str]:
+    # WSGI header values are latin-1 text (the answer server decodes its bytes the same way):
+    # every one encodes.
+    return blake2b(cookie.encode("latin-1"), digest_size=16).digest(), product.name
+
+
+class NeedsLookup(Exception):
+    """:class:`CachedOnly` has no remembered check: ask again with the real reader, off the
+    event loop."""
+
+
+class CachedOnly:
+    """A :class:`~gateway.proxy.decision.SessionReader` that answers only from ``checks``'
+    per-process cache: no ``Cookie`` is nobody, a remembered check is its principal, anything
+    else raises :class:`NeedsLookup` (the decision is then made again, in a thread, by the
+    same code with ``checks`` itself)."""
+
+    def __init__(self, checks: SessionChecks) -> None:
+        self.checks = checks
+
+    def principal(self, product: Product, cookie: str) -> Principal | None:
+        if not cookie:
+            return None
+        hit = self.checks.cached(product, cookie)
+        if hit is None:
+            raise NeedsLookup
+        return hit
 
 
 def load_principal(product: Product, token: object) -> Principal | None:

@@ -2,13 +2,17 @@
 
 It answers the paths under a product prefix (the built-in proxy,
 :mod:`gateway.proxy.forwarding`) and the forward-auth paths (:mod:`gateway.proxy.forward_auth`)
-itself, and hands every other request to the Console unchanged. Each answer reads its question
-from the WSGI environ, asks :func:`gateway.proxy.decision.decide` once, with the dependencies
-the factory built (session reader, product table, signer, settings), and writes its answer with
-what every answer of the gateway carries: a request id, an access-log line and metrics, and
-security headers (the minimum on a product's own answer, the full set on the gateway's).
-Refusals that show a page (400, 404, 405, 502, 504, a refused body, the database down) are
-rendered by the Console's own error pages (``pages``), so they look and count the same as any.
+itself, and hands every other request to the Console unchanged. Forward-auth is answered here
+for a single server (``python app.py`` without an edge, the Flask test client); deployed edges
+ask the answer server (:mod:`gateway.proxy.asgi`), and both write what
+:mod:`gateway.proxy.forward_answer` decided: one function, two servers. Each answer reads its
+question from the WSGI environ, asks :func:`gateway.proxy.decision.decide` once, with the
+dependencies the factory built (session reader, product table, signer, settings), and writes
+its answer with what every answer of the gateway carries: a request id, an access-log line and
+metrics, and security headers (the minimum on a product's own answer, the full set on the
+gateway's). Refusals that show a page (400, 404, 405, 502, 504, a refused body, the database
+down) are rendered by the Console's own error pages (``pages``), so they look and count the
+same as any.
 
 Routing sees the path *after* normalisation: ``/SEGMENT/x``, ``//segment/./x`` or
 ``/%73egment/x`` are routed (or refused) like ``/segment/x``, and nothing that normalises into an
@@ -20,18 +24,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-import urllib3
-from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from werkzeug.exceptions import (
     BadGateway,
     BadRequest,
-    Forbidden,
     GatewayTimeout,
-    MethodNotAllowed,
     NotFound,
     SecurityError,
 )
@@ -41,23 +40,23 @@ from werkzeug.wsgi import get_host, get_path_info
 
 from gateway.products.table import ProductTable
 from gateway.proxy import forward_auth
-from gateway.proxy.answers import not_signed_in, plain
+from gateway.proxy.answers import counted, not_signed_in, own, vary_on_cookie
 from gateway.proxy.decision import Decision, Question, SessionReader, Verdict, decide
+from gateway.proxy.forward_answer import DATABASE_DOWN, ForwardAuth
 from gateway.proxy.forwarding import UpstreamFailed, forward
+from gateway.proxy.settings import ProxySettings
 from gateway.proxy.signing import Signer
 from gateway.web.bodies import BodyError, refusal
-from gateway.web.client import Networks, client_ip_of, peer_in
+from gateway.web.client import client_ip_of
 from gateway.web.hosts import bad_host
 from gateway.web.negotiation import is_browser
-from gateway.web.observability import record, request_id
+from gateway.web.observability import request_id
 from gateway.web.request_line import METHOD
-from gateway.web.security_headers import add_page_headers, add_proxied_headers
+from gateway.web.security_headers import add_proxied_headers
 
 log = logging.getLogger("gateway.proxy")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-#: The errors that mean "the database is away": the Console's 503 page.
-_DATABASE_DOWN = (DBAPIError, PendingRollbackError)
 
 
 class PageRenderer(Protocol):
@@ -67,39 +66,6 @@ class PageRenderer(Protocol):
         self, environ: dict[str, Any], start_response: Callable[..., Any], error: Exception, *,
         request_id: str, started: float, area: str, headers: Iterable[tuple[str, str]] = (),
     ) -> Iterable[bytes]: ...
-
-
-@dataclass(frozen=True)
-class ProxySettings:
-    """What the proxy needs from the gateway's settings, read once by the factory."""
-
-    #: The gateway's own cookies (session, remember-me, known device): never sent to a
-    #: product, never set by one.
-    own_cookies: tuple[str, ...]
-    #: ``FORWARD_AUTH_ALLOW``: the only callers forward-auth answers.
-    edges: Networks
-    trusted_hosts: list[str] | None
-    upstream_timeout: urllib3.Timeout
-    #: ``SESSION_COOKIE_SECURE``: the gateway's pages carry HSTS even behind a TLS edge.
-    https_cookies: bool
-    #: ``FORWARD_AUTH_LOG_ALLOWED``: an access-log line for each allowed forward-auth answer.
-    log_allowed: bool
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], edges: Networks,
-                    remember_cookie: str) -> ProxySettings:
-        names = (config["SESSION_COOKIE_NAME"],
-                 config.get("REMEMBER_COOKIE_NAME", remember_cookie),
-                 config.get("DEVICE_COOKIE_NAME"))
-        return cls(
-            own_cookies=tuple(name for name in names if name),
-            edges=edges,
-            trusted_hosts=config.get("TRUSTED_HOSTS"),
-            upstream_timeout=urllib3.Timeout(connect=config["UPSTREAM_CONNECT_TIMEOUT"],
-                                             read=config["UPSTREAM_READ_TIMEOUT"]),
-            https_cookies=bool(config["SESSION_COOKIE_SECURE"]),
-            log_allowed=bool(config["FORWARD_AUTH_LOG_ALLOWED"]),
-        )
 
 
 class _Call:
@@ -135,6 +101,8 @@ class ProxyApp:
         self.signer = signer
         self.settings = settings
         self.pages = pages
+        self.forward_auth = ForwardAuth(sessions=sessions, table=table, signer=signer,
+                                        settings=settings)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -149,7 +117,7 @@ class ProxyApp:
         call = _Call(environ, start_response, "proxy")
         try:
             decision = decide(question, self.sessions, self.table)
-        except _DATABASE_DOWN as exc:
+        except DATABASE_DOWN as exc:
             return self._page(call, exc)
         if decision.verdict is Verdict.NOT_PRODUCT:
             return self.console(environ, start_response)
@@ -170,12 +138,12 @@ class ProxyApp:
         if verdict is Verdict.REFUSED:
             return self._page(call, NotFound())
         if verdict is Verdict.CANONICAL:
-            return self._own(call, _vary_on_cookie(redirect(decision.location, 308)))
+            return self._own(call, vary_on_cookie(redirect(decision.location, 308)))
         if verdict is Verdict.SIGN_IN or verdict is Verdict.ENROL:
             browser = is_browser(environ.get("HTTP_ACCEPT", ""))
-            return self._own(call, _vary_on_cookie(not_signed_in(decision.location, browser)))
+            return self._own(call, vary_on_cookie(not_signed_in(decision.location, browser)))
         if verdict is Verdict.LINK:
-            return self._own(call, _vary_on_cookie(redirect(decision.location, 302)))
+            return self._own(call, vary_on_cookie(redirect(decision.location, 302)))
         assert decision.product is not None
         try:
             host = get_host(environ, self.settings.trusted_hosts)
@@ -193,81 +161,35 @@ class ProxyApp:
             error = GatewayTimeout() if exc.status == 504 else BadGateway()
             return self._page(call, error, [("Cache-Control", "no-store")])
         add_proxied_headers(response.headers)
-        return self._send(call, _vary_on_cookie(response))
+        return self._send(call, vary_on_cookie(response))
 
     # --- forward-auth ----------------------------------------------------------------------
 
     def _ask(self, call: _Call, convention: forward_auth.Convention) -> Iterable[bytes]:
-        environ = call.environ
-        if bad_host(environ):
-            status = forward_auth.BAD_HOST_REFUSALS.get(environ.get("PATH_INFO", ""), 400)
-            return self._page(call, BadRequest() if status == 400 else Forbidden())
-        refused = refusal(environ)
-        if refused is not None:
-            return self._page(call, refused)
-        if not peer_in(environ, self.settings.edges):
-            return self._own(call, plain(403))  # before any header is read
-        if environ.get("REQUEST_METHOD") not in convention.methods:
-            return self._page(call, MethodNotAllowed(sorted(convention.methods)))
-        try:
-            host = get_host(environ, self.settings.trusted_hosts)
-        except SecurityError:
-            return self._page(call, BadRequest())
-        try:
-            asked = convention.read(environ, host)
-        except ValueError:  # Unreadable, or urlsplit's own refusal (a broken IPv6 host)
-            return self._own(call, plain(convention.unreadable))
-        cookie = environ.get("HTTP_COOKIE", "")
-        try:
-            decision = decide(Question(asked.raw_path, asked.query, cookie),
-                              self.sessions, self.table)
-        except _DATABASE_DOWN as exc:
-            return self._page(call, exc)
-        if decision.verdict is Verdict.ALLOW:
-            headers = forward_auth.allowed_headers(
-                decision, asked, client_ip_of(environ), cookie, self.signer,
-                self.settings.own_cookies)
-            if headers is not None:
-                return self._allowed(call, headers)
-        response = convention.refuse(decision, is_browser(environ.get("HTTP_ACCEPT", "")))
-        return self._own(call, _vary_on_cookie(response))
-
-    def _allowed(self, call: _Call, headers: list[tuple[str, str]]) -> Iterable[bytes]:
-        """The busiest answer of all (one per product request behind an edge): no page, no
-        security headers (the edge copies named headers only), logged only when asked."""
-        headers += [("X-Request-ID", call.rid), ("Content-Length", "0")]
-        call.start_response("200 OK", headers)
-        environ = call.environ
-        record(environ["REQUEST_METHOD"], call.area, 200, time.perf_counter() - call.started,
-               environ.get("PATH_INFO", ""), client_ip_of(environ), call.rid,
-               log=self.settings.log_allowed)
-        return []
+        """The one forward-auth answer (:mod:`gateway.proxy.forward_answer`), written as WSGI."""
+        answer = self.forward_auth.answer(call.environ, convention)
+        if answer.allowed is not None:
+            headers = self.forward_auth.allowed(call.environ, answer.allowed, call.rid,
+                                                call.started)
+            call.start_response("200 OK", headers)
+            return []
+        if answer.response is not None:
+            return self._own(call, answer.response)
+        assert answer.error is not None
+        return self._page(call, answer.error)
 
     # --- writing answers -------------------------------------------------------------------
 
     def _own(self, call: _Call, response: Response) -> Iterable[bytes]:
         """An answer of the gateway's own (redirect, empty refusal, 401): the page headers."""
-        secure = call.environ.get("wsgi.url_scheme") == "https" or self.settings.https_cookies
-        add_page_headers(response.headers, secure=secure)
-        return self._send(call, response)
+        return self._send(call, own(response, call.environ, self.settings.https_cookies))
 
     def _send(self, call: _Call, response: Response) -> Iterable[bytes]:
-        environ = call.environ
-        response.headers["X-Request-ID"] = call.rid
-        record(environ["REQUEST_METHOD"], call.area, response.status_code,
-               time.perf_counter() - call.started, "/" + get_path_info(environ).lstrip("/"),
-               client_ip_of(environ), call.rid)
-        return response(environ, call.start_response)
+        counted(response, call.environ, call.area, call.rid, call.started)
+        return response(call.environ, call.start_response)
 
     def _page(self, call: _Call, error: Exception,
               headers: Iterable[tuple[str, str]] = ()) -> Iterable[bytes]:
         return self.pages(call.environ, call.start_response, error, request_id=call.rid,
                           started=call.started, area=call.area, headers=headers)
 
-
-def _vary_on_cookie(response: Response) -> Response:
-    """The answer depends on who is signed in: shared caches must not mix people up."""
-    vary = response.headers.get("Vary", "")
-    if "cookie" not in {part.strip().lower() for part in vary.split(",")}:
-        response.headers["Vary"] = f"{vary}, Cookie" if vary.strip() else "Cookie"
-    return response

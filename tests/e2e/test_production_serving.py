@@ -155,3 +155,36 @@ def test_one_client_cannot_take_every_body_slot(deployed: Stack) -> None:
         stop.set()
         for sock in hogs:
             sock.close()
+
+
+# --- the answer server (forward-auth on uvicorn workers under gunicorn) ---------------------
+
+
+def _children(pid: int) -> set[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+        return {int(child) for child in f.read().split()}
+
+
+def test_the_answer_server_replaces_a_killed_worker(deployed: Stack) -> None:
+    """As documented (config/gunicorn_answers.py): gunicorn supervises the uvicorn workers, so
+    a worker that dies is replaced and the edge keeps getting answers."""
+    answers = deployed.url("answers")
+    master = deployed.processes["answers"].pid
+    workers = _children(master)
+    assert len(workers) == 2  # ANSWERS_WORKERS of the stack
+    victim = min(workers)
+    os.kill(victim, 9)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now = _children(master)
+        if victim not in now and len(now) == 2:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"worker {victim} was not replaced: {_children(master)}")
+    for _ in range(6):  # both workers answer (connections go to either)
+        assert requests.get(answers + "/healthz", timeout=5).status_code == 200
+        # Not an edge here (FORWARD_AUTH_ALLOW is empty): refused, but answered.
+        refused = requests.get(answers + "/auth/nginx", timeout=5)
+        assert refused.status_code == 403 and refused.headers["X-Request-ID"]
+    assert requests.get(answers + "/readyz", timeout=5).json()["checks"] == {"database": "ok"}

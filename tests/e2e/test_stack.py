@@ -33,6 +33,7 @@ def test_public_url_alone_gives_the_demo_products_their_issuer(tmp_path: Any) ->
     (the products expected the issuer http://127.0.0.1:5000) until GATEWAY_PUBLIC_URL was set
     as well."""
     port, segment_port, sendgrid_port = free_port(), free_port(), free_port()
+    answers_port = free_port()
     with open(products_file.DEFAULT_FILE, encoding="utf-8") as f:
         shipped = f.read()
     products = tmp_path / "products.toml"
@@ -48,7 +49,8 @@ def test_public_url_alone_gives_the_demo_products_their_issuer(tmp_path: Any) ->
         "SENDGRID_DATABASE_URL": f"sqlite:///{tmp_path}/sendgrid.db",
         "ASSERTION_KEY_DIR": str(tmp_path / "keys"),
     }
-    demo = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+    demo = subprocess.Popen([sys.executable, "app.py", "--port", str(port),
+                             "--answers-port", str(answers_port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_up(f"{public}/healthz", timeout=60)
@@ -61,5 +63,9 @@ def test_public_url_alone_gives_the_demo_products_their_issuer(tmp_path: Any) ->
         assert signed_in.status_code == 302
         page = browser.get(f"{public}/sendgrid/", allow_redirects=False)  # alice is linked there
         assert page.status_code == 200, page.text[:500]
+        # The same process serves forward-auth on its answer server (no edge: nobody allowed).
+        answers = f"http://127.0.0.1:{answers_port}"
+        assert requests.get(f"{answers}/readyz", timeout=5).json()["status"] == "ready"
+        assert requests.get(f"{answers}/auth/nginx", timeout=5).status_code == 403
     finally:
         stop_process(demo)

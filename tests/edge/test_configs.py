@@ -67,16 +67,18 @@ def test_the_edge_command_prints_the_configuration(kind: str) -> None:
 def test_render_swaps_only_the_addresses(tmp_path: object, kind: str) -> None:
     folder = str(tmp_path)
     main = edge_config.render(kind, folder, listen="127.0.0.1:18080", gateway="127.0.0.1:15000",
+                              answers="127.0.0.1:15010",
                               segment="127.0.0.1:15001", sendgrid="127.0.0.1:15002")
     rendered = _read(main)
     original = _read(os.path.join(edge_config.HERE, os.path.basename(main)))
     defaults = {"listen": "127.0.0.1:8080", "gateway": "127.0.0.1:5000",
+                "answers": "127.0.0.1:5010",
                 "segment": "127.0.0.1:5001", "sendgrid": "127.0.0.1:5002"}
     for default in defaults.values():
         assert default not in rendered
     swapped = original
-    for key, value in {"listen": "18080", "gateway": "15000", "segment": "15001",
-                       "sendgrid": "15002"}.items():
+    for key, value in {"listen": "18080", "gateway": "15000", "answers": "15010",
+                       "segment": "15001", "sendgrid": "15002"}.items():
         swapped = swapped.replace(defaults[key], "127.0.0.1:" + value).replace(
             ":" + defaults[key].rsplit(":", 1)[1] + ",", ":" + value + ",").replace(
             ":" + defaults[key].rsplit(":", 1)[1] + ".", ":" + value + ".")

@@ -7,6 +7,7 @@ forwards what the gateway said. The security corpora are the built-in proxy's ow
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 from urllib.parse import urljoin, urlsplit
@@ -157,6 +158,16 @@ SPOOFED = [
 ]
 
 
+def _readable(value: str) -> str:
+    """A JWT (the assertion, the forwarded proof) as its decoded header and claims: its
+    signature is random base64url, which may spell "evil" by chance (it once did)."""
+    parts = value.split(".")
+    if len(parts) != 3 or not value.startswith("ey"):
+        return value
+    decoded = (base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in parts[:2])
+    return "".join(part.decode("utf-8", "replace") for part in decoded)
+
+
 @pytest.mark.parametrize("headers", SPOOFED)
 def test_spoofed_identity_headers(edge: EdgeStack, linked: Linked,
                                   headers: list[tuple[str, str]]) -> None:
@@ -165,7 +176,7 @@ def test_spoofed_identity_headers(edge: EdgeStack, linked: Linked,
         assert answer.status_code == 200, (path, answer.status_code, answer.body[:200])
         echo = answer.json()
         for name, value in echo["headers"]:
-            assert "evil" not in value, (name, value)
+            assert "evil" not in _readable(value), (name, value)
             if hdr.canonical(name) != "x-identity-assertion" and not name.lower().startswith(
                 "x-forwarded-"
             ):

@@ -21,19 +21,18 @@ from prometheus_client import REGISTRY
 from sqlalchemy.exc import OperationalError
 from werkzeug.test import Client
 
-from gateway.assertion import AssertionVerifier
 from gateway.db import new_session
 from gateway.models import EmailChange, utcnow
-from gateway.proxy import wsgi
+from gateway.proxy import principal
 from tests.support.apps import dispose
 from tests.support.console import make_gateway_app
 from tests.support.corpora import BAD_HOSTS
-from tests.support.keys import StoreJwks, shared_store
 from tests.support.proxy_gateway import (
     SignedIn,
     Upstream,
     gateway_settings,
     sign_in,
+    verified,
     watch_the_proxy,
 )
 from tests.support.wsgi_call import wsgi_get
@@ -68,11 +67,6 @@ def forward(client: FlaskClient, uri: str, method: str = "GET", **headers: str) 
     sent = {"X-Forwarded-Method": method, "X-Forwarded-Proto": "https",
             "X-Forwarded-Host": "edge.test", "X-Forwarded-Uri": uri, **headers}
     return client.get("/auth/forward", headers=sent, environ_base=EDGE)
-
-
-def verified(product: str, token: str, method: str, path: str) -> Any:
-    verifier = AssertionVerifier(product, "http://edge.test", StoreJwks(shared_store()))
-    return verifier.verify(token, method=method, path=path)
 
 
 def test_only_the_configured_edge_is_answered(app: Flask, person: SignedIn) -> None:
@@ -326,7 +320,7 @@ def test_database_down_during_the_decision_is_a_503_never_a_500(
     def broken(*_args: object) -> None:
         raise OperationalError("SELECT", {}, Exception("the database went away"))
 
-    monkeypatch.setattr(wsgi, "decide", broken)
+    monkeypatch.setattr(principal, "load_principal", broken)
     answer = nginx(person.client, "http://edge.test/segment/x")
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "5"

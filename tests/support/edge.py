@@ -62,6 +62,7 @@ def running_edge(
         products_file.load(file) if file else None,
         listen=f"127.0.0.1:{port}",
         gateway=f"127.0.0.1:{stack.ports['gateway']}",
+        answers=f"127.0.0.1:{stack.ports['answers']}",
         **addresses,
     )
     log_path = os.path.join(workdir, f"{kind}.log")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 import threading
 
+from tests.support.raw_http import read_head
 from tests.support.stack import free_port
 
 #: The gateway's read timeout towards products in the fault suites (UPSTREAM_READ_TIMEOUT).
@@ -139,12 +140,7 @@ def _drain(sock: socket.socket) -> None:
 
 def _answer_500(sock: socket.socket) -> None:
     try:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        read_head(sock)
         sock.sendall(_ANSWER_500)
     except OSError:
         pass

@@ -21,9 +21,10 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from gateway.assertion import AssertionVerifier
 from gateway.db import new_session
 from gateway.models import LoginSession, ProductLink, User, utcnow
-from gateway.proxy import wsgi
+from gateway.proxy import forward_answer, wsgi
 from tests.support.apps import dispose
 from tests.support.console import make_gateway_app
 from tests.support.echo import echo_app
@@ -149,6 +150,13 @@ def watch_the_proxy(app: Flask, monkeypatch: pytest.MonkeyPatch) -> tuple[list[s
         asked.append(question.raw_path)
         return real(question, *args)
 
-    monkeypatch.setattr(wsgi, "decide", counting)
+    monkeypatch.setattr(wsgi, "decide", counting)  # the built-in proxy
+    monkeypatch.setattr(forward_answer, "decide", counting)  # forward-auth
     app.before_request(lambda: entered.append(request.path) and None)
     return asked, entered
+
+
+def verified(product: str, token: str, method: str, path: str) -> Any:
+    """The identity in ``token``, checked as ``product`` checks it (issuer http://edge.test)."""
+    verifier = AssertionVerifier(product, "http://edge.test", StoreJwks(shared_store()))
+    return verifier.verify(token, method=method, path=path)

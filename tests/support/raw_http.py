@@ -53,6 +53,17 @@ def drip(socks: list[socket.socket], every: float) -> threading.Event:
     return stop
 
 
+def read_head(sock: socket.socket) -> bytes:
+    """Bytes from ``sock`` until a blank line ends a head (or the peer stops sending)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def answer_head(sock: socket.socket, timeout: float) -> bytes:
     """The status line and headers of the answer on ``sock`` (lower case), or what came."""
     sock.settimeout(timeout)

@@ -1,6 +1,10 @@
 """Serve one app of the stack on a loopback port (used by end-to-end tests as a subprocess).
 
-    python -m tests.support.serve gateway|segment|sendgrid|notes PORT
+    python -m tests.support.serve gateway|answers|segment|sendgrid|notes PORT
+
+``answers`` is the gateway's answer server (forward-auth, ASGI) under uvicorn as its gunicorn
+workers run it (``config/answer_worker.py``), on the gateway's database (migrated by
+``gateway``, started first); every other app is served by Werkzeug's threaded server.
 
 Configuration comes from the environment, exactly as in a deployment; only the test switches
 (cheap password hashing; the products' fault endpoint) are thrown here, as arguments of the
@@ -61,6 +65,17 @@ def _crash_after(app: Any, product: str) -> None:
 
 def main() -> None:
     name, port = sys.argv[1], int(sys.argv[2])
+    if name == "answers":
+        from uvicorn import Config, Server
+
+        from config.answer_worker import AnswerWorker
+        from gateway import create_answer_app
+
+        app = create_answer_app(switches=GATEWAY_SWITCHES)
+        print(f"serving {name} on {port}", flush=True)
+        Server(Config(app, host="127.0.0.1", port=port, log_config=None,
+                      **AnswerWorker.CONFIG_KWARGS)).run()
+        return
     server = make_server("127.0.0.1", port, build(name), threaded=True)
     print(f"serving {name} on {port}", flush=True)
     server.serve_forever()

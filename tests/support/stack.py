@@ -7,7 +7,9 @@ set, the gateway gets a fresh PostgreSQL database of its own for the stack's lif
 ``server="gunicorn"`` serves the gateway as deployed (``config/gunicorn_gateway.py``, schema
 migrated first with the operator's ``flask --app gateway db-upgrade``); ``gateways=2`` starts
 several gateway instances ("gateway", "gateway2", ...) on one shared DATABASE_URL, as behind a
-load balancer.
+load balancer. Beside the first gateway instance runs its answer server ("answers": forward-auth
+on uvicorn; under gunicorn with ``config/gunicorn_answers.py`` when ``server="gunicorn"``),
+sharing its database and Prometheus directory; the edge helpers point forward-auth at it.
 """
 
 from __future__ import annotations
@@ -97,9 +99,12 @@ class Stack:
         self.gateways = ["gateway"] + [f"gateway{i}" for i in range(2, gateways + 1)]
         #: The product apps started as processes ("notes": the kit as a third product).
         self.products = products
-        self.ports = {name: free_port() for name in ("gateway", *products, *self.gateways[1:])}
+        self.ports = {name: free_port()
+                      for name in ("gateway", "answers", *products, *self.gateways[1:])}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._starts = 0
+        #: The first gateway's Prometheus directory (gunicorn), shared with its answer server.
+        self._metrics_dir = ""
         self.gateway_url = f"http://127.0.0.1:{self.ports['gateway']}"
         self.gateway_urls = [self.url(name) for name in self.gateways]
         self.tokens = {p: "test-" + secrets.token_urlsafe(16) for p in products}
@@ -145,6 +150,11 @@ class Stack:
         return name in self.gateways
 
     def _command(self, name: str) -> list[str]:
+        if name == "answers" and self.server == "gunicorn":
+            return [
+                sys.executable, "-m", "gunicorn", "-c", "config/gunicorn_answers.py",
+                "--bind", f"127.0.0.1:{self.ports[name]}", "gateway:create_answer_app()",
+            ]
         if self.is_gateway(name) and self.server == "gunicorn":
             return [
                 sys.executable, "-m", "gunicorn", "-c", "config/gunicorn_gateway.py",
@@ -154,13 +164,19 @@ class Stack:
         return [sys.executable, "-m", "tests.support.serve", app, str(self.ports[name])]
 
     def start(self, name: str, wait: bool = True) -> None:
-        """Start one app (a gateway instance, "segment" or "sendgrid") and wait for /healthz."""
+        """Start one app (a gateway instance, its "answers" server, "segment" or "sendgrid")
+        and wait for /healthz."""
         env = dict(self.env)
         if self.is_gateway(name) and self.server == "gunicorn":
             self._starts += 1
             metrics_dir = os.path.join(self.workdir, f"prometheus-{name}-{self._starts}")
             os.makedirs(metrics_dir)
             env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+            if name == "gateway":
+                self._metrics_dir = metrics_dir
+        if name == "answers" and self._metrics_dir:
+            env["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir
+            env["ANSWERS_WORKERS"] = "2"
         log = open(os.path.join(self.workdir, f"{name}.log"), "ab")  # noqa: SIM115
         self.processes[name] = subprocess.Popen(
             self._command(name), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -197,13 +213,13 @@ class Stack:
             self.start(name)
         if self.server == "gunicorn":
             self.migrate()
-        for name in self.gateways:
+        for name in (*self.gateways, "answers"):
             self.start(name)
 
     def restart_all(self) -> None:
         """Stop every process, then start them all again (same ports, same databases)."""
         self.stop_all()
-        for name in (*self.products, *self.gateways):
+        for name in (*self.products, *self.gateways, "answers"):
             self.start(name)
 
     def stop_all(self) -> None:
