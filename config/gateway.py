@@ -122,6 +122,10 @@ class GatewaySettings:
     SESSION_MAX_AGE: int = setting(7 * 24 * 3600, min=60)
     # Seconds a session check may be cached per process (bounds how late a revocation bites).
     SESSION_CACHE_SECONDS: int = setting(2, min=0, max=60)
+    # A counter file the gateway's processes on one host share (memory-mapped): a revocation in
+    # one process empties every process's cached session checks at once. Relative to the working
+    # directory, as the default database is; empty: per process only (then SESSION_CACHE_SECONDS).
+    SESSION_EPOCH_FILE: str = setting("instance/session-epoch")
     # Freshness window for sensitive changes (password, 2FA, email).
     REAUTH_WINDOW_SECONDS: int = setting(300, **POSITIVE)
     # Email verification and email-change links.

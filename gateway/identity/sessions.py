@@ -25,6 +25,7 @@ from werkzeug.http import parse_cookie
 
 from gateway.db import db, own_transaction
 from gateway.identity import audit, devices, policy
+from gateway.identity.host_epoch import HostEpoch
 from gateway.identity.policy import Policy
 from gateway.models import LoginSession, User, utcnow
 from gateway.web.client import client_ip, user_agent
@@ -224,19 +225,28 @@ def reauthenticated(record: LoginSession, **detail: object) -> None:
 
 
 def cache_epoch() -> int:
-    """Changes whenever this process revokes a session, or changes a user's email or links;
-    per-process caches of session checks (the proxy's) drop everything older at once."""
+    """Changes whenever a process on this host revokes a session, or changes a user's email or
+    links; per-process caches of session checks (the proxy's, the answer server's) drop
+    everything older at once (:mod:`gateway.identity.host_epoch`)."""
     return session_epoch(current_app)
+
+
+def _host_epoch(app: Flask) -> HostEpoch:
+    epoch = app.extensions.get("gateway.host_epoch")
+    if epoch is None:
+        epoch = app.extensions.setdefault(
+            "gateway.host_epoch", HostEpoch(app.config.get("SESSION_EPOCH_FILE", "")))
+    return epoch  # type: ignore[no-any-return]
 
 
 def session_epoch(app: Flask) -> int:
     """:func:`cache_epoch` of ``app``, read without entering its context (the proxy's cache
     hit enters none)."""
-    return int(app.extensions.get("gateway.session_epoch", 0))
+    return _host_epoch(app).read()
 
 
 def invalidate_cached_checks() -> None:
-    current_app.extensions["gateway.session_epoch"] = cache_epoch() + 1
+    _host_epoch(current_app).bump()
 
 
 #: What the sign-in page tells a browser whose session something else ended, by ``ended_by``

@@ -2,8 +2,9 @@
 to "allowed" is the product's response, streamed through with a signed identity assertion.
 
 Per proxied request: one SELECT (session + user + product link), or none when the session check
-is cached (``SESSION_CACHE_SECONDS``, default 2 s: a revoked session stops working within that
-time). Response bodies are streamed in 64 KiB chunks; request bodies were received before the
+is cached (``SESSION_CACHE_SECONDS``, default 2 s: a session revoked on another host stops
+working within that time; on this host at once, :mod:`gateway.identity.host_epoch`).
+Response bodies are streamed in 64 KiB chunks; request bodies were received before the
 app ran, under the deadline and per-process bound every body has (:mod:`gateway.web.bodies`):
 small ones whole before the product is contacted, large ones streamed.
 """

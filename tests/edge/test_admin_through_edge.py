@@ -34,12 +34,12 @@ def test_a_disabled_account_is_refused_by_nginx_at_once(edge: EdgeStack) -> None
     gateway_db.engine(app).dispose()
 
     pat = Person(edge.url, pat_email, PASSWORD)
-    assert pat.log_in().status_code == 302
+    assert pat.sign_in().status_code == 302
     served = pat.get("/segment/x", headers={"Accept": "application/json"})
     assert served.status_code == 200 and served.headers.get("X-Upstream")
 
     admin = Person(edge.url, admin_email, PASSWORD)
-    assert admin.log_in().status_code == 302
+    assert admin.sign_in().status_code == 302
     second = admin.post_form("/login/2fa", "/login/2fa", {"code": pyotp.TOTP(secret).now()})
     assert second.status_code == 302, second.text[:300]
     person_page = f"/admin/people/{pat_id}"
@@ -55,7 +55,7 @@ def test_a_disabled_account_is_refused_by_nginx_at_once(edge: EdgeStack) -> None
     assert api.status_code == 401 and api.headers.get("X-Upstream") is None
     # Signing in again is refused too.
     again = Person(edge.url, pat_email, PASSWORD)
-    assert again.log_in().status_code != 302
+    assert again.sign_in().status_code != 302
     assert again.get("/segment/x", headers={"Accept": "application/json"}).status_code == 401
 
 
@@ -73,7 +73,7 @@ def test_an_account_that_must_enrol_is_sent_to_enrolment_not_to_the_product(
         db.commit()
     gateway_db.engine(app).dispose()
     ops = Person(edge.url, email, PASSWORD)
-    assert ops.log_in().status_code == 302
+    assert ops.sign_in().status_code == 302
     browser = ops.get("/segment/x", headers={"Accept": "text/html"})
     assert browser.status_code == 302, browser.text[:300]
     assert browser.headers["Location"].endswith("/settings/2fa/enable")

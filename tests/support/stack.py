@@ -117,6 +117,8 @@ class Stack:
             "PYTHONPATH": ROOT,
             "SECRET_KEY": "test-" + secrets.token_urlsafe(24),
             "DATABASE_URL": gateway_database_url,
+            # One counter file per stack: its gateway processes share revocations at once.
+            "SESSION_EPOCH_FILE": f"{workdir}/session-epoch",
             "PUBLIC_URL": self.gateway_url,
             "GATEWAY_PUBLIC_URL": self.gateway_url,
             # Products fetch the gateway's JWKS here (the first gateway instance).
