@@ -5,11 +5,13 @@ set up through the owner's pages; and ``sso_sign_in``: a browser signing in thro
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,7 +22,7 @@ from gateway.db import new_session
 from gateway.models import AuditEvent, LoginSession, User
 from tests.organizations.conftest import People, Person
 from tests.organizations.test_domains import verified_org
-from tests.support.console import Actions, current_code
+from tests.support.console import PASSWORD, Actions, current_code
 from tests.support.dns_zone import Zone
 from tests.support.oidc_idp import OpenIdProvider, openid_provider
 
@@ -33,6 +35,8 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     "bob": {"email": "Bob@Example.com", "email_verified": True},
     "unverified": {"email": "eve@example.com", "email_verified": False},
     "outsider": {"email": "zoe@elsewhere.test", "email_verified": True},
+    # Another organization's identity provider asserting an address at example.com.
+    "mallory": {"email": "ann@example.com", "email_verified": True},
 }
 
 
@@ -111,6 +115,27 @@ def sso_org(app: Flask, people: People, zone: Zone, idp: OpenIdProvider) -> SsoO
     made = SsoOrg(app, owner, secret, org, connection, idp)
     made.register()
     return made
+
+
+def password_sign_in(person: Actions, email: str, password: str = PASSWORD) -> TestResponse:
+    """The password form with ``break_glass=1`` (no routing to the identity provider)."""
+    return person.post("/login", form_path="/login?break_glass=1", break_glass="1",
+                       email=email, password=password)
+
+
+def password_person(app: Flask, email: str) -> Person:
+    """Someone with a password account at the organization's domain, signed in with it
+    (break-glass form: the address alone would go to the identity provider)."""
+    actions = Actions(app, app.test_client())
+    user = actions.create_user(email)
+    assert password_sign_in(actions, email).status_code == 302
+    return Person(app, actions, email, user.id)
+
+
+def next_code(secret: str) -> str:
+    """The authenticator's code of the next time step (the current one may be spent: codes
+    are single-use, and RFC 6238's one step of tolerance accepts the next)."""
+    return pyotp.TOTP(secret).at(int(time.time()) + 30)
 
 
 def sso_sign_in(client: FlaskClient, idp: OpenIdProvider, email: str, login: str,

@@ -10,15 +10,21 @@ from flask import Flask
 from gateway.organizations.sso.signin import TAKEOVER
 from tests.organizations.conftest import People
 from tests.organizations.sso.conftest import (
+    CLIENT_SECRET,
     SsoOrg,
     account,
+    add_oidc_connection,
+    connection_ids,
     events,
     local,
+    redirect_uri,
     sessions,
     signed_in_page,
     sso_sign_in,
 )
+from tests.organizations.test_domains import add_domain, txt_value, verify
 from tests.support.console import PASSWORD
+from tests.support.dns_zone import Zone
 
 
 def test_a_new_person_signs_in_through_the_idp_and_gets_an_account(
@@ -186,3 +192,31 @@ def test_an_address_without_single_sign_on_gets_a_clear_page(app: Flask, sso_org
     assert app.test_client().get("/sso/oidc/../callback").status_code == 404
     assert app.test_client().get(f"/sso/oidc/{sso_org.connection}/callback?state=x&code=y"
                                  ).status_code == 400
+
+
+def test_another_organizations_idp_cannot_sign_in_an_address_at_this_domain(
+    app: Flask, sso_org: SsoOrg, people: People, zone: Zone
+) -> None:
+    """Corp's identity provider (its owner's to configure) asserts ann@example.com, an
+    address at the domain Acme verified: a takeover attempt of Acme's account, refused."""
+    ann = sso_sign_in(app.test_client(), sso_org.idp, "ann@example.com", "ann")
+    assert ann.status_code == 302
+    boss = people("boss@corp.test")
+    corp = boss.create_organization("Corp")
+    domain_id = add_domain(boss, corp, "corp.test")
+    zone.txt["_unified-login-challenge.corp.test"] = [txt_value(boss, corp, "corp.test")]
+    assert "corp.test is verified" in verify(boss, corp, domain_id)
+    assert add_oidc_connection(boss, corp, sso_org.idp.issuer, "corp-client").status_code == 302
+    [corp_connection] = connection_ids(boss, corp)
+    sso_org.idp.register("corp-client", CLIENT_SECRET, redirect_uri(boss, corp, corp_connection))
+    before = len(sessions(app, "ann@example.com"))
+    browser = app.test_client()
+    go = browser.get(browser.get("/sso/start?email=anyone@corp.test").location)
+    assert "client_id=corp-client" in go.location
+    answer = browser.get(local(sso_org.idp.sign_in(go.location, "mallory")))
+    assert answer.status_code == 403 and TAKEOVER in answer.text
+    assert signed_in_page(browser) is None
+    assert len(sessions(app, "ann@example.com")) == before
+    user = account(app, "ann@example.com")
+    assert user is not None and user.managed_by_id == sso_org.org
+    assert "Single sign-on refused" in boss.client.get(f"/organizations/{corp}/audit").text
