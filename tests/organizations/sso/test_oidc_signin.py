@@ -5,6 +5,10 @@ that does not answer), each with a page that says what happened and no session."
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import pytest
 from flask import Flask
 
 from gateway.organizations.sso.signin import TAKEOVER
@@ -221,3 +225,20 @@ def test_another_organizations_idp_cannot_sign_in_an_address_at_this_domain(
     user = account(app, "ann@example.com")
     assert user is not None and user.managed_by_id == sso_org.org
     assert "Single sign-on refused" in boss.client.get(f"/organizations/{corp}/audit").text
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda q: q.replace("iss=", "iss=https%3A%2F%2Fidp.attacker.test&x="), "another identity"),
+    (lambda q: re.sub(r"code=[^&]+", "error=access_denied", q), "did not sign you in"),
+    (lambda q: re.sub(r"code=[^&]+", "code=" + "x" * 3000, q), "has no code"),
+    (lambda q: re.sub(r"code=[^&]+", "code=forged", q), "refused to complete"),
+], ids=["mixed-up-issuer", "idp-error", "huge-code", "forged-code"])
+def test_hostile_callbacks_get_a_clear_refusal(
+    app: Flask, sso_org: SsoOrg, change: Any, words: str
+) -> None:
+    browser = app.test_client()
+    go = browser.get(continue_url(browser.get("/sso/start?email=ann@example.com")))
+    back = local(sso_org.idp.sign_in(go.location, "ann"))
+    answer = browser.get(change(back))
+    assert answer.status_code == 400 and words in answer.text
+    assert signed_in_page(browser) is None
