@@ -48,11 +48,6 @@ def policy_problem(password: str, email: str = "") -> str | None:
     return None
 
 
-#: The ``password_hash`` of an account made without a password (provisioned by its
-#: organization's IdP): not an argon2 hash, so no password ever verifies against it (never the
-#: empty string, which :func:`verify_password` reads as "no account"). A password is set, if
-#: ever, through the emailed reset link.
-NO_PASSWORD = "!no-password"
 
 
 def hash_password(password: str) -> str:
@@ -64,10 +59,12 @@ _DUMMY_HASH = OWASP_HASHER.hash("dummy password for constant-time checks")
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant-cost check; an unknown account still costs one hash verification."""
+    """Constant-cost check; an unknown account still costs one hash verification, and so
+    does an account without a password (``NO_PASSWORD``, or ``""`` from before it), which no
+    password opens, not even the dummy hash's own."""
     hasher = _hasher()
     try:
-        return hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

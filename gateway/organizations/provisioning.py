@@ -52,9 +52,8 @@ from gateway.db import db
 from gateway.identity import audit
 from gateway.identity.addresses import canonical_email
 from gateway.identity.mail import mail_text, send_mail
-from gateway.identity.passwords import NO_PASSWORD
 from gateway.identity.sessions import revoke_all
-from gateway.models import Organization, OrganizationMember, ScimToken, User, utcnow
+from gateway.models import NO_PASSWORD, Organization, OrganizationMember, ScimToken, User, utcnow
 from gateway.organizations import domains
 from gateway.organizations.errors import NotAllowed, NotFound, Refused
 from gateway.organizations.membership import well_formed

@@ -52,6 +52,8 @@ class Principal:
     #: The account must set up a second factor first (``gateway.identity.policy.must_enrol``:
     #: a role, an operator's 2FA reset, or the owners' "2FA for everyone").
     must_enrol: bool = False
+    #: The identity provider's issuer of a single sign-on session (the ``idp`` claim).
+    idp: str | None = None
 
 
 class SessionReader(Protocol):

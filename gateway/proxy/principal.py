@@ -177,4 +177,5 @@ def load_principal(product: Product, token: object) -> Principal | None:
         product_user_id=product_user_id,
         linked=frozenset(links),
         must_enrol=must_enrol(record.user, rules),
+        idp=record.idp,
     )

@@ -36,6 +36,7 @@ def session_claims(
     session_id: str,
     auth_methods: Sequence[str],
     links: Mapping[str, bool] | None = None,
+    idp: str | None = None,
 ) -> bytes:
     """The claims that stay the same for one person, session and product, as a JSON object:
     built once per session and product (:class:`Signer`), spliced by :func:`_signed` with the
@@ -49,6 +50,8 @@ def session_claims(
         "sid": session_id,
         "amr": list(auth_methods),
     }
+    if idp is not None:
+        claims["idp"] = idp
     if links is not None:
         claims["lnk"] = {str(name): bool(linked) for name, linked in links.items()}
     return _json(claims)
@@ -88,15 +91,17 @@ def sign_assertion(
     links: Mapping[str, bool] | None = None,
     forwarded: Mapping[str, str] | None = None,
     now: int | None = None,
+    idp: str | None = None,
 ) -> str:
     """The compact JWS for one upstream request (``method`` and ``path`` as the product
     receives them). ``links`` (``lnk``) tells the product which products this person is
     linked to, so it renders the Product Switcher itself. ``forwarded`` (``fwd``): the
-    X-Forwarded-* values sent with it, so no separate ``X-Forwarded-Signature`` is needed."""
+    X-Forwarded-* values sent with it, so no separate ``X-Forwarded-Signature`` is needed.
+    ``idp`` (``idp``): the identity provider of a single sign-on session."""
     fixed = session_claims(
         issuer=issuer, product=product, console_user_id=console_user_id, email=email,
         product_user_id=product_user_id, session_id=session_id, auth_methods=auth_methods,
-        links=links,
+        links=links, idp=idp,
     )
     return assertion_from(fixed, key, method=method, path=path, lifetime=lifetime,
                           forwarded=forwarded, now=now)
@@ -197,6 +202,7 @@ class Signer:
                 auth_methods=principal.auth_methods,
                 links={p.name: p.name in principal.linked or not p.has_accounts
                        for p in self.table},
+                idp=principal.idp,
             )
             with self._lock:
                 if len(self._fixed) >= _SESSIONS_REMEMBERED:
