@@ -42,7 +42,7 @@ def test_a_new_person_signs_in_through_the_idp_and_gets_an_account(
     page = signed_in_page(browser)
     assert page is not None and "ann@example.com" in page
     ann = account(app, "ann@example.com")
-    assert ann is not None and ann.is_verified and ann.password_hash == ""
+    assert ann is not None and ann.is_verified and not ann.has_password
     assert ann.managed_by_id == sso_org.org
     [session] = sessions(app, "ann@example.com")
     assert session.auth_methods == "fed" and session.idp == sso_org.idp.issuer
