@@ -102,7 +102,11 @@ _AMR = {
 
 class SamlRefused(Refused):
     """The IdP's answer is not accepted; ``message`` says why in words a person may read (it
-    names the check, never the content of the message)."""
+    names the check, never the content of the message), ``reason`` for the audit row."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InvalidMetadata(Refused):
@@ -269,13 +273,14 @@ def authn_request(sp: ServiceProvider, idp: IdentityProvider, relay_state: str =
 
 def _decoded(saml_response: object) -> bytes:
     if not isinstance(saml_response, str) or not saml_response:
-        raise SamlRefused("The identity provider's answer is missing.")
+        raise SamlRefused("saml_missing", "The identity provider's answer is missing.")
     if len(saml_response) > MAX_RESPONSE_CHARS:
-        raise SamlRefused("The identity provider's answer is too large.")
+        raise SamlRefused("saml_too_large", "The identity provider's answer is too large.")
     try:
         return base64.b64decode("".join(saml_response.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise SamlRefused("The identity provider's answer is not a SAML response.") from None
+        raise SamlRefused("saml_malformed",
+                          "The identity provider's answer is not a SAML response.") from None
 
 
 def _check_shape(document: bytes, sp: ServiceProvider) -> None:
@@ -284,16 +289,18 @@ def _check_shape(document: bytes, sp: ServiceProvider) -> None:
     try:
         root = SafeElementTree.fromstring(document)
     except Exception:  # defusedxml refuses DTDs and entities; a parse error is the same answer
-        raise SamlRefused("The identity provider's answer is not a SAML response.") from None
+        raise SamlRefused("saml_malformed",
+                          "The identity provider's answer is not a SAML response.") from None
     if root.tag != f"{{{_PROTOCOL}}}Response":
-        raise SamlRefused("The identity provider's answer is not a SAML response.")
+        raise SamlRefused("saml_malformed",
+                          "The identity provider's answer is not a SAML response.")
     if root.get("Destination") != sp.acs_url:
-        raise SamlRefused("The response was sent to another address.")
+        raise SamlRefused("saml_destination", "The response was sent to another address.")
     assertions = list(root.iter(f"{{{_ASSERTION}}}Assertion"))
     encrypted = list(root.iter(f"{{{_ASSERTION}}}EncryptedAssertion"))
     children = list(root.findall(f"{{{_ASSERTION}}}Assertion"))
     if len(assertions) != 1 or len(children) != 1 or encrypted:
-        raise SamlRefused("The response must carry exactly one assertion.")
+        raise SamlRefused("saml_assertion_count", "The response must carry exactly one assertion.")
 
 
 def _signature_strong(assertion: Any) -> bool:
@@ -315,38 +322,43 @@ def _parsed(sp: ServiceProvider, idp: IdentityProvider, saml_response: str, requ
         answer = client.parse_authn_request_response(
             saml_response, BINDING_HTTP_POST, outstanding={request_id: ""})
     except SignatureError:
-        raise SamlRefused("The assertion is not signed by the identity provider.") from None
+        raise SamlRefused("saml_signature",
+                          "The assertion is not signed by the identity provider.") from None
     except UnsolicitedResponse:
-        raise SamlRefused("The response does not answer this sign-in.") from None
+        raise SamlRefused("saml_in_response_to",
+                          "The response does not answer this sign-in.") from None
     except ResponseLifetimeExceed:
-        raise SamlRefused("The assertion has expired.") from None
+        raise SamlRefused("saml_expired", "The assertion has expired.") from None
     except ToEarly:
-        raise SamlRefused("The assertion is not valid yet.") from None
+        raise SamlRefused("saml_not_yet_valid", "The assertion is not valid yet.") from None
     except StatusError:
-        raise SamlRefused("The identity provider did not sign the person in.") from None
+        raise SamlRefused("saml_idp_status",
+                          "The identity provider did not sign the person in.") from None
     except Exception as exc:  # pysaml2 raises bare Exceptions too (audience, conditions...)
-        raise SamlRefused(_reason_of(exc)) from None
+        raise _refusal_of(exc) from None
     if not isinstance(answer, AuthnResponse) or answer.assertion is None:
-        raise SamlRefused("The identity provider's answer was not accepted.")
+        raise SamlRefused("saml_rejected", "The identity provider's answer was not accepted.")
     return answer
 
 
 #: What pysaml2's untyped refusals mean, by the start of their message.
 _REASONS = (
-    ("AudienceRestrictions", "The assertion is meant for another service."),
-    ("Combination of session id", "The response does not answer this sign-in."),
-    ("No valid recipient", "The assertion is not confirmed for this sign-in."),
-    ("No valid subject confirmation", "The assertion is not confirmed for this sign-in."),
-    ("Condition not OK", "The assertion's validity period is not valid."),
+    ("AudienceRestrictions", "saml_audience", "The assertion is meant for another service."),
+    ("Combination of session id", "saml_in_response_to",
+     "The response does not answer this sign-in."),
+    ("No valid recipient", "saml_recipient", "The assertion is not confirmed for this sign-in."),
+    ("No valid subject confirmation", "saml_recipient",
+     "The assertion is not confirmed for this sign-in."),
+    ("Condition not OK", "saml_validity", "The assertion's validity period is not valid."),
 )
 
 
-def _reason_of(exc: Exception) -> str:
+def _refusal_of(exc: Exception) -> SamlRefused:
     message = str(exc)
-    for start, reason in _REASONS:
+    for start, reason, words in _REASONS:
         if message.startswith(start):
-            return reason
-    return "The identity provider's answer was not accepted."
+            return SamlRefused(reason, words)
+    return SamlRefused("saml_rejected", "The identity provider's answer was not accepted.")
 
 
 def _text(element: Any) -> str | None:
@@ -380,30 +392,32 @@ def verify_response(sp: ServiceProvider, idp: IdentityProvider, saml_response: o
     answer = _parsed(sp, idp, str(saml_response), request_id)
     response, assertion = answer.response, answer.assertion
     if response.destination != sp.acs_url:
-        raise SamlRefused("The response was sent to another address.")
+        raise SamlRefused("saml_destination", "The response was sent to another address.")
     if response.in_response_to != request_id:
-        raise SamlRefused("The response does not answer this sign-in.")
+        raise SamlRefused("saml_in_response_to", "The response does not answer this sign-in.")
     response_issuer = _text(response.issuer)
     if response_issuer is not None and response_issuer != idp.entity_id:
-        raise SamlRefused("The response comes from another identity provider.")
+        raise SamlRefused("saml_issuer", "The response comes from another identity provider.")
     if _text(assertion.issuer) != idp.entity_id:
-        raise SamlRefused("The assertion comes from another identity provider.")
+        raise SamlRefused("saml_issuer", "The assertion comes from another identity provider.")
     if not _signature_strong(assertion):
-        raise SamlRefused("The assertion is signed with a weak or unknown algorithm.")
+        raise SamlRefused("saml_weak_signature",
+                          "The assertion is signed with a weak or unknown algorithm.")
     conditions = assertion.conditions
     if conditions is None or not conditions.not_on_or_after:
-        raise SamlRefused("The assertion has no validity period.")
+        raise SamlRefused("saml_no_validity", "The assertion has no validity period.")
     if not _audiences_ok(conditions, sp.entity_id):
-        raise SamlRefused("The assertion is meant for another service.")
+        raise SamlRefused("saml_audience", "The assertion is meant for another service.")
     if assertion.subject is None or not _bearer_ok(assertion.subject, sp, request_id):
-        raise SamlRefused("The assertion is not confirmed for this sign-in.")
+        raise SamlRefused("saml_recipient", "The assertion is not confirmed for this sign-in.")
     name_id = assertion.subject.name_id
     if name_id is None or name_id.format != NAMEID_EMAIL:
-        raise SamlRefused("The identity provider must send the email address as NameID "
+        raise SamlRefused("saml_name_id_format",
+                          "The identity provider must send the email address as NameID "
                           "(format emailAddress).")
     email = canonical_email(_text(name_id))
     if email is None:
-        raise SamlRefused("The NameID is not an email address.")
+        raise SamlRefused("saml_name_id", "The NameID is not an email address.")
     statement = assertion.authn_statement[0] if assertion.authn_statement else None
     context = statement.authn_context if statement is not None else None
     return SamlAssertion(
@@ -430,7 +444,7 @@ def spend(assertion: SamlAssertion) -> None:
             session.add(UsedToken(token_id=_replay_key(assertion)))
     except IntegrityError:
         session.rollback()
-        raise SamlRefused("This assertion was used already.") from None
+        raise SamlRefused("saml_replay", "This assertion was used already.") from None
 
 
 def consume(sp: ServiceProvider, idp: IdentityProvider, saml_response: object,
