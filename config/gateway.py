@@ -221,6 +221,8 @@ class GatewayTestSwitches:
 
     fast_password_hashing: bool = False
     background_work: bool = True
+    #: Single sign-on with identity providers on plain ``http`` (the tests' run on loopback).
+    plain_http_identity_providers: bool = False
 
 
 #: What production runs with: no switch thrown.

@@ -31,14 +31,19 @@ from gateway.console import (
     home,
     linking,
     organization_domains,
+    organization_sso,
     organizations,
     passkeys,
     plan,
     recovery,
+    sso,
+    sso_oidc,
 )
 from gateway.console.settings import account, devices, email, twofactor
+from gateway.identity import signin
 from gateway.identity.sessions import RememberingCookieSessions, login_manager, session_epoch
 from gateway.keys import jwks, key_store
+from gateway.organizations.sso import enforcement
 from gateway.products import switcher, table
 from gateway.proxy.principal import SessionChecks
 from gateway.proxy.signing import Signer
@@ -71,6 +76,9 @@ BLUEPRINTS = (
     plan.bp,
     organizations.bp,
     organization_domains.bp,
+    organization_sso.bp,
+    sso.bp,
+    sso_oidc.bp,
     linking.bp,
     health.bp,
     jwks.bp,
@@ -174,6 +182,7 @@ def _install_hooks(app: Flask) -> None:
     login_manager.unauthorized_handler(auth.sign_in_first)
     enrolment_gate.init_app(app)
     app.session_interface = RememberingCookieSessions()
+    app.extensions[signin.GATE_KEY] = enforcement.gate
     switcher.init_app(app)
     templating.init_app(app)
     support.init_app(app)

@@ -181,6 +181,10 @@ class LoginSession(Base):
     # Why it ended (``sessions.ENDED_BECAUSE``), told to the browser that still holds it.
     ended_by: Mapped[str | None] = mapped_column(String(32))
     auth_methods: Mapped[str] = mapped_column(String(64), default="pwd")
+    # A single sign-on session: the identity provider's issuer (the assertion's ``idp``
+    # claim), and the organization's shorter lifetime when it has one (seconds).
+    idp: Mapped[str | None] = mapped_column(String(255))
+    max_age: Mapped[int | None] = mapped_column(Integer)
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(256), default="")
 
@@ -389,6 +393,11 @@ class Organization(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Enforced single sign-on: the accounts it manages sign in only through its identity
+    # provider (owners keep a break-glass password sign-in with 2FA).
+    sso_enforced: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Lifetime of its members' single sign-on sessions, in seconds (None: the gateway's own).
+    sso_session_max_age: Mapped[int | None] = mapped_column(Integer)
 
 
 class OrganizationMember(Base):
@@ -455,3 +464,24 @@ class OrganizationDomain(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claim: Mapped[str | None] = mapped_column(String(253), unique=True)
+
+
+class SsoConnection(Base):
+    """An organization's identity provider (gateway.organizations.sso.connections): ``kind``
+    ``oidc`` or ``saml``, ``config`` its kind's settings as JSON (a client secret in it is
+    sealed, never stored in the clear). ``id`` is 128 random bits: it is in the IdP's
+    callback URL."""
+
+    __tablename__ = "sso_connections"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    config: Mapped[str] = mapped_column(Text, default="{}")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    organization: Mapped[Organization] = relationship()

@@ -32,6 +32,7 @@ from gateway.console.forms import (
     RecoveryCodeForm,
     SignupForm,
 )
+from gateway.console.sso import route_for as sso_route
 from gateway.identity import signin, throttle
 from gateway.identity import signup as signups
 from gateway.identity.addresses import canonical_email
@@ -200,18 +201,30 @@ def sign_in_first() -> Response:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
+    """Identifier-first: an address at a domain with single sign-on (typed here, or handed
+    over by a product's own login page as ``login_hint``) goes to its identity provider,
+    whatever password came with it; ``break_glass`` keeps the password sign-in (an owner's,
+    when the identity provider is down: ``gateway.organizations.sso.enforcement``)."""
     form = LoginForm()
     next_path = _next_path()
+    break_glass = request.values.get("break_glass") == "1"
     if request.method == "GET":
         linking.note_product_login_redirect(request.args.get("login_hint"), next_path)
         if current_user.is_authenticated:
             return redirect(next_path)
+        sso = None if break_glass else sso_route(request.args.get("login_hint"), next_path)
+        if sso is not None:
+            return redirect(sso)
         form.email.data = canonical_email(request.args.get("login_hint")) or ""
         handoff = linking.handoff_product(request.args.get("login_hint"), next_path)
         return render_template("auth/login.html", form=form, next=next_path, handoff=handoff,
-                               signed_out=why_signed_out(forget=True))
+                               signed_out=why_signed_out(forget=True), break_glass=break_glass)
+    sso = None if break_glass else sso_route(form.email.data, next_path)
+    if sso is not None:
+        return redirect(sso)
     if not form.validate_on_submit():
-        return render_template("auth/login.html", form=form, next=next_path), 400
+        return render_template("auth/login.html", form=form, next=next_path,
+                               break_glass=break_glass), 400
     step = signin.password_step(form.email.data or "", form.password.data or "", client_ip(),
                                 next_path, PendingSignIn())
     if step.outcome is Outcome.THROTTLED and step.blocked is not None:
@@ -227,6 +240,8 @@ def login() -> ResponseReturnValue:
     if step.outcome is Outcome.UNVERIFIED and step.user is not None:
         return render_template("auth/unverified.html", email=step.user.email,
                                form=EmailForm()), 403
+    if step.outcome is Outcome.SSO_REQUIRED:
+        return redirect(url_for("sso.required", next=next_path))
     if step.outcome is Outcome.SECOND_FACTOR:
         return redirect(url_for("auth.login_2fa"))
     assert step.response is not None

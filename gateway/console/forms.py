@@ -231,3 +231,23 @@ class ManageAccountsForm(FlaskForm):
 
     confirm = BooleanField("I confirm: bring these accounts under this organization and "
                            "mail each person.", [DataRequired()])
+
+
+class SsoStartForm(FlaskForm):
+    """Identifier-first single sign-on: the work address (a GET: no state changes)."""
+
+    email = StringField("Work email", [DataRequired(), Length(max=320)], render_kw=_EMAIL)
+
+
+class SsoConnectionForm(FlaskForm):
+    """A connection's name and switch; its kind's settings are fields named by the kind
+    (``gateway.organizations.sso.kinds``), read from the same POST."""
+
+    name = StringField("Name", [DataRequired(), Length(max=100)],
+                       description="What members see on the sign-in choice, like \"Okta\".")
+    enabled = BooleanField("On: members can sign in through it", default=True)
+
+
+class SsoPolicyForm(FlaskForm):
+    enforced = BooleanField("Require single sign-on for managed accounts")
+    session_max_age = SelectField("Single sign-on session lifetime", choices=[])

@@ -78,6 +78,16 @@ EVENT_LABELS = {
     "organization_domain_verified": "Domain verified by DNS",
     "organization_domain_removed": "Domain removed from an organization",
     "organization_account_managed": "Account brought under an organization's management",
+    # Single sign-on (gateway.organizations.sso).
+    "login_refused_sso": "Sign-in refused: the organization requires single sign-on",
+    "sso_login_refused": "Single sign-on refused",
+    "sso_account_created": "Account created by single sign-on",
+    "organization_sso_connection_added": "Single sign-on connection added",
+    "organization_sso_connection_changed": "Single sign-on connection changed",
+    "organization_sso_connection_removed": "Single sign-on connection removed",
+    "organization_sso_enforced": "Single sign-on required for managed accounts",
+    "organization_sso_not_enforced": "Single sign-on no longer required",
+    "organization_sso_session_lifetime": "Single sign-on session lifetime changed",
 }
 
 

@@ -57,10 +57,12 @@ _DUMMY_HASH = OWASP_HASHER.hash("dummy password for constant-time checks")
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant-cost check; an unknown account still costs one hash verification."""
+    """Constant-cost check; an unknown account still costs one hash verification, and so
+    does an account without a password (``""``: made by single sign-on), which no password
+    opens, not even the dummy hash's own."""
     hasher = _hasher()
     try:
-        return hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -109,14 +109,20 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, auth_methods: list[str]) -> LoginSession:
-    """Sign ``user`` in with a brand-new session (no fixation: the old cookie is wiped)."""
+def start_session(
+    user: User, auth_methods: list[str], *, idp: str | None = None, max_age: int | None = None
+) -> LoginSession:
+    """Sign ``user`` in with a brand-new session (no fixation: the old cookie is wiped).
+    A single sign-on session names its identity provider (``idp``) and may live shorter
+    than the gateway's ``SESSION_MAX_AGE`` (``max_age``, the organization's policy)."""
     session.clear()
     token = secrets.token_urlsafe(32)
     record = LoginSession(
         id=_digest(token),
         user_id=user.id,
         auth_methods=",".join(auth_methods),
+        idp=idp,
+        max_age=max_age,
         ip_address=client_ip(),
         user_agent=user_agent(),
     )
@@ -169,7 +175,8 @@ def is_live(record: LoginSession) -> bool:
         return False
     now = utcnow()
     config = current_app.config
-    if now - record.created_at > timedelta(seconds=config["SESSION_MAX_AGE"]) or (
+    max_age = min(config["SESSION_MAX_AGE"], record.max_age or config["SESSION_MAX_AGE"])
+    if now - record.created_at > timedelta(seconds=max_age) or (
         now - record.last_seen_at > timedelta(seconds=config["SESSION_IDLE_TIMEOUT"])
     ):
         return False

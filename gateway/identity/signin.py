@@ -11,6 +11,12 @@ unit test a dict. It lives ``PENDING_2FA_SECONDS`` and dies with any password or
 Each step commits the request's unit of work once, at its end; failures are counted in the
 throttle's own transaction (``gateway.identity.throttle``), so they survive a request that
 breaks afterwards.
+
+Organizations may require single sign-on of the accounts they manage. Identity knows no
+organizations (the layers point the other way), so it asks a :data:`GATE_KEY` function the
+app factory installs (``gateway.organizations.sso.enforcement.gate``) and keeps the rule
+itself in :func:`finish`, which every way in passes: a gated account gets no session but the
+"use single sign-on" page, whatever the proof.
 """
 
 from __future__ import annotations
@@ -101,6 +107,43 @@ class PendingSignIn:
         return user, safe_return_path(pending.get("next"), default=url_for("console.home"))
 
 
+class Gate(enum.Enum):
+    """What an organization's enforced single sign-on leaves to an account's own sign-in."""
+
+    #: No rule: every way in.
+    OPEN = "open"
+    #: Only through the organization's identity provider (``fed`` in the methods).
+    SSO_ONLY = "sso_only"
+    #: An owner's break-glass: the password and a second factor proven now (no remembered
+    #: device), so a broken identity provider cannot lock the organization out.
+    BREAK_GLASS = "break_glass"
+
+
+#: ``app.extensions`` key of the ``User -> Gate`` function (absent: every account is OPEN).
+GATE_KEY = "gateway.sign_in_gate"
+#: The session method of a single sign-on (``gateway.organizations.sso.signin``).
+FEDERATED = "fed"
+#: Methods that prove a second factor now (a remembered ``device`` is not one).
+_SECOND_FACTORS = frozenset({"otp", "recovery", "hwk", "swk"})
+
+
+def gate(user: User) -> Gate:
+    check: Callable[[User], Gate] | None = current_app.extensions.get(GATE_KEY)
+    return Gate.OPEN if check is None else check(user)
+
+
+def gate_allows(user: User, methods: list[str]) -> bool:
+    """Whether the organization's rule lets ``methods`` start a session for ``user``."""
+    if FEDERATED in methods:
+        return True
+    rule = gate(user)
+    if rule is Gate.SSO_ONLY:
+        return False
+    if rule is Gate.BREAK_GLASS:
+        return "pwd" in methods and not _SECOND_FACTORS.isdisjoint(methods)
+    return True
+
+
 class Outcome(enum.Enum):
     THROTTLED = "throttled"
     REFUSED = "refused"
@@ -110,6 +153,8 @@ class Outcome(enum.Enum):
     DISABLED = "disabled"
     SECOND_FACTOR = "second_factor"
     SIGNED_IN = "signed_in"
+    #: Right password, but the account's organization requires single sign-on.
+    SSO_REQUIRED = "sso_required"
 
 
 @dataclass(frozen=True)
@@ -158,9 +203,16 @@ def password_step(
     if not user.is_verified:  # no rehash: it would end the links mailed for this sign-up
         db().commit()
         return Step(Outcome.UNVERIFIED, user)
+    rule = gate(user)
+    if rule is Gate.SSO_ONLY or (rule is Gate.BREAK_GLASS and not user.has_second_factor):
+        audit.record("login_refused_sso", user.id, stage="password")
+        db().commit()
+        return Step(Outcome.SSO_REQUIRED, user)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    if user.has_second_factor and devices.remembered_device(user) is not None:
+    # Break-glass proves a second factor now: a remembered browser does not skip it.
+    if (user.has_second_factor and rule is Gate.OPEN
+            and devices.remembered_device(user) is not None):
         # A remembered browser skips the second factor only: the password was just checked.
         throttle.record_success(account)
         return Step(Outcome.SIGNED_IN, user, response=finish(user, ["pwd", "device"], next_path))
@@ -203,11 +255,20 @@ def passkey_step(user: User, amr: list[str], next_path: str) -> Step:
     return Step(Outcome.SIGNED_IN, user, response=finish(user, amr, next_path))
 
 
-def finish(user: User, methods: list[str], next_path: str, *, remember: bool = False) -> Response:
+def finish(
+    user: User, methods: list[str], next_path: str, *, remember: bool = False,
+    idp: str | None = None, max_age: int | None = None,
+) -> Response:
     """Start the session; note the device (a notice when it is new, remembered when asked);
     after a recovery code, show how many are left before going on to ``next_path``. Commits
-    the request's unit of work."""
-    start_session(user, methods)
+    the request's unit of work. An account whose organization requires single sign-on gets
+    the page that says so instead of a session (:func:`gate_allows`). ``idp`` and ``max_age``:
+    a single sign-on's identity provider and the organization's session lifetime."""
+    if not gate_allows(user, methods):
+        audit.record("login_refused_sso", user.id, methods=methods)
+        db().commit()
+        return redirect(url_for("sso.required"))
+    start_session(user, methods, idp=idp, max_age=max_age)
     response = redirect(next_path)
     if "recovery" in methods:  # spending it sent the notice (gateway.identity.factors)
         remaining = remaining_recovery_codes(user)
@@ -219,6 +280,9 @@ def finish(user: User, methods: list[str], next_path: str, *, remember: bool = F
     if remember:
         audit.record("device_remembered", user.id, device=device.name)
     LOGINS.labels("success").inc()
-    audit.record("login", user.id, methods=methods, device=device.name)
+    if idp is None:
+        audit.record("login", user.id, methods=methods, device=device.name)
+    else:
+        audit.record("login", user.id, methods=methods, device=device.name, idp=idp)
     db().commit()
     return response

@@ -25,7 +25,7 @@ SECURITY_EVENTS = frozenset({
     "authenticator_removed", "recovery_code_used", "recovery_codes_regenerated",
     "passkey_added", "passkey_removed", "passkey_counter_regression",
     "password_changed", "password_reset", "sessions_revoked_all", "email_changed",
-    "2fa_reset", "account_disabled", "account_enabled",
+    "2fa_reset", "account_disabled", "account_enabled", "login_refused_sso",
 })
 LIMIT = 200
 

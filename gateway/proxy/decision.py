@@ -46,6 +46,8 @@ class Principal:
     product_user_id: str | None
     #: Every product this person is linked to (the Product Switcher's state, in the assertion).
     linked: frozenset[str] = frozenset()
+    #: The identity provider's issuer of a single sign-on session (the ``idp`` claim).
+    idp: str | None = None
 
 
 class SessionReader(Protocol):

@@ -136,4 +136,5 @@ def load_principal(product: Product, token: object) -> Principal | None:
         auth_methods=tuple(m for m in record.auth_methods.split(",") if m),
         product_user_id=product_user_id,
         linked=frozenset(links),
+        idp=record.idp,
     )

@@ -36,6 +36,7 @@ def session_claims(
     session_id: str,
     auth_methods: Sequence[str],
     links: Mapping[str, bool] | None = None,
+    idp: str | None = None,
 ) -> bytes:
     """The claims that stay the same for one person, session and product, as a JSON object:
     built once per session and product (:class:`Signer`), spliced by :func:`_signed` with the
@@ -49,6 +50,8 @@ def session_claims(
         "sid": session_id,
         "amr": list(auth_methods),
     }
+    if idp is not None:
+        claims["idp"] = idp
     if links is not None:
         claims["lnk"] = {str(name): bool(linked) for name, linked in links.items()}
     return _json(claims)
@@ -197,6 +200,7 @@ class Signer:
                 auth_methods=principal.auth_methods,
                 links={p.name: p.name in principal.linked or not p.has_accounts
                        for p in self.table},
+                idp=principal.idp,
             )
             with self._lock:
                 if len(self._fixed) >= _SESSIONS_REMEMBERED:

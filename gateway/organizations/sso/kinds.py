@@ -1,0 +1,85 @@
+"""The kinds of single sign-on connection, as data: each names its settings (the owner's form
+is built from them) and checks what an owner submits before it is stored.
+
+A protocol module declares its :class:`Kind`; :data:`KINDS` lists them. SAML is a placeholder
+here (its settings are kept, sign-in through it is not offered) until its protocol module
+takes its place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from gateway.organizations.errors import Refused
+from gateway.organizations.sso import oidc
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One setting of a kind, as the owner's form shows it. A ``secret`` is stored sealed,
+    never shown back; left empty on an edit, the stored one stays."""
+
+    name: str
+    label: str
+    input: str = "text"  # "text", "url", "secret" or "textarea"
+    description: str = ""
+    max_length: int = 2000
+
+    @property
+    def secret(self) -> bool:
+        return self.input == "secret"
+
+
+#: (submitted values, the stored config or {} for a new connection) -> the config to store;
+#: raises ``Refused`` with the reason in words.
+ConfigCheck = Callable[[Mapping[str, str], Mapping[str, object]], dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    title: str
+    fields: tuple[ConfigField, ...]
+    checked_config: ConfigCheck
+    #: Whether sign-in through this kind works in this build.
+    available: bool = True
+
+
+def _saml_placeholder(values: Mapping[str, str], previous: Mapping[str, object]
+                      ) -> dict[str, object]:
+    metadata = values.get("idp_metadata", "").strip() or str(previous.get("idp_metadata", ""))
+    if not metadata:
+        raise Refused("Paste the identity provider's SAML metadata (XML).")
+    return {"idp_metadata": metadata}
+
+
+OIDC = Kind(
+    name="oidc", title="OpenID Connect",
+    fields=(
+        ConfigField("issuer", "Issuer URL", "url",
+                    "The identity provider's issuer; its discovery document is read from "
+                    "<issuer>/.well-known/openid-configuration.", 500),
+        ConfigField("client_id", "Client ID", "text", "", 255),
+        ConfigField("client_secret", "Client secret", "secret",
+                    "Leave empty for a public client (PKCE alone).", 500),
+    ),
+    checked_config=oidc.checked_config,
+)
+SAML = Kind(
+    name="saml", title="SAML 2.0",
+    fields=(ConfigField("idp_metadata", "Identity provider metadata (XML)", "textarea",
+                        "", 200_000),),
+    checked_config=_saml_placeholder,
+    available=False,
+)
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (OIDC, SAML)}
+
+
+def kind_of(value: object) -> Kind | None:
+    return KINDS.get(value) if isinstance(value, str) else None
+
+
+def usable() -> list[str]:
+    """The kinds sign-in can go through in this build."""
+    return [kind.name for kind in KINDS.values() if kind.available]
