@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
+from config.gateway import GatewayTestSwitches
 from gateway import background, create_app
 from gateway import db as gateway_db
 from gateway.db import new_session
@@ -32,7 +33,8 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 _APPS: list[Flask] = []
 
 
-def make_app(database_url: str, *, background_work: bool = False, **overrides: Any) -> Flask:
+def make_app(database_url: str, *, background_work: bool = False,
+             switches: GatewayTestSwitches = switches_for.GATEWAY, **overrides: Any) -> Flask:
     settings = {
         "APP_ENV": "test",
         "DATABASE_URL": database_url,
@@ -41,8 +43,8 @@ def make_app(database_url: str, *, background_work: bool = False, **overrides: A
         "ASSERTION_KEY_DIR": shared_store().folder,
     }
     settings.update(overrides)
-    switches = dataclasses.replace(switches_for.GATEWAY, background_work=background_work)
-    application = create_app(settings, switches)
+    application = create_app(settings, dataclasses.replace(switches,
+                                                           background_work=background_work))
     _APPS.append(application)
     return application
 

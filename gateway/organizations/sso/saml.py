@@ -38,7 +38,6 @@ import functools
 import hashlib
 import ipaddress
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -247,14 +246,6 @@ def read_idp_metadata(document: str | bytes) -> IdentityProvider:
     if not store.certs(entity_id, "idpsso", "signing"):
         raise InvalidMetadata("The metadata has no signing certificate for the identity provider.")
     return IdentityProvider(entity_id=entity_id, sso_url=locations[0], metadata=document)
-
-
-def checked_config(values: Mapping[str, str], previous: Mapping[str, object]
-                   ) -> dict[str, object]:
-    """A connection's stored config from the owner's form (``previous`` when editing)."""
-    document = values.get("idp_metadata", "").strip() or str(previous.get("idp_metadata", ""))
-    idp = read_idp_metadata(document)  # its InvalidMetadata is a Refused
-    return {"idp_metadata": idp.metadata, "idp_entity_id": idp.entity_id}
 
 
 def _client(sp: ServiceProvider, idp: IdentityProvider) -> Saml2Client:
