@@ -210,11 +210,13 @@ def form_action(page: str) -> str:
 
 
 @contextmanager
-def saml_idp(directory: Path) -> Iterator[SamlIdp]:
-    """The IdP on a free loopback port, in a thread of the test process."""
+def saml_idp(directory: Path, host: str = "127.0.0.1") -> Iterator[SamlIdp]:
+    """The IdP on a free loopback port, in a thread of the test process; ``host`` is the
+    name its URLs use (``localhost`` puts it on another site than a gateway at 127.0.0.1,
+    as a real IdP is: a browser then sends no SameSite=Lax cookie with its form)."""
     holder: dict[str, SamlIdp] = {}
     server = make_server("127.0.0.1", 0, lambda e, s: holder["idp"].wsgi(e, s), threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
+    base_url = f"http://{host}:{server.server_port}"
     entity_id = f"{base_url}/metadata"
     key, cert = key_and_certificate(directory, "idp")
     other_key, other_cert = key_and_certificate(directory, "impostor")
