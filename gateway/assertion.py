@@ -12,7 +12,9 @@ one rate-limited refresh) or reads a pinned copy (:class:`JwksFile`, air-gapped 
 Claims: ``iss`` (the gateway's public URL), ``aud`` (the product), ``sub`` (Console user),
 ``email``, ``puid`` (product user), ``sid`` (gateway session), ``amr`` (RFC 8176), ``iat``,
 ``exp`` (at most 60 s later), ``jti``, ``htm``/``htp`` (method and path as the product receives
-them), ``lnk`` (optional: product -> linked, for the Product Switcher), ``fwd`` (optional: the
+them), ``idp`` (optional: the identity provider's issuer when the person signed in through their
+organization's single sign-on; ``amr`` then starts with ``fed``), ``lnk`` (optional: product ->
+linked, for the Product Switcher), ``fwd`` (optional: the
 X-Forwarded-* values sent with the request, ``{"for", "proto", "host", "prefix"}``; a product
 believes those headers only as signed here or, on public paths that carry no assertion, in the
 ``X-Forwarded-Signature`` proof, a JWT typed ``fwd+jwt``: see ``verify_forwarded``).
@@ -146,6 +148,8 @@ class Identity:
     #: The X-Forwarded-* values the gateway sent with this request (``fwd``: ``{"for": ...,
     #: "proto": ..., "host": ..., "prefix": ...}``); None when the assertion has no such claim.
     forwarded: Mapping[str, str] | None = field(default=None, compare=False)
+    #: The identity provider of a single sign-on (``idp``); None for the gateway's own sign-in.
+    idp: str | None = field(default=None, compare=False)
 
 
 class KeySource(Protocol):
@@ -333,6 +337,7 @@ class AssertionVerifier:
                 assertion_id=_text(claims["jti"]),
                 links=_links(claims.get("lnk")),
                 forwarded=_forwarded(claims.get("fwd")),
+                idp=None if claims.get("idp") is None else _text(claims["idp"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidAssertion("malformed assertion") from exc

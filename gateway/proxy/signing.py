@@ -91,15 +91,17 @@ def sign_assertion(
     links: Mapping[str, bool] | None = None,
     forwarded: Mapping[str, str] | None = None,
     now: int | None = None,
+    idp: str | None = None,
 ) -> str:
     """The compact JWS for one upstream request (``method`` and ``path`` as the product
     receives them). ``links`` (``lnk``) tells the product which products this person is
     linked to, so it renders the Product Switcher itself. ``forwarded`` (``fwd``): the
-    X-Forwarded-* values sent with it, so no separate ``X-Forwarded-Signature`` is needed."""
+    X-Forwarded-* values sent with it, so no separate ``X-Forwarded-Signature`` is needed.
+    ``idp`` (``idp``): the identity provider of a single sign-on session."""
     fixed = session_claims(
         issuer=issuer, product=product, console_user_id=console_user_id, email=email,
         product_user_id=product_user_id, session_id=session_id, auth_methods=auth_methods,
-        links=links,
+        links=links, idp=idp,
     )
     return assertion_from(fixed, key, method=method, path=path, lifetime=lifetime,
                           forwarded=forwarded, now=now)

@@ -106,6 +106,7 @@ METHOD_WORDS = {
     "hwk": "passkey",
     "swk": "passkey",
     "device": "remembered device",
+    "fed": "single sign-on",
 }
 
 

@@ -2,7 +2,7 @@
 (pysaml2's IdP side, tests/support/saml_idp.py): the browser's two hops are real HTTP (the
 redirect to the IdP, the IdP's auto-posting form); what the form would post is handed to the
 SP's ``consume``. Each refusal case is something an IdP, broken or hostile, really sends;
-the sign-in journey through the gateway's routes is in test_saml_signin.py."""
+the sign-in through the gateway's routes is test_saml_signin.py."""
 
 from __future__ import annotations
 

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from gateway.db import new_session
 from gateway.models import AuditEvent, LoginSession, SsoConnection, User
 from tests.organizations.conftest import People, Person
+from tests.organizations.sso.test_saml_protocol import xsw_before, xsw_wrapped_in_forged
 from tests.organizations.test_domains import verified_org
-from tests.organizations.test_saml_protocol import xsw_before, xsw_wrapped_in_forged
 from tests.support import switches
 from tests.support.console import make_app
 from tests.support.dns_zone import Zone
