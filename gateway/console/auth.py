@@ -32,6 +32,7 @@ from gateway.console.forms import (
     RecoveryCodeForm,
     SignupForm,
 )
+from gateway.console.sso import continue_to
 from gateway.console.sso import route_for as sso_route
 from gateway.identity import signin, throttle
 from gateway.identity import signup as signups
@@ -221,7 +222,7 @@ def login() -> ResponseReturnValue:
                                signed_out=why_signed_out(forget=True), break_glass=break_glass)
     sso = None if break_glass else sso_route(form.email.data, next_path)
     if sso is not None:
-        return redirect(sso)
+        return continue_to(sso)
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next=next_path,
                                break_glass=break_glass), 400

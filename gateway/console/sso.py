@@ -11,7 +11,7 @@ what to do (4xx, or 502 when the identity provider does not answer), never a 500
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
@@ -38,6 +38,13 @@ def problem(message: str, status: int = 400, *, email: str | None = None) -> tup
     """The page of a refused or failed single sign-on: what happened, and the ways on."""
     return render_template("sso/problem.html", message=message, email=email,
                            status=status), status
+
+
+def continue_to(url: str) -> str:
+    """The page that moves on to ``url`` (an identity provider's start) by itself. A form
+    (the sign-in page, ``/sso/start``) cannot redirect there: browsers hold the redirect
+    chain of a form to the Content-Security-Policy's ``form-action 'self'``."""
+    return render_template("sso/continue.html", url=url)
 
 
 def start_url(connection: SsoConnection, next_to: str) -> str | None:
@@ -82,7 +89,7 @@ def start() -> ResponseReturnValue:
         return problem("Single sign-on is not set up for addresses at that domain. Sign in "
                        "with your password instead.", 404, email=address)
     if len(choices) == 1:
-        return redirect(choices[0][1])
+        return continue_to(choices[0][1])
     return render_template("sso/choose.html", choices=choices, email=address)
 
 

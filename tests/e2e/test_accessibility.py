@@ -233,6 +233,10 @@ def crawl_console_signed_out(crawl: Crawl, stack: Stack) -> None:
         ("/no-such-page", "not-found"),
         ("/forgot-password", "forgot-password"),
         ("/reset-password?token=not-a-token", "reset-link-problem"),
+        ("/login?break_glass=1", "login-break-glass"),
+        ("/sso/start", "sso-start"),
+        ("/sso/start?email=someone@no-sso.example", "sso-problem"),
+        ("/sso/required", "sso-required"),
     ]:
         page.goto(gateway + path)
         crawl.check(page, "console-" + name)
@@ -327,6 +331,8 @@ def crawl_organization(crawl: Crawl, page: Any, gateway: str) -> None:
     crawl.check(page, "console-organization-audit")
     page.goto(page.url.removesuffix("/audit") + "/managed")
     crawl.check(page, "console-organization-managed")
+    page.goto(page.url.removesuffix("/managed") + "/sso")
+    crawl.check(page, "console-organization-sso")
 
 
 def crawl_email_change(crawl: Crawl, stack: Stack) -> None:

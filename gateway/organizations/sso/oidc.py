@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from authlib.oidc.core import CodeIDToken
 from flask import current_app
@@ -249,6 +250,8 @@ def _exchange(client: Client, metadata: Mapping[str, Any], redirect_uri: str, co
     except OAuthError as refused:
         raise FlowRefused("token_refused", "The identity provider refused to complete the "
                           f"sign-in ({str(refused.error)[:100]}). Start again.") from None
+    except AuthlibBaseError:  # an answer Authlib cannot read as a token (no token type, ...)
+        raise IdpUnavailable("its token answer is not a token") from None
     except requests.RequestException as failure:
         raise IdpUnavailable(f"no answer ({type(failure).__name__})") from None
     except ValueError:
@@ -260,7 +263,10 @@ def _exchange(client: Client, metadata: Mapping[str, Any], redirect_uri: str, co
 
 def _id_token(client: Client, metadata: Mapping[str, Any], token: Mapping[str, Any],
               nonce: str) -> CodeIDToken:
-    keys = KeySet.import_key_set(_get(metadata["jwks_uri"]))  # type: ignore[arg-type]
+    try:
+        keys = KeySet.import_key_set(_get(metadata["jwks_uri"]))  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError):
+        raise IdpUnavailable("its key set (jwks_uri) cannot be read") from None
     offered = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [a for a in ALGORITHMS if a in offered]
     try:

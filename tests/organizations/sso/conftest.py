@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyotp
 import pytest
@@ -25,9 +24,10 @@ from tests.organizations.test_domains import verified_org
 from tests.support.console import PASSWORD, Actions, current_code
 from tests.support.dns_zone import Zone
 from tests.support.oidc_idp import OpenIdProvider, openid_provider
+from tests.support.sso import CLIENT_ID, CLIENT_SECRET, local, sso_sign_in
 
-CLIENT_ID = "unified-login-gateway"
-CLIENT_SECRET = "a-client-secret-the-provider-issued-0123456789"
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "local", "sso_sign_in"]
+
 #: The provider's people: login -> the address it asserts.
 ACCOUNTS: dict[str, dict[str, Any]] = {
     "owner": {"email": "owner@example.com", "email_verified": True},
@@ -136,23 +136,6 @@ def next_code(secret: str) -> str:
     """The authenticator's code of the next time step (the current one may be spent: codes
     are single-use, and RFC 6238's one step of tolerance accepts the next)."""
     return pyotp.TOTP(secret).at(int(time.time()) + 30)
-
-
-def sso_sign_in(client: FlaskClient, idp: OpenIdProvider, email: str, login: str,
-                next: str = "") -> TestResponse:
-    """A browser types ``email`` for single sign-on, signs in as ``login`` at the provider,
-    and comes back: the gateway's answer to the callback."""
-    start = client.get("/sso/start", query_string={"email": email, "next": next})
-    assert start.status_code == 302, start.text
-    go = client.get(start.location)
-    assert go.status_code == 302, go.text
-    assert go.location.startswith(idp.issuer), go.location
-    return client.get(local(idp.sign_in(go.location, login)))
-
-
-def local(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + ("?" + parts.query if parts.query else "")
 
 
 def signed_in_page(client: FlaskClient) -> str | None:

@@ -5,6 +5,10 @@ that does not answer), each with a page that says what happened and no session."
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import pytest
 from flask import Flask
 
 from gateway.organizations.sso.signin import TAKEOVER
@@ -17,6 +21,7 @@ from tests.organizations.sso.conftest import (
     connection_ids,
     events,
     local,
+    password_person,
     redirect_uri,
     sessions,
     signed_in_page,
@@ -25,6 +30,7 @@ from tests.organizations.sso.conftest import (
 from tests.organizations.test_domains import add_domain, txt_value, verify
 from tests.support.console import PASSWORD
 from tests.support.dns_zone import Zone
+from tests.support.sso import continue_url
 
 
 def test_a_new_person_signs_in_through_the_idp_and_gets_an_account(
@@ -53,9 +59,8 @@ def test_the_login_page_sends_an_address_at_the_domain_to_the_idp(
     token = form.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     typed = browser.post("/login", data={"csrf_token": token, "email": "Ann@Example.com",
                                          "password": "", "next": "/settings"})
-    assert typed.status_code == 302
-    assert typed.location.startswith(f"/sso/oidc/{sso_org.connection}/start")
-    go = browser.get(typed.location)
+    assert continue_url(typed).startswith(f"/sso/oidc/{sso_org.connection}/start")
+    go = browser.get(continue_url(typed))
     assert go.location.startswith(sso_org.idp.issuer + "/auth?")
     assert "code_challenge_method=S256" in go.location and "nonce=" in go.location
     back = browser.get(local(sso_org.idp.sign_in(go.location, "ann")))
@@ -82,7 +87,7 @@ def test_a_product_handoff_of_an_address_at_the_domain_goes_to_the_idp(
 def test_an_existing_account_at_the_domain_comes_under_the_organization(
     app: Flask, sso_org: SsoOrg, people: People
 ) -> None:
-    bob = people("bob@example.com")
+    bob = password_person(app, "bob@example.com")
     browser = app.test_client()
     back = sso_sign_in(browser, sso_org.idp, "bob@example.com", "bob")
     assert back.status_code == 302
@@ -108,7 +113,7 @@ def test_an_unconfirmed_sign_up_at_the_address_loses_the_password_it_was_started
 
 def test_a_tampered_state_is_refused(app: Flask, sso_org: SsoOrg) -> None:
     browser = app.test_client()
-    go = browser.get(browser.get("/sso/start?email=ann@example.com").location)
+    go = browser.get(continue_url(browser.get("/sso/start?email=ann@example.com")))
     back = sso_org.idp.sign_in(go.location, "ann")
     state = back.split("state=")[1].split("&")[0]
     tampered = local(back).replace(f"state={state}", "state=" + "A" * len(state))
@@ -122,7 +127,7 @@ def test_a_tampered_state_is_refused(app: Flask, sso_org: SsoOrg) -> None:
 
 def test_a_callback_cannot_be_used_twice_or_in_another_browser(app: Flask, sso_org: SsoOrg) -> None:
     browser = app.test_client()
-    go = browser.get(browser.get("/sso/start?email=ann@example.com").location)
+    go = browser.get(continue_url(browser.get("/sso/start?email=ann@example.com")))
     back = local(sso_org.idp.sign_in(go.location, "ann"))
     assert app.test_client().get(back).status_code == 400  # not started there
     assert browser.get(back).status_code == 302
@@ -165,9 +170,9 @@ def test_an_address_the_idp_has_not_verified_is_refused(app: Flask, sso_org: Sso
 
 def test_an_idp_that_does_not_answer_gets_a_clear_page(app: Flask, sso_org: SsoOrg) -> None:
     browser = app.test_client()
-    start = browser.get("/sso/start?email=ann@example.com")
+    start = continue_url(browser.get("/sso/start?email=ann@example.com"))
     sso_org.idp.stop()
-    answer = browser.get(start.location)
+    answer = browser.get(start)
     assert answer.status_code == 502
     assert "did not answer" in answer.text and "Traceback" not in answer.text
 
@@ -178,7 +183,7 @@ def test_an_idp_asserting_an_address_outside_its_verified_domains_is_refused(
     """The organization's own identity provider asserts an address at a domain it has not
     verified: refused, nothing made."""
     browser = app.test_client()
-    go = browser.get(browser.get("/sso/start?email=ann@example.com").location)
+    go = browser.get(continue_url(browser.get("/sso/start?email=ann@example.com")))
     answer = browser.get(local(sso_org.idp.sign_in(go.location, "outsider")))
     assert answer.status_code == 403 and TAKEOVER in answer.text
     assert account(app, "zoe@elsewhere.test") is None and signed_in_page(browser) is None
@@ -211,7 +216,7 @@ def test_another_organizations_idp_cannot_sign_in_an_address_at_this_domain(
     sso_org.idp.register("corp-client", CLIENT_SECRET, redirect_uri(boss, corp, corp_connection))
     before = len(sessions(app, "ann@example.com"))
     browser = app.test_client()
-    go = browser.get(browser.get("/sso/start?email=anyone@corp.test").location)
+    go = browser.get(continue_url(browser.get("/sso/start?email=anyone@corp.test")))
     assert "client_id=corp-client" in go.location
     answer = browser.get(local(sso_org.idp.sign_in(go.location, "mallory")))
     assert answer.status_code == 403 and TAKEOVER in answer.text
@@ -220,3 +225,20 @@ def test_another_organizations_idp_cannot_sign_in_an_address_at_this_domain(
     user = account(app, "ann@example.com")
     assert user is not None and user.managed_by_id == sso_org.org
     assert "Single sign-on refused" in boss.client.get(f"/organizations/{corp}/audit").text
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda q: q.replace("iss=", "iss=https%3A%2F%2Fidp.attacker.test&x="), "another identity"),
+    (lambda q: re.sub(r"code=[^&]+", "error=access_denied", q), "did not sign you in"),
+    (lambda q: re.sub(r"code=[^&]+", "code=" + "x" * 3000, q), "has no code"),
+    (lambda q: re.sub(r"code=[^&]+", "code=forged", q), "refused to complete"),
+], ids=["mixed-up-issuer", "idp-error", "huge-code", "forged-code"])
+def test_hostile_callbacks_get_a_clear_refusal(
+    app: Flask, sso_org: SsoOrg, change: Any, words: str
+) -> None:
+    browser = app.test_client()
+    go = browser.get(continue_url(browser.get("/sso/start?email=ann@example.com")))
+    back = local(sso_org.idp.sign_in(go.location, "ann"))
+    answer = browser.get(change(back))
+    assert answer.status_code == 400 and words in answer.text
+    assert signed_in_page(browser) is None

@@ -11,18 +11,6 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.organizations.conftest import People
-from tests.organizations.sso.conftest import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    add_oidc_connection,
-    connection_ids,
-    local,
-    owner_with_totp,
-    redirect_uri,
-    sso_sign_in,
-)
-from tests.organizations.test_domains import verified_org
 from tests.support.apps import dispose
 from tests.support.console import make_app
 from tests.support.dns_zone import Zone, dns_zone
@@ -39,6 +27,7 @@ from tests.support.product_servers import (
     product_login,
     switcher_state,
 )
+from tests.support.sso import local, set_up_organization, sso_sign_in
 
 ACCOUNTS = {
     "alice": {"email": "alice@example.com", "email_verified": True},
@@ -65,11 +54,7 @@ def gateway(database_url: str, products: dict[str, RunningProduct], tmp_path: An
     the provider) set up through its owner's pages."""
     app = make_app(database_url, **gateway_settings(products, tmp_path),
                    DNS_RESOLVER=zone.address)
-    owner, _ = owner_with_totp(app, "owner@corp.test")
-    org = verified_org(People(app), zone, owner)
-    assert add_oidc_connection(owner, org, idp.issuer).status_code == 302
-    [connection] = connection_ids(owner, org)
-    idp.register(CLIENT_ID, CLIENT_SECRET, redirect_uri(owner, org, connection))
+    set_up_organization(app, zone, idp)
     yield app
     dispose(app)
 
