@@ -3,8 +3,8 @@ IdP (pysaml2's IdP side, tests/support/saml_idp.py) on another site (``localhost
 gateway's ``127.0.0.1``), so the IdP's form reaches the ACS as a real cross-site POST without
 the SameSite=Lax session cookie, and the ACS's own page posts it on. The organization, its
 verified domain (over DNS from a loopback server) and the connection are set up through the
-services; the journey is the person's: the work address handed to the gateway, the IdP's
-answer, the Console signed in."""
+services; the journey is the person's: type the work address, the IdP's answer, the
+Console signed in."""
 
 from __future__ import annotations
 
@@ -68,9 +68,10 @@ def gateway(database_url: str, idp: SamlIdp) -> Iterator[str]:
 def test_a_member_signs_in_through_the_saml_idp_in_a_browser(
         gateway: str, idp: SamlIdp, browser_page: Steps) -> None:
     page: Any = browser_page.page
-    # The identifier-first address, as a product's login page hands it over (a link; see
-    # the report on CSP form-action for the typed form).
-    page.goto(gateway + "/sso/start?email=bea%40example.com")
+    page.goto(gateway + "/sso/start")
+    page.get_by_label("Work email").fill("bea@example.com")
+    browser_page.shot("work-address")
+    page.get_by_role("button", name="Continue").click()
     # The IdP answers at once (its own login is not the test's); its form posts to the ACS
     # cross-site, whose page posts it on from the gateway's origin; the person lands in the
     # Console, signed in.
