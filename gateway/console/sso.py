@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from gateway.console.forms import SsoStartForm
 from gateway.identity.addresses import canonical_email
+from gateway.identity.sessions import current_record
 from gateway.models import SsoConnection
 from gateway.organizations.sso import connections
 from gateway.organizations.sso.identity import SsoIdentity
@@ -47,13 +48,14 @@ def continue_to(url: str) -> str:
     return render_template("sso/continue.html", url=url)
 
 
-def start_url(connection: SsoConnection, next_to: str) -> str | None:
+def start_url(connection: SsoConnection, next_to: str, reauth: bool = False) -> str | None:
     """Where a browser goes to sign in through ``connection`` (None: its kind has no
-    sign-in in this build)."""
+    sign-in in this build); ``reauth``: to confirm it is the person (query ``reauth=1``)."""
     endpoint = START_ENDPOINTS.get(connection.kind)
     if endpoint is None or endpoint not in current_app.view_functions:
         return None
-    return url_for(endpoint, connection_id=connection.id, next=next_to)
+    return url_for(endpoint, connection_id=connection.id, next=next_to,
+                   reauth="1" if reauth else None)
 
 
 def route_for(email: object, next_to: str) -> str | None:
@@ -84,7 +86,8 @@ def start() -> ResponseReturnValue:
         form.email.errors = ["Enter your work email address, like name@example.com."]
         return render_template("sso/start.html", form=form, next=to), 400
     found = connections.connections_for_domain(address.rsplit("@", 1)[1])
-    choices = [(c, url) for c in found if (url := start_url(c, to)) is not None]
+    reauth = request.values.get("reauth") == "1"
+    choices = [(c, url) for c in found if (url := start_url(c, to, reauth)) is not None]
     if not choices:
         return problem("Single sign-on is not set up for addresses at that domain. Sign in "
                        "with your password instead.", 404, email=address)
@@ -102,11 +105,14 @@ def required() -> ResponseReturnValue:
 
 
 def signed_in_through(identity: SsoIdentity, connection: SsoConnection,
-                      next_to: str) -> ResponseReturnValue:
-    """Every protocol's callback ends here: the session, or the page saying why not."""
+                      next_to: str, *, reauth: bool = False) -> ResponseReturnValue:
+    """Every protocol's callback ends here: the session (or, for ``reauth``, the browser's
+    session confirmed), or the page saying why not."""
+    record = current_record() if reauth else None
     try:
         return complete_sso_signin(identity, connection,
-                                   safe_return_path(next_to, default=url_for("console.home")))
+                                   safe_return_path(next_to, default=url_for("console.home")),
+                                   reauthenticating=record)
     except SsoRefused as refused:
         return problem(refused.message, 403)
 

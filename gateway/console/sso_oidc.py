@@ -34,7 +34,8 @@ def start(connection_id: str) -> ResponseReturnValue:
         return connection
     try:
         url = oidc.begin(connection.id, connections.settings(connection),
-                         redirect_uri(connection.id), next_path(), session)
+                         redirect_uri(connection.id), next_path(), session,
+                         reauth=http_request.args.get("reauth") == "1")
     except oidc.IdpUnavailable as failure:
         return problem(UNAVAILABLE.format(failure), 502)
     return redirect(url)
@@ -48,10 +49,10 @@ def callback(connection_id: str) -> ResponseReturnValue:
     answer = {key: value for key, value in http_request.args.items()
               if key in ("code", "state", "error", "iss")}
     try:
-        identity, next_to = oidc.complete(connection.id, connections.settings(connection),
-                                          redirect_uri(connection.id), answer, session)
+        done = oidc.complete(connection.id, connections.settings(connection),
+                             redirect_uri(connection.id), answer, session)
     except oidc.FlowRefused as refused:
         return problem(refuse(connection, refused.reason, refused.message).message, 400)
     except oidc.IdpUnavailable as failure:
         return problem(UNAVAILABLE.format(failure), 502)
-    return signed_in_through(identity, connection, next_to)
+    return signed_in_through(done.identity, connection, done.next_path, reauth=done.reauth)

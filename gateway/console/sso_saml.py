@@ -48,7 +48,8 @@ def start(connection_id: str) -> ResponseReturnValue:
         return connection
     try:
         url = saml_flow.begin(connection.id, connections.settings(connection),
-                              service_provider(connection.id), next_path(), session)
+                              service_provider(connection.id), next_path(), session,
+                              reauth=http_request.args.get("reauth") == "1")
     except SamlRefused as refused:
         return problem(refuse(connection, refused.reason, refused.message).message, 502)
     return redirect(url)
@@ -66,8 +67,8 @@ def acs(connection_id: str) -> ResponseReturnValue:
         return render_template("sso/saml_post.html", saml_response=answer,
                                action=url_for("sso_saml.acs", connection_id=connection.id))
     try:
-        identity, next_to = saml_flow.complete(connection.id, connections.settings(connection),
-                                               service_provider(connection.id), answer, session)
+        done = saml_flow.complete(connection.id, connections.settings(connection),
+                                  service_provider(connection.id), answer, session)
     except SamlRefused as refused:
         return problem(refuse(connection, refused.reason, refused.message).message, 400)
-    return signed_in_through(identity, connection, next_to)
+    return signed_in_through(done.identity, connection, done.next_path, reauth=done.reauth)

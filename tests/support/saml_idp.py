@@ -64,6 +64,9 @@ class Misbehaviour:
     destination: str | None = None
     recipient: str | None = None
     name_id_format: str = NAMEID_FORMAT_EMAILADDRESS
+    #: When the IdP says it authenticated the person (AuthnInstant), from now: in the past,
+    #: an IdP that did not ask again (a ForceAuthn ignored).
+    authenticated_at: timedelta = timedelta(0)
 
 
 def key_and_certificate(directory: Path, name: str) -> tuple[Path, Path]:
@@ -109,8 +112,10 @@ class SamlIdp:
     #: Who is signed in at the IdP (the NameID it asserts).
     person: str = "ada@acme.test"
     misbehave: Misbehaviour = field(default_factory=Misbehaviour)
-    #: The ids of the AuthnRequests it received, in order.
+    #: The ids of the AuthnRequests it received, in order, and whether each asked that the
+    #: person be authenticated again (ForceAuthn).
     requests: list[str] = field(default_factory=list)
+    forced: list[bool] = field(default_factory=list)
 
     @property
     def metadata(self) -> str:
@@ -133,6 +138,7 @@ class SamlIdp:
         """(ACS URL, signed response XML) for a received HTTP-Redirect ``SAMLRequest``."""
         request = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT).message
         self.requests.append(request.id)
+        self.forced.append(str(request.force_authn).lower() == "true")
         return self.issue(request.id, request.assertion_consumer_service_url,
                           request.issuer.text)
 
@@ -157,6 +163,8 @@ class SamlIdp:
             data.not_on_or_after = (now + bad.valid_until).strftime(stamp)
             if bad.recipient is not None:
                 data.recipient = bad.recipient
+        for statement in assertion.authn_statement:
+            statement.authn_instant = (now + bad.authenticated_at).strftime(stamp)
         if bad.audience is not None:
             assertion.conditions.audience_restriction[0].audience[0].text = bad.audience
         if bad.destination is not None:

@@ -174,17 +174,30 @@ class Client:
 # ----- the flow ------------------------------------------------------------------------------
 
 def begin(connection_id: str, config: Mapping[str, object], redirect_uri: str,
-          next_path: str, store: MutableMapping[str, Any]) -> str:
-    """The identity provider's authorization URL; the flow's secrets wait in ``store``."""
+          next_path: str, store: MutableMapping[str, Any], *, reauth: bool = False) -> str:
+    """The identity provider's authorization URL; the flow's secrets wait in ``store``.
+    ``reauth``: a re-authentication (``prompt=login``, ``max_age=0``: the provider must ask
+    again, and its ``auth_time`` must be now)."""
     client = Client.from_config(config)
     metadata = discover(client.issuer)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
+    extra = {"prompt": "login", "max_age": "0"} if reauth else {}
     url, _ = client.session(redirect_uri).create_authorization_url(
-        metadata["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier)
+        metadata["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier,
+        **extra)
     store[FLOW_KEY] = {"cid": connection_id, "state": state, "nonce": nonce, "pkce": verifier,
-                       "next": next_path, "at": int(time.time())}
+                       "next": next_path, "at": int(time.time()), "reauth": reauth}
     return str(url)
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished flow: who, where to go on, and whether it was a re-authentication."""
+
+    identity: SsoIdentity
+    next_path: str
+    reauth: bool
 
 
 def pending_next(store: Mapping[str, Any]) -> str | None:
@@ -193,8 +206,7 @@ def pending_next(store: Mapping[str, Any]) -> str | None:
 
 
 def complete(connection_id: str, config: Mapping[str, object], redirect_uri: str,
-             answer: Mapping[str, str], store: MutableMapping[str, Any]
-             ) -> tuple[SsoIdentity, str]:
+             answer: Mapping[str, str], store: MutableMapping[str, Any]) -> Completed:
     """The identity the provider vouched for, and the page to go on to. Raises
     :class:`FlowRefused` (nothing to sign in) or :class:`IdpUnavailable`."""
     flow = store.pop(FLOW_KEY, None)  # spent, whatever happens next
@@ -220,6 +232,12 @@ def complete(connection_id: str, config: Mapping[str, object], redirect_uri: str
     metadata = discover(client.issuer)
     token = _exchange(client, metadata, redirect_uri, code, str(flow.get("pkce")))
     claims = _id_token(client, metadata, token, str(flow.get("nonce")))
+    reauth = flow.get("reauth") is True
+    auth_time = claims.get("auth_time")
+    if reauth and (not isinstance(auth_time, int | float)
+                   or auth_time < int(flow.get("at", 0)) - LEEWAY):
+        raise FlowRefused("auth_time", "The identity provider did not ask you to sign in "
+                          "again, so this does not confirm it is you. Try again.")
     email, verified = claims.get("email"), claims.get("email_verified")
     if email is None and metadata.get("userinfo_endpoint"):
         info = _get(metadata["userinfo_endpoint"],
@@ -238,7 +256,7 @@ def complete(connection_id: str, config: Mapping[str, object], redirect_uri: str
     methods = tuple(m for m in amr if isinstance(m, str)) if isinstance(amr, list) else ()
     identity = SsoIdentity(email=email, subject=str(claims["sub"]), issuer=client.issuer,
                            kind="oidc", amr=methods)
-    return identity, str(flow.get("next") or "/")
+    return Completed(identity, str(flow.get("next") or "/"), reauth)
 
 
 def _exchange(client: Client, metadata: Mapping[str, Any], redirect_uri: str, code: str,

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import calendar
 import functools
 import hashlib
 import ipaddress
@@ -64,6 +65,7 @@ with warnings.catch_warnings():
         UnsolicitedResponse,
     )
     from saml2.sigver import SignatureError, get_xmlsec_binary
+    from saml2.time_util import str_to_time
     from saml2.validate import ResponseLifetimeExceed, ToEarly
 
 #: Slack for the IdP's clock against ours, both ways.
@@ -156,6 +158,8 @@ class SamlAssertion:
     assertion_id: str
     session_index: str | None
     authn_context: str | None
+    #: When the IdP authenticated the person (AuthnInstant), Unix time.
+    authn_instant: int | None = None
 
     @property
     def amr(self) -> tuple[str, ...]:
@@ -252,12 +256,13 @@ def _client(sp: ServiceProvider, idp: IdentityProvider) -> Saml2Client:
     return Saml2Client(config=_config(sp, idp.metadata))
 
 
-def authn_request(sp: ServiceProvider, idp: IdentityProvider, relay_state: str = ""
-                  ) -> AuthnRequest:
-    """An unsigned AuthnRequest asking for an emailAddress NameID, as a redirect URL."""
+def authn_request(sp: ServiceProvider, idp: IdentityProvider, relay_state: str = "", *,
+                  force_authn: bool = False) -> AuthnRequest:
+    """An unsigned AuthnRequest asking for an emailAddress NameID, as a redirect URL;
+    ``force_authn``: the IdP must authenticate the person again (``ForceAuthn="true"``)."""
     request_id, info = _client(sp, idp).prepare_for_authenticate(
         entityid=idp.entity_id, relay_state=relay_state, binding=BINDING_HTTP_REDIRECT,
-        nameid_format=NAMEID_EMAIL, sign=False)
+        nameid_format=NAMEID_EMAIL, sign=False, force_authn="true" if force_authn else None)
     location = dict(info["headers"])["Location"]
     return AuthnRequest(url=str(location), request_id=str(request_id))
 
@@ -418,7 +423,15 @@ def verify_response(sp: ServiceProvider, idp: IdentityProvider, saml_response: o
         assertion_id=str(assertion.id),
         session_index=statement.session_index if statement is not None else None,
         authn_context=_text(context.authn_context_class_ref) if context is not None else None,
+        authn_instant=_unix_time(statement.authn_instant if statement is not None else None),
     )
+
+
+def _unix_time(value: object) -> int | None:
+    try:
+        return calendar.timegm(str_to_time(str(value))) if value else None
+    except (ValueError, TypeError):
+        return None
 
 
 def _replay_key(assertion: SamlAssertion) -> str:

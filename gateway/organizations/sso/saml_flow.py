@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.organizations.sso import saml
@@ -40,26 +41,42 @@ def pending(store: Mapping[str, Any], connection_id: str) -> bool:
 
 
 def begin(connection_id: str, config: Mapping[str, object], sp: ServiceProvider,
-          next_path: str, store: MutableMapping[str, Any]) -> str:
-    """The IdP's URL carrying our AuthnRequest; the request's id waits in ``store``."""
-    request = saml.authn_request(sp, identity_provider(config))
+          next_path: str, store: MutableMapping[str, Any], *, reauth: bool = False) -> str:
+    """The IdP's URL carrying our AuthnRequest; the request's id waits in ``store``.
+    ``reauth``: a re-authentication (``ForceAuthn``: the IdP must ask again, and the
+    assertion's AuthnInstant must be now)."""
+    request = saml.authn_request(sp, identity_provider(config), force_authn=reauth)
     store[FLOW_KEY] = {"cid": connection_id, "rid": request.request_id, "next": next_path,
-                       "at": int(time.time())}
+                       "at": int(time.time()), "reauth": reauth}
     return request.url
 
 
+@dataclass(frozen=True)
+class Completed:
+    """A finished flow: who, where to go on, and whether it was a re-authentication."""
+
+    identity: SsoIdentity
+    next_path: str
+    reauth: bool
+
+
 def complete(connection_id: str, config: Mapping[str, object], sp: ServiceProvider,
-             saml_response: object, store: MutableMapping[str, Any]
-             ) -> tuple[SsoIdentity, str]:
+             saml_response: object, store: MutableMapping[str, Any]) -> Completed:
     """The identity the IdP vouched for, and the page to go on to; the assertion is spent in
     the caller's transaction. Raises :class:`SamlRefused`."""
     flow = store.pop(FLOW_KEY, None)  # spent, whatever happens next
     if not isinstance(flow, dict) or flow.get("cid") != connection_id:
         raise SamlRefused("no_flow", "This sign-in was not started in this browser, or it was "
                           "already used. Start again.")
-    if time.time() - int(flow.get("at", 0)) > FLOW_SECONDS:
+    started = int(flow.get("at", 0))
+    if time.time() - started > FLOW_SECONDS:
         raise SamlRefused("expired_flow", "The sign-in took too long. Start again.")
     assertion = saml.consume(sp, identity_provider(config), saml_response, str(flow.get("rid")))
+    reauth = flow.get("reauth") is True
+    if reauth and (assertion.authn_instant is None
+                   or assertion.authn_instant < started - saml.CLOCK_SKEW_SECONDS):
+        raise SamlRefused("saml_authn_instant", "The identity provider did not ask you to sign "
+                          "in again, so this does not confirm it is you. Try again.")
     identity = SsoIdentity(email=assertion.email, subject=assertion.name_id,
                            issuer=assertion.issuer, kind="saml", amr=assertion.amr)
-    return identity, str(flow.get("next") or "/")
+    return Completed(identity, str(flow.get("next") or "/"), reauth)

@@ -23,6 +23,7 @@ it lives as long as the organization's single sign-on policy says, when it says.
 
 from __future__ import annotations
 
+from flask import redirect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -30,8 +31,16 @@ from werkzeug.wrappers import Response
 from gateway.db import db
 from gateway.identity import audit
 from gateway.identity.addresses import canonical_email
+from gateway.identity.sessions import reauthenticated
 from gateway.identity.signin import FEDERATED, find_user, finish
-from gateway.models import Organization, OrganizationMember, SsoConnection, User, utcnow
+from gateway.models import (
+    LoginSession,
+    Organization,
+    OrganizationMember,
+    SsoConnection,
+    User,
+    utcnow,
+)
 from gateway.organizations import domains
 from gateway.organizations.roles import OrgRole
 from gateway.organizations.sso.identity import SsoIdentity
@@ -77,9 +86,13 @@ def refuse(connection: SsoConnection, reason: str, message: str, **detail: objec
 
 
 def complete_sso_signin(identity: SsoIdentity, connection: SsoConnection,
-                        next_path: str = "/") -> Response:
+                        next_path: str = "/", reauthenticating: LoginSession | None = None
+                        ) -> Response:
     """Sign in the person ``identity`` names through ``connection``: the redirect to
-    ``next_path`` with a new session. Raises :class:`SsoRefused`; commits."""
+    ``next_path`` with a new session. With ``reauthenticating`` (the browser's session, when
+    the identity provider was asked to confirm it is the person) and the same account, that
+    session is confirmed instead (re-authentication for sensitive changes: accounts made by
+    single sign-on have no password). Raises :class:`SsoRefused`; commits."""
     if not connection.enabled or connection.kind not in usable():
         raise refuse(connection, "connection_off", "This single sign-on connection is off.")
     org: Organization = connection.organization
@@ -96,6 +109,9 @@ def complete_sso_signin(identity: SsoIdentity, connection: SsoConnection,
     if user is not None and user.is_disabled:
         raise refuse(connection, "disabled", "This account is disabled.", email=email)
     user = _account(org, email, identity) if user is None else _bring_under(org, user)
+    if reauthenticating is not None and reauthenticating.user_id == user.id:
+        reauthenticated(reauthenticating, method="sso", idp=identity.issuer)
+        return redirect(next_path)
     return finish(user, session_methods(identity), next_path, idp=identity.issuer,
                   max_age=org.sso_session_max_age)
 

@@ -28,7 +28,7 @@ from tests.organizations.sso.conftest import (
     sso_sign_in,
 )
 from tests.organizations.test_domains import add_domain, txt_value, verify
-from tests.support.console import PASSWORD
+from tests.support.console import PASSWORD, age_sessions
 from tests.support.dns_zone import Zone
 from tests.support.sso import continue_url
 
@@ -242,3 +242,27 @@ def test_hostile_callbacks_get_a_clear_refusal(
     answer = browser.get(change(back))
     assert answer.status_code == 400 and words in answer.text
     assert signed_in_page(browser) is None
+
+
+def test_a_member_without_a_password_confirms_it_is_them_at_the_idp(
+    app: Flask, sso_org: SsoOrg
+) -> None:
+    """Sensitive changes ask for a fresh confirmation; a just-in-time account has no password,
+    so the identity provider is asked to sign the person in again (prompt=login, max_age=0),
+    and the same session is confirmed."""
+    browser = app.test_client()
+    assert sso_sign_in(browser, sso_org.idp, "ann@example.com", "ann").status_code == 302
+    age_sessions(app)
+    asked = browser.get("/settings/password")
+    assert asked.status_code == 302 and "/settings/reauthenticate" in asked.location
+    page = browser.get(asked.location).text
+    assert 'name="password"' not in page
+    link = re.search(r'href="([^"]+)" data-testid="sso-reauth"', page)
+    assert link
+    go = browser.get(continue_url(browser.get(link.group(1).replace("&amp;", "&"))))
+    assert "prompt=login" in go.location and "max_age=0" in go.location
+    back = browser.get(local(sso_org.idp.sign_in(go.location, "ann")))
+    assert back.status_code == 302 and back.location == "/settings/password"
+    assert browser.get("/settings/password").status_code == 200
+    [session] = sessions(app, "ann@example.com")  # confirmed, not a second session
+    assert session.auth_methods == "fed"

@@ -131,6 +131,31 @@ def test_a_new_member_signs_in_through_the_idp_just_in_time(setup: Setup) -> Non
         assert login.auth_methods.split(",")[0] == "fed" and "pwd" in login.auth_methods
 
 
+def test_a_saml_member_confirms_it_is_them_through_the_idp(setup: Setup) -> None:
+    """Re-authentication for a sensitive change (a just-in-time account has no password):
+    ForceAuthn at the IdP, a fresh AuthnInstant, the same session confirmed (no new one)."""
+    browser = setup.app.test_client()
+    assert post_answer(setup, browser, to_idp_and_back(setup, browser)).status_code == 302
+    before = counts(setup.app)
+
+    def confirm() -> Any:
+        start = browser.get(setup.path("start"), query_string={"next": "/settings",
+                                                               "reauth": "1"})
+        page = requests.get(start.location, timeout=10)
+        assert setup.idp.forced[-1] is True
+        return post_answer(setup, browser, form_fields(page.text)["SAMLResponse"])
+
+    confirmed = confirm()
+    assert confirmed.status_code == 302 and confirmed.location.endswith("/settings")
+    assert counts(setup.app) == before
+    # An IdP that ignores ForceAuthn (its AuthnInstant is half an hour old) confirms nothing.
+    setup.idp.misbehave = Misbehaviour(authenticated_at=timedelta(minutes=-30))
+    refused = confirm()
+    assert refused.status_code == 400 and "did not ask you to sign in again" in refused.text
+    assert counts(setup.app) == before
+    assert signed_in_as(browser) == "bea@example.com"  # still the session it had
+
+
 def test_identifier_first_sends_the_address_to_the_idp(setup: Setup) -> None:
     browser = setup.app.test_client()
     routed = browser.get("/sso/start", query_string={"email": "Bea@Example.com"})
