@@ -40,6 +40,7 @@ from gateway.console import (
     recovery,
     sso,
     sso_oidc,
+    sso_saml,
 )
 from gateway.console.settings import account, devices, email, twofactor
 from gateway.identity import signin
@@ -86,6 +87,7 @@ BLUEPRINTS = (
     organization_sso.bp,
     sso.bp,
     sso_oidc.bp,
+    sso_saml.bp,
     linking.bp,
     health.bp,
     jwks.bp,

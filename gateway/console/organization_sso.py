@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from gateway.console.forms import ActionForm, SsoConnectionForm, SsoPolicyForm
 from gateway.console.organizations import Done, answer, stale
 from gateway.console.sso_oidc import redirect_uri
+from gateway.console.sso_saml import service_provider
 from gateway.models import Organization, User
 from gateway.organizations import domains, membership
 from gateway.organizations.errors import NotAllowed, NotFound
@@ -59,6 +60,7 @@ def show(organization_id: str) -> ResponseReturnValue:
     return render_template(
         "organizations/sso.html", org=org, connections=rows, kinds=KINDS,
         settings=connections.settings, redirect_uri=redirect_uri,
+        service_provider=service_provider,
         new_forms={k: SsoConnectionForm(formdata=None, prefix=f"new-{k}") for k in KINDS},
         edit_forms={c.id: SsoConnectionForm(formdata=None, prefix=c.id, name=c.name,
                                             enabled=c.enabled) for c in rows},

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
+from config.gateway import GatewayTestSwitches
 from gateway import background, create_app
 from gateway import db as gateway_db
 from gateway.db import new_session
@@ -32,7 +33,8 @@ _APPS: list[Flask] = []
 
 
 def make_gateway_app(
-    database_url: str, *, background_work: bool = False, **overrides: Any
+    database_url: str, *, background_work: bool = False,
+    switches: GatewayTestSwitches = switches_for.GATEWAY, **overrides: Any
 ) -> Flask:
     """A gateway app on ``database_url`` with test settings (``overrides`` win); disposed of
     after the test. Product apps have their own factory: ``product_apps.make_product_app``."""
@@ -44,8 +46,8 @@ def make_gateway_app(
         "ASSERTION_KEY_DIR": shared_store().folder,
     }
     settings.update(overrides)
-    switches = dataclasses.replace(switches_for.GATEWAY, background_work=background_work)
-    application = create_app(settings, switches)
+    application = create_app(settings, dataclasses.replace(switches,
+                                                           background_work=background_work))
     _APPS.append(application)
     return application
 

@@ -1,9 +1,8 @@
 """The kinds of single sign-on connection, as data: each names its settings (the owner's form
 is built from them) and checks what an owner submits before it is stored.
 
-A protocol module declares its :class:`Kind`; :data:`KINDS` lists them. SAML is a placeholder
-here (its settings are kept, sign-in through it is not offered) until its protocol module
-takes its place.
+A protocol module declares its :class:`Kind`; :data:`KINDS` lists them (OpenID Connect:
+``oidc``; SAML 2.0: ``saml``, ``saml_metadata``, ``saml_flow``).
 """
 
 from __future__ import annotations
@@ -11,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gateway.organizations.errors import Refused
-from gateway.organizations.sso import oidc
+from gateway.organizations.sso import oidc, saml_metadata
 
 
 @dataclass(frozen=True)
@@ -46,14 +44,6 @@ class Kind:
     available: bool = True
 
 
-def _saml_placeholder(values: Mapping[str, str], previous: Mapping[str, object]
-                      ) -> dict[str, object]:
-    metadata = values.get("idp_metadata", "").strip() or str(previous.get("idp_metadata", ""))
-    if not metadata:
-        raise Refused("Paste the identity provider's SAML metadata (XML).")
-    return {"idp_metadata": metadata}
-
-
 OIDC = Kind(
     name="oidc", title="OpenID Connect",
     fields=(
@@ -68,10 +58,15 @@ OIDC = Kind(
 )
 SAML = Kind(
     name="saml", title="SAML 2.0",
-    fields=(ConfigField("idp_metadata", "Identity provider metadata (XML)", "textarea",
-                        "", 200_000),),
-    checked_config=_saml_placeholder,
-    available=False,
+    fields=(
+        ConfigField("idp_metadata_url", "Identity provider metadata URL", "url",
+                    "Where the identity provider publishes its metadata (https): read each "
+                    "time you save. Or leave empty and paste the metadata below.", 2000),
+        ConfigField("idp_metadata", "Identity provider metadata (XML)", "textarea",
+                    "The metadata document your identity provider gives you (used when no "
+                    "URL is given).", 60_000),
+    ),
+    checked_config=saml_metadata.checked_config,
 )
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (OIDC, SAML)}
 

@@ -93,13 +93,16 @@ def test_turning_a_connection_off_stops_routing_to_it(app: Flask, sso_org: SsoOr
     assert app.test_client().get(f"/sso/oidc/{cid}/start").status_code == 404
 
 
-def test_a_saml_connection_is_kept_but_not_offered_yet(app: Flask, sso_org: SsoOrg) -> None:
+def test_a_saml_connection_with_unusable_metadata_is_refused(app: Flask, sso_org: SsoOrg) -> None:
+    """SAML is a kind like OIDC now (tests/organizations/sso/test_saml_signin.py): metadata
+    that describes no identity provider is a message, nothing stored, routing unchanged."""
     answer = sso_org.owner.post(f"/organizations/{sso_org.org}/sso/connections", kind="saml",
                                 **{"new-saml-csrf_token": sso_org.owner.token(),
                                    "new-saml-name": "Entra",
                                    "new-saml-idp_metadata": "<EntityDescriptor/>"})
     assert answer.status_code == 302
-    assert "not available in this version yet" in flashed(sso_org, answer)
+    assert "metadata" in flashed(sso_org, answer)
+    assert len(stored(app)) == 1
     start = app.test_client().get("/sso/start?email=ann@example.com")
     assert start.status_code == 200 and "sso-continue" in start.text  # still the OIDC one
 
