@@ -16,7 +16,7 @@ from gateway.db import new_session
 from gateway.models import AuditEvent, User
 from tests.support.admin_api import bearer_token
 from tests.support.apps import dispose
-from tests.support.console import Actions, csrf_token, make_app
+from tests.support.console import Actions, csrf_token, make_gateway_app
 from tests.support.operators import Operator, signed_in_operator
 
 LIMIT = 2
@@ -24,7 +24,7 @@ LIMIT = 2
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
-    gateway = make_app(database_url, ADMIN_ACTIONS_PER_MINUTE=LIMIT)
+    gateway = make_gateway_app(database_url, ADMIN_ACTIONS_PER_MINUTE=LIMIT)
     yield gateway
     dispose(gateway)
 

@@ -31,9 +31,9 @@ def test_a_session_that_opened_the_console_is_listed_apart_as_admin_session(
     with app.app_context(), new_session() as session:  # the next code is another time step
         session.execute(update(User).values(totp_last_step=None))
         session.commit()
-    laptop.login("admin@example.com")
+    laptop.sign_in("admin@example.com")
     assert op.user.totp_secret is not None
-    assert laptop.login_2fa(current_code(op.user.totp_secret)).status_code == 302
+    assert laptop.enter_code(current_code(op.user.totp_secret)).status_code == 302
 
     before = laptop.client.get("/settings/sessions").get_data(as_text=True)
     assert 'data-testid="admin-sessions"' not in before  # signed in is not yet admin
@@ -50,7 +50,7 @@ def test_a_person_without_a_role_never_gets_an_admin_session(
     app: Flask, actions: Actions
 ) -> None:
     actions.create_user("pat@example.com")
-    actions.login("pat@example.com")
+    actions.sign_in("pat@example.com")
     assert actions.client.get("/admin/people").status_code == 403
     page = actions.client.get("/settings/sessions").get_data(as_text=True)
     assert "Admin session" not in page and 'data-testid="admin-sessions"' not in page

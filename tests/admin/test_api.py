@@ -195,9 +195,9 @@ def test_session_cookie_does_not_authenticate_the_api(owner: Operator) -> None:
 
 
 def test_token_endpoint_is_rate_limited_per_client_address(database_url: str) -> None:
-    from tests.support.console import make_app
+    from tests.support.console import make_gateway_app
 
-    app = make_app(database_url, OAUTH_TOKEN_MAX_PER_MINUTE=2)
+    app = make_gateway_app(database_url, OAUTH_TOKEN_MAX_PER_MINUTE=2)
     client = app.test_client()
     answers = [client.post("/oauth/token", data={"grant_type": "client_credentials"},
                            auth=("api-x", "y")) for _ in range(3)]

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from gateway.db import new_session
 from gateway.identity import audit_log
 from gateway.models import AuditEvent
-from tests.support.console import Actions, csrf_token, make_app
+from tests.support.console import Actions, csrf_token, make_gateway_app
 from tests.support.operators import Operator, signed_in_operator
 
 
@@ -113,7 +113,7 @@ def _kept(app: Flask) -> list[str]:
 def test_audit_prune_command_removes_rows_past_retention_and_says_so(
     database_url: str
 ) -> None:
-    app = make_app(database_url, AUDIT_RETENTION_DAYS=30)
+    app = make_gateway_app(database_url, AUDIT_RETENTION_DAYS=30)
     _aged(app, (400, 31, 29, 0))
     result = app.test_cli_runner().invoke(args=["audit", "prune"])
     assert result.exit_code == 0 and "removed 2 audit row(s)" in result.output
@@ -121,7 +121,7 @@ def test_audit_prune_command_removes_rows_past_retention_and_says_so(
 
 
 def test_zero_retention_keeps_every_row(database_url: str) -> None:
-    app = make_app(database_url, AUDIT_RETENTION_DAYS=0)
+    app = make_gateway_app(database_url, AUDIT_RETENTION_DAYS=0)
     _aged(app, (4000, 1))
     assert app.test_cli_runner().invoke(args=["audit", "prune"]).output == (
         "removed 0 audit row(s)\n")
@@ -129,7 +129,7 @@ def test_zero_retention_keeps_every_row(database_url: str) -> None:
 
 
 def test_background_round_prunes_the_audit_log(database_url: str) -> None:
-    app = make_app(database_url, background_work=True, AUDIT_RETENTION_DAYS=30,
+    app = make_gateway_app(database_url, background_work=True, AUDIT_RETENTION_DAYS=30,
                    BACKGROUND_INTERVAL_SECONDS=3600)
     _aged(app, (90, 1))
     app.test_client().get("/healthz")  # a first request starts the round

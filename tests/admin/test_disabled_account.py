@@ -38,7 +38,7 @@ def test_a_reset_link_mailed_before_disabling_cannot_finish(
     pat = actions.create_user("pat@example.com")
     stranger = Actions(app, app.test_client())
     stranger.post("/forgot-password", email="pat@example.com")
-    link = stranger.last_link("pat@example.com")
+    link = stranger.mailed_link("pat@example.com")
     assert stranger.client.get(link).status_code == 200  # works before
     act(admin, pat, "disable")
     page = stranger.client.get(link)
@@ -58,19 +58,19 @@ def test_a_remembered_browser_does_not_sign_a_disabled_account_in(
 ) -> None:
     pat = actions.create_user("pat@example.com", totp=True)
     assert pat.totp_secret is not None
-    actions.login("pat@example.com")
+    actions.sign_in("pat@example.com")
     assert actions.post("/login/2fa", code=current_code(pat.totp_secret),
                         remember="y").status_code == 302
-    actions.logout()
+    actions.sign_out()
     act(admin, pat, "disable")
     before = sessions_of(app, pat.id)
-    refused = actions.login("pat@example.com")
+    refused = actions.sign_in("pat@example.com")
     assert refused.status_code == 403 and "disabled" in refused.get_data(as_text=True)
     assert sessions_of(app, pat.id) == before
     assert actions.client.get("/settings").status_code == 302
     # Enabled again, the browser is no longer remembered: the code is asked for.
     act(admin, pat, "enable")
-    assert actions.login("pat@example.com").location == "/login/2fa"
+    assert actions.sign_in("pat@example.com").location == "/login/2fa"
 
 
 def test_a_sign_in_half_done_when_the_account_was_disabled_cannot_finish(
@@ -78,7 +78,7 @@ def test_a_sign_in_half_done_when_the_account_was_disabled_cannot_finish(
 ) -> None:
     pat = actions.create_user("pat@example.com", totp=True)
     assert pat.totp_secret is not None
-    assert actions.login("pat@example.com").location == "/login/2fa"
+    assert actions.sign_in("pat@example.com").location == "/login/2fa"
     act(admin, pat, "disable")
     answer = actions.post("/login/2fa", form_path="/login", code=current_code(pat.totp_secret))
     assert answer.status_code in (302, 400, 401, 403)
@@ -94,6 +94,6 @@ def test_password_still_wrong_for_a_disabled_account_says_nothing_more(
 ) -> None:
     pat = actions.create_user("pat@example.com")
     act(admin, pat, "disable")
-    wrong = actions.login("pat@example.com", password="not the password!!")
+    wrong = actions.sign_in("pat@example.com", password="not the password!!")
     assert wrong.status_code == 401 and "disabled" not in wrong.get_data(as_text=True)
-    assert actions.login("pat@example.com", password=PASSWORD).status_code == 403
+    assert actions.sign_in("pat@example.com", password=PASSWORD).status_code == 403

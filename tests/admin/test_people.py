@@ -58,13 +58,13 @@ def test_disable_ends_sessions_refuses_sign_in_and_tells_the_person(
     app: Flask, actions: Actions, admin: Operator
 ) -> None:
     pat = actions.create_user("pat@example.com")
-    actions.login("pat@example.com")
+    actions.sign_in("pat@example.com")
     assert actions.client.get("/settings").status_code == 200
     answer = act(admin, pat, "disable")
     assert answer.status_code == 302
     assert reload(app, pat.id).disabled_at is not None
     assert actions.client.get("/settings").status_code == 302  # the session is gone
-    refused = actions.login("pat@example.com")
+    refused = actions.sign_in("pat@example.com")
     assert refused.status_code == 403 and "disabled" in refused.get_data(as_text=True)
     mail = actions.mails("pat@example.com")[-1]
     assert mail.subject == "Your account was disabled" and "admin@" not in mail.body
@@ -74,7 +74,7 @@ def test_disable_ends_sessions_refuses_sign_in_and_tells_the_person(
     assert row.user_id == pat.id and row.actor_id == admin.id and "ticket 42" in row.detail
     act(admin, pat, "enable")
     assert reload(app, pat.id).disabled_at is None
-    actions.login("pat@example.com")
+    actions.sign_in("pat@example.com")
     activity = actions.client.get("/settings/activity").get_data(as_text=True)
     assert "Account disabled by the site&#39;s support team" in activity
     assert "admin@example.com" not in activity
@@ -93,7 +93,7 @@ def test_reset_2fa_removes_every_factor_and_the_next_sign_in_enrols(
     with app.app_context(), new_session() as session:
         assert not session.scalars(select(PasskeyCredential)).all()
     assert actions.mails("pat@example.com")[-1].subject.startswith("Your two-factor")
-    assert actions.login("pat@example.com").status_code == 302  # the password alone now
+    assert actions.sign_in("pat@example.com").status_code == 302  # the password alone now
     answer = actions.client.get("/")
     assert answer.headers["Location"].endswith("/settings/2fa/enable")
 
@@ -104,9 +104,9 @@ def test_send_reset_mails_a_working_link_and_lift_lockout_lets_the_person_in(
     pat = actions.create_user("pat@example.com")
     lock_out(app, "pat@example.com")
     assert act(admin, pat, "lift-lockout").status_code == 302
-    assert actions.login("pat@example.com").status_code == 302
+    assert actions.sign_in("pat@example.com").status_code == 302
     act(admin, pat, "send-reset")
-    link = actions.last_link("pat@example.com")
+    link = actions.mailed_link("pat@example.com")
     assert link.startswith("/reset-password?token=")
     assert actions.client.get(link).status_code == 200
 
@@ -116,7 +116,7 @@ def test_resend_verification_only_for_an_unconfirmed_address(
 ) -> None:
     pat = actions.create_user("pat@example.com", verified=False)
     act(admin, pat, "resend-verification")
-    assert "/verify-email" in actions.last_link("pat@example.com")
+    assert "/verify-email" in actions.mailed_link("pat@example.com")
 
 
 def test_an_action_without_a_reason_changes_nothing(
@@ -131,7 +131,7 @@ def test_row_actions_end_a_session_and_unlink(
     app: Flask, actions: Actions, admin: Operator
 ) -> None:
     pat = actions.create_user("pat@example.com")
-    actions.login("pat@example.com")
+    actions.sign_in("pat@example.com")
     with app.app_context(), new_session() as session:
         session.add(ProductLink(user_id=pat.id, product="segment", product_user_id="seg-9"))
         sid = session.scalars(select(LoginSession.public_id).where(

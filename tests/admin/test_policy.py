@@ -19,7 +19,7 @@ from gateway.db import new_session
 from gateway.models import AuditEvent, LoginSession, PolicyRow, User, utcnow
 from tests.support.admin_api import bearer_token
 from tests.support.apps import dispose
-from tests.support.console import Actions, age_sessions, csrf_token, current_code, make_app
+from tests.support.console import Actions, age_sessions, csrf_token, current_code, make_gateway_app
 from tests.support.operators import Operator, signed_in_operator
 from tests.support.proxy_gateway import Upstream, gateway_settings, sign_in
 
@@ -33,7 +33,7 @@ DEFAULT = {"require_2fa": False, "allow_totp": True, "allow_passkey": True,
 @pytest.fixture
 def app(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any) -> Iterator[Flask]:
     """A gateway in front of the echo products, answering forward-auth from loopback."""
-    gateway = make_app(database_url, **gateway_settings(upstreams, tmp_path,
+    gateway = make_gateway_app(database_url, **gateway_settings(upstreams, tmp_path,
                                                         FORWARD_AUTH_ALLOW=["127.0.0.1/32"]))
     yield gateway
     dispose(gateway)
@@ -148,7 +148,7 @@ def test_2fa_for_everyone_leads_to_enrolment_in_the_console_and_before_products(
     app: Flask, actions: Actions
 ) -> None:
     actions.create_user("pat@example.com")
-    assert actions.login("pat@example.com").status_code == 302
+    assert actions.sign_in("pat@example.com").status_code == 302
     assert actions.client.get("/settings/sessions").status_code == 200
     put_policy(app, require_2fa=True)
     answer = actions.client.get("/settings/sessions")
@@ -171,8 +171,8 @@ def test_a_factor_the_policy_does_not_allow_does_not_count_nor_set_up(
     put_policy(app, require_2fa=True, allow_totp=False)
     user = actions.user("pat@example.com")
     assert user.totp_secret is not None
-    actions.login("pat@example.com")
-    assert actions.login_2fa(current_code(user.totp_secret)).status_code == 302  # still signs in
+    actions.sign_in("pat@example.com")
+    assert actions.enter_code(current_code(user.totp_secret)).status_code == 302  # still signs in
     answer = actions.client.get("/settings/sessions")
     assert answer.headers["Location"].endswith("/settings/passkeys")  # an allowed one first
     answer = actions.client.get("/settings/2fa/enable")

@@ -24,7 +24,7 @@ from gateway.models import (
     User,
     utcnow,
 )
-from tests.support.console import Actions, age_sessions, csrf_token, make_app
+from tests.support.console import Actions, age_sessions, csrf_token, make_gateway_app
 from tests.support.operators import Operator, grant, signed_in_operator
 
 ROLES = ("support", "admin", "owner")
@@ -183,7 +183,7 @@ def test_admin_cannot_make_itself_owner(app: Flask) -> None:
 
 def test_no_role_no_console(app: Flask, actions: Actions) -> None:
     actions.create_user("pat@example.com")
-    actions.login("pat@example.com")
+    actions.sign_in("pat@example.com")
     assert actions.client.get("/admin/people").status_code == 403
     assert actions.client.get("/admin/audit").status_code == 403
 
@@ -236,7 +236,7 @@ def test_a_change_needs_a_fresh_re_authentication(app: Flask, actions: Actions) 
 
 
 def test_admin_allow_keeps_the_console_to_its_networks(database_url: str) -> None:
-    app = make_app(database_url, ADMIN_ALLOW=["10.0.0.0/8"])
+    app = make_gateway_app(database_url, ADMIN_ALLOW=["10.0.0.0/8"])
     op = signed_in_operator(app, "owner@example.com", "owner")
     assert op.actions.client.get("/admin/people").status_code == 404
     inside = op.actions.client.get("/admin/people", environ_base={"REMOTE_ADDR": "10.1.2.3"})

@@ -48,7 +48,7 @@ def test_role_holder_without_second_factor_must_enrol_before_any_page(
 ) -> None:
     actions.create_user("ops@example.com")
     runner.invoke(args=["roles", "grant", "ops@example.com", "support"])
-    assert actions.login("ops@example.com").status_code == 302
+    assert actions.sign_in("ops@example.com").status_code == 302
     for path in ("/", "/settings/sessions", "/admin/people"):
         answer = actions.client.get(path)
         assert answer.status_code == 302, path

@@ -21,7 +21,7 @@ from gateway.models import User
 from gateway.organizations import domains, membership
 from gateway.organizations.sso import connections
 from tests.e2e.browser import Steps
-from tests.support.console import Actions, make_app
+from tests.support.console import Actions, make_gateway_app
 from tests.support.dns_zone import dns_zone
 from tests.support.proxy_gateway import free_port
 from tests.support.saml_idp import SamlIdp, saml_idp
@@ -42,7 +42,7 @@ def gateway(database_url: str, idp: SamlIdp) -> Iterator[str]:
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     with dns_zone() as zone:
-        app = make_app(database_url, PUBLIC_URL=public, DNS_RESOLVER=zone.address)
+        app = make_gateway_app(database_url, PUBLIC_URL=public, DNS_RESOLVER=zone.address)
         owner_id = Actions(app, app.test_client()).create_user("ann@example.com").id
         with app.test_request_context():
             owner = db().get(User, owner_id)

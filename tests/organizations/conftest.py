@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from gateway.db import new_session
 from gateway.models import OrganizationInvitation, OrganizationMember, User
-from tests.support.console import Actions, csrf_token, make_app
+from tests.support.console import Actions, csrf_token, make_gateway_app
 from tests.support.dns_zone import Zone, dns_zone
 
 
@@ -72,7 +72,7 @@ class People:
         actions = Actions(self.app, self.app.test_client())
         user = actions.create_user(email, verified=verified)
         if verified:
-            assert actions.login(email).status_code == 302
+            assert actions.sign_in(email).status_code == 302
         return Person(self.app, actions, email, user.id)
 
     def invitation_id(self, org: str, email: str) -> str:
@@ -114,7 +114,7 @@ def zone() -> Iterator[Zone]:
 @pytest.fixture
 def app(database_url: str, zone: Zone) -> Flask:
     """The gateway asking the test's DNS server for TXT records."""
-    return make_app(database_url, DNS_RESOLVER=zone.address)
+    return make_gateway_app(database_url, DNS_RESOLVER=zone.address)
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ def test_audit_shows_members_sign_ins_and_2fa_changes_since_they_joined(
     ann, bob = people("ann@example.com"), people("bob@example.com")
     org = ann.create_organization("Acme")
     people.join(org, ann, bob)
-    bob.actions.logout()
-    assert bob.actions.login("bob@example.com").status_code == 302
+    bob.actions.sign_out()
+    assert bob.actions.sign_in("bob@example.com").status_code == 302
     turn_on_2fa(bob)
     page = ann.client.get(f"/organizations/{org}/audit")
     assert page.status_code == 200
@@ -40,8 +40,8 @@ def test_audit_shows_members_sign_ins_and_2fa_changes_since_they_joined(
 def test_audit_leaves_out_non_members_and_events_before_joining(people: People) -> None:
     ann, bob, eve = people("ann@example.com"), people("bob@example.com"), people("e@example.com")
     org = ann.create_organization("Acme")
-    eve.actions.logout()
-    eve.actions.login("e@example.com")
+    eve.actions.sign_out()
+    eve.actions.sign_in("e@example.com")
     # Bob signed in (fixture) before joining: that sign-in is not the organization's business.
     people.join(org, ann, bob)
     rows = ann.client.get(f"/organizations/{org}/audit").text.split('data-testid="org-audit"')[1]

@@ -41,7 +41,7 @@ def test_invitation_is_mailed_and_accepted_by_signing_in_with_that_address(
     assert ann.invite(org, "Bob@Example.com", "admin").status_code == 302
     [mail] = ann.actions.mails("bob@example.com")
     assert "Acme" in mail.subject
-    link = ann.actions.last_link("bob@example.com")
+    link = ann.actions.mailed_link("bob@example.com")
     bob = people("bob@example.com")
     page = bob.client.get(link)
     assert page.status_code == 200 and "Join Acme" in page.text
@@ -59,16 +59,16 @@ def test_invitation_sent_before_sign_up_is_accepted_after_confirming_the_address
     ann = people("ann@example.com")
     org = ann.create_organization("Acme")
     ann.invite(org, "new@example.com")
-    link = ann.actions.last_link("new@example.com")
+    link = ann.actions.mailed_link("new@example.com")
     # Signed up, not yet confirmed: cannot sign in, so cannot accept.
     newcomer = people("new@example.com", verified=False)
-    assert newcomer.actions.login("new@example.com").status_code != 302
+    assert newcomer.actions.sign_in("new@example.com").status_code != 302
     assert newcomer.client.get(link).status_code == 302  # to the sign-in page
     with people.app.app_context(), new_session() as session:
         session.execute(update(User).where(User.email == "new@example.com")
                         .values(email_verified_at=utcnow()))
         session.commit()
-    assert newcomer.actions.login("new@example.com").status_code == 302
+    assert newcomer.actions.sign_in("new@example.com").status_code == 302
     assert "Join Acme" in newcomer.client.get("/organizations/").text
     assert newcomer.accept(link.rsplit("/", 1)[1]).status_code == 302
     assert people.role(org, newcomer) == "member"

@@ -205,7 +205,7 @@ def test_post_creates_a_verified_managed_member_without_password(
     # No password signs in (not even an empty one).
     bob = Actions(app, app.test_client())
     for password in ("", "correct horse battery staple", "!no-password"):
-        assert bob.login("bob@example.com", password=password).status_code != 302
+        assert bob.sign_in("bob@example.com", password=password).status_code != 302
     mail = ann.actions.mails("bob@example.com")[-1]
     assert "created a Unified Login account for you" in mail.subject
     assert "/forgot-password" in mail.body
@@ -260,7 +260,7 @@ def test_an_unconfirmed_sign_up_of_the_address_gives_way(
     assert idp.create("dora@example.com").status_code == 201
     user, member = member_row(app, "dora@example.com")
     assert user.is_verified and member is not None
-    assert squatter.login("dora@example.com").status_code != 302
+    assert squatter.sign_in("dora@example.com").status_code != 302
 
 
 # --- read --------------------------------------------------------------------------------------
@@ -337,11 +337,11 @@ def test_deactivation_ends_every_session_at_once_and_reactivation_allows_sign_in
     assert page.status_code == 302 and "/login" in page.location
     told = cleo.client.get(page.location).text
     assert "your organization turned your account off" in told
-    assert "disabled" in cleo.actions.login("cleo@example.com").text
+    assert "disabled" in cleo.actions.sign_in("cleo@example.com").text
     assert idp.call("GET", f"/Users/{member_id}").json["active"] is False
     answer = idp.patch(member_id, {"op": "replace", "value": {"active": True}})
     assert answer.status_code == 200 and answer.json["active"] is True
-    assert cleo.actions.login("cleo@example.com").status_code == 302
+    assert cleo.actions.sign_in("cleo@example.com").status_code == 302
     assert cleo.client.get("/settings").status_code == 200
     assert {"organization_scim_deactivated", "organization_scim_reactivated"} <= set(
         org_events(app, idp_org(app, member_id)))
@@ -461,7 +461,7 @@ def test_delete_turns_off_and_removes_the_member_keeping_the_account(
     again = idp.create("cleo@example.com")
     assert again.status_code == 201 and again.json["active"] is True
     assert member_row(app, "cleo@example.com")[0].id == cleo.id
-    assert cleo.actions.login("cleo@example.com").status_code == 302
+    assert cleo.actions.sign_in("cleo@example.com").status_code == 302
 
 
 # --- hostile input -----------------------------------------------------------------------------

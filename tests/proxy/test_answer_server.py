@@ -30,7 +30,7 @@ from gateway.app import answer_server
 from gateway.proxy import principal
 from gateway.proxy.asgi import environ_of
 from tests.support.apps import dispose
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.proxy_gateway import (
     SignedIn,
     Upstream,
@@ -101,7 +101,7 @@ def _nginx(url: bytes, cookie: str = "", method: bytes = b"GET",
 
 @pytest.fixture
 def servers(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any) -> Iterator[Servers]:
-    app = make_app(database_url, **gateway_settings(
+    app = make_gateway_app(database_url, **gateway_settings(
         upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.1/32"], TRUSTED_PROXY_HOPS=1,
         PUBLIC_URL="http://edge.test", SESSION_CACHE_SECONDS=2))  # 2: as deployed
     person = sign_in(app, app.test_client())
@@ -207,7 +207,7 @@ def test_non_ascii_bytes_in_the_request_line_are_a_400_never_decided(servers: Se
 def test_the_caller_is_the_socket_peer_never_x_forwarded_for(
     database_url: str, upstreams: dict[str, Upstream], tmp_path: Any
 ) -> None:
-    app = make_app(database_url, **gateway_settings(
+    app = make_gateway_app(database_url, **gateway_settings(
         upstreams, tmp_path, FORWARD_AUTH_ALLOW=["127.0.0.2/32"], TRUSTED_PROXY_HOPS=1,
         PUBLIC_URL="http://edge.test"))
     port = free_port()

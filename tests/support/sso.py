@@ -37,8 +37,8 @@ def set_up_organization(app: Flask, zone: Zone, idp: OpenIdProvider,
     owner = Actions(app, app.test_client())
     user = owner.create_user(owner_email, totp=True)
     assert user.totp_secret
-    assert owner.login(owner_email).status_code == 302
-    assert owner.login_2fa(current_code(user.totp_secret)).status_code == 302
+    assert owner.sign_in(owner_email).status_code == 302
+    assert owner.enter_code(current_code(user.totp_secret)).status_code == 302
     created = owner.post("/organizations/", name="Acme")
     org = created.location.rsplit("/", 1)[1]
     page = f"/organizations/{org}"

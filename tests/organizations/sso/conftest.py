@@ -98,8 +98,8 @@ def owner_with_totp(app: Flask, email: str = "owner@example.com") -> tuple[Perso
     actions = Actions(app, app.test_client())
     user = actions.create_user(email, totp=True)
     assert user.totp_secret
-    assert actions.login(email).location.endswith("/login/2fa")
-    assert actions.login_2fa(current_code(user.totp_secret)).status_code == 302
+    assert actions.sign_in(email).location.endswith("/login/2fa")
+    assert actions.enter_code(current_code(user.totp_secret)).status_code == 302
     return Person(app, actions, email, user.id), user.totp_secret
 
 

@@ -26,7 +26,7 @@ from tests.organizations.sso.conftest import (
     sso_sign_in,
 )
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.dns_zone import Zone
 from tests.support.passkey_flows import ORIGIN, passwordless, register
 
@@ -34,7 +34,7 @@ from tests.support.passkey_flows import ORIGIN, passwordless, register
 @pytest.fixture
 def app(database_url: str, zone: Zone) -> Flask:
     """A gateway with a domain name for passkeys (their relying party cannot be an IP)."""
-    return make_app(database_url, DNS_RESOLVER=zone.address, PUBLIC_URL=ORIGIN)
+    return make_gateway_app(database_url, DNS_RESOLVER=zone.address, PUBLIC_URL=ORIGIN)
 
 
 def enforced(sso_org: SsoOrg) -> None:
@@ -79,7 +79,7 @@ def test_a_managed_member_is_refused_the_password_and_sent_to_single_sign_on(
     enforced(sso_org)
     before = len(sessions(app, "bob@example.com"))
     browser = people("someone@corp.test").actions  # a fresh browser, signed in as nobody else
-    browser.logout()
+    browser.sign_out()
     typed = password_sign_in(browser, "bob@example.com")
     assert typed.status_code == 302 and typed.location.startswith("/sso/required")
     page = browser.client.get(typed.location)
@@ -91,7 +91,7 @@ def test_a_managed_member_is_refused_the_password_and_sent_to_single_sign_on(
     assert "bob@example.com" in (signed_in_page(browser.client) or "")
     # Turned off again: the password works again.
     assert sso_org.set_policy(enforced=False).status_code == 302
-    bob.actions.logout()
+    bob.actions.sign_out()
     assert password_sign_in(bob.actions, "bob@example.com").status_code == 302
 
 
@@ -119,11 +119,11 @@ def test_an_owner_breaks_glass_with_the_password_and_a_second_factor(
     assert owner is not None and owner.managed_by_id == sso_org.org
     enforced(sso_org)
     browser = people("visitor@corp.test").actions
-    browser.logout()
+    browser.sign_out()
     # The address alone goes to the identity provider; the owner's way around is break-glass.
     typed = password_sign_in(browser, "owner@example.com")
     assert typed.status_code == 302 and typed.location.endswith("/login/2fa")
-    done = browser.login_2fa(next_code(sso_org.owner_totp))
+    done = browser.enter_code(next_code(sso_org.owner_totp))
     assert done.status_code == 302
     assert "owner@example.com" in (signed_in_page(browser.client) or "")
     assert any(s.auth_methods == "pwd,otp" for s in sessions(app, "owner@example.com"))
@@ -137,7 +137,7 @@ def test_break_glass_is_for_owners_only(app: Flask, sso_org: SsoOrg, people: Peo
                                  account="admin@example.com", confirm="y")
     assert confirm.status_code == 302
     enforced(sso_org)
-    admin.actions.logout()
+    admin.actions.sign_out()
     typed = password_sign_in(admin.actions, "admin@example.com")
     assert typed.location.startswith("/sso/required")
 

@@ -27,7 +27,7 @@ from tests.organizations.conftest import People, Person
 from tests.organizations.sso.test_saml_protocol import xsw_before, xsw_wrapped_in_forged
 from tests.organizations.test_domains import verified_org
 from tests.support import switches
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.dns_zone import Zone
 from tests.support.saml_idp import Misbehaviour, SamlIdp, form_action, form_fields, saml_idp
 
@@ -288,7 +288,7 @@ def test_bad_idp_metadata_is_refused_on_the_owners_page(
 def test_without_the_tests_switch_metadata_is_fetched_over_https_only(
         database_url: str, zone: Zone, idp: SamlIdp) -> None:
     """As deployed: the IdP's metadata URL on plain http is refused, nothing stored."""
-    app = make_app(database_url, DNS_RESOLVER=zone.address, switches=dataclasses.replace(
+    app = make_gateway_app(database_url, DNS_RESOLVER=zone.address, switches=dataclasses.replace(
         switches.GATEWAY, plain_http_identity_providers=False))
     people = People(app)
     owner = people("ann@example.com")

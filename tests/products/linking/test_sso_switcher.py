@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from tests.support.apps import dispose
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.dns_zone import Zone, dns_zone
 from tests.support.oidc_idp import OpenIdProvider, openid_provider
 from tests.support.product_servers import (
@@ -52,7 +52,7 @@ def gateway(database_url: str, products: dict[str, RunningProduct], tmp_path: An
             zone: Zone, idp: OpenIdProvider) -> Iterator[Flask]:
     """The linking suite's gateway, with Acme (example.com verified, an OIDC connection to
     the provider) set up through its owner's pages."""
-    app = make_app(database_url, **gateway_settings(products, tmp_path),
+    app = make_gateway_app(database_url, **gateway_settings(products, tmp_path),
                    DNS_RESOLVER=zone.address)
     set_up_organization(app, zone, idp)
     yield app
@@ -107,7 +107,7 @@ def test_a_linked_sso_member_on_segments_own_login_page_signs_in_through_the_idp
 ) -> None:
     alice = sso_member(gateway, idp, "alice")
     assert alice.link("segment", *SEGMENT_ALICE).status_code == 302
-    alice.logout()
+    alice.sign_out()
     sent = product_login(product_browser(), products["segment"].url, "alice@example.com")
     assert sent.status_code == 302
     login_path = sent.headers["Location"].removeprefix(GATEWAY_URL)
