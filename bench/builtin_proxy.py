@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import io
 import logging
 import os
@@ -88,6 +89,22 @@ def async_best_of_three(make: Callable[[], Any], rounds: int) -> tuple[float, fl
         return cpu, wall
 
     return uvloop.run(run())
+
+
+def asgi_call(make: Callable[[], Any], scope: dict[str, Any]) -> Any:
+    """A coroutine function calling the ASGI app ``make()`` builds with ``scope`` (a 200)."""
+    app = make()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise SystemExit(f"ASGI: not a 200: {message}")
+
+    async def call() -> None:
+        await app(dict(scope), receive, send)
+    return call
 
 
 def main() -> int:
@@ -234,6 +251,23 @@ def measure(args: argparse.Namespace, database: str, workdir: str, cookie: str,
                      lambda: async_best_of_three(aiohttp_trip, args.rounds)))
     except ImportError:
         print("  (aiohttp not found: --extra-path)")
+    else:
+        from bench.proxy_floors import async_floor, decide_floor
+
+        os.environ.update(APP_ENV="development", DATABASE_URL=database, SECRET_KEY=SECRET,
+                          ASSERTION_KEY_DIR=os.path.join(workdir, "keys"), PUBLIC_URL=PUBLIC)
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "GET", "scheme": "http", "path": "/segment/bench/page",
+                 "raw_path": b"/segment/bench/page", "query_string": b"", "root_path": "",
+                 "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in inbound],
+                 "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8080)}
+        for name, make in (("async floor, aiohttp (ASGI app, no server)",
+                            lambda: async_floor("aiohttp")),
+                           ("async floor + decide, aiohttp (ASGI app, no server)",
+                            lambda: decide_floor("aiohttp"))):
+            rows.append((name, functools.partial(async_best_of_three,
+                                                 functools.partial(asgi_call, make, scope),
+                                                 args.rounds)))
     for name, run in rows:
         cpu, wall = run()
         print(f"  {name:52}{cpu:9.1f}{wall:9.1f}")
@@ -243,11 +277,33 @@ def measure(args: argparse.Namespace, database: str, workdir: str, cookie: str,
         for _ in range(args.rounds):
             proxied()
         profile.disable()
-        for order in ("tottime", "cumulative"):
-            out = io.StringIO()
-            pstats.Stats(profile, stream=out).sort_stats(order).print_stats(35)
-            print(out.getvalue())
+        print("the built-in proxy, whole WSGI stack:")
+        show(profile)
+        if "scope" in locals():
+            import uvloop
+
+            call = asgi_call(lambda: decide_floor("aiohttp"), scope)
+
+            async def calls() -> None:
+                for _ in range(200):
+                    await call()
+                profile = cProfile.Profile(time.process_time)
+                profile.enable()
+                for _ in range(args.rounds):
+                    await call()
+                profile.disable()
+                print("the async floor + decide (aiohttp), ASGI app:")
+                show(profile)
+            uvloop.run(calls())
     return 0
+
+
+def show(profile: cProfile.Profile) -> None:
+    """The profile's top lines by own time and by cumulative time."""
+    for order in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats(order).print_stats(35)
+        print(out.getvalue())
 
 
 if __name__ == "__main__":
