@@ -15,7 +15,10 @@ process:
 - the header rewriting (``upstream_request_headers``, ``forwarded_headers``,
   ``downstream_response_headers``);
 - the upstream round trip through the product's urllib3 pool (what ``forward`` calls), and the
-  same round trip through aiohttp and httpx2 on an event loop (uvloop), each pooled.
+  same round trip through aiohttp and httpx2 on an event loop (uvloop), each pooled;
+- with aiohttp, the async floors of ``bench/proxy_floors.py`` as ASGI apps (no server), and the
+  assertion's CPU measured inside the one with the gateway's work (not in a tight loop of its
+  own, where warm caches halve it).
 
 With ``--profile``, cProfile of the whole stack in CPU time (sorted by own and by cumulative
 time). The load average is printed beside: the machine is shared. aiohttp is not a dependency:
@@ -105,6 +108,30 @@ def asgi_call(make: Callable[[], Any], scope: dict[str, Any]) -> Any:
     async def call() -> None:
         await app(dict(scope), receive, send)
     return call
+
+
+def assertion_in_place(run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    """The CPU one ``Signer.assertion`` takes inside ``run`` (the async design's loop), where
+    network work between two signatures leaves the caches cold: (CPU µs, nan)."""
+    from gateway.proxy.signing import Signer
+
+    real = Signer.assertion
+    spent = [0.0, 0.0]
+
+    def timed(self: Signer, *args: Any, **kwargs: Any) -> str:
+        started = time.thread_time()
+        try:
+            return real(self, *args, **kwargs)
+        finally:
+            spent[0] += time.thread_time() - started
+            spent[1] += 1
+
+    Signer.assertion = timed  # type: ignore[method-assign]
+    try:
+        run()
+    finally:
+        Signer.assertion = real  # type: ignore[method-assign]
+    return spent[0] / spent[1] * 1e6, float("nan")
 
 
 def main() -> int:
@@ -268,6 +295,10 @@ def measure(args: argparse.Namespace, database: str, workdir: str, cookie: str,
             rows.append((name, functools.partial(async_best_of_three,
                                                  functools.partial(asgi_call, make, scope),
                                                  args.rounds)))
+        rows.append(("    of which Signer.assertion (thread CPU, in the loop)",
+                     functools.partial(assertion_in_place, functools.partial(
+                         async_best_of_three, functools.partial(
+                             asgi_call, lambda: decide_floor("aiohttp"), scope), args.rounds))))
     for name, run in rows:
         cpu, wall = run()
         print(f"  {name:52}{cpu:9.1f}{wall:9.1f}")
