@@ -23,6 +23,14 @@ issue 23's item 2) on a fresh SQLite database with one signed-in user linked to 
   server);
 - built-in proxy: the gateway itself proxying ``/segment/``.
 
+With ``--proxy-floors`` (issue 23, item 4) rows are added for pass-through proxies to the same
+page that do (next to) nothing (``bench/proxy_floors.py``): ``gthread`` (the built-in proxy's
+server and urllib3 pool, no auth), ``aiohttp`` / ``httpx`` (uvicorn + httptools + uvloop under
+gunicorn, as the answer server, with a pooled async client), ``decide-aiohttp`` /
+``decide-httpx`` (the async floor plus the gateway's real decision, header rewriting and
+assertion). Each has ``--gateway-workers`` workers; ``--extra-path`` puts a folder holding
+aiohttp (not a dependency) on their path.
+
 The page is ``/bench/page``: with the echo product a few lines naming who is signed in, after
 it verified the assertion (none on direct and plain nginx). wrk (``apt-get install -y wrk``;
 installed when missing) measures each with ``--connections`` (throughput) and with one
@@ -125,6 +133,19 @@ async def fixed_answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
 NAMES = ("direct", "plain nginx", "nginx floor", "forward-auth answer alone",
          "nginx + forward-auth", "Caddy + forward-auth", "built-in proxy")
 
+#: ``--proxy-floors`` choices: row name, gunicorn configuration, app (bench/proxy_floors.py).
+FLOORS = {
+    "gthread": ("floor: gthread+urllib3", "gunicorn_gateway.py",
+                "bench.proxy_floors:gthread_floor"),
+    "aiohttp": ("floor: uvicorn+aiohttp", "gunicorn_answers.py",
+                "bench.proxy_floors:aiohttp_floor()"),
+    "httpx": ("floor: uvicorn+httpx", "gunicorn_answers.py", "bench.proxy_floors:httpx_floor()"),
+    "decide-aiohttp": ("floor: +decide, aiohttp", "gunicorn_answers.py",
+                       "bench.proxy_floors:decide_floor('aiohttp')"),
+    "decide-httpx": ("floor: +decide, httpx", "gunicorn_answers.py",
+                     "bench.proxy_floors:decide_floor('httpx')"),
+}
+
 
 def _start(argv: list[str], env: dict[str, str], cwd: str = ROOT) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
@@ -185,8 +206,14 @@ def main() -> int:
     parser.add_argument("--hold", type=int, default=0,
                         help="before measuring, print the pids, URLs and cookie, then wait this "
                              "many seconds (attach py-spy, run wrk by hand)")
-    parser.add_argument("--only", help="comma-separated subset of: " + ", ".join(NAMES))
+    parser.add_argument("--only", help="comma-separated subset of: " + ", ".join(NAMES)
+                        + " (and the --proxy-floors rows' names)")
+    parser.add_argument("--proxy-floors", default="",
+                        help="comma-separated, added rows: " + ", ".join(FLOORS))
+    parser.add_argument("--extra-path", default="",
+                        help="a folder put on the floors' PYTHONPATH (aiohttp)")
     args = parser.parse_args()
+    floors = [FLOORS[kind.strip()] for kind in args.proxy_floors.split(",") if kind.strip()]
 
     wrk = ensure_wrk()
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
@@ -262,6 +289,19 @@ def main() -> int:
             children.append(edges[kind])
         for name, child in edges.items():
             wait_for(ports[name], child)
+        floor_env = dict(env, ANSWERS_WORKERS=str(args.gateway_workers))
+        if args.extra_path:
+            floor_env["PYTHONPATH"] = ROOT + os.pathsep + args.extra_path
+        floor_servers = {}
+        for name, config, app in floors:
+            port = free_port()
+            floor_servers[name] = (port, _start(
+                [gunicorn, "-c", os.path.join(ROOT, "config", config), app],
+                dict(floor_env, GATEWAY_BIND=f"127.0.0.1:{port}",
+                     ANSWERS_BIND=f"127.0.0.1:{port}")))
+            children.append(floor_servers[name][1])
+        for port, child in floor_servers.values():
+            wait_for(port, child)
 
         urls = {
             "direct": f"http://127.0.0.1:{ports['product']}/bench/page",
@@ -272,12 +312,15 @@ def main() -> int:
             "Caddy + forward-auth": f"http://127.0.0.1:{ports['caddy']}/segment/bench/page",
             "built-in proxy": f"http://127.0.0.1:{ports['gateway']}/segment/bench/page",
         }
+        for name, (port, _child) in floor_servers.items():
+            urls[name] = f"http://127.0.0.1:{port}/segment/bench/page"
         # What nginx's auth_request sends the gateway for the page (config/edge/nginx.conf).
         asked = {"forward-auth answer alone": (
             f"X-Original-Method: GET\nX-Original-URL: {public}/segment/bench/page\n"
             f"X-Forwarded-For: 127.0.0.1\nX-Forwarded-Proto: http\n"
             f"X-Forwarded-Host: 127.0.0.1:{ports['nginx']}")}
-        chosen = [n.strip() for n in args.only.split(",")] if args.only else list(NAMES)
+        chosen = ([n.strip() for n in args.only.split(",")] if args.only
+                  else list(NAMES)) + list(floor_servers)
         for name in chosen:
             check_page(name, urls[name], cookie, asked.get(name, ""), args.product)
             run_wrk(wrk, urls[name], cookie, 2, args.connections,
@@ -289,7 +332,8 @@ def main() -> int:
         edge_of = {"plain nginx": "plain", "nginx floor": "floor",
                    "nginx + forward-auth": "nginx", "Caddy + forward-auth": "caddy"}
         for name in chosen:
-            roles = {"product": children[0].pid, "gateway": children[1].pid,
+            server = floor_servers[name][1] if name in floor_servers else children[1]
+            roles = {"product": children[0].pid, "gateway": server.pid,
                      "answers": answers.pid if answers is not children[1] else 0,
                      "edge": edges[edge_of[name]].pid if name in edge_of else 0}
             before = {role: tree_cpu(pid) for role, pid in roles.items() if pid}
@@ -362,6 +406,9 @@ def main() -> int:
         print(f"  {'forward-auth answer alone':26} "
               f"{results['forward-auth answer alone'][1].p50_ms:.2f} ms p50 (1 conn)"
               "   target <= 0.20 ms")
+    for name in floor_servers:
+        print(f"  {name:26} {ratio(name, 'plain nginx'):>5} of plain nginx, "
+              f"{added(name, 'plain nginx'):>9} p50")
     print(f"  Caddy + forward-auth       {ratio('Caddy + forward-auth', 'plain nginx'):>5} of "
           f"plain nginx, {added('Caddy + forward-auth', 'plain nginx'):>9} p50")
     print(f"  plain nginx                {ratio('plain nginx', 'direct'):>5} of direct, "
