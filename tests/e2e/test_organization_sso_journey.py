@@ -79,10 +79,16 @@ def connection_card(page: Any, name: str) -> Any:
     return page.locator("[data-connection]").filter(has_text=name)
 
 
+def height(field: Any) -> float:
+    box = field.bounding_box()
+    assert box is not None
+    return float(box["height"])
+
+
 def add_connection(steps: Steps, kind: str, name: str, **fields: str) -> Any:
     """Fill the organization's "Add a <kind> connection" form; the new connection's card."""
     page = steps.page
-    form = page.get_by_role("form", name=f"Add a {kind} connection")
+    form = page.get_by_role("form", name=f"New {kind} connection")
     form.get_by_label("Name", exact=True).fill(name)
     for label, value in fields.items():
         form.get_by_label(label, exact=True).fill(value)
@@ -113,6 +119,10 @@ def set_up_acme(steps: Steps, stack: Stack, zone: Zone, oidc: OpenIdProvider,
     steps.shot("domain-verified")
 
     page.get_by_role("link", name="single sign-on settings").click()
+    oidc_form = page.get_by_role("form", name="New OpenID Connect connection")
+    # The URL field is drawn as a field like the others (it was a bare 2-pixel box).
+    assert (height(oidc_form.get_by_label("Issuer URL"))
+            == height(oidc_form.get_by_label("Client ID")))
     card = add_connection(steps, "OpenID Connect", "Acme OIDC", **{
         "Issuer URL": oidc.issuer, "Client ID": CLIENT_ID, "Client secret": CLIENT_SECRET})
     oidc.register(CLIENT_ID, CLIENT_SECRET, card.get_by_test_id("redirect-uri").inner_text())
