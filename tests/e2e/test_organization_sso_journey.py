@@ -11,7 +11,8 @@ requires single sign-on, all on the organization's pages; the IdP's provisioning
 creates Mia with a SCIM POST and her organization's token. Mia's password (chosen through
 the link she was mailed) is refused with the enforcement page; she types her address on
 ``/login``, chooses the OpenID Provider, signs in there, and uses Segment and SendGrid from
-the Product Switcher (creating a user in each, then switching between them).
+the Product Switcher (creating a user in each, then switching between them; Segment records
+the sign-in as single sign-on).
 
 Decision: Mia signs in through **OpenID Connect**, because the OpenID Provider has a login
 page of its own that the browser fills in (the SAML IdP answers at once, without a page):
@@ -225,6 +226,10 @@ def test_an_organization_with_sso_provisions_a_member_who_uses_every_product(
     switch_to(steps, mia, gateway, "sendgrid", "SendGrid")
     switch_to(steps, mia, gateway, "segment", "Segment")  # linked both: straight in
     assert is_linked(mia, "sendgrid")
+    # Segment's own session history says how she signed in (the assertion's amr).
+    mia.goto(gateway + "/segment/settings/sessions")
+    expect(mia.locator("body")).to_contain_text("unified login: single sign-on")
+    steps.shot("segment-sessions", mia)
 
     # The SAML connection, from another browser profile: the IdP gets the gateway's
     # AuthnRequest and its signed answer signs Mia in.
