@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyotp
+
 from tests.support.stack import ROOT
 
 #: Chromium flags for a container: no sandbox (no user namespaces), nothing phoning home.
@@ -61,14 +63,20 @@ def new_page(browser: Any) -> Any:
     return page
 
 
-def sign_in(steps: Steps, gateway: str, email: str, password: str) -> None:
-    """Sign in on the gateway's login page (no 2FA) and land on the Console home."""
+def sign_in(steps: Steps, gateway: str, email: str, password: str,
+            totp_secret: str | None = None) -> None:
+    """Sign in on the gateway's login page (with the authenticator's code when
+    ``totp_secret`` is given) and land on the Console home."""
     page = steps.page
     page.goto(gateway + "/login")
     page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
+    page.get_by_label("Password", exact=True).fill(password)
     steps.shot("console-sign-in")
     page.get_by_role("button", name="Sign in").click()
+    if totp_secret is not None:
+        page.wait_for_url(gateway + "/login/2fa")
+        page.get_by_label("Authentication code").fill(pyotp.TOTP(totp_secret).now())
+        page.get_by_role("button", name=re.compile("^(Verify|Continue|Sign in)")).click()
     page.wait_for_url(gateway + "/")
     steps.shot("console-home")
 

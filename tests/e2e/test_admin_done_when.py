@@ -26,24 +26,13 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.e2e.browser import Steps, new_page
+from tests.e2e.browser import Steps, new_page, sign_in
 from tests.support import people
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 PASSWORD = "correct horse battery staple"
-
-
-def sign_in_with_code(page: Any, gateway: str, email: str, secret: str) -> None:
-    page.goto(gateway + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(gateway + "/login/2fa")
-    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name=re.compile("^(Verify|Continue|Sign in)")).click()
-    page.wait_for_url(gateway + "/")
 
 
 def test_admin_resets_2fa_of_a_person_who_lost_phone_and_codes(
@@ -59,7 +48,7 @@ def test_admin_resets_2fa_of_a_person_who_lost_phone_and_codes(
     people.create_linked_product_user(stack, "segment", pat_email, pat_id)
 
     # The admin finds Pat and checks the person page.
-    sign_in_with_code(page, gateway, admin_email, admin_secret)
+    sign_in(steps, gateway, admin_email, PASSWORD, admin_secret)
     page.get_by_role("link", name="Operator console").first.click()
     page.wait_for_url(gateway + "/admin/people")
     page.get_by_label("Email, account id or product user id").fill(pat_email)
@@ -131,7 +120,7 @@ def test_owner_exports_the_months_audit_log_as_csv_and_json_lines(
     owner_email = f"owner-{tag}@example.com"
     owner_id, secret, _ = people.create_console_user_with_2fa(stack, owner_email, PASSWORD)
     people.grant_role(stack, owner_id, "owner")
-    sign_in_with_code(page, gateway, owner_email, secret)
+    sign_in(steps, gateway, owner_email, PASSWORD, secret)
 
     today = datetime.now(UTC)
     first = today.replace(day=1).strftime("%Y-%m-%d")
