@@ -18,7 +18,7 @@ from tests.organizations.sso.conftest import add_oidc_connection
 from tests.organizations.sso.test_saml_signin import add_saml_connection, connection_ids
 from tests.organizations.test_domains import verified_org
 from tests.support import switches
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 from tests.support.dns_zone import Zone
 
 
@@ -69,7 +69,7 @@ def test_internet_addresses_are_public(address: str) -> None:
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "[::ffff:127.0.0.1]"])
 def test_an_idp_url_on_a_loopback_name_is_refused_and_never_called(
         database_url: str, zone: Zone, listener: Listener, host: str) -> None:
-    app = make_app(database_url, DNS_RESOLVER=zone.address, switches=dataclasses.replace(
+    app = make_gateway_app(database_url, DNS_RESOLVER=zone.address, switches=dataclasses.replace(
         switches.GATEWAY, plain_http_identity_providers=False))
     people = People(app)
     owner = people("ann@example.com")
@@ -89,7 +89,7 @@ def test_an_idp_url_on_a_loopback_name_is_refused_and_never_called(
 
 
 def test_an_idp_url_on_a_private_address_is_refused(database_url: str, zone: Zone) -> None:
-    app = make_app(database_url, DNS_RESOLVER=zone.address, switches=dataclasses.replace(
+    app = make_gateway_app(database_url, DNS_RESOLVER=zone.address, switches=dataclasses.replace(
         switches.GATEWAY, plain_http_identity_providers=False))
     people = People(app)
     owner = people("ann@example.com")

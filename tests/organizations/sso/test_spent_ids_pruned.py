@@ -16,7 +16,7 @@ from gateway.db import db, new_session
 from gateway.models import UsedToken
 from gateway.organizations.sso import saml
 from tests.organizations.sso import test_saml_protocol as protocol
-from tests.support.console import make_app
+from tests.support.console import make_gateway_app
 
 idp, sp, trusted = protocol.idp, protocol.sp, protocol.trusted  # the fixtures, here too
 
@@ -49,7 +49,7 @@ KEPT = ["assertion-still-valid", "link-spent-an-hour-ago"]
 
 
 def test_prune_command_removes_spent_ids_past_their_usefulness(database_url: str) -> None:
-    app = make_app(database_url, EMAIL_TOKEN_MAX_AGE=24 * HOUR, PASSWORD_RESET_MAX_AGE=HOUR)
+    app = make_gateway_app(database_url, EMAIL_TOKEN_MAX_AGE=24 * HOUR, PASSWORD_RESET_MAX_AGE=HOUR)
     _spent(app, ROWS)
     result = app.test_cli_runner().invoke(args=["tokens", "prune"])
     assert result.exit_code == 0 and "removed 2 spent id(s)" in result.output
@@ -57,7 +57,7 @@ def test_prune_command_removes_spent_ids_past_their_usefulness(database_url: str
 
 
 def test_background_round_prunes_spent_ids(database_url: str) -> None:
-    app = make_app(database_url, background_work=True, BACKGROUND_INTERVAL_SECONDS=3600)
+    app = make_gateway_app(database_url, background_work=True, BACKGROUND_INTERVAL_SECONDS=3600)
     _spent(app, ROWS)
     app.test_client().get("/healthz")  # a first request starts the round
     deadline = time.monotonic() + 20
