@@ -1,5 +1,6 @@
-"""Each serving process's background work: the email-change repair, mail delivery and the
-audit log's retention (``AUDIT_RETENTION_DAYS``), on a timer.
+"""Each serving process's background work: the email-change repair, mail delivery, the
+audit log's retention (``AUDIT_RETENTION_DAYS``) and the pruning of spent single-use ids
+(``tokens.prune_spent``), on a timer.
 
 One daemon thread per process runs both every ``BACKGROUND_INTERVAL_SECONDS``, and delivers
 mail at once when a commit queued some (:func:`gateway.identity.mail.on_queued_commit`), so mail
@@ -34,7 +35,7 @@ from typing import Any
 from flask import Flask
 
 from config.gateway import test_switches
-from gateway.identity import audit_log, mail, mail_delivery
+from gateway.identity import audit_log, mail, mail_delivery, tokens
 from gateway.products import propagation
 
 log = logging.getLogger("gateway.background")
@@ -121,6 +122,7 @@ class BackgroundWorker:
             if time.monotonic() >= next_round:
                 self._job("email change repair", _repair)
                 self._job("audit prune", audit_log.prune)
+                self._job("spent tokens prune", tokens.prune_spent)
                 next_round = time.monotonic() + self.interval
             self._job("mail delivery", mail_delivery.deliver_due)
             self._wake.wait(max(0.0, next_round - time.monotonic()))

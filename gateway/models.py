@@ -269,12 +269,16 @@ class AuditEvent(Base):
 
 
 class UsedToken(Base):
-    """Ids of single-use links already spent (verification, email change)."""
+    """Ids of single-use things already spent: mailed links (verification, email change,
+    password reset; ``expires_at`` empty) and SAML assertions (``expires_at``: their
+    ``NotOnOrAfter`` plus the clock skew). A row is kept only while what it names could
+    still be accepted (``gateway.identity.tokens.prune_spent``)."""
 
     __tablename__ = "used_tokens"
 
     token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ThrottleBucket(Base):

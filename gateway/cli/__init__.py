@@ -3,14 +3,14 @@
 database (db-upgrade, db-revision), accounts (create-user, sessions list / revoke),
 keys (assertion key rotation), repair (email-change), mail (deliver the outbox), demo
 (seed-demo), edge (the nginx or Caddy configuration for the products file), roles
-(operator roles: grant, revoke, list), audit (prune).
+(operator roles: grant, revoke, list), audit (prune), tokens (prune).
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from gateway.cli import accounts, audit, database, demo, edge, keys, mail, repair, roles
+from gateway.cli import accounts, audit, database, demo, edge, keys, mail, repair, roles, tokens
 
 
 def init_app(app: Flask) -> None:
@@ -26,5 +26,6 @@ def init_app(app: Flask) -> None:
         edge.edge_cli,
         roles.roles_cli,
         audit.audit_cli,
+        tokens.tokens_cli,
     ):
         app.cli.add_command(command)

@@ -16,12 +16,15 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from gateway.console.forms import SsoStartForm
+from gateway.identity import throttle
 from gateway.identity.addresses import canonical_email
 from gateway.identity.sessions import current_record
 from gateway.models import SsoConnection
 from gateway.organizations.sso import connections
 from gateway.organizations.sso.identity import SsoIdentity
-from gateway.organizations.sso.signin import SsoRefused, complete_sso_signin
+from gateway.organizations.sso.signin import REFUSALS, SsoRefused, complete_sso_signin
+from gateway.web.client import client_ip
+from gateway.web.errors import retry_message, too_many_attempts
 from gateway.web.return_paths import safe_return_path
 
 bp = Blueprint("sso", __name__, url_prefix="/sso")
@@ -39,6 +42,26 @@ def problem(message: str, status: int = 400, *, email: str | None = None) -> tup
     """The page of a refused or failed single sign-on: what happened, and the ways on."""
     return render_template("sso/problem.html", message=message, email=email,
                            status=status), status
+
+
+def refused_page(refused: SsoRefused, status: int) -> ResponseReturnValue:
+    """The page of ``refused``: its message with ``status``, or the 429 once the client
+    address is past its bound of refusals (``signin.refuse``)."""
+    if refused.retry_after is not None:
+        return throttled(refused.retry_after)
+    return problem(refused.message, status)
+
+
+def throttled(retry_after: int) -> Response:
+    page, _ = problem(retry_message(retry_after), 429)
+    return too_many_attempts(page, retry_after)
+
+
+def too_many_refusals() -> Response | None:
+    """The 429 for a client address past its bound of refused answers, before any work (no
+    connection looked up, no answer read, no audit row); None when it may go on."""
+    blocked = throttle.refused_blocked(REFUSALS, client_ip())
+    return throttled(blocked.retry_after) if blocked is not None else None
 
 
 def continue_to(url: str) -> str:
@@ -114,7 +137,7 @@ def signed_in_through(identity: SsoIdentity, connection: SsoConnection,
                                    safe_return_path(next_to, default=url_for("console.home")),
                                    reauthenticating=record)
     except SsoRefused as refused:
-        return problem(refused.message, 403)
+        return refused_page(refused, 403)
 
 
 def found_connection(connection_id: str, kind: str) -> SsoConnection | Response:

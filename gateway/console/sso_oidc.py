@@ -11,7 +11,14 @@ from flask import request as http_request
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from gateway.console.sso import found_connection, next_path, problem, signed_in_through
+from gateway.console.sso import (
+    found_connection,
+    next_path,
+    problem,
+    refused_page,
+    signed_in_through,
+    too_many_refusals,
+)
 from gateway.organizations.sso import connections, oidc
 from gateway.organizations.sso.signin import refuse
 
@@ -43,6 +50,8 @@ def start(connection_id: str) -> ResponseReturnValue:
 
 @bp.get("/<connection_id>/callback")
 def callback(connection_id: str) -> ResponseReturnValue:
+    if (throttled := too_many_refusals()) is not None:
+        return throttled
     connection = found_connection(connection_id, "oidc")
     if isinstance(connection, Response):
         return connection
@@ -52,7 +61,7 @@ def callback(connection_id: str) -> ResponseReturnValue:
         done = oidc.complete(connection.id, connections.settings(connection),
                              redirect_uri(connection.id), answer, session)
     except oidc.FlowRefused as refused:
-        return problem(refuse(connection, refused.reason, refused.message).message, 400)
+        return refused_page(refuse(connection, refused.reason, refused.message), 400)
     except oidc.IdpUnavailable as failure:
         return problem(UNAVAILABLE.format(failure), 502)
     return signed_in_through(done.identity, connection, done.next_path, reauth=done.reauth)

@@ -18,7 +18,13 @@ from flask import request as http_request
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from gateway.console.sso import found_connection, next_path, problem, signed_in_through
+from gateway.console.sso import (
+    found_connection,
+    next_path,
+    refused_page,
+    signed_in_through,
+    too_many_refusals,
+)
 from gateway.organizations.sso import connections, saml, saml_flow
 from gateway.organizations.sso.saml import SamlRefused
 from gateway.organizations.sso.signin import refuse
@@ -51,13 +57,15 @@ def start(connection_id: str) -> ResponseReturnValue:
                               service_provider(connection.id), next_path(), session,
                               reauth=http_request.args.get("reauth") == "1")
     except SamlRefused as refused:
-        return problem(refuse(connection, refused.reason, refused.message).message, 502)
+        return refused_page(refuse(connection, refused.reason, refused.message), 502)
     return redirect(url)
 
 
 @bp.post("/<connection_id>/acs")
 @csrf.exempt
 def acs(connection_id: str) -> ResponseReturnValue:
+    if (throttled := too_many_refusals()) is not None:
+        return throttled
     connection = found_connection(connection_id, "saml")
     if isinstance(connection, Response):
         return connection
@@ -70,5 +78,5 @@ def acs(connection_id: str) -> ResponseReturnValue:
         done = saml_flow.complete(connection.id, connections.settings(connection),
                                   service_provider(connection.id), answer, session)
     except SamlRefused as refused:
-        return problem(refuse(connection, refused.reason, refused.message).message, 400)
+        return refused_page(refuse(connection, refused.reason, refused.message), 400)
     return signed_in_through(done.identity, connection, done.next_path, reauth=done.reauth)

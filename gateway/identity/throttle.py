@@ -227,6 +227,30 @@ def per_address(action: str, address: str, limit: int) -> bool:
     return _counted(f"{action}:addr:{address}", 3600, limit) is None
 
 
+def refused_blocked(action: str, ip: str) -> Blocked | None:
+    """Is ``ip`` past its bound of refused ``action``s (``IP_MAX_ATTEMPTS`` per
+    ``IP_WINDOW_SECONDS``, the sign-in's bound per client address)? Only reads.
+
+    For what anyone may send without signing in and what costs a lookup and an audit row
+    when refused: single sign-on answers (``sso_refused``) and SCIM bearer tokens
+    (``scim_token``). Past the bound the caller answers 429 before doing any of the work.
+    """
+    bucket = db().get(ThrottleBucket, f"{action}:{ip}"[:300])
+    config = current_app.config
+    if bucket is None or bucket.count < config["IP_MAX_ATTEMPTS"]:
+        return None
+    ends = bucket.window_start + timedelta(seconds=config["IP_WINDOW_SECONDS"])
+    remaining = (ends - utcnow()).total_seconds()
+    return Blocked(max(1, math.ceil(remaining))) if remaining > 0 else None
+
+
+def count_refused(action: str, ip: str) -> Blocked | None:
+    """Count one refused ``action`` from ``ip`` (see :func:`refused_blocked`); Blocked once
+    past the bound, when the caller writes no audit row (requests that raced past the check)."""
+    config = current_app.config
+    return _counted(f"{action}:{ip}", config["IP_WINDOW_SECONDS"], config["IP_MAX_ATTEMPTS"])
+
+
 def _counted(key: str, window: int, limit: int) -> Blocked | None:
     """Count one under ``key`` in its own transaction; Blocked (until the window ends) once
     over ``limit``."""

@@ -5,19 +5,31 @@ spent in ``used_tokens`` on first use, so a link works once. The database's uniq
 who spent it: of two requests racing with one link (say two POSTs of a reset form), the loser
 gets :class:`TokenUsed` with its whole transaction rolled back, never a 500 or a half-done
 change, whether it checked before or after the winner committed.
+
+A spent id is useful only while its link could still be read: :func:`prune_spent` (each
+process's background round, and ``flask tokens prune``) removes ids spent longer ago than the
+longest link lifetime (:data:`LINK_LIFETIMES`), and rows others spent with their own
+``expires_at`` (SAML assertion ids) once that has passed. Decision: lengthening a link
+lifetime setting afterwards may let a link spent before the change work once more until it
+expires; shorten, never lengthen, on a live system, or wait a lifetime.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import and_, delete, or_
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db import db
-from gateway.models import UsedToken
+from gateway.models import UsedToken, utcnow
+
+#: The settings that bound how long a link can be read (``read_token``'s ``max_age``).
+LINK_LIFETIMES = ("EMAIL_TOKEN_MAX_AGE", "PASSWORD_RESET_MAX_AGE")
 
 
 class TokenInvalid(Exception):
@@ -80,3 +92,17 @@ def spend(data: dict[str, Any]) -> None:
     except IntegrityError:
         session.rollback()
         raise TokenUsed from None
+
+
+def prune_spent() -> int:
+    """Remove the spent ids nothing could present again (see the module's docstring); how
+    many rows went. Commits."""
+    now = utcnow()
+    lifetime = max(int(current_app.config[name]) for name in LINK_LIFETIMES)
+    session = db()
+    removed = session.execute(delete(UsedToken).where(or_(
+        UsedToken.expires_at < now,
+        and_(UsedToken.expires_at.is_(None), UsedToken.used_at < now - timedelta(seconds=lifetime)),
+    ))).rowcount  # type: ignore[attr-defined]
+    session.commit()
+    return int(removed or 0)

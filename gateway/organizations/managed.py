@@ -9,6 +9,14 @@ Each account becomes a member (role ``member`` unless it is one already) and its
 mailed a notice (never dropped by the mail cap: it tells them who now has a say over their
 account). Management ends when the domain is removed from the organization or the person
 leaves or is removed from it (``release``).
+
+A managed account's address stays at one of its organization's verified domains
+(:func:`address_refusal`, asked by the Console's email change when it is requested and
+again when it is confirmed): the organization's identity provider manages it, and an address
+elsewhere would leave the organization's single sign-on and SCIM (a later single sign-on
+would make a second, just-in-time account). Password-less accounts made by single sign-on
+or SCIM are held to it alike. The IdP itself changes addresses over SCIM, within the same
+domains (``provisioning``).
 """
 
 from __future__ import annotations
@@ -33,6 +41,20 @@ def _verified_domains(organization_id: str) -> list[str]:
         OrganizationDomain.organization_id == organization_id,
         OrganizationDomain.verified_at.is_not(None))
     return list(db().scalars(query))
+
+
+def address_refusal(user: User, new_email: str) -> str | None:
+    """Why ``user`` may not take the (canonical) address ``new_email``, or None when it may:
+    an account an organization manages keeps an address at one of its verified domains."""
+    if user.managed_by_id is None:
+        return None
+    domains = _verified_domains(user.managed_by_id)
+    if new_email.rsplit("@", 1)[-1] in domains:
+        return None
+    within = " or ".join(f"@{d}" for d in sorted(domains)) or "its domain"
+    return (f"Your organization's identity provider manages this address: you can only "
+            f"change it to another address at {within}. Ask your organization's "
+            f"administrators for anything else.")
 
 
 def candidates(organization_id: str) -> list[User]:

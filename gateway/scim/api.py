@@ -39,6 +39,7 @@ from scim2_models import (
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Response
 
+from gateway.identity import throttle
 from gateway.models import OrganizationMember, ScimToken, User
 from gateway.organizations import provisioning, scim_tokens
 from gateway.organizations.errors import NotAllowed, NotFound
@@ -59,6 +60,7 @@ from gateway.scim.resources import (
     user_schema,
     with_defaults,
 )
+from gateway.web.client import client_ip
 from gateway.web.csrf import csrf
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
@@ -67,6 +69,8 @@ csrf.exempt(bp)  # a bearer token authenticates, never a cookie
 SCIM_JSON = "application/scim+json"
 ANY = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 RETRY_AFTER = 60
+#: The throttle's name for requests with a missing, unknown or revoked token.
+TOKEN_REFUSALS = "scim_token"
 _MAX_INDEX = 2**31 - 1
 
 
@@ -132,9 +136,18 @@ def _unavailable(refusal: Unavailable) -> Response:
 
 @bp.before_request
 def _authenticate() -> Response | None:
+    """The organization's token, or the 401. Failed tokens are counted per client address
+    (``throttle.refused_blocked``): past the bound a 429 with ``Retry-After`` answers before
+    any token is looked up, so nobody guesses at the database's pace."""
+    ip = client_ip()
+    blocked = throttle.refused_blocked(TOKEN_REFUSALS, ip)
+    if blocked is not None:
+        return _error(429, "Too many requests with a wrong token from this address.",
+                      headers={"Retry-After": str(blocked.retry_after)})
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     token = scim_tokens.presented(value.strip()) if scheme.lower() == "bearer" else None
     if token is None:
+        throttle.count_refused(TOKEN_REFUSALS, ip)
         return _error(401, "A valid bearer token of the organization is required.",
                       headers={"WWW-Authenticate": 'Bearer realm="scim"'})
     g.scim_token = token

@@ -2,6 +2,9 @@
 
 Requests are counted per account (``EMAIL_CHANGE_MAX_PER_HOUR``, then 429): the answer says
 whether an address is taken, so one account must not probe address after address.
+An account its organization manages keeps an address at the organization's verified domains
+(``gateway.organizations.managed.address_refusal``), checked at the request and again at the
+confirmation.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from gateway.console.forms import ActionForm, EmailForm
 from gateway.identity import throttle, tokens
 from gateway.identity.addresses import canonical_email
 from gateway.identity.reauth import fresh_login_required
+from gateway.organizations import managed
 from gateway.products import propagation
 from gateway.web.errors import retry_message, too_many_attempts
 
@@ -34,6 +38,10 @@ def change() -> ResponseReturnValue:
     if new_email is None:
         form.email.errors = ["Enter a valid email address, like name@example.com."]
         return render_template("settings/email.html", form=form, user=user), 400
+    refusal = managed.address_refusal(user, new_email)
+    if refusal is not None:  # tells nothing about other accounts: not counted
+        form.email.errors = [refusal]
+        return render_template("settings/email.html", form=form, user=user), 403
     blocked = throttle.per_account(  # counted whatever the answer (its own transaction)
         "email-change", user.id, current_app.config["EMAIL_CHANGE_MAX_PER_HOUR"]
     )
@@ -83,8 +91,13 @@ def confirm() -> ResponseReturnValue:
                                change=change, user=current_user.user)
     if not form.validate_on_submit():
         return _problem("The form expired. Open the link again.", 400)
+    user, pending = current_user.user, propagation.pending_change(data)
+    refusal = managed.address_refusal(user, pending.new_email) \
+        if pending is not None and pending.user_id == user.id else None
+    if refusal is not None:  # asked for before an organization took the account under
+        return _problem(refusal, 403)
     try:
-        change = propagation.confirm_change(current_user.user, data)
+        change = propagation.confirm_change(user, data)
     except propagation.EmailChangeError as exc:
         return _problem(exc.message, STATUS[exc.refusal])
     except tokens.TokenUsed:

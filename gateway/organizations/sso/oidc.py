@@ -11,9 +11,8 @@ Decisions: the issuer and every endpoint are ``https`` (plain ``http`` only with
 switch ``plain_http_identity_providers``: the tests' provider runs on loopback); discovery
 and keys are read at each sign-in (no cache to go stale when the provider rotates keys); an
 address is taken only with ``email_verified`` true; an ID token without ``email`` is
-completed from the userinfo endpoint, whose ``sub`` must be the ID token's. Known gap: an
-owner's issuer URL on an ``https`` name that resolves to a private address is fetched (the
-gateway does not resolve and filter addresses itself).
+completed from the userinfo endpoint, whose ``sub`` must be the ID token's. Every call goes through
+``idp_http``, which refuses names that resolve to non-public addresses.
 """
 
 from __future__ import annotations
@@ -128,7 +127,7 @@ def _get(url: str, **kwargs: Any) -> dict[str, Any]:
         with idp_http.plain_session() as session:
             return _json(session.get(url, timeout=TIMEOUT, allow_redirects=False, **kwargs))
     except requests.RequestException as failure:
-        raise IdpUnavailable(f"no answer ({type(failure).__name__})") from None
+        raise IdpUnavailable(idp_http.no_answer(failure)) from None
 
 
 def discover(issuer: str) -> dict[str, Any]:
@@ -271,7 +270,7 @@ def _exchange(client: Client, metadata: Mapping[str, Any], redirect_uri: str, co
     except AuthlibBaseError:  # an answer Authlib cannot read as a token (no token type, ...)
         raise IdpUnavailable("its token answer is not a token") from None
     except requests.RequestException as failure:
-        raise IdpUnavailable(f"no answer ({type(failure).__name__})") from None
+        raise IdpUnavailable(idp_http.no_answer(failure)) from None
     except ValueError:
         raise IdpUnavailable("its token answer is not JSON") from None
     if not isinstance(token.get("id_token"), str) or not token.get("access_token"):

@@ -27,7 +27,9 @@ Decisions (docs/organizations.md says the same to owners):
   ``Recipient`` must be the connection's ACS, the ``Audience`` its entity id; ``NotBefore`` /
   ``NotOnOrAfter`` are checked with :data:`CLOCK_SKEW_SECONDS` of slack and must be present.
 - **Replay**: an accepted assertion's id (with its issuer) is spent in ``used_tokens`` in the
-  transaction of the sign-in, so the database decides between two racing posts.
+  transaction of the sign-in, so the database decides between two racing posts; the row is
+  kept until the assertion's ``NotOnOrAfter`` plus the skew (then pruned: the assertion is
+  refused as expired by then).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import hashlib
 import ipaddress
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,7 +52,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.db import db
 from gateway.identity.addresses import canonical_email
-from gateway.models import UsedToken
+from gateway.models import UsedToken, utcnow
 from gateway.organizations.errors import Refused
 
 with warnings.catch_warnings():
@@ -160,6 +163,9 @@ class SamlAssertion:
     authn_context: str | None
     #: When the IdP authenticated the person (AuthnInstant), Unix time.
     authn_instant: int | None = None
+    #: The Conditions' NotOnOrAfter, Unix time: the id is kept against replay until then
+    #: plus CLOCK_SKEW_SECONDS (after that the assertion is refused as expired anyway).
+    not_on_or_after: int | None = None
 
     @property
     def amr(self) -> tuple[str, ...]:
@@ -424,6 +430,7 @@ def verify_response(sp: ServiceProvider, idp: IdentityProvider, saml_response: o
         session_index=statement.session_index if statement is not None else None,
         authn_context=_text(context.authn_context_class_ref) if context is not None else None,
         authn_instant=_unix_time(statement.authn_instant if statement is not None else None),
+        not_on_or_after=_unix_time(conditions.not_on_or_after),
     )
 
 
@@ -439,13 +446,22 @@ def _replay_key(assertion: SamlAssertion) -> str:
     return hashlib.sha256(material).hexdigest()
 
 
+def _replay_kept_until(assertion: SamlAssertion) -> datetime:
+    """Until when the assertion's id must stay spent: its NotOnOrAfter plus the skew
+    (a day from now if it could not be read, which verification does not let through)."""
+    if assertion.not_on_or_after is None:
+        return utcnow() + timedelta(days=1)
+    return datetime.fromtimestamp(assertion.not_on_or_after + CLOCK_SKEW_SECONDS, UTC)
+
+
 def spend(assertion: SamlAssertion) -> None:
     """Mark the assertion used, in the caller's transaction, before its other writes; raises
     :class:`SamlRefused` (and rolls the transaction back) when it was used already."""
     session = db()
     try:
         with session.begin_nested():
-            session.add(UsedToken(token_id=_replay_key(assertion)))
+            session.add(UsedToken(token_id=_replay_key(assertion),
+                                  expires_at=_replay_kept_until(assertion)))
     except IntegrityError:
         session.rollback()
         raise SamlRefused("saml_replay", "This assertion was used already.") from None

@@ -42,7 +42,8 @@ def fetch(url: str) -> str:
                 raise Refused(f"The metadata URL answered HTTP {answer.status_code}.")
             body = answer.raw.read(MAX_METADATA_BYTES + 1, decode_content=True)
     except requests.RequestException as failure:
-        raise Refused(f"The metadata URL did not answer ({type(failure).__name__}).") from None
+        raise Refused(f"The metadata URL could not be read: {idp_http.no_answer(failure)}.") \
+            from None
     if len(body) > MAX_METADATA_BYTES:
         raise Refused("The metadata at that URL is larger than 512 KiB.")
     try:

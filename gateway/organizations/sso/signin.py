@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from gateway.db import db
-from gateway.identity import audit
+from gateway.identity import audit, throttle
 from gateway.identity.addresses import canonical_email
 from gateway.identity.sessions import reauthenticated
 from gateway.identity.signin import FEDERATED, find_user, finish
@@ -46,21 +46,26 @@ from gateway.organizations import domains
 from gateway.organizations.roles import OrgRole
 from gateway.organizations.sso.identity import SsoIdentity
 from gateway.organizations.sso.kinds import usable
+from gateway.web.client import client_ip
 
 #: RFC 8176's registered method names: the identity provider's own are kept when they are one.
 RFC8176 = frozenset({"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin",
                      "pwd", "rba", "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia"})
 #: ``LoginSession.auth_methods`` holds at most this many characters.
 _METHODS_MAX = 64
+#: The throttle's name for refused single sign-on answers (``throttle.refused_blocked``).
+REFUSALS = "sso_refused"
 
 
 class SsoRefused(Exception):
-    """The identity provider's word is not enough here; ``message`` says why, in words."""
+    """The identity provider's word is not enough here; ``message`` says why, in words.
+    ``retry_after``: the client address is past its bound of refusals (answer 429)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.message = message
+        self.retry_after = retry_after
 
 
 TAKEOVER = ("This identity provider cannot sign in addresses at that domain: it belongs to "
@@ -79,7 +84,15 @@ def session_methods(identity: SsoIdentity) -> list[str]:
 
 def refuse(connection: SsoConnection, reason: str, message: str, **detail: object) -> SsoRefused:
     """Audit a refused single sign-on in the connection's organization; the caller raises
-    the answer. Commits the audit row."""
+    the answer. Commits the audit row.
+
+    Anyone may post answers without signing in, so refusals are counted per client address
+    (``REFUSALS``, the sign-in's ``IP_MAX_ATTEMPTS`` per ``IP_WINDOW_SECONDS``): past the
+    bound no row is written and the answer carries ``retry_after`` (a 429), so nobody floods
+    the organization's audit view."""
+    blocked = throttle.count_refused(REFUSALS, client_ip())
+    if blocked is not None:
+        return SsoRefused(reason, message, blocked.retry_after)
     audit.in_organization("sso_login_refused", connection.organization_id, None, None,
                           connection=connection.id, reason=reason, **detail)
     db().commit()
