@@ -28,6 +28,28 @@ pytest_plugins = [
 ]
 
 
+#: Folders of processes on loopback (stacks, servers, CLI runs): seconds per test, not ms.
+_SLOW_FOLDERS = ("tests/e2e/", "tests/edge/", "tests/multi/", "tests/faults/", "tests/keys/",
+                 "tests/products/propagation/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow files first: those driving Chromium, then the other end-to-end ones. Under
+    ``-n 2 --dist loadfile`` a file runs whole on one worker; the longest (the accessibility
+    crawl, minutes) handed out last left the other worker idle meanwhile. Whole files move,
+    each in its own order, so a module-scoped stack still starts once."""
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("browser"):
+            return 0
+        slow = item.get_closest_marker("e2e") or item.location[0].startswith(_SLOW_FOLDERS)
+        return 1 if slow else 2
+
+    file_rank: dict[str, int] = {}
+    for item in items:
+        file_rank[item.location[0]] = min(file_rank.get(item.location[0], 2), rank(item))
+    items.sort(key=lambda item: file_rank[item.location[0]])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[Any]:
     """Every test holds the cross-process test lock, shared; ``exclusive`` tests hold it alone
