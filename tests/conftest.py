@@ -50,6 +50,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: file_rank[item.location[0]])
 
 
+#: Tests each sent to a worker on its own, not with the rest of their file: the accessibility
+#: crawl of one colour scheme takes minutes, the two schemes in one file made one worker's
+#: share the critical path of the whole run. (Each worker then starts the file's stack.)
+_SPLIT_FROM_THEIR_FILE = ("tests/e2e/test_accessibility.py::test_every_page_passes_axe_and",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, except for :data:`_SPLIT_FROM_THEIR_FILE`."""
+    from xdist.scheduler import LoadFileScheduling
+
+    if config.getoption("dist") != "loadfile":
+        return None
+
+    class LoadFileSplittingLongTests(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(_SPLIT_FROM_THEIR_FILE):
+                return nodeid
+            return super()._split_scope(nodeid)
+
+    return LoadFileSplittingLongTests(config, log)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[Any]:
     """Every test holds the cross-process test lock, shared; ``exclusive`` tests hold it alone
