@@ -7,9 +7,11 @@ import time
 from typing import Any
 
 import pyotp
+import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 
+from gateway.identity import totp
 from gateway.migrate import upgrade
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.console import Actions, age_sessions, current_code
@@ -110,14 +112,37 @@ def test_disable_needs_reauthentication(actions: Actions, app: Flask) -> None:
     assert "/settings/reauthenticate" in response.location
     # Password alone is not enough when 2FA is on.
     assert actions.reauthenticate().status_code == 401
-    import time
-
-    time.sleep(0)  # the enrolment code's step is spent; use the next step's code
+    # The enrolment code's step is spent: the next step's code (one step of drift is accepted).
     code = pyotp.TOTP(secret).at(time.time() + 30)
     assert actions.reauthenticate(code=code).status_code == 302
     response = actions.post("/settings/2fa/disable", form_path="/settings/2fa/disable")
     assert response.status_code == 302
     assert not actions.user("user@example.com").has_2fa
+
+
+def test_a_spent_code_works_again_never_and_the_next_step_does(
+    actions: Actions, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The authenticator's code, once used, is refused ("wait for the next code"); half a
+    minute later (the TOTP clock moved, not waited for) the app's new code signs in, and the
+    spent one, now old, is a wrong code."""
+    actions.create_user()
+    actions.sign_in()
+    start = time.time()
+    monkeypatch.setattr(totp, "clock", lambda: start)
+    secret, _codes = enrol(actions)
+    spent = pyotp.TOTP(secret).at(start)
+    again = Actions(app, app.test_client())
+    assert again.sign_in().location == "/login/2fa"
+    reused = again.enter_code(spent)
+    assert reused.status_code != 302 and "next code" in reused.get_data(as_text=True)
+    monkeypatch.setattr(totp, "clock", lambda: start + 30)
+    assert again.enter_code(pyotp.TOTP(secret).at(start + 30)).status_code == 302
+    later = Actions(app, app.test_client())
+    later.sign_in()
+    monkeypatch.setattr(totp, "clock", lambda: start + 90)
+    assert "next code" not in later.enter_code(spent).get_data(as_text=True)
+    assert later.enter_code(spent).status_code != 302
 
 
 def test_audit_log_visible_in_settings(actions: Actions) -> None:

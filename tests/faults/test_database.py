@@ -172,6 +172,7 @@ class Load:
             thread.join(timeout=15)
 
 
+@pytest.mark.exclusive  # stops the server every other test (and worker) is connected to
 def test_postgresql_restarted_under_load(stack: Stack) -> None:
     command = _cluster()
     base = stack.gateway_url
@@ -179,11 +180,12 @@ def test_postgresql_restarted_under_load(stack: Stack) -> None:
     returning = person(stack, linked=False)  # confirmed before the outage, signs in after
     returning.sign_out()
     with Load(readers) as load:
-        time.sleep(1)
+        wait_for(lambda: load.statuses[200] >= 2 * len(readers), 15, "pages before the stop")
         try:
             subprocess.run([*command, "stop"], check=True, timeout=60)
-            time.sleep(0.5)
             # While it is down: a clear 503 page, liveness still fine.
+            wait_for(lambda: not ready(base), 15, "/readyz to see the database gone")
+            wait_for(lambda: load.statuses[503] > 0, 15, "the readers to meet the outage")
             page = readers[0].get("/settings", headers={"Accept": "text/html"})
             assert_clear_page(page, 503, "briefly unavailable")
             assert requests.get(base + "/healthz", timeout=5).status_code == 200
@@ -192,7 +194,9 @@ def test_postgresql_restarted_under_load(stack: Stack) -> None:
             subprocess.run([*command, "start"], check=True, timeout=60)
             _accepting_connections(os.environ["TEST_DATABASE_URL"], timeout=60)
         wait_for(lambda: ready(base), 15, "/readyz after the restart")
-        time.sleep(1)
+        served = load.statuses[200]
+        wait_for(lambda: load.statuses[200] >= served + 2 * len(readers), 15,
+                 "pages served again after the restart")
     assert not load.bad, load.bad[:5]
     assert load.statuses[200] > 0 and load.statuses[503] > 0, load.statuses
     # Nothing confirmed before the restart is lost: sessions, accounts, links.

@@ -52,11 +52,6 @@ def make_gateway_app(
     return application
 
 
-#: The old name, kept while tests/admin, tests/organizations and tests/conftest.py (edited on
-#: other branches now) still import it; new code says ``make_gateway_app``.
-make_app = make_gateway_app
-
-
 def dispose_built_apps() -> None:
     while _APPS:
         application = _APPS.pop()
@@ -149,13 +144,6 @@ class Actions:
                 if marker in path:
                     return str(path)
         raise AssertionError(f"no link with {marker!r} mailed to {recipient}")
-
-    # The old verbs, kept while tests/admin and tests/organizations (edited on other branches
-    # now) still say them; new tests use the verbs above.
-    login = sign_in
-    login_2fa = enter_code
-    logout = sign_out
-    last_link = mailed_link
 
 
 def sign_up_in_a_new_browser(app: Flask, email: str, password: str) -> str:

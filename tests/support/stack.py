@@ -21,15 +21,13 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+
+from tests.support.databases import postgres_database
 
 #: The support route of every test stack.
 SUPPORT_EMAIL = "help@support.example"
@@ -62,22 +60,6 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
-
-
-@contextmanager
-def postgres_database(base_url: str) -> Iterator[str]:
-    """A throw-away PostgreSQL database next to ``base_url`` (trust auth, loopback)."""
-    name = "e2e_" + uuid.uuid4().hex[:12]
-    # No pool: a connection kept from before a server restart (fault tests) would be dead.
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 class Stack:
@@ -186,11 +168,15 @@ class Stack:
         )
         log.close()
         if wait:
-            try:
-                wait_until_up(self.url(name) + "/healthz")
-            except RuntimeError:
-                self.stop(name)
-                raise RuntimeError(f"{name} did not come up:\n{self.log(name)[-3000:]}") from None
+            self.wait(name)
+
+    def wait(self, name: str) -> None:
+        """Wait for ``name``'s /healthz; stop it and show its log when it does not come up."""
+        try:
+            wait_until_up(self.url(name) + "/healthz")
+        except RuntimeError:
+            self.stop(name)
+            raise RuntimeError(f"{name} did not come up:\n{self.log(name)[-3000:]}") from None
 
     def stop(self, name: str) -> None:
         """SIGTERM (gunicorn: graceful shutdown of every worker), SIGKILL after 10 s."""
@@ -211,18 +197,26 @@ class Stack:
         )
 
     def start_all(self) -> None:
-        for name in self.products:
-            self.start(name)
         if self.server == "gunicorn":
             self.migrate()
-        for name in (*self.gateways, "answers"):
-            self.start(name)
+        self._start_together()
 
     def restart_all(self) -> None:
         """Stop every process, then start them all again (same ports, same databases)."""
         self.stop_all()
-        for name in (*self.products, *self.gateways, "answers"):
-            self.start(name)
+        self._start_together()
+
+    def _start_together(self) -> None:
+        """The products and the first gateway start at once (none needs another to start: a
+        start each after the other cost seconds per stack); the other gateway instances once
+        the first is up, since it migrates the schema and makes the signing key they share, and
+        so does the forward-auth answer server."""
+        first, *others = self.gateways
+        for group in ((*self.products, first), (*others, "answers")):
+            for name in group:
+                self.start(name, wait=False)
+            for name in group:
+                self.wait(name)
 
     def stop_all(self) -> None:
         for process in self.processes.values():  # all at once: gunicorn shuts down gracefully
