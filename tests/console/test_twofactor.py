@@ -130,7 +130,7 @@ def test_a_spent_code_works_again_never_and_the_next_step_does(
     actions.sign_in()
     start = time.time()
     monkeypatch.setattr(totp, "clock", lambda: start)
-    secret, _codes = enrol(actions)
+    secret, _codes = actions.enrol_totp()
     spent = pyotp.TOTP(secret).at(start)
     again = Actions(app, app.test_client())
     assert again.sign_in().location == "/login/2fa"
