@@ -34,7 +34,7 @@ from gateway.console.forms import (
 )
 from gateway.console.sso import continue_to
 from gateway.console.sso import route_for as sso_route
-from gateway.identity import signin, throttle
+from gateway.identity import passkeys, signin, throttle
 from gateway.identity import signup as signups
 from gateway.identity.addresses import canonical_email
 from gateway.identity.passwords import policy_problem
@@ -218,6 +218,7 @@ def login() -> ResponseReturnValue:
             return redirect(sso)
         form.email.data = canonical_email(request.args.get("login_hint")) or ""
         handoff = linking.handoff_product(request.args.get("login_hint"), next_path)
+        passkeys.bind_browser()
         return render_template("auth/login.html", form=form, next=next_path, handoff=handoff,
                                signed_out=why_signed_out(forget=True), break_glass=break_glass)
     sso = None if break_glass else sso_route(form.email.data, next_path)

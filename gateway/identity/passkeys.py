@@ -154,6 +154,16 @@ def _binding() -> str:
     return _digest(token)
 
 
+def bind_browser() -> None:
+    """Give this browser session its WebAuthn binding now, with the page that will ask for
+    passkey options: the options request then changes no cookie. Otherwise the login page's
+    autofill request (started as the page loads) answered with a new session cookie, and a
+    quick submit of the password form could see that answer land after its own and lose the
+    sign-in it had just started (the second step bounced back to /login)."""
+    if enabled():
+        _binding()
+
+
 def _new_challenge(purpose: Purpose, user: User | None) -> bytes:
     """A fresh challenge for this session; earlier unspent ones of the same purpose die."""
     binding = _binding()

@@ -621,3 +621,15 @@ def test_sign_out_everywhere_offers_to_remove_passkeys(app: Flask, actions: Acti
     age_sessions(app)  # not fresh: the page asks to confirm first instead of offering removal
     stale = actions.client.get("/settings/sessions/revoke-all").get_data(as_text=True)
     assert "/remove" not in stale and "/settings/reauthenticate?next=" in stale
+
+
+def test_the_passkey_autofill_request_never_replaces_the_session_cookie(client: Any) -> None:
+    """The login page starts a passkey autofill request as it loads; if its answer set a new
+    session cookie it could land after a quick password submit's and lose that sign-in (the
+    second step bounced back to /login: seen in the browser journey under load)."""
+    from tests.support.csrf import csrf_token
+
+    token = csrf_token(client, "/login")
+    response = client.post("/passkeys/options/login", headers={"X-CSRFToken": token})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers

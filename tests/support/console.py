@@ -44,6 +44,9 @@ def make_gateway_app(
         "SECRET_KEY": "test-secret-key-not-a-demo-value-0123456789",
         # Never the demo's instance/keys: one signing-key directory for the test run.
         "ASSERTION_KEY_DIR": shared_store().folder,
+        # Each app its own revocation counter: apps of other tests and workers never empty
+        # this one's session-check cache (tests of the shared file: test_revocation_*.py).
+        "SESSION_EPOCH_FILE": "",
     }
     settings.update(overrides)
     application = create_app(settings, dataclasses.replace(switches,
