@@ -6,7 +6,6 @@ expiry are each refused with nothing changed; the OpenAPI description matches th
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -15,7 +14,6 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
 from gateway.admin import openapi
 from gateway.db import new_session
@@ -23,6 +21,7 @@ from gateway.identity import api_clients
 from gateway.models import ApiClient, ApiToken, AuditEvent, utcnow
 from tests.support.console import Actions, csrf_token
 from tests.support.operators import Operator, grant, reload, signed_in_operator
+from tests.support.served import serving
 
 API = "/admin/api/v1"
 
@@ -30,12 +29,8 @@ API = "/admin/api/v1"
 @pytest.fixture
 def base_url(app: Flask) -> Iterator[str]:
     """The test's gateway app served over HTTP on a loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serving(app) as server:
+        yield f"http://127.0.0.1:{server.server_port}"
 
 
 @pytest.fixture

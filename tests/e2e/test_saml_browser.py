@@ -8,13 +8,11 @@ Console signed in."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from gateway.db import db
 from gateway.models import User
@@ -25,6 +23,7 @@ from tests.support.console import Actions, make_gateway_app
 from tests.support.dns_zone import dns_zone
 from tests.support.proxy_gateway import free_port
 from tests.support.saml_idp import SamlIdp, saml_idp
+from tests.support.served import serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -53,16 +52,9 @@ def gateway(database_url: str, idp: SamlIdp) -> Iterator[str]:
             connection = connections.create(owner, org.id, "saml", "Acme IdP",
                                             {"idp_metadata_url": idp.metadata_url})
             connection_id = connection.id
-        server = make_server("127.0.0.1", port, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
+        with serving(app, port):
             idp.trust(app.test_client().get(f"/sso/saml/{connection_id}/metadata").data)
             yield public
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(5)
 
 
 def test_a_member_signs_in_through_the_saml_idp_in_a_browser(

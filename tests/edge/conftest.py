@@ -8,15 +8,14 @@ the journey.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from gateway.assertion import RemoteJwks
 from tests.support.echo import echo_app
 from tests.support.edge import EdgeStack, running_edge_stack
+from tests.support.served import start_wsgi, stop
 from tests.support.stack import free_port
 
 
@@ -26,12 +25,8 @@ def edge(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     kind = request.param
     port = free_port()
     public = f"http://127.0.0.1:{port}"
-    echo = make_server(
-        "127.0.0.1", 0,
-        echo_app("segment", RemoteJwks(public + "/.well-known/jwks.json"), issuer=public),
-        threaded=True,
-    )
-    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    echo = start_wsgi(
+        echo_app("segment", RemoteJwks(public + "/.well-known/jwks.json"), issuer=public))
     workdir = str(tmp_path_factory.mktemp(f"edge-{kind}"))
     try:
         with running_edge_stack(
@@ -39,5 +34,4 @@ def edge(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         ) as stack:
             yield stack
     finally:
-        echo.shutdown()
-        echo.server_close()
+        stop(echo)

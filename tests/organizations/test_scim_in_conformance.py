@@ -11,19 +11,18 @@ verified domain: the only addresses the IdP may provision).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 from scim2_tester import CheckResult, Status
-from werkzeug.serving import make_server
 
 from tests.organizations.conftest import People
 from tests.organizations.test_domains import add_domain, txt_value, verify
 from tests.organizations.test_scim_in import make_token
 from tests.product_stubs.test_scim_conformance import CHECKS, PASSED, describe, run_checker
 from tests.support.dns_zone import Zone
+from tests.support.served import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -43,14 +42,8 @@ def results(app: Flask, people: People, zone: Zone) -> Iterator[list[CheckResult
     zone.txt[f"_unified-login-challenge.{DOMAIN}"] = [txt_value(owner, org, DOMAIN)]
     assert f"{DOMAIN} is verified" in verify(owner, org, domain_id)
     token = make_token(owner, org, "scim2-tester")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(app) as server:
         yield run_checker(f"http://127.0.0.1:{server.server_port}/scim/v2", token)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_every_check_passes(results: list[CheckResult]) -> None:

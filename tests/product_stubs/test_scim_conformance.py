@@ -29,6 +29,7 @@ from scim2_tester import CheckResult, Status, check_server
 from product_stubs.kit.db import session_factory
 from tests.support.product_apps import PRODUCTS
 from tests.support.product_servers import start_product
+from tests.support.served import stop
 
 pytestmark = pytest.mark.e2e
 
@@ -135,8 +136,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Results:
             try:
                 cache[name] = run_checker(f"{product.url}/scim/v2", product.token)
             finally:
-                product.server.shutdown()
-                product.server.server_close()
+                stop(product.server)
                 session_factory(product.app).kw["bind"].dispose()
         return cache[name]
 

@@ -7,14 +7,12 @@ its templates or the edge templates names either: the file does (SPEC 28).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from gateway.assertion import RemoteJwks
 from tests.support import people
@@ -22,6 +20,7 @@ from tests.support.echo import echo_app
 from tests.support.edge import running_edge_stack
 from tests.support.linked_person import PASSWORD, unique_email
 from tests.support.product_servers import switcher_state
+from tests.support.served import serving
 from tests.support.stack import Stack, free_port, running_stack
 from tests.support.third_product import products_file
 
@@ -40,13 +39,8 @@ class _Late:
 @contextmanager
 def _wiki() -> Iterator[tuple[_Late, int]]:
     late = _Late()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(late) as server:
         yield late, server.server_port
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module", params=["built-in proxy", "nginx", "caddy"])

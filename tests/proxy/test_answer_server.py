@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
-from werkzeug.serving import make_server
 
 from config.answer_worker import serve_in_thread
 from gateway.app import answer_server
@@ -39,6 +38,7 @@ from tests.support.proxy_gateway import (
     verified,
 )
 from tests.support.raw_http import read_head
+from tests.support.served import start_wsgi, stop
 from tests.support.stack import free_port
 
 #: Headers whose values differ on every answer (a fresh id, time or signature) or name the
@@ -106,16 +106,14 @@ def servers(database_url: str, upstreams: dict[str, Upstream], tmp_path: Any) ->
         PUBLIC_URL="http://edge.test", SESSION_CACHE_SECONDS=2))  # 2: as deployed
     person = sign_in(app, app.test_client())
     cookie = f"gw_session={_cookie(person)}; theme=dark"
-    wsgi = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=wsgi.serve_forever, daemon=True).start()
+    wsgi = start_wsgi(app)
     asgi_port = free_port()
     asgi = serve_in_thread(answer_server(app), "127.0.0.1", asgi_port)
     try:
         yield Servers(app, wsgi.server_port, asgi_port, cookie)
     finally:
         asgi.should_exit = True
-        wsgi.shutdown()
-        wsgi.server_close()
+        stop(wsgi)
         dispose(app)
 
 

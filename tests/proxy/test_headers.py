@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from gateway.products.table import products
 from gateway.proxy import headers as hdr
 from tests.support.apps import dispose
 from tests.support.proxy_gateway import SignedIn, echoed, header_names, sign_in
+from tests.support.served import serving
 
 SPOOFABLE = [
     "X-Identity-Assertion",
@@ -279,12 +278,8 @@ def test_nameless_product_cookies_are_dropped(value: str) -> None:
 
 @pytest.fixture
 def live_gateway(gateway: Flask) -> Iterator[int]:
-    server = make_server("127.0.0.1", 0, gateway, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    server.server_close()
+    with serving(gateway) as server:
+        yield server.server_port
 
 
 def test_spoofed_headers_over_a_real_socket(gateway: Flask, live_gateway: int) -> None:

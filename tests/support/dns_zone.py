@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from dnslib import QTYPE, RCODE, RR, TXT, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
+from tests.support import served
+
 
 @dataclass
 class Zone:
@@ -47,9 +49,8 @@ def dns_zone() -> Iterator[Zone]:
                        logger=DNSLogger(logf=lambda _line: None))
     host, port = server.server.server_address
     zone.address = f"{host}:{port}"
-    server.start_thread()
+    served.start(server.server)
     try:
         yield zone
     finally:
-        server.stop()
-        server.server.server_close()
+        served.stop(server.server)

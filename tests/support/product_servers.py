@@ -12,7 +12,6 @@ import hashlib
 import importlib
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 from werkzeug.test import TestResponse
 
 from gateway.db import new_session
@@ -33,6 +32,7 @@ from product_stubs.kit.models import User as ProductUser
 from tests.support.console import Actions, make_gateway_app
 from tests.support.csrf import csrf_from, csrf_token
 from tests.support.keys import shared_store, write_jwks
+from tests.support.served import start_wsgi, stop
 from tests.support.switches import PRODUCT as SWITCHES
 
 GATEWAY_URL = "http://gateway.test"
@@ -75,8 +75,7 @@ def start_product(name: str, tmp_path: Any) -> RunningProduct:
         SWITCHES,
     )
     module.seed_demo_data(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = start_wsgi(app)
     return RunningProduct(name, app, f"http://127.0.0.1:{server.server_port}", token, server)
 
 
@@ -85,8 +84,7 @@ def products(tmp_path: Any) -> Iterator[dict[str, RunningProduct]]:
     running = {name: start_product(name, tmp_path) for name in ("segment", "sendgrid")}
     yield running
     for product in running.values():
-        product.server.shutdown()
-        product.server.server_close()
+        stop(product.server)
         session_factory(product.app).kw["bind"].dispose()
 
 

@@ -11,7 +11,6 @@ import hashlib
 import json
 import secrets
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from gateway.assertion import AssertionVerifier
 from gateway.db import new_session
@@ -29,6 +28,7 @@ from tests.support.apps import dispose
 from tests.support.console import make_gateway_app
 from tests.support.echo import echo_app
 from tests.support.keys import StoreJwks, shared_store
+from tests.support.served import start_wsgi, stop
 
 MB = 1024 * 1024
 
@@ -46,23 +46,15 @@ class Upstream:
     server: BaseWSGIServer
 
 
-def _serve(app: Flask) -> tuple[BaseWSGIServer, threading.Thread]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server, thread
-
-
 @pytest.fixture(scope="session")
 def upstreams() -> Iterator[dict[str, Upstream]]:
     started = {}
     for product in ("segment", "sendgrid"):
-        server, _thread = _serve(echo_app(product, StoreJwks(shared_store())))
+        server = start_wsgi(echo_app(product, StoreJwks(shared_store())))
         started[product] = Upstream(product, f"http://127.0.0.1:{server.server_port}", server)
     yield started
     for upstream in started.values():
-        upstream.server.shutdown()
-        upstream.server.server_close()
+        stop(upstream.server)
 
 
 def gateway_settings(upstreams: dict[str, Upstream], tmp_path: Any, **extra: Any) -> dict:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import re
-import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,8 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.support import served
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "CFB has been moved", CryptographyDeprecationWarning)
@@ -231,12 +232,9 @@ def saml_idp(directory: Path, host: str = "127.0.0.1") -> Iterator[SamlIdp]:
     idp = SamlIdp(base_url, entity_id, _server(entity_id, base_url, key, cert),
                   _server(entity_id, base_url, other_key, other_cert))
     holder["idp"] = idp
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    served.start(server)
     try:
         yield idp
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        served.stop(server)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+from tests.support import served
 from tests.support.stack import free_port
 
 
@@ -40,13 +41,12 @@ class SMTPServer:
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        served.start(server)
         self._server = server
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            served.stop(self._server)
             self._server = None
 
     def subjects(self) -> list[str]:

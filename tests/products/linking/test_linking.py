@@ -20,6 +20,7 @@ from tests.support.product_servers import (
     product_browser,
     product_login,
 )
+from tests.support.served import stop
 
 EXISTING = [
     pytest.param("segment", SEGMENT_ALICE, id="segment-alice"),
@@ -287,8 +288,7 @@ def test_old_password_refused_and_old_session_ended_after_linking(person, produc
 
 def test_unreachable_product_records_nothing(person, products, gateway):
     person.sign_up_and_in("alice@example.com")
-    products["segment"].server.shutdown()
-    products["segment"].server.server_close()
+    stop(products["segment"].server)
 
     linked = person.link("segment", *SEGMENT_ALICE)
     created = person.create("segment")
