@@ -95,9 +95,9 @@ def postgres_url() -> Iterator[str | None]:
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The migrated SQLite schema this worker copies for each test."""
-    return databases.sqlite_template(tmp_path_factory.mktemp("schema"))
+def sqlite_template() -> Path:
+    """The migrated SQLite schema this worker copies for each test (and each stack)."""
+    return databases.sqlite_schema()
 
 
 @pytest.fixture

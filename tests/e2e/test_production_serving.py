@@ -66,7 +66,7 @@ OTHER_CLIENT = "127.0.0.2"
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = str(tmp_path_factory.mktemp("deployed"))
-    with running_stack(workdir, server="gunicorn", **DEPLOYED) as running:
+    with running_stack(workdir, server="gunicorn", answers=True, **DEPLOYED) as running:
         yield running
 
 

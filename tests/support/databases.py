@@ -12,11 +12,20 @@ Why: building the schema for each of ~2,000 tests cost more than many of the tes
   ``TRUNCATE`` of the 19 tables took 60-160 ms and ``CREATE DATABASE ... TEMPLATE`` plus its
   ``DROP`` 40-130 ms, since both create and sync files. No two workers share a database, so
   parallel workers (and parallel runs) never see each other's rows.
+
+The stacks of processes (``tests/support/stack.py``) start from the same schema: a copy of this
+process's template file, or on PostgreSQL ``CREATE DATABASE ... TEMPLATE`` of a migrated
+template database (its own, since a template must have no connection): a gateway process
+started on it finds the schema at head and migrates nothing, so its answer server and other
+instances start beside it instead of after it.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,9 +46,17 @@ def sqlite_template(folder: Path) -> Path:
     return template
 
 
-def sqlite_copy(template: Path, folder: Path) -> str:
+@functools.cache
+def sqlite_schema() -> Path:
+    """This process's migrated SQLite template (tests and stacks copy it), removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="gateway-schema-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return sqlite_template(folder)
+
+
+def sqlite_copy(template: Path, folder: Path, name: str = "gateway.db") -> str:
     """A test's own database: a copy of the template file."""
-    target = folder / "gateway.db"
+    target = folder / name
     shutil.copyfile(template, target)
     return f"sqlite:///{target}"
 
@@ -54,13 +71,14 @@ def _url(base_url: str, name: str) -> str:
 
 
 @contextmanager
-def postgres_database(base_url: str, *, prefix: str = "e2e") -> Iterator[str]:
-    """A throw-away, empty PostgreSQL database next to ``base_url`` (trust auth, loopback),
-    dropped (connections and all) on exit."""
+def postgres_database(base_url: str, *, prefix: str = "e2e", template: str = "") -> Iterator[str]:
+    """A throw-away PostgreSQL database next to ``base_url`` (trust auth, loopback), empty or a
+    copy of the database named ``template``, dropped (connections and all) on exit."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = _admin(base_url)
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield _url(base_url, name)
     finally:
@@ -74,6 +92,33 @@ def postgres_worker_database(base_url: str, worker: str) -> Iterator[str]:
     """This worker's migrated database (its URL) for the session; dropped on exit."""
     with postgres_database(base_url, prefix=f"test_{worker}") as url:
         migrate.upgrade(url)
+        yield url
+
+
+@functools.cache
+def _postgres_template(base_url: str) -> str:
+    """The name of this process's migrated template database next to ``base_url``, made once
+    and dropped at exit."""
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    admin = _admin(base_url)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    atexit.register(_drop, base_url, name)
+    migrate.upgrade(_url(base_url, name))  # its engine is disposed: no connection is left
+    return name
+
+
+def _drop(base_url: str, name: str) -> None:
+    admin = _admin(base_url)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@contextmanager
+def migrated_postgres(base_url: str) -> Iterator[str]:
+    """A throw-away PostgreSQL database already at the head of the migrations (a stack's)."""
+    with postgres_database(base_url, template=_postgres_template(base_url)) as url:
         yield url
 
 

@@ -95,7 +95,8 @@ def running_edge_stack(
     settings = {**edge_config.GATEWAY_ENV, "PUBLIC_URL": public, "GATEWAY_PUBLIC_URL": public}
     for name, address in (upstreams or {}).items():
         settings[f"{name.upper()}_UPSTREAM"] = f"http://{address}"
-    with running_stack(workdir, products=products, **(settings | env)) as stack, running_edge(
+    with running_stack(workdir, products=products, answers=True,
+                       **(settings | env)) as stack, running_edge(
         kind, workdir, port, stack, upstreams
     ) as edge:
         yield edge

@@ -1,15 +1,20 @@
 """The whole stack as real processes on loopback ports, for end-to-end and fault tests.
 
 ``Stack`` starts the gateway and both products as separate processes (each its own database),
-waits until they answer, and can stop and restart any of them mid-test. When TEST_DATABASE_URL is
-set, the gateway gets a fresh PostgreSQL database of its own for the stack's lifetime.
+waits until they answer, and can stop and restart any of them mid-test. The gateway's database
+is the test run's migrated schema, copied (``tests/support/databases.py``): a fresh SQLite file,
+or with TEST_DATABASE_URL a fresh PostgreSQL database, for the stack's lifetime. So no process
+waits for another to migrate: every process of the stack starts at once. (The operator's
+``flask --app gateway db-upgrade`` is tested in ``tests/keys/test_commands.py`` and
+``tests/console/test_operations.py``.)
 
-``server="gunicorn"`` serves the gateway as deployed (``config/gunicorn_gateway.py``, schema
-migrated first with the operator's ``flask --app gateway db-upgrade``); ``gateways=2`` starts
-several gateway instances ("gateway", "gateway2", ...) on one shared DATABASE_URL, as behind a
-load balancer. Beside the first gateway instance runs its answer server ("answers": forward-auth
-on uvicorn; under gunicorn with ``config/gunicorn_answers.py`` when ``server="gunicorn"``),
-sharing its database and Prometheus directory; the edge helpers point forward-auth at it.
+``server="gunicorn"`` serves the gateway as deployed (``config/gunicorn_gateway.py``);
+``gateways=2`` starts several gateway instances ("gateway", "gateway2", ...) on one shared
+DATABASE_URL, as behind a load balancer. ``answers=True`` runs the first gateway instance's
+answer server beside it ("answers": forward-auth on uvicorn; under gunicorn with
+``config/gunicorn_answers.py`` when ``server="gunicorn"``), sharing its database and Prometheus
+directory; the edge helpers start it and point forward-auth at it. Stacks without an edge do
+without it: a process fewer to start for each of them.
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
 
-from tests.support.databases import postgres_database
+from tests.support.databases import migrated_postgres, sqlite_copy, sqlite_schema
 
 #: The support route of every test stack.
 SUPPORT_EMAIL = "help@support.example"
@@ -71,6 +77,7 @@ class Stack:
         server: str = "werkzeug",
         gateways: int = 1,
         products: tuple[str, ...] = ("segment", "sendgrid"),
+        answers: bool = False,
         **env: str,
     ) -> None:
         if server not in ("werkzeug", "gunicorn"):
@@ -81,8 +88,9 @@ class Stack:
         self.gateways = ["gateway"] + [f"gateway{i}" for i in range(2, gateways + 1)]
         #: The product apps started as processes ("notes": the kit as a third product).
         self.products = products
-        self.ports = {name: free_port()
-                      for name in ("gateway", "answers", *products, *self.gateways[1:])}
+        #: Every process of the stack, in the order they are started.
+        self.names = (*products, *self.gateways, *(["answers"] if answers else []))
+        self.ports = {name: free_port() for name in self.names}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._starts = 0
         #: The first gateway's Prometheus directory (gunicorn), shared with its answer server.
@@ -189,16 +197,7 @@ class Stack:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def migrate(self) -> None:
-        """Create or upgrade the gateway schema with the operator's command."""
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "gateway", "db-upgrade"],
-            cwd=ROOT, env=self.env, check=True, capture_output=True, timeout=120,
-        )
-
     def start_all(self) -> None:
-        if self.server == "gunicorn":
-            self.migrate()
         self._start_together()
 
     def restart_all(self) -> None:
@@ -207,16 +206,13 @@ class Stack:
         self._start_together()
 
     def _start_together(self) -> None:
-        """The products and the first gateway start at once (none needs another to start: a
-        start each after the other cost seconds per stack); the other gateway instances once
-        the first is up, since it migrates the schema and makes the signing key they share, and
-        so does the forward-auth answer server."""
-        first, *others = self.gateways
-        for group in ((*self.products, first), (*others, "answers")):
-            for name in group:
-                self.start(name, wait=False)
-            for name in group:
-                self.wait(name)
+        """Every process starts at once: none needs another to start (the schema is at head
+        already, and the first of them to need the signing key makes it, under the key
+        directory's lock), and a start each after the other cost seconds per stack."""
+        for name in self.names:
+            self.start(name, wait=False)
+        for name in self.names:
+            self.wait(name)
 
     def stop_all(self) -> None:
         for process in self.processes.values():  # all at once: gunicorn shuts down gracefully
@@ -262,6 +258,7 @@ def running_stack(
     server: str = "werkzeug",
     gateways: int = 1,
     products: tuple[str, ...] = ("segment", "sendgrid"),
+    answers: bool = False,
     prepare: Callable[[Stack], None] | None = None,
     **env: str,
 ) -> Iterator[Stack]:
@@ -273,11 +270,12 @@ def running_stack(
     base = os.environ.get("TEST_DATABASE_URL")
     with ExitStack() as cleanup:
         url = (
-            cleanup.enter_context(postgres_database(base))
+            cleanup.enter_context(migrated_postgres(base))
             if base
-            else f"sqlite:///{workdir}/gateway.db"
+            else sqlite_copy(sqlite_schema(), Path(workdir))
         )
-        stack = Stack(workdir, url, server=server, gateways=gateways, products=products, **env)
+        stack = Stack(workdir, url, server=server, gateways=gateways, products=products,
+                      answers=answers, **env)
         try:
             if prepare is not None:
                 prepare(stack)
