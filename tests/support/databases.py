@@ -27,7 +27,7 @@ import functools
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,21 +70,35 @@ def _url(base_url: str, name: str) -> str:
     return make_url(base_url).set(database=name).render_as_string(hide_password=False)
 
 
-@contextmanager
-def postgres_database(base_url: str, *, prefix: str = "e2e", template: str = "") -> Iterator[str]:
-    """A throw-away PostgreSQL database next to ``base_url`` (trust auth, loopback), empty or a
-    copy of the database named ``template``, dropped (connections and all) on exit."""
+def create_postgres(base_url: str, *, prefix: str, template: str = "") -> str:
+    """A new PostgreSQL database next to ``base_url`` (trust auth, loopback), empty or a copy
+    of the database named ``template``: its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = _admin(base_url)
     copy = f' TEMPLATE "{template}"' if template else ""
+    admin = _admin(base_url)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    admin.dispose()
+    return _url(base_url, name)
+
+
+def drop_postgres(url: str) -> None:
+    """Drop the database at ``url``, connections and all."""
+    parsed = make_url(url)
+    admin = _admin(parsed.set(database="postgres").render_as_string(hide_password=False))
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@contextmanager
+def postgres_database(base_url: str, *, prefix: str = "e2e", template: str = "") -> Iterator[str]:
+    """A throw-away database (:func:`create_postgres`), dropped on exit."""
+    url = create_postgres(base_url, prefix=prefix, template=template)
     try:
-        yield _url(base_url, name)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_postgres(url)
 
 
 @contextmanager
@@ -95,31 +109,69 @@ def postgres_worker_database(base_url: str, worker: str) -> Iterator[str]:
         yield url
 
 
-@functools.cache
-def _postgres_template(base_url: str) -> str:
-    """The name of this process's migrated template database next to ``base_url``, made once
-    and dropped at exit."""
-    name = f"template_{uuid.uuid4().hex[:12]}"
-    admin = _admin(base_url)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    atexit.register(_drop, base_url, name)
-    migrate.upgrade(_url(base_url, name))  # its engine is disposed: no connection is left
-    return name
+_templates: dict[tuple[str, str], str] = {}
 
 
-def _drop(base_url: str, name: str) -> None:
-    admin = _admin(base_url)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def postgres_template(base_url: str, kind: str, build: Callable[[str], None]) -> str:
+    """The name of this process's template database of ``kind`` next to ``base_url``: made
+    once, filled by ``build(url)`` (which must leave no connection open: a template with one
+    cannot be copied), and dropped at exit."""
+    if (base_url, kind) not in _templates:
+        url = create_postgres(base_url, prefix=f"template_{kind}")
+        atexit.register(drop_postgres, url)
+        build(url)
+        _templates[base_url, kind] = str(make_url(url).database)
+    return _templates[base_url, kind]
 
 
 @contextmanager
 def migrated_postgres(base_url: str) -> Iterator[str]:
-    """A throw-away PostgreSQL database already at the head of the migrations (a stack's)."""
-    with postgres_database(base_url, template=_postgres_template(base_url)) as url:
+    """A throw-away PostgreSQL database already at the head of the migrations (a stack's).
+    (``migrate.upgrade`` disposes of its engine: the template keeps no connection.)"""
+    template = postgres_template(base_url, "gateway", migrate.upgrade)
+    with postgres_database(base_url, template=template) as url:
         yield url
+
+
+def snapshot_postgres(url: str) -> list[str]:
+    """Keep a copy of the rows of every table of ``url`` (schema ``public``) in a schema
+    ``snapshot``; returns the statements that put them back (:func:`restore_postgres`): every
+    table emptied and refilled, and each serial sequence set past its largest id."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            tables = list(connection.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+            serials = connection.execute(text(
+                "SELECT table_name, column_name,"
+                " pg_get_serial_sequence(quote_ident(table_name), column_name)"
+                " FROM information_schema.columns WHERE table_schema = 'public'"
+                " AND column_default LIKE 'nextval(%'")).all()
+            connection.exec_driver_sql("CREATE SCHEMA snapshot")
+            for table in tables:
+                connection.exec_driver_sql(
+                    f'CREATE TABLE snapshot."{table}" AS TABLE public."{table}"')
+    finally:
+        engine.dispose()
+    # Foreign keys are not checked while the rows go back (replica role: no triggers).
+    statements = ["SET LOCAL session_replication_role = replica"]
+    statements += [f'DELETE FROM public."{table}"' for table in tables]
+    statements += [f'INSERT INTO public."{table}" SELECT * FROM snapshot."{table}"'
+                   for table in tables]
+    statements += [f"SELECT setval('{sequence}', COALESCE((SELECT max(\"{column}\")"
+                   f' FROM public."{table}"), 0) + 1, false)'
+                   for table, column, sequence in serials]
+    return statements
+
+
+def restore_postgres(url: str, statements: list[str]) -> None:
+    """Run :func:`snapshot_postgres`'s statements on ``url``: one transaction."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("; ".join(statements))
+    finally:
+        engine.dispose()
 
 
 def empty_postgres(url: str) -> None:
