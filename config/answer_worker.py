@@ -4,7 +4,8 @@ gunicorn supervises (a worker that dies or goes silent for ``timeout`` seconds i
 as for the Console); uvicorn serves. Its own handling of ``X-Forwarded-*`` is off: the
 gateway believes them from the edge only (``gateway.web.client.ForwardedFromPeers``) and
 judges the forward-auth caller by the socket's peer. No ``Server`` header (it names the
-software to anyone who asks).
+software to anyone who asks). The request's head is bounded as the Console's gunicorn bounds
+it, before the app sees it (``config/answer_protocol.py``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any
 from uvicorn import Config, Server
 from uvicorn_worker import UvicornWorker
 
+from config.answer_protocol import LimitedHttpToolsProtocol
+
 
 class AnswerWorker(UvicornWorker):
     CONFIG_KWARGS: dict[str, Any] = {
         "loop": "uvloop",
-        "http": "httptools",
+        "http": LimitedHttpToolsProtocol,
         "lifespan": "on",
         "proxy_headers": False,
         "server_header": False,

@@ -26,6 +26,8 @@ import os
 
 from gunicorn.glogging import Logger
 
+from config.head_limits import LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_FIELDS, LIMIT_REQUEST_LINE
+
 
 class AppWritesTheAccessLog(Logger):
     """gunicorn's own access log switched off for good.
@@ -49,10 +51,10 @@ os.environ.setdefault("REQUEST_BODY_CONCURRENCY", str(max(1, threads // 2)))
 timeout = int(os.environ.get("GATEWAY_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5
-# Limits on the request line and headers (431/400 beyond them).
-limit_request_line = 8190
-limit_request_fields = 100
-limit_request_field_size = 8190
+# Bounds on the request line and headers (414/431 beyond them), the answer server's too.
+limit_request_line = LIMIT_REQUEST_LINE
+limit_request_fields = LIMIT_REQUEST_FIELDS
+limit_request_field_size = LIMIT_REQUEST_FIELD_SIZE
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")

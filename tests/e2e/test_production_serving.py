@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from config.head_limits import LIMIT_REQUEST_FIELD_SIZE, LIMIT_REQUEST_FIELDS, LIMIT_REQUEST_LINE
 from tests.support.raw_http import (
     answer_head,
     drip,
@@ -188,3 +189,32 @@ def test_the_answer_server_replaces_a_killed_worker(deployed: Stack) -> None:
         refused = requests.get(answers + "/auth/nginx", timeout=5)
         assert refused.status_code == 403 and refused.headers["X-Request-ID"]
     assert requests.get(answers + "/readyz", timeout=5).json()["checks"] == {"database": "ok"}
+
+
+def _head_status(url: str, line: bytes, fields: list[bytes]) -> int | None:
+    host = url.removeprefix("http://").encode()
+    head = b"\r\n".join([line, b"Host: " + host, *fields]) + b"\r\n\r\n"
+    with send_raw(url, head) as sock:
+        return status_of(answer_head(sock, 5))
+
+
+@pytest.mark.cwe(400)
+def test_both_servers_bound_a_head_alike(deployed: Stack) -> None:
+    """The Console's gunicorn and the answer server's workers (config/head_limits.py): a
+    request line, a field or a count of fields at the bound answered, one over refused."""
+    start = b"GET /healthz?pad="
+    line = start + b"a" * (LIMIT_REQUEST_LINE - len(start + b" HTTP/1.1")) + b" HTTP/1.1"
+    field = b"X-Pad: " + b"a" * (LIMIT_REQUEST_FIELD_SIZE - len(b"X-Pad: \r\n"))
+    fields = [b"X-Pad-%d: a" % number for number in range(LIMIT_REQUEST_FIELDS - 1)]
+    questions = {  # name: (line, fields) at the bound, and one over it
+        "request line": ((line, []), (line.replace(b"?pad=", b"?pad=a"), [])),
+        "field": ((b"GET /healthz HTTP/1.1", [field]), (b"GET /healthz HTTP/1.1", [field + b"a"])),
+        "fields": ((b"GET /healthz HTTP/1.1", fields),
+                   (b"GET /healthz HTTP/1.1", [*fields, b"X-Pad-last: a"])),
+    }
+    expected = {"request line": (200, 414), "field": (200, 431), "fields": (200, 431)}
+    for server in ("gateway", "answers"):
+        url = deployed.url(server)
+        answered = {name: tuple(_head_status(url, *question) for question in pair)
+                    for name, pair in questions.items()}
+        assert answered == expected, server

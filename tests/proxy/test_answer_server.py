@@ -1,7 +1,8 @@
 """The answer server (``gateway/proxy/asgi.py``: forward-auth on uvicorn) answers exactly as the
 WSGI app does, over real HTTP on loopback, with the security properties of the Console's
 server: raw header bytes, the socket's peer, no process environment, bodies never waited for,
-the session read off the event loop, counted answers, page headers and request ids.
+the session read off the event loop, counted answers, page headers and request ids, and the
+same bounds on a request's head, enforced before the app.
 
 Both servers run in this process over one app (one database); each question is sent as raw
 bytes to both and the answers compared. Worker supervision under gunicorn:
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -25,6 +27,12 @@ from flask import Flask
 from prometheus_client import REGISTRY
 
 from config.answer_worker import serve_in_thread
+from config.head_limits import (
+    LIMIT_REQUEST_FIELD_SIZE,
+    LIMIT_REQUEST_FIELDS,
+    LIMIT_REQUEST_HEAD,
+    LIMIT_REQUEST_LINE,
+)
 from gateway.app import answer_server
 from gateway.proxy import principal
 from gateway.proxy.asgi import environ_of
@@ -37,7 +45,7 @@ from tests.support.proxy_gateway import (
     sign_in,
     verified,
 )
-from tests.support.raw_http import read_head
+from tests.support.raw_http import answer_head, read_head, send_raw, status_of
 from tests.support.served import start_wsgi, stop
 from tests.support.stack import free_port
 
@@ -326,3 +334,97 @@ def test_readiness_of_the_answer_server(servers: Servers) -> None:
     ready = ask(servers.asgi, b"/readyz", [])
     assert ready.status == 200
     assert json.loads(ready.body) == {"status": "ready", "checks": {"database": "ok"}}
+
+
+def _answered() -> float:
+    """Every answer the app has counted in this process."""
+    return sum(sample.value for metric in REGISTRY.collect() for sample in metric.samples
+               if sample.name == "gateway_requests_total")
+
+
+def _refused_by_the_server(answer: Answer, status: int) -> bool:
+    """A plain refusal written by the server itself: none of the app's headers (every answer
+    of the app names its request id), the connection closed after it."""
+    return (answer.status == status and "x-request-id" not in answer.headers
+            and answer.headers["connection"] == "close" and answer.closed
+            and answer.body == HTTPStatus(status).phrase.encode())
+
+
+@pytest.mark.cwe(400)
+def test_a_request_line_over_the_consoles_bound_is_refused_414_before_the_app(
+    servers: Servers,
+) -> None:
+    question = _nginx(b"http://edge.test/segment/x", servers.cookie)
+    target = b"/auth/nginx?pad="
+    at_bound = target + b"a" * (LIMIT_REQUEST_LINE - len(b"GET " + target + b" HTTP/1.1"))
+    counted = _answered()
+    refused = ask(servers.asgi, at_bound + b"a", question, check_closed=True)
+    assert _refused_by_the_server(refused, 414)
+    assert _answered() == counted
+    answered = ask(servers.asgi, at_bound, question)
+    assert answered.status == 200 and "x-identity-assertion" in answered.headers
+
+
+@pytest.mark.cwe(400)
+def test_a_header_field_over_the_consoles_bound_is_refused_431_before_the_app(
+    servers: Servers,
+) -> None:
+    question = _nginx(b"http://edge.test/segment/x", servers.cookie)
+    at_bound = (b"X-Pad", b"a" * (LIMIT_REQUEST_FIELD_SIZE - len(b"X-Pad: \r\n")))
+    counted = _answered()
+    refused = ask(servers.asgi, b"/auth/nginx", question + [(at_bound[0], at_bound[1] + b"a")],
+                  check_closed=True)
+    assert _refused_by_the_server(refused, 431)
+    assert _answered() == counted
+    answered = ask(servers.asgi, b"/auth/nginx", question + [at_bound])
+    assert answered.status == 200 and "x-identity-assertion" in answered.headers
+
+
+@pytest.mark.cwe(400)
+def test_more_header_fields_than_the_consoles_bound_are_refused_431_before_the_app(
+    servers: Servers,
+) -> None:
+    question = _nginx(b"http://edge.test/segment/x", servers.cookie)
+    room = LIMIT_REQUEST_FIELDS - 1 - len(question)  # Host is sent too
+    padding = [(b"X-Pad-%d" % number, b"a") for number in range(room + 1)]
+    counted = _answered()
+    refused = ask(servers.asgi, b"/auth/nginx", question + padding, check_closed=True)
+    assert _refused_by_the_server(refused, 431)
+    assert _answered() == counted
+    answered = ask(servers.asgi, b"/auth/nginx", question + padding[:room])
+    assert answered.status == 200 and "x-identity-assertion" in answered.headers
+
+
+@pytest.mark.cwe(400)
+def test_a_head_that_never_ends_is_refused_431_at_the_longest_the_bounds_allow(
+    servers: Servers,
+) -> None:
+    # One header field that never ends: no field is ever complete to be measured, yet the
+    # server holds no more than the longest head the bounds allow.
+    start = b"GET /auth/nginx HTTP/1.1\r\nHost: edge.test\r\nX-Pad: "
+    sock = send_raw(f"http://127.0.0.1:{servers.asgi}",
+                    start + b"a" * (LIMIT_REQUEST_HEAD - len(start)))
+    with sock:
+        assert answer_head(sock, 0.3) == b""  # at the bound: waiting for the rest
+        sock.sendall(b"a")
+        head = answer_head(sock, 5)
+    assert status_of(head) == 431 and b"x-request-id" not in head
+
+
+def test_each_request_on_a_connection_gets_the_whole_of_each_bound(servers: Servers) -> None:
+    # Two of the largest heads the bounds allow on one connection (nearly two bounds' worth
+    # of bytes): both answered, the second measured on its own.
+    question = _nginx(b"http://edge.test/segment/x", servers.cookie)
+    padding = [(b"X-Pad-%02d" % number, b"a" * (LIMIT_REQUEST_FIELD_SIZE - len(b"X-Pad-00: \r\n")))
+               for number in range(LIMIT_REQUEST_FIELDS - 1 - len(question))]
+    lines = [b"GET /auth/nginx HTTP/1.1", b"Host: edge.test"]
+    lines += [name + b": " + value for name, value in question + padding]
+    request = b"\r\n".join(lines) + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", servers.asgi), timeout=5) as sock:
+        for _ in range(2):
+            sock.sendall(request)
+            head, _, rest = read_head(sock).partition(b"\r\n\r\n")
+            assert status_of(head.lower()) == 200
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            while len(rest) < length:
+                rest += sock.recv(65536)
