@@ -1,5 +1,6 @@
 """The module a product team vendors stays free of Flask and of the gateway's configuration;
-the gateway makes its HTTP clients in one place; Console views leave committing to services."""
+a gateway process starts without the slow SAML and SCIM libraries; the gateway makes its HTTP
+clients in one place; Console views leave committing to services."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,6 +25,24 @@ def test_vendored_assertion_module_imports_without_flask_or_gateway_config() -> 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_creating_the_gateway_app_loads_neither_pysaml2_nor_scim2_models(tmp_path: Path) -> None:
+    """Every gateway process (the server, the answer server, each worker, each CLI command)
+    creates the app; pysaml2 and scim2-models take over a second to import between them, so
+    they are imported by the first SAML sign-in and the first SCIM request, not at start."""
+    settings = {"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
+                "SECRET_KEY": "test-secret-key-not-a-demo-value-0123456789",
+                "ASSERTION_KEY_DIR": str(tmp_path / "keys"), "SESSION_EPOCH_FILE": ""}
+    code = (
+        "import json, sys; from gateway import create_app; "
+        f"app = create_app({settings!r}); "
+        "print(json.dumps(['scim' in app.blueprints, 'sso_saml' in app.blueprints, "
+        "sorted({m.split('.')[0] for m in sys.modules} & {'saml2', 'scim2_models'})]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert json.loads(out.stdout) == [True, True, []]
 
 
 def test_gateway_package_still_exports_the_factory() -> None:

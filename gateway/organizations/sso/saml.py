@@ -39,11 +39,12 @@ import binascii
 import calendar
 import functools
 import hashlib
+import importlib
 import ipaddress
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cryptography.utils import CryptographyDeprecationWarning
@@ -55,21 +56,10 @@ from gateway.identity.addresses import canonical_email
 from gateway.models import UsedToken, utcnow
 from gateway.organizations.errors import Refused
 
-with warnings.catch_warnings():
-    # pysaml2 7.5 names a cipher mode cryptography has moved (it never uses it here).
-    warnings.filterwarnings("ignore", "CFB has been moved", CryptographyDeprecationWarning)
-    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml
+if TYPE_CHECKING:
     from saml2.client import Saml2Client
     from saml2.config import SPConfig
-    from saml2.metadata import entity_descriptor
-    from saml2.response import (
-        AuthnResponse,
-        StatusError,
-        UnsolicitedResponse,
-    )
-    from saml2.sigver import SignatureError, get_xmlsec_binary
-    from saml2.time_util import str_to_time
-    from saml2.validate import ResponseLifetimeExceed, ToEarly
+    from saml2.response import AuthnResponse
 
 #: Slack for the IdP's clock against ours, both ways.
 CLOCK_SKEW_SECONDS = 60
@@ -77,7 +67,10 @@ CLOCK_SKEW_SECONDS = 60
 MAX_RESPONSE_CHARS = 256 * 1024
 MAX_METADATA_BYTES = 512 * 1024
 
-NAMEID_EMAIL = saml.NAMEID_FORMAT_EMAILADDRESS
+BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+BINDING_HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 _PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
 _ASSERTION = "urn:oasis:names:tc:SAML:2.0:assertion"
 _DSIG = "http://www.w3.org/2000/09/xmldsig#"
@@ -172,12 +165,35 @@ class SamlAssertion:
         return _AMR.get(self.authn_context or "", ())
 
 
+#: The pysaml2 modules used here, imported by :func:`_load_pysaml2`.
+_PYSAML2_MODULES = ("saml2.client", "saml2.config", "saml2.metadata", "saml2.response",
+                    "saml2.sigver", "saml2.time_util", "saml2.validate")
+
+
+@functools.cache
+def _load_pysaml2() -> None:
+    """Import pysaml2 on the first SAML work, once: it takes about 0.6 s (its XML schema
+    classes), which every gateway process would pay at start, most of them never doing SAML.
+    The functions below call this first, then import what they use from the loaded modules."""
+    with warnings.catch_warnings():
+        # pysaml2 7.5 names a cipher mode cryptography has moved (it never uses it here).
+        warnings.filterwarnings("ignore", "CFB has been moved", CryptographyDeprecationWarning)
+        for module in _PYSAML2_MODULES:
+            importlib.import_module(module)
+
+
 @functools.cache
 def _xmlsec_binary() -> str:
+    _load_pysaml2()
+    from saml2.sigver import get_xmlsec_binary
+
     return str(get_xmlsec_binary())
 
 
 def _config(sp: ServiceProvider, idp_metadata: str | None) -> SPConfig:
+    _load_pysaml2()
+    from saml2.config import SPConfig
+
     settings: dict[str, Any] = {
         "entityid": sp.entity_id,
         "xmlsec_binary": _xmlsec_binary(),
@@ -203,6 +219,9 @@ def _config(sp: ServiceProvider, idp_metadata: str | None) -> SPConfig:
 
 def sp_metadata(sp: ServiceProvider) -> bytes:
     """The SP's metadata for the IdP's administrator (unsigned: the SP has no key)."""
+    _load_pysaml2()
+    from saml2.metadata import entity_descriptor
+
     descriptor = entity_descriptor(_config(sp, None))
     # pysaml2 lists every algorithm xmlsec1 knows (MD5 and SHA-1 too); the gateway accepts
     # fewer (SIGNATURE_ALGORITHMS), so it advertises none rather than the wrong ones.
@@ -259,6 +278,9 @@ def read_idp_metadata(document: str | bytes) -> IdentityProvider:
 
 
 def _client(sp: ServiceProvider, idp: IdentityProvider) -> Saml2Client:
+    _load_pysaml2()
+    from saml2.client import Saml2Client
+
     return Saml2Client(config=_config(sp, idp.metadata))
 
 
@@ -319,6 +341,11 @@ def _signature_strong(assertion: Any) -> bool:
 
 def _parsed(sp: ServiceProvider, idp: IdentityProvider, saml_response: str, request_id: str
             ) -> AuthnResponse:
+    _load_pysaml2()
+    from saml2.response import AuthnResponse, StatusError, UnsolicitedResponse
+    from saml2.sigver import SignatureError
+    from saml2.validate import ResponseLifetimeExceed, ToEarly
+
     client = _client(sp, idp)
     try:
         answer = client.parse_authn_request_response(
@@ -377,7 +404,7 @@ def _audiences_ok(conditions: Any, entity_id: str) -> bool:
 def _bearer_ok(subject: Any, sp: ServiceProvider, request_id: str) -> bool:
     for confirmation in subject.subject_confirmation or []:
         data = confirmation.subject_confirmation_data
-        if (confirmation.method == saml.SCM_BEARER and data is not None
+        if (confirmation.method == _BEARER and data is not None
                 and data.recipient == sp.acs_url and data.in_response_to == request_id
                 and data.not_on_or_after):
             return True
@@ -435,6 +462,9 @@ def verify_response(sp: ServiceProvider, idp: IdentityProvider, saml_response: o
 
 
 def _unix_time(value: object) -> int | None:
+    _load_pysaml2()
+    from saml2.time_util import str_to_time
+
     try:
         return calendar.timegm(str_to_time(str(value))) if value else None
     except (ValueError, TypeError):
