@@ -62,11 +62,18 @@ _SPLIT_FROM_THEIR_FILE = ("tests/e2e/test_accessibility.py::test_every_page_pass
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadfile``, except for :data:`_SPLIT_FROM_THEIR_FILE`."""
+    """``--dist loadfile``, except for :data:`_SPLIT_FROM_THEIR_FILE`, handing the files out in
+    the order :func:`pytest_collection_modifyitems` made (slow first).
+
+    xdist's own default (``--loadscope-reorder``) re-sorts them by their number of tests, most
+    first: that put the two one-test accessibility crawls, a minute each, and the few-test
+    browser journeys at the very end, one worker running them alone for minutes while the
+    other had finished."""
     from xdist.scheduler import LoadFileScheduling
 
     if config.getoption("dist") != "loadfile":
         return None
+    config.option.loadscopereorder = False
 
     class LoadFileSplittingLongTests(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
