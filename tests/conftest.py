@@ -26,6 +26,9 @@ pytest_plugins = [
     "tests.support.product_servers",
     "tests.support.product_apps",
     "tests.support.cwe_marker",
+    # pytest's own, for its ``pytester`` fixture (tests/test_cwe_marker.py runs pytest in
+    # process); plugins can be required in this conftest only.
+    "pytester",
 ]
 
 
