@@ -24,17 +24,12 @@ ARGS = [
 TIMEOUT_MS = 15_000
 
 
-#: Where screenshots and reports go: ``test-artifacts`` in the checkout, or ``TEST_ARTIFACTS_DIR``
-#: (CI gives its PostgreSQL pass a folder of its own: both passes run at once).
-ARTIFACTS = os.environ.get("TEST_ARTIFACTS_DIR") or os.path.join(ROOT, "test-artifacts")
-
-
 class Steps:
     """Screenshots numbered in order: test-artifacts/screenshots/<test>/NN-step.png."""
 
     def __init__(self, page: Any, test_name: str) -> None:
         self.page = page
-        self.folder = os.path.join(ARTIFACTS, "screenshots", test_name)
+        self.folder = os.path.join(ROOT, "test-artifacts", "screenshots", test_name)
         os.makedirs(self.folder, exist_ok=True)
         for old in os.listdir(self.folder):  # a rerun does not mix with an older run's steps
             if old.endswith(".png"):

@@ -30,7 +30,7 @@ import pyotp
 import pytest
 
 from gateway import db as gateway_db
-from tests.e2e.browser import ARTIFACTS, TIMEOUT_MS
+from tests.e2e.browser import TIMEOUT_MS
 from tests.support.people import create_console_user
 from tests.support.stack import ROOT, Stack
 
@@ -135,7 +135,7 @@ class Crawl:
 
     def __init__(self, browser: Any, scheme: str) -> None:
         self.browser, self.scheme = browser, scheme
-        self.folder = os.path.join(ARTIFACTS, "accessibility", scheme)
+        self.folder = os.path.join(ROOT, "test-artifacts", "accessibility", scheme)
         os.makedirs(self.folder, exist_ok=True)
         for old in os.listdir(self.folder):
             os.remove(os.path.join(self.folder, old))
