@@ -10,21 +10,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from gateway.console.forms import ActionForm, DomainForm, ManageAccountsForm
-from gateway.console.organizations import Done, answer, page_of, stale
-from gateway.models import Organization, User
-from gateway.organizations import domains, managed, membership
-from gateway.organizations.errors import NotAllowed, NotFound
+from gateway.console.organizations import Done, answer, owned, page_of, stale, viewer
+from gateway.organizations import domains, managed
 
 bp = Blueprint("organization_domains", __name__, url_prefix="/organizations")
-
-
-def _me() -> User:
-    user: User = current_user.user
-    return user
 
 
 @bp.post("/<organization_id>/domains")
@@ -36,7 +29,7 @@ def add(organization_id: str) -> Response:
     back = page_of(organization_id)
 
     def work() -> Done:
-        row = domains.add(_me(), organization_id, form.domain.data)
+        row = domains.add(viewer(), organization_id, form.domain.data)
         return f"{row.domain} added: publish the TXT record shown, then verify.", None
 
     return stale(back) or answer(back, work)
@@ -50,7 +43,7 @@ def verify(organization_id: str, domain_id: str) -> Response:
     back = page_of(organization_id)
 
     def work() -> Done:
-        row = domains.verify(_me(), organization_id, domain_id)
+        row = domains.verify(viewer(), organization_id, domain_id)
         return f"{row.domain} is verified.", None
 
     return stale(back) or answer(back, work)
@@ -64,25 +57,16 @@ def remove(organization_id: str, domain_id: str) -> Response:
     back = page_of(organization_id)
 
     def work() -> Done:
-        domains.remove(_me(), organization_id, domain_id)
+        domains.remove(viewer(), organization_id, domain_id)
         return "Domain removed; the accounts managed through it are no longer managed.", None
 
     return stale(back) or answer(back, work)
 
 
-def _owned(organization_id: str) -> Organization:
-    try:
-        return membership.organization(membership.require_owner(_me(), organization_id))
-    except NotFound:
-        abort(404)
-    except NotAllowed:
-        abort(403)
-
-
 @bp.route("/<organization_id>/managed", methods=["GET", "POST"])
 @login_required
 def manage(organization_id: str) -> ResponseReturnValue:
-    org = _owned(organization_id)
+    org = owned(organization_id)
     form = ManageAccountsForm()
     back = request.path
     if request.method == "POST":
@@ -90,7 +74,7 @@ def manage(organization_id: str) -> ResponseReturnValue:
             abort(400)
 
         def work() -> Done:
-            count = managed.bring_under(_me(), org, request.form.getlist("account"))
+            count = managed.bring_under(viewer(), org, request.form.getlist("account"))
             return (f"{count} account{'s' if count != 1 else ''} now managed by {org.name}; "
                     "each person was mailed."), page_of(org.id)
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from gateway.console.forms import ActionForm
-from gateway.console.organizations import Done, answer, stale
-from gateway.models import Organization, User
-from gateway.organizations import domains, membership, scim_tokens
-from gateway.organizations.errors import NotAllowed, NotFound, Refused
+from gateway.console.organizations import Done, answer, owned, stale, viewer
+from gateway.models import Organization
+from gateway.organizations import domains, scim_tokens
+from gateway.organizations.errors import Refused
 
 bp = Blueprint("organization_scim", __name__, url_prefix="/organizations")
 
@@ -31,20 +31,6 @@ class ScimTokenForm(FlaskForm):
     name = StringField("Name", [DataRequired(), Length(max=scim_tokens.NAME_MAX)],
                        render_kw={"maxlength": scim_tokens.NAME_MAX},
                        description="Which identity provider uses it, e.g. Okta.")
-
-
-def _me() -> User:
-    user: User = current_user.user
-    return user
-
-
-def _owned(organization_id: str) -> Organization:
-    try:
-        return membership.organization(membership.require_owner(_me(), organization_id))
-    except NotFound:
-        abort(404)
-    except NotAllowed:
-        abort(403)
 
 
 def _page(org: Organization, form: ScimTokenForm, *, value: str | None = None,
@@ -63,13 +49,13 @@ def _back(organization_id: str) -> str:
 @bp.get("/<organization_id>/scim")
 @login_required
 def show(organization_id: str) -> ResponseReturnValue:
-    return _page(_owned(organization_id), ScimTokenForm())
+    return _page(owned(organization_id), ScimTokenForm())
 
 
 @bp.post("/<organization_id>/scim/tokens")
 @login_required
 def create(organization_id: str) -> ResponseReturnValue:
-    org = _owned(organization_id)
+    org = owned(organization_id)
     form = ScimTokenForm()
     if not form.validate_on_submit():
         return _page(org, form, status=400)
@@ -77,7 +63,7 @@ def create(organization_id: str) -> ResponseReturnValue:
     if refused is not None:
         return refused
     try:
-        _token, value = scim_tokens.create(_me(), org.id, form.name.data)
+        _token, value = scim_tokens.create(viewer(), org.id, form.name.data)
     except Refused as refusal:
         form.name.errors = [refusal.message]
         return _page(org, form, status=400)
@@ -92,7 +78,7 @@ def revoke(organization_id: str, token_id: str) -> Response:
     back = _back(organization_id)
 
     def work() -> Done:
-        scim_tokens.revoke(_me(), organization_id, token_id)
+        scim_tokens.revoke(viewer(), organization_id, token_id)
         return "Token revoked: the identity provider using it is refused from now on.", None
 
     return stale(back) or answer(back, work)

@@ -10,34 +10,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from gateway.console.forms import ActionForm, SsoConnectionForm, SsoPolicyForm
-from gateway.console.organizations import Done, answer, stale
+from gateway.console.organizations import Done, answer, owned, stale, viewer
 from gateway.console.sso_oidc import redirect_uri
 from gateway.console.sso_saml import service_provider
-from gateway.models import Organization, User
-from gateway.organizations import domains, membership
-from gateway.organizations.errors import NotAllowed, NotFound
+from gateway.models import Organization
+from gateway.organizations import domains
 from gateway.organizations.sso import connections, enforcement
 from gateway.organizations.sso.kinds import KINDS
 
 bp = Blueprint("organization_sso", __name__, url_prefix="/organizations")
-
-
-def _me() -> User:
-    user: User = current_user.user
-    return user
-
-
-def _owned(organization_id: str) -> Organization:
-    try:
-        return membership.organization(membership.require_owner(_me(), organization_id))
-    except NotFound:
-        abort(404)
-    except NotAllowed:
-        abort(403)
 
 
 def _page(organization_id: str) -> str:
@@ -55,7 +40,7 @@ def _policy_form(org: Organization) -> SsoPolicyForm:
 @bp.get("/<organization_id>/sso")
 @login_required
 def show(organization_id: str) -> ResponseReturnValue:
-    org = _owned(organization_id)
+    org = owned(organization_id)
     rows = connections.of(org.id)
     return render_template(
         "organizations/sso.html", org=org, connections=rows, kinds=KINDS,
@@ -83,7 +68,7 @@ def add(organization_id: str) -> Response:
     back = _page(organization_id)
 
     def work() -> Done:
-        row = connections.create(_me(), organization_id, kind, form.name.data,
+        row = connections.create(viewer(), organization_id, kind, form.name.data,
                                  _kind_values(f"new-{kind}-"))
         return f"Connection {row.name} added.", None
 
@@ -99,7 +84,7 @@ def change(organization_id: str, connection_id: str) -> Response:
     back = _page(organization_id)
 
     def work() -> Done:
-        row = connections.update(_me(), organization_id, connection_id, form.name.data,
+        row = connections.update(viewer(), organization_id, connection_id, form.name.data,
                                  bool(form.enabled.data), _kind_values(connection_id + "-"))
         return f"Connection {row.name} saved.", None
 
@@ -114,7 +99,7 @@ def remove(organization_id: str, connection_id: str) -> Response:
     back = _page(organization_id)
 
     def work() -> Done:
-        connections.delete(_me(), organization_id, connection_id)
+        connections.delete(viewer(), organization_id, connection_id)
         return "Connection removed.", None
 
     return stale(back) or answer(back, work)
@@ -123,14 +108,14 @@ def remove(organization_id: str, connection_id: str) -> Response:
 @bp.post("/<organization_id>/sso/policy")
 @login_required
 def policy(organization_id: str) -> Response:
-    org = _owned(organization_id)
+    org = owned(organization_id)
     form = _policy_form(org)
     if not form.validate_on_submit():
         abort(400)
     back = _page(organization_id)
 
     def work() -> Done:
-        enforcement.set_policy(_me(), organization_id, bool(form.enforced.data),
+        enforcement.set_policy(viewer(), organization_id, bool(form.enforced.data),
                                form.session_max_age.data)
         return "Single sign-on settings saved.", None
 

@@ -32,9 +32,22 @@ from gateway.organizations.roles import OrgRole, manages, may_act_on
 bp = Blueprint("organizations", __name__, url_prefix="/organizations")
 
 
-def _me() -> User:
+def viewer() -> User:
+    """The signed-in person (every view here is ``login_required``)."""
     user: User = current_user.user
     return user
+
+
+def owned(organization_id: str) -> Organization:
+    """The organization, when the signed-in person owns it: 404 for one they are not a
+    member of (its existence is not told), 403 for one they belong to without owning it.
+    The owners-only pages (domains, managed accounts, single sign-on, SCIM) start here."""
+    try:
+        return membership.organization(membership.require_owner(viewer(), organization_id))
+    except NotFound:
+        abort(404)
+    except NotAllowed:
+        abort(403)
 
 
 #: What a service call did: the message to show (None: nothing changed) and where to go
@@ -65,7 +78,7 @@ def page_of(organization_id: str) -> str:
 @bp.get("/")
 @login_required
 def index() -> str:
-    user = _me()
+    user = viewer()
     return render_template(
         "organizations/index.html", mine=membership.organizations_of(user),
         invited=invitations.for_account(user), form=OrganizationForm(), accept=ActionForm(),
@@ -78,12 +91,12 @@ def create() -> ResponseReturnValue:
     form = OrganizationForm()
     if not form.validate_on_submit():
         return render_template(
-            "organizations/index.html", mine=membership.organizations_of(_me()),
-            invited=invitations.for_account(_me()), form=form, accept=ActionForm(),
+            "organizations/index.html", mine=membership.organizations_of(viewer()),
+            invited=invitations.for_account(viewer()), form=form, accept=ActionForm(),
         ), 400
 
     def work() -> Done:
-        created = membership.create(_me(), form.name.data)
+        created = membership.create(viewer(), form.name.data)
         return "Organization created: you are its owner.", page_of(created.id)
 
     return answer(url_for("organizations.index"), work)
@@ -91,7 +104,7 @@ def create() -> ResponseReturnValue:
 
 def _load(organization_id: str) -> tuple[OrganizationMember, Organization]:
     try:
-        me = membership.require(_me(), organization_id)
+        me = membership.require(viewer(), organization_id)
         return me, membership.organization(me)
     except NotFound:
         abort(404)
@@ -128,7 +141,7 @@ def invite(organization_id: str) -> Response:
         abort(400)
 
     def work() -> Done:
-        queued = invitations.invite(_me(), organization_id, form.email.data, form.role.data)
+        queued = invitations.invite(viewer(), organization_id, form.email.data, form.role.data)
         return ("Invitation mailed." if queued else
                 "Invitation saved, but not mailed: this address has had its mails for this "
                 "hour. Send it again later."), None
@@ -143,7 +156,7 @@ def revoke(organization_id: str, invitation_id: str) -> Response:
         abort(400)
 
     def work() -> Done:
-        invitations.revoke(_me(), organization_id, invitation_id)
+        invitations.revoke(viewer(), organization_id, invitation_id)
         return "Invitation withdrawn.", None
 
     return answer(page_of(organization_id), work)
@@ -165,7 +178,7 @@ def change_role(organization_id: str, member_id: str) -> Response:
     back = page_of(organization_id)
 
     def work() -> Done:
-        changed = membership.set_role(_me(), organization_id, member_id, form.role.data)
+        changed = membership.set_role(viewer(), organization_id, member_id, form.role.data)
         return (f"Role changed to {form.role.data}." if changed else None), None
 
     return stale(back) or answer(back, work)
@@ -179,8 +192,8 @@ def remove(organization_id: str, member_id: str) -> Response:
     back = page_of(organization_id)
 
     def work() -> Done:
-        gone = membership.remove(_me(), organization_id, member_id)
-        if gone.user_id == _me().id:  # left: the organization's page is a 404 to them now
+        gone = membership.remove(viewer(), organization_id, member_id)
+        if gone.user_id == viewer().id:  # left: the organization's page is a 404 to them now
             return "You left the organization.", url_for("organizations.index")
         return "Member removed.", None
 
@@ -191,7 +204,7 @@ def remove(organization_id: str, member_id: str) -> Response:
 @login_required
 def audit(organization_id: str) -> str:
     try:
-        me = membership.require(_me(), organization_id, manage=True)
+        me = membership.require(viewer(), organization_id, manage=True)
     except NotFound:
         abort(404)
     except NotAllowed:
@@ -205,7 +218,7 @@ def audit(organization_id: str) -> str:
 @login_required
 def invitation(invitation_id: str) -> str:
     try:
-        found = invitations.addressed_to(_me(), invitation_id)
+        found = invitations.addressed_to(viewer(), invitation_id)
     except NotFound:
         abort(404)
     return render_template("organizations/invitation.html", invitation=found, form=ActionForm())
@@ -217,7 +230,7 @@ def accept(invitation_id: str) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     def work() -> Done:
-        org = invitations.accept(_me(), invitation_id)
+        org = invitations.accept(viewer(), invitation_id)
         return f"You joined {org.name}.", page_of(org.id)
 
     return answer(url_for("organizations.index"), work)
