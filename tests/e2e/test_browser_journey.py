@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from sqlalchemy import update
 
 from gateway import db as gateway_db
-from tests.e2e.browser import Steps, is_linked, new_page, switcher, switcher_link
+from tests.e2e.browser import TIMEOUT_MS, Steps, is_linked, new_page, switcher, switcher_link
 from tests.support import people
 from tests.support.stack import Stack
 
@@ -444,6 +444,10 @@ def test_keyboard_only_login_and_switcher(stack: Stack, browser_page: Steps) -> 
 
     # The sign-in page opens with the focus in the email field (issue 22, item 8).
     page.goto(gateway + "/login")
+    # The browser applies `autofocus` at the page's first rendering update, which can come
+    # after the load event `goto` waits for: wait for it (failing after TIMEOUT_MS).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'email'",
+                           timeout=TIMEOUT_MS)
     assert focused(page)["id"] == "email"
     page.keyboard.type(email)
     page.keyboard.press("Tab")
